@@ -1,0 +1,274 @@
+#include "agent.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flink_schema.h"
+#include "hashring/hashring.h"
+#include "influx.h"
+#include "log.h"
+#include "reporters.h"
+#include "router.h"
+#include "scrape.h"
+#include "xalloc.h"
+
+#define AGENT_MAX_REPLICAS 16
+
+struct agent {
+    const struct config *cfg;
+    struct scraper *scraper;
+    struct reporters *reporters;
+    struct hashring *ring;
+    struct router *router;
+    struct influx_sink *sink;
+    struct flink_schema_opts schema_opts;
+    struct flink_schema_scratch scratch;
+    struct reporter_target *targets;
+    size_t n_targets;
+    char fingerprint[HASHRING_FINGERPRINT_LEN + 1];
+    struct agent_cycle_report report;
+    bool sink_failed;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sends one mapped point to its owner node(s). */
+static int route_point(struct agent *ag, const struct point *p)
+{
+    size_t owners[AGENT_MAX_REPLICAS];
+    size_t n = router_route(ag->router, p->tags, p->ntags, owners);
+    for (size_t i = 0; i < n; i++) {
+        if (influx_sink_write(ag->sink, owners[i], p) < 0) {
+            ag->sink_failed = true;
+            continue;
+        }
+        ag->report.nodes[owners[i]].points_routed++;
+    }
+    ag->report.points_out++;
+    return 0;
+}
+
+static int on_series(void *vag, const struct series *s)
+{
+    struct agent *ag = vag;
+    struct point p;
+    if (flink_schema_point(s, &ag->schema_opts, &p, &ag->scratch) != 0) {
+        ag->report.points_unwritable++;
+        return 0;
+    }
+    return route_point(ag, &p);
+}
+
+static struct hashring *ring_from_config(const struct cfg_influx *ci,
+                                         char *err, size_t errlen)
+{
+    struct hashring_node_spec *specs =
+        xcalloc(ci->n_nodes ? ci->n_nodes : 1, sizeof(*specs));
+    for (size_t i = 0; i < ci->n_nodes; i++) {
+        specs[i].name = ci->nodes[i].name;
+        specs[i].weight = ci->nodes[i].weight;
+    }
+    struct hashring *r =
+        hashring_new(specs, ci->n_nodes, ci->vnodes, err, errlen);
+    free(specs);
+    return r;
+}
+
+struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
+{
+    struct agent *ag = xcalloc(1, sizeof(*ag));
+    ag->cfg = cfg;
+
+    if (!cfg->influx.enabled || cfg->influx.n_nodes == 0) {
+        snprintf(err, errlen, "%s: sinks.influxdb has no nodes", cfg->path);
+        goto fail;
+    }
+    ag->ring = ring_from_config(&cfg->influx, err, errlen);
+    if (!ag->ring)
+        goto fail;
+    hashring_fingerprint(ag->ring, ag->fingerprint);
+    ag->router = router_new(ag->ring, cfg->influx.shard_by,
+                            cfg->influx.n_shard_by, cfg->influx.replicas,
+                            cfg->agent.name);
+
+    struct scraper_opts so = {
+        .timeout_ms = cfg->agent.scrape_timeout_ms,
+        .max_bytes = cfg->agent.max_response_bytes,
+        .concurrency = cfg->agent.scrape_concurrency,
+    };
+    ag->scraper = scraper_new(&so);
+    if (!ag->scraper) {
+        snprintf(err, errlen, "cannot create the HTTP scraper");
+        goto fail;
+    }
+    ag->reporters = reporters_new(&cfg->trim, on_series, ag, err, errlen);
+    if (!ag->reporters)
+        goto fail;
+
+    if (flink_schema_opts_from_cfg(&cfg->trim, &ag->schema_opts, err,
+                                   errlen) < 0)
+        goto fail;
+
+    ag->sink = influx_sink_new(&cfg->influx, err, errlen);
+    if (!ag->sink)
+        goto fail;
+
+    for (size_t i = 0; i < cfg->n_flink; i++)
+        ag->n_targets += cfg->flink[i].n_reporters;
+    ag->targets = xcalloc(ag->n_targets ? ag->n_targets : 1,
+                          sizeof(*ag->targets));
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        for (size_t j = 0; j < cfg->flink[i].n_reporters; j++) {
+            ag->targets[k].url = cfg->flink[i].reporters[j];
+            ag->targets[k].cluster = cfg->flink[i].name;
+            k++;
+        }
+    }
+
+    ag->report.n_nodes = cfg->influx.n_nodes;
+    ag->report.nodes =
+        xcalloc(cfg->influx.n_nodes, sizeof(*ag->report.nodes));
+    for (size_t i = 0; i < cfg->influx.n_nodes; i++) {
+        ag->report.nodes[i].name = cfg->influx.nodes[i].name;
+        ag->report.nodes[i].url = cfg->influx.nodes[i].url;
+    }
+    return ag;
+fail:
+    agent_free(&ag);
+    return NULL;
+}
+
+void agent_free(struct agent **agp)
+{
+    struct agent *ag = *agp;
+    if (!ag)
+        return;
+    influx_sink_free(&ag->sink);
+    reporters_free(&ag->reporters);
+    scraper_free(&ag->scraper);
+    router_free(&ag->router);
+    hashring_free(&ag->ring);
+    flink_schema_scratch_release(&ag->scratch);
+    free(ag->targets);
+    free(ag->report.nodes);
+    free(ag);
+    *agp = NULL;
+}
+
+int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
+{
+    struct agent_cycle_report *r = &ag->report;
+    double t0 = mono_s();
+    int rc = 0;
+
+    r->ts_ms = now_ms();
+    r->points_out = 0;
+    r->points_unwritable = 0;
+    for (size_t i = 0; i < r->n_nodes; i++)
+        r->nodes[i].points_routed = 0;
+    ag->sink_failed = false;
+
+    struct reporters_stats st;
+    if (reporters_collect(ag->reporters, ag->scraper, ag->targets,
+                          ag->n_targets, r->ts_ms, &st) < 0)
+        rc = -1;
+    r->targets = st.targets;
+    r->targets_failed = st.targets_failed;
+    r->samples_scraped = st.samples;
+    r->parse_errors = st.parse_errors;
+    r->series_kept = st.series_out;
+    r->samples_dropped = st.dropped;
+    r->samples_folded = st.folded_in;
+
+    influx_sink_flush(ag->sink);
+    if (ag->sink_failed)
+        rc = -1;
+    r->duration_s = mono_s() - t0;
+    agent_refresh_nodes(ag);
+    log_info("cycle done targets=%" PRIu64 " failed=%" PRIu64
+             " samples=%" PRIu64 " series_kept=%" PRIu64 " points=%" PRIu64
+             " duration=%.3fs",
+             r->targets, r->targets_failed, r->samples_scraped,
+             r->series_kept, r->points_out, r->duration_s);
+    *rep = r;
+    return rc;
+}
+
+int agent_drain(struct agent *ag, uint64_t timeout_ms)
+{
+    int rc = influx_sink_drain(ag->sink, timeout_ms);
+    agent_refresh_nodes(ag);
+    return rc;
+}
+
+void agent_refresh_nodes(struct agent *ag)
+{
+    for (size_t i = 0; i < ag->report.n_nodes; i++) {
+        struct influx_node_stats ns;
+        influx_sink_node_stats(ag->sink, i, &ns);
+        struct agent_node_report *nr = &ag->report.nodes[i];
+        nr->points_written = ns.points_written;
+        nr->points_dropped = ns.points_dropped;
+        nr->points_retried = ns.points_retried;
+        snprintf(nr->last_error, sizeof(nr->last_error), "%s",
+                 ns.last_error);
+    }
+}
+
+void agent_print_report(struct agent *ag, FILE *out)
+{
+    const struct agent_cycle_report *r = &ag->report;
+    size_t n;
+    const struct reporter_result *res = reporters_results(ag->reporters, &n);
+    fprintf(out, "ring fingerprint: %s\n", ag->fingerprint);
+    fprintf(out, "scraped %zu endpoint(s) in %.3f s:\n", n, r->duration_s);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].ok)
+            fprintf(out, "  %-40s ok   %6" PRIu64 " samples %8" PRIu64
+                         " bytes\n",
+                    res[i].url, res[i].samples, res[i].bytes);
+        else
+            fprintf(out, "  %-40s FAIL %s\n", res[i].url, res[i].error);
+    }
+    fprintf(out,
+            "samples scraped: %" PRIu64 "  kept after trimming: %" PRIu64
+            " series (%" PRIu64 " samples folded over subtasks, %" PRIu64
+            " dropped)\n",
+            r->samples_scraped, r->series_kept, r->samples_folded,
+            r->samples_dropped);
+    if (r->series_kept > 0)
+        fprintf(out, "reduction: %.2fx fewer series than samples\n",
+                (double)r->samples_scraped / (double)r->series_kept);
+    fprintf(out, "points mapped: %" PRIu64 " (%" PRIu64
+                 " not writable: no finite field)\n",
+            r->points_out, r->points_unwritable);
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const struct agent_node_report *nr = &r->nodes[i];
+        fprintf(out,
+                "  node %-12s %-28s routed %6" PRIu64 "  written %6" PRIu64
+                "  dropped %" PRIu64 "%s%s\n",
+                nr->name, nr->url, nr->points_routed, nr->points_written,
+                nr->points_dropped, nr->last_error[0] ? "  last error: " : "",
+                nr->last_error);
+    }
+}
+
+const char *agent_ring_fingerprint(const struct agent *ag)
+{
+    return ag->fingerprint;
+}

@@ -1,0 +1,237 @@
+/*
+ * lagwatch run -c FILE [--once] [--log-level LEVEL]: the daemon loop.
+ *
+ * Signals only set flags (the one kind of process-wide state besides the log
+ * level); the loop acts on them between cycles: SIGTERM/SIGINT stop
+ * collecting and drain the sink within a deadline, SIGHUP reloads the
+ * configuration, keeping the running one when the new one is bad.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "cmd.h"
+#include "config.h"
+#include "log.h"
+
+/* Deadline for writing what is queued when stopping or after --once. */
+#define DRAIN_TIMEOUT_MS 30000
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+        return -1;
+    sa.sa_handler = on_reload;
+    if (sigaction(SIGHUP, &sa, NULL) < 0)
+        return -1;
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps until the deadline or until a signal flag is raised. */
+static void sleep_until(double deadline)
+{
+    while (!stop_requested && !reload_requested) {
+        double left = deadline - mono_s();
+        if (left <= 0)
+            return;
+        if (left > 0.1)
+            left = 0.1;
+        struct timespec ts = {0, (long)(left * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int apply_log_level(const char *cli_level, const struct config *cfg)
+{
+    enum log_level lvl;
+    const char *s = cli_level ? cli_level : cfg->agent.log_level;
+    if (log_level_parse(s, &lvl) < 0)
+        return -1;
+    log_set_level(lvl);
+    return 0;
+}
+
+/* Loads path and builds an agent for it; both or neither are returned. */
+static int load(const char *path, const char *cli_level, struct config **cfgp,
+                struct agent **agp)
+{
+    char err[1024];
+    struct config *cfg = config_load(path, err, sizeof(err));
+    if (!cfg) {
+        log_error("%s", err);
+        return EXIT_USAGE;
+    }
+    if (apply_log_level(cli_level, cfg) < 0) {
+        log_error("invalid log level '%s'", cli_level);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    struct agent *ag = agent_new(cfg, err, sizeof(err));
+    if (!ag) {
+        log_error("%s", err);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    *cfgp = cfg;
+    *agp = ag;
+    return 0;
+}
+
+static void reload(const char *path, const char *cli_level,
+                   struct config **cfgp, struct agent **agp)
+{
+    struct config *ncfg = NULL;
+    struct agent *nag = NULL;
+    log_info("reloading configuration from '%s'", path);
+    if (load(path, cli_level, &ncfg, &nag) != 0) {
+        log_error("reload of '%s' rejected: keeping the running "
+                  "configuration",
+                  path);
+        apply_log_level(cli_level, *cfgp);
+        return;
+    }
+    const char *oldfp = agent_ring_fingerprint(*agp);
+    const char *newfp = agent_ring_fingerprint(nag);
+    if (strcmp(oldfp, newfp) != 0)
+        log_warn("ring changed on reload: fingerprint %s -> %s", oldfp,
+                 newfp);
+    /* What the old agent has queued goes to the nodes it was routed to
+     * under the old ring before the old sink is released. */
+    if (agent_drain(*agp, DRAIN_TIMEOUT_MS) < 0)
+        log_warn("not every point queued before the reload was written");
+    agent_free(agp);
+    config_free(cfgp);
+    *cfgp = ncfg;
+    *agp = nag;
+    log_info("configuration reloaded");
+}
+
+static const char run_usage[] =
+    "usage: lagwatch run -c FILE [--once] [--log-level "
+    "debug|info|warn|error]\n";
+
+int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    const char *cli_level = NULL;
+    bool once = false;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'o':
+            once = true;
+            break;
+        case 'l':
+            cli_level = optarg;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return 0;
+        default:
+            fputs(run_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!path || optind != argc) {
+        fputs(run_usage, stderr);
+        return EXIT_USAGE;
+    }
+    enum log_level lvl;
+    if (cli_level && log_level_parse(cli_level, &lvl) < 0) {
+        fprintf(stderr, "lagwatch: invalid --log-level '%s'\n", cli_level);
+        return EXIT_USAGE;
+    }
+    if (install_signals() < 0) {
+        fprintf(stderr, "lagwatch: cannot install signal handlers: %s\n",
+                strerror(errno));
+        return EXIT_RUNTIME;
+    }
+
+    struct config *cfg = NULL;
+    struct agent *ag = NULL;
+    int rc = load(path, cli_level, &cfg, &ag);
+    if (rc != 0)
+        return rc;
+
+    struct agent_cycle_report *rep;
+    if (once) {
+        rc = agent_cycle(ag, &rep) < 0 ? EXIT_RUNTIME : 0;
+        if (agent_drain(ag, DRAIN_TIMEOUT_MS) < 0)
+            rc = EXIT_RUNTIME;
+        agent_print_report(ag, stdout);
+        goto out;
+    }
+
+    log_info("lagwatch %s started: agent '%s', interval %llu ms, ring %s",
+             PACKAGE_VERSION, cfg->agent.name,
+             (unsigned long long)cfg->agent.interval_ms,
+             agent_ring_fingerprint(ag));
+    double next = mono_s();
+    while (!stop_requested) {
+        if (reload_requested) {
+            reload_requested = 0;
+            reload(path, cli_level, &cfg, &ag);
+        }
+        agent_cycle(ag, &rep);
+        next += (double)cfg->agent.interval_ms / 1000.0;
+        double now = mono_s();
+        if (next < now) {
+            log_warn("cycle took longer than the interval of %llu ms",
+                     (unsigned long long)cfg->agent.interval_ms);
+            next = now;
+        }
+        sleep_until(next);
+    }
+    log_info("stopping: writing what is queued (deadline %d ms)",
+             DRAIN_TIMEOUT_MS);
+    rc = agent_drain(ag, DRAIN_TIMEOUT_MS) < 0 ? EXIT_RUNTIME : 0;
+out:
+    agent_free(&ag);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,299 @@
+#include "lag_report.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashring/hashring.h"
+#include "xalloc.h"
+
+/* ================ JSON ================ */
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF. */
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return len;
+}
+
+static void json_str(struct buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    buf_addc(b, '"');
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            buf_addc(b, '\\');
+            buf_addc(b, (char)c);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            buf_addf(b, "\\u%04x", c);
+            i++;
+        } else {
+            size_t len = utf8_len(p + i, n - i);
+            if (len == 0) {
+                buf_adds(b, "\\ufffd");
+                i++;
+            } else {
+                buf_add(b, p + i, len);
+                i += len;
+            }
+        }
+    }
+    buf_addc(b, '"');
+}
+
+/* Seconds with millisecond precision and no trailing zeros. */
+static void json_seconds(struct buf *b, double v)
+{
+    char tmp[64];
+    if (!isfinite(v))
+        v = 0;
+    snprintf(tmp, sizeof(tmp), "%.3f", v);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '0')
+        len--;
+    if (len > 0 && tmp[len - 1] == '.')
+        len--;
+    buf_add(b, tmp, len);
+}
+
+static void json_part(struct buf *b, const struct kafka_lag_part *p)
+{
+    buf_addf(b,
+             "{\"partition\":%" PRId32 ",\"committed\":%" PRId64
+             ",\"end\":%" PRId64 ",\"lag\":%" PRId64 ",\"lag_seconds\":",
+             p->partition, p->committed, p->end, p->lag);
+    json_seconds(b, p->lag_seconds);
+    buf_addf(b, ",\"has_commit\":%s", p->has_commit ? "true" : "false");
+    if (p->has_ts)
+        buf_addf(b, ",\"first_unconsumed_ts_ms\":%" PRId64,
+                 p->first_unconsumed_ts_ms);
+    buf_addc(b, '}');
+}
+
+static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
+{
+    buf_adds(b, "{\"topic\":");
+    json_str(b, t->topic);
+    buf_adds(b, ",\"ts_type\":");
+    json_str(b, t->ts_type ? t->ts_type : "unknown");
+    buf_addf(b, ",\"max_lag\":%" PRId64 ",\"max_lag_seconds\":", t->max_lag);
+    json_seconds(b, t->max_lag_seconds);
+    buf_addf(b,
+             ",\"slowest_partition\":%" PRId32 ",\"sum_lag\":%" PRId64
+             ",\"consumed_through_ms\":%" PRId64
+             ",\"partition_count\":%zu,\"partitions\":[",
+             t->slowest_partition, t->sum_lag, t->consumed_through_ms,
+             t->partitions);
+    for (size_t i = 0; i < t->n_parts; i++) {
+        if (i > 0)
+            buf_addc(b, ',');
+        json_part(b, &t->parts[i]);
+    }
+    buf_adds(b, "]}");
+}
+
+static void json_cluster(struct buf *b, const struct kafka_lag_cluster *c)
+{
+    buf_adds(b, "{\"name\":");
+    json_str(b, c->name ? c->name : "");
+    buf_addf(b, ",\"stale\":%s", c->stale ? "true" : "false");
+    if (c->error) {
+        buf_adds(b, ",\"error\":");
+        json_str(b, c->error);
+    }
+    buf_addf(b, ",\"swept_at_ms\":%" PRId64 ",\"groups\":[", c->swept_at_ms);
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct kafka_lag_group *kg = &c->groups[g];
+        if (g > 0)
+            buf_addc(b, ',');
+        buf_adds(b, "{\"group\":");
+        json_str(b, kg->group);
+        if (kg->job) {
+            buf_adds(b, ",\"job\":");
+            json_str(b, kg->job);
+        }
+        buf_adds(b, ",\"topics\":[");
+        for (size_t t = 0; t < kg->n_topics; t++) {
+            if (t > 0)
+                buf_addc(b, ',');
+            json_topic(b, &kg->topics[t]);
+        }
+        buf_adds(b, "]}");
+    }
+    buf_adds(b, "]}");
+}
+
+int lag_report_json(struct buf *out,
+                    const struct kafka_lag_cluster *const *clusters, size_t n)
+{
+    buf_adds(out, "{\"clusters\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf_addc(out, ',');
+        json_cluster(out, clusters[i]);
+    }
+    buf_adds(out, "]}");
+    return buf_error(out) ? -1 : 0;
+}
+
+/* ================ table ================ */
+
+/* A copy of s safe for a terminal: control characters become '?'. */
+static char *printable(const char *s)
+{
+    char *d = xstrdup(s);
+    for (char *p = d; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f)
+            *p = '?';
+    }
+    return d;
+}
+
+static int width_of(const char *s, int min)
+{
+    size_t n = strlen(s);
+    int w = n > 200 ? 200 : (int)n;
+    return w > min ? w : min;
+}
+
+int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
+{
+    int gw = 5, tw = 5;
+    for (size_t g = 0; g < c->n_groups; g++) {
+        gw = width_of(c->groups[g].group, gw);
+        for (size_t t = 0; t < c->groups[g].n_topics; t++)
+            tw = width_of(c->groups[g].topics[t].topic, tw);
+    }
+    bool ok = true;
+    if (c->stale) {
+        char *e = printable(c->error ? c->error : "unknown error");
+        ok = fprintf(f, "# stale result: %s\n", e) >= 0;
+        free(e);
+    }
+    ok = ok && fprintf(f, "%-*s %-*s %9s %12s %12s %10s %11s\n", gw, "GROUP",
+                       tw, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG",
+                       "LAG_SECONDS") >= 0;
+    for (size_t g = 0; ok && g < c->n_groups; g++) {
+        const struct kafka_lag_group *kg = &c->groups[g];
+        char *group = printable(kg->group);
+        for (size_t t = 0; ok && t < kg->n_topics; t++) {
+            const struct kafka_lag_topic *kt = &kg->topics[t];
+            char *topic = printable(kt->topic);
+            for (size_t p = 0; ok && p < kt->n_parts; p++) {
+                const struct kafka_lag_part *kp = &kt->parts[p];
+                ok = fprintf(f,
+                             "%-*s %-*s %9" PRId32 " %12" PRId64 " %12" PRId64
+                             " %10" PRId64 " %11.3f\n",
+                             gw, group, tw, topic, kp->partition,
+                             kp->committed, kp->end, kp->lag,
+                             kp->lag_seconds) >= 0;
+            }
+            ok = ok &&
+                 fprintf(f,
+                         "# %s %s: slowest partition %" PRId32
+                         " (%.3f s behind), max lag %" PRId64
+                         ", sum lag %" PRId64 ", %zu partitions, %s\n",
+                         group, topic, kt->slowest_partition,
+                         kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
+                         kt->partitions, kt->ts_type ? kt->ts_type
+                                                     : "unknown") >= 0;
+            free(topic);
+        }
+        free(group);
+    }
+    return ok ? 0 : -1;
+}
+
+/* ================ points ================ */
+
+int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn,
+                      void *ctx)
+{
+    if (c->stale)
+        return 0;
+    int rc = 0;
+    for (size_t g = 0; rc == 0 && g < c->n_groups; g++) {
+        const struct kafka_lag_group *kg = &c->groups[g];
+        char *job = NULL;
+        size_t job_len = 0;
+        if (kg->job) {
+            size_t n = strlen(kg->job);
+            job = xmalloc(n + 1);
+            job_len = hashring_normalize(job, kg->job, n);
+            job[job_len] = '\0';
+        }
+        for (size_t t = 0; rc == 0 && t < kg->n_topics; t++) {
+            const struct kafka_lag_topic *kt = &kg->topics[t];
+            /* Sorted by key, as influxd prefers. */
+            struct label tags[4];
+            size_t nt = 0;
+            tags[nt++] = (struct label){"group", kg->group, 5,
+                                        (uint32_t)strlen(kg->group)};
+            if (job && job_len > 0)
+                tags[nt++] = (struct label){"job_name", job, 8,
+                                            (uint32_t)job_len};
+            tags[nt++] = (struct label){"kafka_cluster", c->name, 13,
+                                        (uint32_t)strlen(c->name)};
+            tags[nt++] = (struct label){"topic", kt->topic, 5,
+                                        (uint32_t)strlen(kt->topic)};
+            struct field fields[] = {
+                {.key = "consumed_through_ms", .kind = FIELD_INT,
+                 .i = kt->consumed_through_ms},
+                {.key = "max_lag", .kind = FIELD_INT, .i = kt->max_lag},
+                {.key = "max_lag_seconds", .kind = FIELD_FLOAT,
+                 .f = kt->max_lag_seconds},
+                {.key = "partitions", .kind = FIELD_INT,
+                 .i = (int64_t)kt->partitions},
+                {.key = "slowest_partition", .kind = FIELD_INT,
+                 .i = kt->slowest_partition},
+                {.key = "sum_lag", .kind = FIELD_INT, .i = kt->sum_lag},
+            };
+            struct point pt = {
+                .measurement = LAG_REPORT_MEASUREMENT,
+                .tags = tags,
+                .ntags = nt,
+                .fields = fields,
+                .nfields = sizeof(fields) / sizeof(fields[0]),
+                .ts_ms = c->swept_at_ms,
+            };
+            rc = fn(ctx, &pt);
+        }
+        free(job);
+    }
+    return rc;
+}

@@ -1,0 +1,278 @@
+/*
+ * bench_pipeline: parse + trim + map + hash + encode throughput on one core.
+ *
+ * Generates a PrometheusReporter-shaped exposition (jobs x tasks x operators
+ * x subtasks, Flink's 11-label operator scope with long values, HELP/TYPE per
+ * family, trailing commas) chunk by chunk, so the input is never held whole,
+ * and pushes it through the same modules `lagwatch run` uses: promparse ->
+ * trim (default rules: drop labels, fold subtasks) -> flink_schema -> router
+ * over a 3-node ring -> lineproto into per-node batches that are discarded
+ * when full (no network). Only the pipeline is timed (CPU time of this
+ * thread), not the generator.
+ *
+ *   bench_pipeline [--samples N] [--chunk BYTES]
+ *
+ * Prints samples/s on one core, ns/sample, series kept, bytes of line
+ * protocol and the peak RSS of the process.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "flink_schema.h"
+#include "hashring/hashring.h"
+#include "lineproto.h"
+#include "log.h"
+#include "promparse.h"
+#include "router.h"
+#include "trim.h"
+
+#define NODES 3
+#define BATCH_POINTS 5000
+
+struct bench {
+    struct trim *trim;
+    struct router *router;
+    struct flink_schema_opts sopts;
+    struct flink_schema_scratch scratch;
+    struct buf batch[NODES];
+    uint64_t batch_points[NODES];
+    uint64_t bytes_out;
+    uint64_t points;
+    struct label extra[1];
+    int64_t ts;
+};
+
+static int on_series(void *vb, const struct series *s)
+{
+    struct bench *b = vb;
+    struct point p;
+    if (flink_schema_point(s, &b->sopts, &p, &b->scratch) != 0)
+        return 0;
+    size_t owners[1];
+    size_t n = router_route(b->router, p.tags, p.ntags, owners);
+    for (size_t i = 0; i < n; i++) {
+        struct buf *out = &b->batch[owners[i]];
+        struct lineproto_stats ls = {0};
+        lineproto_encode(out, &p, &ls);
+        if (++b->batch_points[owners[i]] >= BATCH_POINTS) {
+            b->bytes_out += out->len;
+            buf_reset(out);
+            b->batch_points[owners[i]] = 0;
+        }
+    }
+    b->points++;
+    return 0;
+}
+
+static int on_sample(void *vb, const struct sample *s)
+{
+    struct bench *b = vb;
+    return trim_sample(b->trim, s, b->extra, 1, b->ts);
+}
+
+/* The generator: walks (family, job, task, operator, subtask) in the order
+ * the reporter writes families. */
+static const char *const op_metrics[] = {
+    "numRecordsIn",          "numRecordsOut",
+    "numRecordsInPerSecond", "numRecordsOutPerSecond",
+    "numBytesIn",            "numBytesOut",
+    "currentInputWatermark", "currentOutputWatermark",
+    "numLateRecordsDropped", "numRecordsInErrors",
+};
+static const char *const task_metrics[] = {
+    "busyTimeMsPerSecond", "idleTimeMsPerSecond",
+    "backPressuredTimeMsPerSecond", "isBackPressured",
+    "numBuffersInLocalPerSecond", "numBuffersOutPerSecond",
+    "checkpointStartDelayNanos", "mailboxMailsPerSecond",
+};
+
+struct gen {
+    unsigned jobs, tasks, ops, subtasks;
+    size_t nfam;
+    size_t fam, job, task, op, sub;
+    bool header_done;
+    uint64_t emitted;
+    uint64_t target;
+};
+
+static bool gen_line(struct gen *g, struct buf *out)
+{
+    size_t n_op = sizeof(op_metrics) / sizeof(op_metrics[0]);
+    if (g->emitted >= g->target)
+        return false;
+    bool opscope = g->fam < n_op;
+    const char *metric =
+        opscope ? op_metrics[g->fam] : task_metrics[g->fam - n_op];
+    const char *scope =
+        opscope ? "taskmanager_job_task_operator" : "taskmanager_job_task";
+    if (!g->header_done) {
+        buf_addf(out, "# HELP flink_%s_%s %s (scope: %s)\n", scope, metric,
+                 metric, scope);
+        buf_addf(out, "# TYPE flink_%s_%s gauge\n", scope, metric);
+        g->header_done = true;
+    }
+    unsigned tm = (unsigned)(g->sub % 16);
+    buf_addf(out,
+             "flink_%s_%s{job_id=\"%08zx5c1a2b3c4d5e6f708192a3b4\","
+             "task_id=\"%08zxd77cffb7decc0c5e6a0a2e\","
+             "task_attempt_id=\"5d96cf7f265beda9cf0c26ef4243ed52_%08zx"
+             "d77cffb7decc0c5e6a0a2e_%zu_1\",host=\"10_42_%u_17\",",
+             scope, metric, g->job, g->task, g->task, g->sub, tm);
+    if (opscope)
+        buf_addf(out,
+                 "operator_id=\"%08zx%08zxbfb637dd5bae2d26\","
+                 "operator_name=\"Map:_enrich_customer_%zu__cache_LRU_\",",
+                 g->task, g->op, g->op);
+    buf_addf(out,
+             "task_name=\"Map:_enrich_customer_%zu__cache_LRU_____Filter:_"
+             "status_____TEST_\",task_attempt_num=\"1\","
+             "job_name=\"orders_enrich_%zu\",tm_id=\"10_42_%u_17:6122_4d5c1a"
+             "\",subtask_index=\"%zu\",} %.1f\n",
+             g->task, g->job, tm, g->sub,
+             (double)(g->emitted % 100000) * 1.5 + 0.5);
+    g->emitted++;
+    /* Advance: subtask fastest, then operator, task, job, family. */
+    if (++g->sub < g->subtasks)
+        return true;
+    g->sub = 0;
+    if (opscope && ++g->op < g->ops)
+        return true;
+    g->op = 0;
+    if (++g->task < g->tasks)
+        return true;
+    g->task = 0;
+    if (++g->job < g->jobs)
+        return true;
+    g->job = 0;
+    g->fam = (g->fam + 1) % g->nfam;
+    g->header_done = false;
+    return true;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t samples = 1000000;
+    size_t chunk = 1 << 20;
+    int c;
+    static const struct option opts[] = {
+        {"samples", required_argument, NULL, 's'},
+        {"chunk", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
+    };
+    while ((c = getopt_long(argc, argv, "s:k:", opts, NULL)) != -1) {
+        if (c == 's')
+            samples = strtoull(optarg, NULL, 10);
+        else if (c == 'k')
+            chunk = strtoull(optarg, NULL, 10);
+        else
+            return 2;
+    }
+    log_set_level(LOG_LVL_WARN);
+
+    char err[512];
+    static const char yml[] = "agent: {name: bench}\n";
+    struct config *cfg =
+        config_load_string("bench", yml, sizeof(yml) - 1, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    struct bench b;
+    memset(&b, 0, sizeof(b));
+    b.ts = 1718093400000;
+    b.extra[0] = (struct label){"flink_cluster", "prod", 13, 4};
+    b.trim = trim_new(&cfg->trim, on_series, &b, err, sizeof(err));
+    if (!b.trim) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    static const struct hashring_node_spec nodes[NODES] = {
+        {"influx-a", 1}, {"influx-b", 1}, {"influx-c", 1}};
+    struct hashring *ring = hashring_new(nodes, NODES, 1000, err, sizeof(err));
+    char *by[] = {"job_name"};
+    b.router = router_new(ring, by, 1, 1, "bench");
+    if (flink_schema_opts_from_cfg(&cfg->trim, &b.sopts, err, sizeof(err)) <
+        0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < NODES; i++)
+        buf_init(&b.batch[i], 0);
+
+    struct promparse_opts po = {.target = "generated",
+                                .max_line = 65536,
+                                .max_labels = 128,
+                                .max_logged_errors = 10};
+    struct promparse *pp = promparse_new(&po, on_sample, &b);
+
+    struct gen g = {.jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16,
+                    .target = samples};
+    g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
+             sizeof(task_metrics) / sizeof(task_metrics[0]);
+    struct buf in;
+    buf_init(&in, 0);
+    uint64_t in_bytes = 0;
+    double t_pipe = 0;
+    bool more = true;
+    while (more) {
+        buf_reset(&in);
+        while (in.len < chunk && (more = gen_line(&g, &in)))
+            ;
+        in_bytes += in.len;
+        double t0 = cpu_s();
+        promparse_feed(pp, in.data, in.len);
+        t_pipe += cpu_s() - t0;
+    }
+    double t0 = cpu_s();
+    promparse_finish(pp);
+    trim_flush(b.trim);
+    t_pipe += cpu_s() - t0;
+    for (int i = 0; i < NODES; i++)
+        b.bytes_out += b.batch[i].len;
+
+    struct promparse_stats ps;
+    promparse_get_stats(pp, &ps);
+    struct trim_stats ts;
+    trim_get_stats(b.trim, &ts);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+
+    printf("samples parsed:      %" PRIu64 " (parse errors %" PRIu64 ")\n",
+           ps.samples, ps.errors);
+    printf("input:               %.1f MiB of exposition\n",
+           (double)in_bytes / 1048576.0);
+    printf("series kept:         %" PRIu64 " (%" PRIu64
+           " samples folded)\n",
+           ts.series_out, ts.folded_in);
+    printf("points encoded:      %" PRIu64 " (%.1f MiB line protocol)\n",
+           b.points, (double)b.bytes_out / 1048576.0);
+    printf("pipeline CPU time:   %.3f s\n", t_pipe);
+    printf("samples/s/core:      %.0f\n", (double)ps.samples / t_pipe);
+    printf("ns/sample:           %.1f\n", t_pipe * 1e9 / (double)ps.samples);
+    printf("peak RSS:            %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+
+    promparse_free(&pp);
+    buf_release(&in);
+    for (int i = 0; i < NODES; i++)
+        buf_release(&b.batch[i]);
+    flink_schema_scratch_release(&b.scratch);
+    router_free(&b.router);
+    hashring_free(&ring);
+    trim_free(&b.trim);
+    config_free(&cfg);
+    return ps.errors ? 1 : 0;
+}

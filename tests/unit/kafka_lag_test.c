@@ -1,0 +1,382 @@
+/*
+ * Unit tests of kafka_lag and lag_report that need no broker: group
+ * selection by name and pattern, the per-topic reduction (slowest
+ * partition, consumed_through, clamping) and the three renderings.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/buf.h"
+#include "agent/kafka_lag.h"
+#include "agent/lag_report.h"
+#include "tests/lib/tap.h"
+
+#define NOW 1763600000000LL
+
+/* ================ group matching ================ */
+
+static struct kafka_lag *new_kl(struct cfg_kafka_group *groups, size_t n,
+                                char *err, size_t errlen)
+{
+    /* Nothing listens on port 9 of loopback; no request is ever sent. */
+    char *brokers[] = {"127.0.0.1:9"};
+    struct cfg_kafka cfg = {
+        .name = "main",
+        .brokers = brokers,
+        .n_brokers = 1,
+        .groups = groups,
+        .n_groups = n,
+    };
+    return kafka_lag_new(&cfg, err, errlen);
+}
+
+TAP_CASE(match_groups)
+{
+    struct cfg_kafka_group groups[] = {
+        {.name = "orders"},
+        {.pattern = "flink-.*", .job = "a"},
+        {.pattern = "flink-orders-.*", .job = "b"},
+        {.pattern = "x|y"},
+        {.name = "flink-named"},
+    };
+    static const struct {
+        const char *group;
+        int want;
+    } cases[] = {
+        {"orders", 0},
+        {"orders2", -1},
+        {"xorders", -1},
+        {"flink-x", 1},
+        {"flink-", 1},
+        {"flink-orders-1", 1}, /* the first matching entry wins */
+        {"aflink-x", -1},      /* anchored at the start */
+        {"x", 3},
+        {"y", 3},
+        {"xy", -1}, /* anchored at the end, around the alternation */
+        {"flink-named", 1},
+        {"", -1},
+    };
+    char err[256] = "";
+    struct kafka_lag *kl = new_kl(groups, TAP_N(groups), err, sizeof(err));
+    TAP_OK(kl);
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        int got = kafka_lag_match_group(kl, cases[i].group);
+        if (got != cases[i].want) {
+            kafka_lag_free(&kl);
+            TAP_FAIL_("group '%s': want %d, got %d", cases[i].group,
+                      cases[i].want, got);
+        }
+    }
+    kafka_lag_free(&kl);
+    TAP_OK(!kl);
+    kafka_lag_free(&kl); /* NULL-safe */
+}
+
+TAP_CASE(bad_pattern_rejected)
+{
+    struct cfg_kafka_group groups[] = {{.pattern = "flink-("}};
+    char err[256] = "";
+    struct kafka_lag *kl = new_kl(groups, TAP_N(groups), err, sizeof(err));
+    TAP_OK(!kl);
+    TAP_OK(strstr(err, "'flink-('") != NULL);
+    TAP_OK(strstr(err, "cluster 'main'") != NULL);
+}
+
+/* ================ topic reduction ================ */
+
+struct part_in {
+    int32_t partition;
+    int64_t committed, end;
+    int64_t ts; /* first unconsumed; 0 = caught up */
+    bool has_ts;
+};
+
+static void build(struct kafka_lag_topic *t, struct kafka_lag_part *parts,
+                  const struct part_in *in, size_t n)
+{
+    memset(t, 0, sizeof(*t));
+    t->topic = "t";
+    t->ts_type = "CreateTime";
+    t->parts = parts;
+    t->n_parts = n;
+    for (size_t i = 0; i < n; i++) {
+        memset(&parts[i], 0, sizeof(parts[i]));
+        parts[i].partition = in[i].partition;
+        parts[i].committed = in[i].committed;
+        parts[i].end = in[i].end;
+        parts[i].lag = in[i].end - in[i].committed;
+        parts[i].first_unconsumed_ts_ms = in[i].ts;
+        parts[i].has_ts = in[i].has_ts;
+        parts[i].has_commit = true;
+    }
+}
+
+TAP_CASE(topic_finish_table)
+{
+    static const struct {
+        const char *name;
+        struct part_in in[4];
+        size_t n;
+        int32_t slowest;
+        double max_lag_seconds;
+        int64_t max_lag, sum_lag, consumed_through;
+        uint64_t clamped;
+    } cases[] = {
+        {"time beats records",
+         {{0, 15, 20, NOW - 3585000, true}, {1, 2, 20, NOW - 598000, true},
+          {2, 20, 20, 0, true}},
+         3, 0, 3585.0, 18, 23, NOW - 3585000, 0},
+        {"time tie goes to the larger record lag",
+         {{0, 0, 3, NOW - 5000, true}, {1, 0, 7, NOW - 5000, true},
+          {2, 0, 1, NOW - 1000, true}},
+         3, 1, 5.0, 7, 11, NOW - 5000, 0},
+        {"full tie goes to the lower partition",
+         {{3, 0, 4, NOW - 2500, true}, {1, 0, 4, NOW - 2500, true},
+          {2, 0, 4, NOW - 2500, true}},
+         3, 1, 2.5, 4, 12, NOW - 2500, 0},
+        {"all caught up",
+         {{2, 5, 5, 0, true}, {0, 9, 9, 0, true}, {1, 0, 0, 0, true}},
+         3, 0, 0.0, 0, 0, NOW, 0},
+        {"future timestamp clamped to zero age",
+         {{0, 0, 2, NOW + 60000, true}, {1, 0, 1, NOW - 1000, true}},
+         2, 1, 1.0, 2, 3, NOW - 1000, 1},
+        {"unread timestamp neither ages nor holds back consumed_through",
+         {{0, 0, 9, 0, false}, {1, 0, 1, NOW - 700, true}},
+         2, 1, 0.7, 9, 10, NOW - 700, 0},
+        {"single partition",
+         {{7, 10, 130, NOW - 4500, true}},
+         1, 7, 4.5, 120, 120, NOW - 4500, 0},
+    };
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        struct kafka_lag_topic t;
+        struct kafka_lag_part parts[4];
+        struct kafka_lag_stats st;
+        memset(&st, 0, sizeof(st));
+        build(&t, parts, cases[i].in, cases[i].n);
+        kafka_lag_topic_finish(&t, NOW, &st);
+        if (t.slowest_partition != cases[i].slowest ||
+            t.max_lag != cases[i].max_lag || t.sum_lag != cases[i].sum_lag ||
+            t.consumed_through_ms != cases[i].consumed_through ||
+            fabs(t.max_lag_seconds - cases[i].max_lag_seconds) > 1e-9 ||
+            st.negative_age_clamped != cases[i].clamped ||
+            t.partitions != cases[i].n)
+            TAP_FAIL_("%s: slowest %d max_lag %lld sum %lld through %lld "
+                      "max_s %g clamped %llu",
+                      cases[i].name, (int)t.slowest_partition,
+                      (long long)t.max_lag, (long long)t.sum_lag,
+                      (long long)t.consumed_through_ms, t.max_lag_seconds,
+                      (unsigned long long)st.negative_age_clamped);
+        for (size_t j = 0; j < t.n_parts; j++) {
+            if (t.parts[j].lag_seconds < 0)
+                TAP_FAIL_("%s: negative lag_seconds", cases[i].name);
+        }
+    }
+}
+
+/* ================ renderings ================ */
+
+static struct kafka_lag_part sample_parts[] = {
+    {.partition = 0, .committed = 10, .end = 130, .lag = 120,
+     .first_unconsumed_ts_ms = NOW - 4500, .has_commit = true,
+     .has_ts = true},
+    {.partition = 3, .committed = 5, .end = 285, .lag = 280,
+     .first_unconsumed_ts_ms = NOW - 1250, .has_commit = true,
+     .has_ts = true},
+};
+
+static struct kafka_lag_topic sample_topic = {
+    .topic = "t",
+    .ts_type = "CreateTime",
+    .parts = sample_parts,
+    .n_parts = 2,
+};
+
+static struct kafka_lag_group sample_groups[] = {
+    {.group = "g", .job = "orders-enrich", .topics = &sample_topic,
+     .n_topics = 1},
+    {.group = "q\"\\\n\x01\xff\xc3\xa9", .topics = NULL, .n_topics = 0},
+};
+
+static struct kafka_lag_cluster sample_cluster = {
+    .name = "main",
+    .swept_at_ms = NOW,
+    .groups = sample_groups,
+    .n_groups = 2,
+};
+
+static void finish_sample(void)
+{
+    struct kafka_lag_stats st;
+    memset(&st, 0, sizeof(st));
+    kafka_lag_topic_finish(&sample_topic, NOW, &st);
+}
+
+TAP_CASE(json_document)
+{
+    finish_sample();
+    struct buf b = BUF_INIT;
+    const struct kafka_lag_cluster *one = &sample_cluster;
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    const char *want =
+        "{\"clusters\":[{\"name\":\"main\",\"stale\":false,"
+        "\"swept_at_ms\":1763600000000,\"groups\":[{\"group\":\"g\","
+        "\"job\":\"orders-enrich\",\"topics\":[{\"topic\":\"t\","
+        "\"ts_type\":\"CreateTime\",\"max_lag\":280,"
+        "\"max_lag_seconds\":4.5,\"slowest_partition\":0,\"sum_lag\":400,"
+        "\"consumed_through_ms\":1763599995500,\"partition_count\":2,"
+        "\"partitions\":[{\"partition\":0,\"committed\":10,\"end\":130,"
+        "\"lag\":120,\"lag_seconds\":4.5,\"has_commit\":true,"
+        "\"first_unconsumed_ts_ms\":1763599995500},{\"partition\":3,"
+        "\"committed\":5,\"end\":285,\"lag\":280,\"lag_seconds\":1.25,"
+        "\"has_commit\":true,\"first_unconsumed_ts_ms\":1763599998750}]}]},"
+        "{\"group\":\"q\\\"\\\\\\u000a\\u0001\\ufffd\xc3\xa9\","
+        "\"topics\":[]}]}]}";
+    int same = strcmp(want, b.data) == 0;
+    if (!same)
+        printf("# got %s\n", b.data);
+    buf_release(&b);
+    TAP_OK(same);
+}
+
+TAP_CASE(json_stale_and_cap)
+{
+    struct kafka_lag_cluster c = {.name = "main", .stale = true,
+                                  .error = "cannot read metadata: down",
+                                  .swept_at_ms = 0};
+    struct buf b = BUF_INIT;
+    const struct kafka_lag_cluster *one = &c;
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    TAP_EQ_STR("{\"clusters\":[{\"name\":\"main\",\"stale\":true,"
+               "\"error\":\"cannot read metadata: down\","
+               "\"swept_at_ms\":0,\"groups\":[]}]}",
+               b.data);
+    buf_release(&b);
+
+    struct buf small;
+    buf_init(&small, 16);
+    int rc = lag_report_json(&small, &one, 1);
+    buf_release(&small);
+    TAP_EQ_INT(-1, rc);
+}
+
+TAP_CASE(dup_is_deep_and_equal)
+{
+    finish_sample();
+    struct kafka_lag_cluster *d = kafka_lag_cluster_dup(&sample_cluster);
+    struct buf a = BUF_INIT, b = BUF_INIT;
+    const struct kafka_lag_cluster *one = &sample_cluster, *two = d;
+    lag_report_json(&a, &one, 1);
+    lag_report_json(&b, &two, 1);
+    int same = strcmp(a.data, b.data) == 0;
+    int deep = d->groups[0].topics[0].parts != sample_parts &&
+               d->groups[0].group != sample_groups[0].group;
+    buf_release(&a);
+    buf_release(&b);
+    kafka_lag_cluster_free(&d);
+    TAP_OK(!d);
+    TAP_OK(same);
+    TAP_OK(deep);
+}
+
+TAP_CASE(table_output)
+{
+    finish_sample();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    TAP_OK(f);
+    int rc = lag_report_table(f, &sample_cluster);
+    fclose(f);
+    const char *want_lines[] = {
+        /* GROUP is as wide as the longest group id (8 bytes). */
+        "GROUP    TOPIC PARTITION    COMMITTED          END        LAG "
+        "LAG_SECONDS\n",
+        "g        t             0           10          130        120 "
+        "      4.500\n",
+        "g        t             3            5          285        280 "
+        "      1.250\n",
+        "# g t: slowest partition 0 (4.500 s behind), max lag 280, sum lag "
+        "400, 2 partitions, CreateTime\n",
+    };
+    bool found = true;
+    for (size_t i = 0; i < TAP_N(want_lines) && found; i++) {
+        found = strstr(text, want_lines[i]) != NULL;
+        if (!found)
+            printf("# missing %s# in\n%s", want_lines[i], text);
+    }
+    /* The hostile group id is printed without control characters. */
+    bool clean = strchr(text, '\x01') == NULL;
+    free(text);
+    TAP_EQ_INT(0, rc);
+    TAP_OK(found);
+    TAP_OK(clean);
+}
+
+struct collected {
+    int n;
+    char tags[512];
+    char fields[512];
+    int64_t ts;
+};
+
+static int collect(void *ctx, const struct point *p)
+{
+    struct collected *c = ctx;
+    c->n++;
+    size_t o = 0;
+    o += (size_t)snprintf(c->tags + o, sizeof(c->tags) - o, "%s",
+                          p->measurement);
+    for (size_t i = 0; i < p->ntags; i++)
+        o += (size_t)snprintf(c->tags + o, sizeof(c->tags) - o, ",%.*s=%.*s",
+                              (int)p->tags[i].name_len, p->tags[i].name,
+                              (int)p->tags[i].value_len, p->tags[i].value);
+    o = 0;
+    for (size_t i = 0; i < p->nfields; i++) {
+        const struct field *f = &p->fields[i];
+        if (f->kind == FIELD_INT)
+            o += (size_t)snprintf(c->fields + o, sizeof(c->fields) - o,
+                                  "%s%s=%lldi", i ? "," : "", f->key,
+                                  (long long)f->i);
+        else
+            o += (size_t)snprintf(c->fields + o, sizeof(c->fields) - o,
+                                  "%s%s=%g", i ? "," : "", f->key, f->f);
+    }
+    c->ts = p->ts_ms;
+    return 0;
+}
+
+TAP_CASE(points)
+{
+    finish_sample();
+    struct collected got;
+    memset(&got, 0, sizeof(got));
+    TAP_EQ_INT(0, lag_report_points(&sample_cluster, collect, &got));
+    TAP_EQ_INT(1, got.n); /* the second group has no topic */
+    TAP_EQ_STR("kafka_consumergroup_lag,group=g,job_name=orders_enrich,"
+               "kafka_cluster=main,topic=t",
+               got.tags);
+    TAP_EQ_STR("consumed_through_ms=1763599995500i,max_lag=280i,"
+               "max_lag_seconds=4.5,partitions=2i,slowest_partition=0i,"
+               "sum_lag=400i",
+               got.fields);
+    TAP_EQ_INT(NOW, got.ts);
+
+    struct kafka_lag_cluster stale = sample_cluster;
+    stale.stale = true;
+    memset(&got, 0, sizeof(got));
+    TAP_EQ_INT(0, lag_report_points(&stale, collect, &got));
+    TAP_EQ_INT(0, got.n);
+}
+
+static const struct tap_case cases[] = {
+    TAP_ENTRY(match_groups),   TAP_ENTRY(bad_pattern_rejected),
+    TAP_ENTRY(topic_finish_table), TAP_ENTRY(json_document),
+    TAP_ENTRY(json_stale_and_cap), TAP_ENTRY(dup_is_deep_and_equal),
+    TAP_ENTRY(table_output),   TAP_ENTRY(points),
+};
+
+int main(int argc, char **argv)
+{
+    return tap_main(cases, TAP_N(cases), argc, argv);
+}

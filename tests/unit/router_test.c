@@ -1,0 +1,125 @@
+/* router: shard keys per the SPEC's ring section, and their owners. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "hashring/hashring.h"
+#include "router.h"
+#include "tests/lib/tap.h"
+
+#define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}
+
+static struct hashring *three_nodes(void)
+{
+    static const struct hashring_node_spec nodes[] = {
+        {"influx-a", 1}, {"influx-b", 1}, {"influx-c", 1}};
+    char err[256];
+    return hashring_new(nodes, 3, 1000, err, sizeof(err));
+}
+
+TAP_CASE(key_is_normalized_job_name)
+{
+    struct hashring *r = three_nodes();
+    char *by[] = {"job_name"};
+    struct router *rt = router_new(r, by, 1, 1, "agent-1");
+    struct label tags[] = {L("job_name", "orders-enrich"),
+                           L("task_name", "x")};
+    struct buf key = BUF_INIT;
+    router_key(rt, tags, 2, &key);
+    TAP_EQ_STR("orders_enrich", key.data);
+    buf_release(&key);
+    router_free(&rt);
+    hashring_free(&r);
+}
+
+TAP_CASE(rest_and_reporter_names_land_together)
+{
+    struct hashring *r = three_nodes();
+    char *by[] = {"job_name"};
+    struct router *rt = router_new(r, by, 1, 1, "agent-1");
+    struct label a[] = {L("job_name", "orders-enrich")};
+    struct label b[] = {L("job_name", "orders_enrich")};
+    size_t oa[1], ob[1], ok[1];
+    TAP_EQ_INT(1, router_route(rt, a, 1, oa));
+    TAP_EQ_INT(1, router_route(rt, b, 1, ob));
+    TAP_EQ_INT(oa[0], ob[0]);
+    TAP_EQ_INT(1, router_route_key(rt, "orders-enrich", ok));
+    TAP_EQ_INT(oa[0], ok[0]);
+    /* Independent of the router: the ring's own lookup of the raw key. */
+    size_t direct[1];
+    hashring_lookup(r, "orders_enrich", strlen("orders_enrich"), 1, direct);
+    TAP_EQ_INT(direct[0], oa[0]);
+    router_free(&rt);
+    hashring_free(&r);
+}
+
+TAP_CASE(several_shard_tags_join_with_comma_absent_is_empty)
+{
+    struct hashring *r = three_nodes();
+    char *by[] = {"flink_cluster", "job_name", "task_name"};
+    struct router *rt = router_new(r, by, 3, 1, "agent-1");
+    struct label tags[] = {L("flink_cluster", "prod-1"),
+                           L("job_name", "a b")};
+    struct buf key = BUF_INIT;
+    router_key(rt, tags, 2, &key);
+    TAP_EQ_STR("prod_1,a_b,", key.data);
+    size_t o1[1], o2[1];
+    router_route(rt, tags, 2, o1);
+    router_route_key(rt, "prod-1,a b,", o2);
+    TAP_EQ_INT(o1[0], o2[0]);
+    buf_release(&key);
+    router_free(&rt);
+    hashring_free(&r);
+}
+
+TAP_CASE(no_job_falls_back_to_group_then_agent)
+{
+    struct hashring *r = three_nodes();
+    char *by[] = {"job_name"};
+    struct router *rt = router_new(r, by, 1, 1, "agent-1");
+    struct buf key = BUF_INIT;
+    struct label lag[] = {L("group", "billing.consumer"),
+                          L("topic", "orders")};
+    router_key(rt, lag, 2, &key);
+    TAP_EQ_STR("billing_consumer", key.data);
+    struct label jvm[] = {L("host", "10_42_1_17")};
+    router_key(rt, jvm, 1, &key);
+    TAP_EQ_STR("agent_1", key.data);
+    struct label empty_job[] = {L("job_name", "")};
+    router_key(rt, empty_job, 1, &key);
+    TAP_EQ_STR("agent_1", key.data);
+    buf_release(&key);
+    router_free(&rt);
+    hashring_free(&r);
+}
+
+TAP_CASE(replicas_are_distinct_and_cached_route_is_stable)
+{
+    struct hashring *r = three_nodes();
+    char *by[] = {"job_name"};
+    struct router *rt = router_new(r, by, 1, 2, "agent-1");
+    struct label t1[] = {L("job_name", "j1")};
+    struct label t2[] = {L("job_name", "j2")};
+    size_t a[2], b[2], c[2];
+    TAP_EQ_INT(2, router_route(rt, t1, 1, a));
+    TAP_OK(a[0] != a[1]);
+    router_route(rt, t2, 1, b);
+    TAP_EQ_INT(2, router_route(rt, t1, 1, c));
+    TAP_EQ_INT(a[0], c[0]);
+    TAP_EQ_INT(a[1], c[1]);
+    router_free(&rt);
+    hashring_free(&r);
+}
+
+static const struct tap_case cases[] = {
+    TAP_ENTRY(key_is_normalized_job_name),
+    TAP_ENTRY(rest_and_reporter_names_land_together),
+    TAP_ENTRY(several_shard_tags_join_with_comma_absent_is_empty),
+    TAP_ENTRY(no_job_falls_back_to_group_then_agent),
+    TAP_ENTRY(replicas_are_distinct_and_cached_route_is_stable),
+};
+
+int main(int argc, char **argv)
+{
+    return tap_main(cases, TAP_N(cases), argc, argv);
+}

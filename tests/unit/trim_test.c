@@ -1,0 +1,714 @@
+/*
+ * trim_test: label trimming, relabeling, job_name normalization, subtask
+ * folding and caps, on hand-built Flink-shaped samples and on the recorded
+ * reporter fixtures (through the real parser). Fixtures are read from
+ * $LAGWATCH_FLINK_FIXTURES, else $srcdir/tests/fixtures/flink.
+ *
+ *   trim_test [CASE]
+ *   trim_test --bench [SAMPLES]   trim a generated Flink stream, print
+ *                                 ns/sample
+ */
+#include "trim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "promparse.h"
+#include "tests/lib/tap.h"
+
+#define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}
+#define OP "flink_taskmanager_job_task_operator_"
+#define TASK "flink_taskmanager_job_task_"
+
+/* ====================== Helpers ===================================== */
+
+/* Collects emitted series rendered as
+ *   name[metric]{a=v,...} value        (direct)
+ *   name[metric]{a=v,...} max/sum/count (folded)
+ * one per line. */
+struct coll {
+    char out[65536];
+    size_t len;
+    size_t n;
+    size_t nfolded;
+    int fail_after; /* return -1 from the callback after this many; 0 off */
+};
+
+static int collect(void *ctx, const struct series *s)
+{
+    struct coll *c = ctx;
+    size_t room = sizeof(c->out) - c->len;
+    int w = snprintf(c->out + c->len, room, "%s[%s]{", s->name, s->metric);
+    c->len += w > 0 && (size_t)w < room ? (size_t)w : 0;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        room = sizeof(c->out) - c->len;
+        w = snprintf(c->out + c->len, room, "%s%s=%s", i ? "," : "",
+                     s->labels[i].name, s->labels[i].value);
+        c->len += w > 0 && (size_t)w < room ? (size_t)w : 0;
+    }
+    room = sizeof(c->out) - c->len;
+    if (s->folded)
+        w = snprintf(c->out + c->len, room, "} %g/%g/%u @%lld\n", s->max,
+                     s->sum, s->count, (long long)s->ts_ms);
+    else
+        w = snprintf(c->out + c->len, room, "} %g @%lld\n", s->value,
+                     (long long)s->ts_ms);
+    c->len += w > 0 && (size_t)w < room ? (size_t)w : 0;
+    c->n++;
+    c->nfolded += s->folded;
+    if (c->fail_after && c->n >= (size_t)c->fail_after)
+        return -1;
+    return 0;
+}
+
+static char *default_drop[] = {"task_attempt_id", "task_attempt_num",
+                               "tm_id", "host"};
+static char *default_fold[] = {"numRecords.*", "numBytes.*",
+                               ".*TimeMsPerSecond"};
+
+static struct cfg_trim default_cfg(void)
+{
+    struct cfg_trim c = {
+        .drop_labels = default_drop,
+        .n_drop_labels = 4,
+        .drop_labels_match = "flink_taskmanager_job_.*",
+        .fold_metrics = default_fold,
+        .n_fold_metrics = 3,
+        .max_series = 1000000,
+        .max_label_bytes = 4096,
+    };
+    return c;
+}
+
+/* An operator-scope sample as the reporter writes it (label order too). */
+struct opsample {
+    struct label l[11];
+    struct sample s;
+    char sub[16];
+};
+
+static void op_sample(struct opsample *o, const char *name,
+                      const char *help, const char *task_name, int subtask,
+                      double v)
+{
+    snprintf(o->sub, sizeof(o->sub), "%d", subtask);
+    const struct label l[11] = {
+        L("job_id", "566bf9d7c55a45f8d1a6e55e9b9b1325"),
+        L("task_id", "b37523a53b4a3ee20463513755ac0ecd"),
+        L("task_attempt_id", "5d96cf7f_b37523a5_0_1"),
+        L("host", "10_42_1_17"),
+        L("operator_id", "b37523a53b4a3ee20463513755ac0ecd"),
+        L("operator_name", "Map:_enrich_customer__cache_LRU_"),
+        {"task_name", task_name, 9, (uint32_t)strlen(task_name)},
+        L("task_attempt_num", "1"),
+        L("job_name", "orders-enrich"),
+        L("tm_id", "10_42_1_17:6122_4d5c1a"),
+        {"subtask_index", o->sub, 13, (uint32_t)strlen(o->sub)},
+    };
+    memcpy(o->l, l, sizeof(l));
+    memset(&o->s, 0, sizeof(o->s));
+    o->s.name = name;
+    o->s.name_len = strlen(name);
+    o->s.family = name;
+    o->s.family_len = strlen(name);
+    o->s.type = MT_GAUGE;
+    o->s.help = help;
+    o->s.help_len = help ? strlen(help) : 0;
+    o->s.labels = o->l;
+    o->s.nlabels = 11;
+    o->s.value = v;
+}
+
+static const struct label cluster[] = {L("flink_cluster", "prod")};
+
+/* ====================== Cases ======================================= */
+
+TAP_CASE(operator_series_trimmed_sorted_normalized)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    struct opsample o;
+    op_sample(&o, OP "currentOutputWatermark",
+              "currentOutputWatermark (scope: taskmanager_job_task_operator)",
+              "Map", 2, 1718093268440.0);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 1718093400000));
+    TAP_EQ_STR(OP "currentOutputWatermark[currentOutputWatermark]{"
+                  "flink_cluster=prod,job_id=566bf9d7c55a45f8d1a6e55e9b9b1325,"
+                  "job_name=orders_enrich,"
+                  "operator_id=b37523a53b4a3ee20463513755ac0ecd,"
+                  "operator_name=Map:_enrich_customer__cache_LRU_,"
+                  "subtask_index=2,task_id=b37523a53b4a3ee20463513755ac0ecd,"
+                  "task_name=Map} 1.71809e+12 @1718093400000\n",
+               c.out);
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(1, st.samples_in);
+    TAP_EQ_U64(1, st.series_out);
+    trim_free(&t);
+    TAP_OK(t == NULL);
+    trim_free(&t);
+}
+
+TAP_CASE(jvm_series_keep_host_and_tm_id)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    const struct label l[] = {L("host", "10_42_1_17"),
+                              L("tm_id", "10_42_1_17:6122_4d5c1a")};
+    struct sample s = {
+        .name = "flink_taskmanager_Status_JVM_CPU_Load",
+        .name_len = 37,
+        .family = "flink_taskmanager_Status_JVM_CPU_Load",
+        .family_len = 37,
+        .type = MT_GAUGE,
+        .labels = l,
+        .nlabels = 2,
+        .value = 0.25,
+        .ts_ms = 1718093399000,
+        .has_ts = true,
+    };
+    TAP_EQ_INT(0, trim_sample(t, &s, cluster, 1, 1718093400000));
+    /* No HELP: the metric is the family's last '_' part; the sample's own
+     * timestamp wins over the cycle's. */
+    TAP_EQ_STR("flink_taskmanager_Status_JVM_CPU_Load[Load]{"
+               "flink_cluster=prod,host=10_42_1_17,"
+               "tm_id=10_42_1_17:6122_4d5c1a} 0.25 @1718093399000\n",
+               c.out);
+    trim_free(&t);
+}
+
+TAP_CASE(extra_label_overrides_and_empty_values_go)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    const struct label l[] = {L("flink_cluster", "from-sample"),
+                              L("empty", ""), L("b", "2"), L("a", "1")};
+    struct sample s = {.name = "m", .name_len = 1, .labels = l,
+                       .nlabels = 4, .value = 1};
+    const struct label extra[] = {L("flink_cluster", "prod"), L("c", "3")};
+    TAP_EQ_INT(0, trim_sample(t, &s, extra, 2, 5));
+    TAP_EQ_STR("m[m]{a=1,b=2,c=3,flink_cluster=prod} 1 @5\n", c.out);
+    trim_free(&t);
+}
+
+TAP_CASE(job_name_normalized_like_the_ring)
+{
+    static const struct {
+        const char *in;
+        const char *want;
+    } cases[] = {
+        {"orders-enrich", "orders_enrich"},
+        {"orders_enrich", "orders_enrich"},
+        {"a b.c:d", "a_b_c:d"},
+        {"caf\xc3\xa9 \xe2\x82\xac", "caf___"},
+    };
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        struct coll c = {0};
+        struct cfg_trim cfg = default_cfg();
+        char err[256];
+        struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+        TAP_OK(t != NULL);
+        struct label l = {"job_name", cases[i].in, 8,
+                          (uint32_t)strlen(cases[i].in)};
+        struct sample s = {.name = "flink_jobmanager_job_uptime",
+                           .name_len = 27, .labels = &l, .nlabels = 1};
+        TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+        char want[256];
+        snprintf(want, sizeof(want),
+                 "flink_jobmanager_job_uptime[uptime]{job_name=%s} 0 @0\n",
+                 cases[i].want);
+        TAP_EQ_STR(want, c.out);
+        trim_free(&t);
+    }
+}
+
+TAP_CASE(invalid_samples_dropped_and_counted)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    cfg.max_label_bytes = 8;
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    const struct label dup[] = {L("a", "1"), L("b", "2"), L("a", "3")};
+    const struct label longv[] = {L("a", "123456789")};
+    const struct label longn[] = {L("abcdefghi", "1")};
+    const struct label fine[] = {L("abcdefgh", "12345678")};
+    struct sample s = {.name = "m", .name_len = 1, .value = 1};
+    s.labels = dup;
+    s.nlabels = 3;
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    s.labels = longv;
+    s.nlabels = 1;
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    s.labels = longn;
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    s.labels = fine;
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    struct sample longname = {.name = "m23456789", .name_len = 9};
+    TAP_EQ_INT(0, trim_sample(t, &longname, NULL, 0, 0));
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(5, st.samples_in);
+    TAP_EQ_U64(4, st.dropped_invalid);
+    TAP_EQ_U64(1, st.series_out);
+    TAP_EQ_STR("m[m]{abcdefgh=12345678} 1 @0\n", c.out);
+    trim_free(&t);
+}
+
+TAP_CASE(folds_max_sum_count)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    const char *help = "busyTimeMsPerSecond (scope: taskmanager_job_task)";
+    /* Window subtasks 98/85/987/103 and Map 156/146/164/142 (fixture
+     * scenario), one NaN subtask for the Map task. */
+    static const double window[] = {98, 85, 987, 103};
+    static const double map[] = {156, NAN, 164, 142};
+    struct opsample o;
+    for (int i = 0; i < 4; i++) {
+        op_sample(&o, TASK "busyTimeMsPerSecond", help, "Window", i,
+                  window[i]);
+        o.s.has_ts = true;
+        o.s.ts_ms = 1000 + i; /* the group keeps the latest */
+        TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 7));
+        op_sample(&o, TASK "busyTimeMsPerSecond", help, "Map", i, map[i]);
+        TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 7));
+    }
+    /* Not folded: metric not in fold_metrics. */
+    op_sample(&o, OP "currentOutputWatermark",
+              "currentOutputWatermark (scope: taskmanager_job_task_operator)",
+              "Map", 0, 5);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 7));
+    /* Not folded: no subtask_index. */
+    const struct label jl[] = {L("job_name", "x")};
+    struct sample js = {.name = "flink_jobmanager_job_numRecordsIn",
+                        .name_len = 33, .labels = jl, .nlabels = 1,
+                        .value = 3};
+    TAP_EQ_INT(0, trim_sample(t, &js, NULL, 0, 7));
+    TAP_EQ_INT(2, c.n);
+    TAP_EQ_INT(0, c.nfolded);
+    c.len = 0;
+    c.out[0] = '\0';
+    TAP_EQ_INT(0, trim_flush(t));
+    TAP_EQ_INT(4, c.n);
+    TAP_EQ_INT(2, c.nfolded);
+    const char *base = "{flink_cluster=prod,"
+                       "job_id=566bf9d7c55a45f8d1a6e55e9b9b1325,"
+                       "job_name=orders_enrich,"
+                       "operator_id=b37523a53b4a3ee20463513755ac0ecd,"
+                       "operator_name=Map:_enrich_customer__cache_LRU_,"
+                       "task_id=b37523a53b4a3ee20463513755ac0ecd,";
+    char want[2048];
+    snprintf(want, sizeof(want),
+             TASK "busyTimeMsPerSecond[busyTimeMsPerSecond]%stask_name=Window}"
+                  " 987/1273/4 @1003\n" TASK
+                  "busyTimeMsPerSecond[busyTimeMsPerSecond]%stask_name=Map}"
+                  " 164/462/3 @7\n",
+             base, base);
+    TAP_EQ_STR(want, c.out);
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(10, st.samples_in);
+    TAP_EQ_U64(7, st.folded_in);
+    TAP_EQ_U64(2, st.folded_groups);
+    TAP_EQ_U64(1, st.nonfinite_skipped);
+    TAP_EQ_U64(4, st.series_out);
+    /* The table is empty for the next cycle. */
+    c.len = 0;
+    TAP_EQ_INT(0, trim_flush(t));
+    TAP_EQ_INT(4, c.n);
+    op_sample(&o, TASK "busyTimeMsPerSecond", help, "Window", 1, 50);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 9));
+    TAP_EQ_INT(0, trim_flush(t));
+    TAP_EQ_INT(5, c.n);
+    TAP_OK(strstr(c.out, "task_name=Window} 50/50/1 @9\n") != NULL);
+    trim_free(&t);
+}
+
+/* Checks the group of task "tN" folded over subtasks 0..2 with values
+ * N, N+1, N+2. */
+static int check_many(void *ctx, const struct series *s)
+{
+    size_t *bad = ctx;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        if (strcmp(s->labels[i].name, "task_name") != 0)
+            continue;
+        double n = atof(s->labels[i].value + 1);
+        if (!s->folded || s->max != n + 2 || s->sum != 3 * n + 3 ||
+            s->count != 3)
+            (*bad)++;
+        return 0;
+    }
+    (*bad)++;
+    return 0;
+}
+
+TAP_CASE(fold_groups_many_keys)
+{
+    /* Enough groups to grow the open-addressing table a few times. */
+    size_t bad = 0;
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, check_many, &bad, err, sizeof(err));
+    TAP_OK(t != NULL);
+    static char names[5000][16];
+    struct opsample o;
+    for (int sub = 0; sub < 3; sub++) {
+        for (int i = 0; i < 5000; i++) {
+            snprintf(names[i], sizeof(names[i]), "t%d", i);
+            op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)",
+                      names[i], sub, (double)(i + sub));
+            TAP_EQ_INT(0, trim_sample(t, &o.s, NULL, 0, 0));
+        }
+    }
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(5000, st.folded_groups);
+    TAP_EQ_U64(15000, st.folded_in);
+    TAP_EQ_U64(0, st.series_out);
+    TAP_EQ_INT(0, trim_flush(t));
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(5000, st.series_out);
+    TAP_EQ_INT(0, bad);
+    trim_free(&t);
+}
+
+TAP_CASE(cap_drops_and_counts)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    cfg.max_series = 3;
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    struct opsample o;
+    /* Group 1 (two subtasks) uses one slot of the budget. */
+    for (int i = 0; i < 2; i++) {
+        op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)", "A", i,
+                  10);
+        TAP_EQ_INT(0, trim_sample(t, &o.s, NULL, 0, 0));
+    }
+    const struct label l[] = {L("a", "1")};
+    struct sample s = {.name = "m", .name_len = 1, .labels = l, .nlabels = 1};
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    /* Budget spent: a direct series and a new group are dropped, an
+     * existing group still folds. */
+    TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)", "B", 0, 1);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, NULL, 0, 0));
+    op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)", "A", 2, 30);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, NULL, 0, 0));
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(2, st.dropped_over_cap);
+    TAP_EQ_U64(3, st.folded_in);
+    TAP_EQ_INT(0, trim_flush(t));
+    TAP_EQ_INT(3, c.n);
+    TAP_OK(strstr(c.out, "task_name=A} 30/50/3") != NULL);
+    /* The budget is per cycle. */
+    for (int i = 0; i < 3; i++)
+        TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
+    TAP_EQ_INT(6, c.n);
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(2, st.dropped_over_cap);
+    trim_free(&t);
+}
+
+TAP_CASE(relabel_before_drop_labels)
+{
+    struct coll c = {0};
+    struct cfg_trim cfg = default_cfg();
+    struct cfg_relabel rules[] = {
+        /* Drop the Kafka consumer gauges. */
+        {.action = RELABEL_DROP, .source_labels = (char *[]){"__name__"},
+         .n_source_labels = 1, .regex = ".*_KafkaConsumer_.*"},
+        /* Rename task-scope metrics out of drop_labels_match: they then
+         * keep host. */
+        {.action = RELABEL_REPLACE, .source_labels = (char *[]){"__name__"},
+         .n_source_labels = 1, .regex = "flink_taskmanager_job_task_(.*)",
+         .target_label = "__name__", .replacement = "task_$1"},
+        {.action = RELABEL_LABELDROP, .regex = "job_id|task_id|operator_.*"},
+    };
+    cfg.relabel = rules;
+    cfg.n_relabel = 3;
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    if (!t)
+        printf("# %s\n", err);
+    TAP_OK(t != NULL);
+    struct opsample o;
+    op_sample(&o, OP "KafkaSourceReader_KafkaConsumer_records_lag_max",
+              "records-lag-max (scope: x)", "S", 0, 5);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 0));
+    op_sample(&o, TASK "isBackPressured", NULL, "S", 0, 1);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 0));
+    TAP_EQ_STR("task_isBackPressured[isBackPressured]{flink_cluster=prod,"
+               "host=10_42_1_17,job_name=orders_enrich,subtask_index=0,"
+               "task_attempt_id=5d96cf7f_b37523a5_0_1,task_attempt_num=1,"
+               "task_name=S,tm_id=10_42_1_17:6122_4d5c1a} 1 @0\n",
+               c.out);
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    TAP_EQ_U64(1, st.dropped_relabel);
+    trim_free(&t);
+
+    struct cfg_relabel bad = {.action = RELABEL_REPLACE, .line = 4,
+                              .col = 9};
+    cfg.relabel = &bad;
+    cfg.n_relabel = 1;
+    TAP_OK(trim_new(&cfg, collect, &c, err, sizeof(err)) == NULL);
+    TAP_EQ_STR("trim.relabel_configs: 4:9: relabel action 'replace' "
+               "requires 'target_label'",
+               err);
+    cfg = default_cfg();
+    cfg.fold_metrics = (char *[]){"(bad"};
+    cfg.n_fold_metrics = 1;
+    TAP_OK(trim_new(&cfg, collect, &c, err, sizeof(err)) == NULL);
+    TAP_OK(strncmp(err, "trim.fold_subtasks.metrics: invalid regex '(bad'",
+                   48) == 0);
+}
+
+TAP_CASE(callback_error_propagates)
+{
+    struct coll c = {.fail_after = 1};
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
+    TAP_OK(t != NULL);
+    struct sample s = {.name = "m", .name_len = 1};
+    TAP_EQ_INT(-1, trim_sample(t, &s, NULL, 0, 0));
+    struct opsample o;
+    op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)", "A", 0, 1);
+    TAP_EQ_INT(0, trim_sample(t, &o.s, NULL, 0, 0));
+    TAP_EQ_INT(-1, trim_flush(t));
+    trim_free(&t);
+}
+
+/* ====================== Recorded fixtures =========================== */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *p = malloc(cap);
+    size_t r;
+    while ((r = fread(p + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            p = realloc(p, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return p;
+}
+
+struct fixture_ctx {
+    struct trim *t;
+    struct coll *c;
+};
+
+static int feed_trim(void *ctx, const struct sample *s)
+{
+    struct fixture_ctx *f = ctx;
+    return trim_sample(f->t, s, cluster, 1, 1718093400000);
+}
+
+/* The collector's buffer is too small for a whole fixture; count what the
+ * checks need instead. */
+struct fixture_seen {
+    size_t series, folded, jvm_with_host, attempt_labels, source_busy_ok;
+    size_t bad_order;
+};
+
+static int check_series(void *ctx, const struct series *s)
+{
+    struct fixture_seen *fs = ctx;
+    fs->series++;
+    fs->folded += s->folded;
+    bool host = false;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        if (i && strcmp(s->labels[i - 1].name, s->labels[i].name) >= 0)
+            fs->bad_order++;
+        if (!strcmp(s->labels[i].name, "host"))
+            host = true;
+        if (!strcmp(s->labels[i].name, "task_attempt_id") ||
+            !strcmp(s->labels[i].name, "task_attempt_num"))
+            fs->attempt_labels++;
+    }
+    if (host && !strncmp(s->name, "flink_taskmanager_Status_JVM", 28))
+        fs->jvm_with_host++;
+    if (s->folded && !strcmp(s->metric, "busyTimeMsPerSecond")) {
+        for (size_t i = 0; i < s->nlabels; i++)
+            if (!strcmp(s->labels[i].name, "task_name") &&
+                !strcmp(s->labels[i].value, "Source:_KafkaSource_orders_") &&
+                s->max == 559 && s->sum == 1094 && s->count == 2)
+                fs->source_busy_ok++;
+    }
+    return 0;
+}
+
+TAP_CASE(taskmanager_fixture_through_parser)
+{
+    const char *d = getenv("LAGWATCH_FLINK_FIXTURES");
+    const char *src = getenv("srcdir");
+    char path[4096];
+    if (d && *d)
+        snprintf(path, sizeof(path), "%s/prometheus/taskmanager-1.prom", d);
+    else
+        snprintf(path, sizeof(path),
+                 "%s/tests/fixtures/flink/prometheus/taskmanager-1.prom",
+                 src && *src ? src : ".");
+    size_t len;
+    char *body = slurp(path, &len);
+    if (!body)
+        printf("# cannot read '%s': %s\n", path, strerror(errno));
+    TAP_OK(body != NULL);
+    struct fixture_seen fs = {0};
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct fixture_ctx fc = {
+        .t = trim_new(&cfg, check_series, &fs, err, sizeof(err))};
+    struct promparse *p = promparse_new(NULL, feed_trim, &fc);
+    TAP_OK(fc.t && p);
+    TAP_EQ_INT(0, promparse_feed(p, body, len));
+    TAP_EQ_INT(0, promparse_finish(p));
+    TAP_EQ_INT(0, trim_flush(fc.t));
+    struct promparse_stats ps;
+    promparse_get_stats(p, &ps);
+    struct trim_stats st;
+    trim_get_stats(fc.t, &st);
+    printf("# %" PRIu64 " samples -> %" PRIu64 " series (%zu folded)\n",
+           st.samples_in, st.series_out, fs.folded);
+    TAP_EQ_U64(ps.samples, st.samples_in);
+    TAP_OK(ps.samples > 400);
+    /* Every sample is accounted for. */
+    TAP_EQ_U64(st.samples_in, (st.series_out - st.folded_groups) +
+                                  st.folded_in + st.nonfinite_skipped +
+                                  st.dropped_invalid + st.dropped_relabel +
+                                  st.dropped_over_cap);
+    TAP_EQ_U64(0, st.dropped_invalid);
+    TAP_OK(st.folded_groups > 0 && st.folded_in >= 2 * st.folded_groups);
+    TAP_OK(st.series_out < st.samples_in);
+    TAP_EQ_INT(0, fs.bad_order);
+    TAP_EQ_INT(0, fs.attempt_labels);
+    TAP_OK(fs.jvm_with_host > 0);
+    TAP_EQ_INT(1, fs.source_busy_ok);
+    promparse_free(&p);
+    trim_free(&fc.t);
+    free(body);
+}
+
+/* ====================== Benchmark =================================== */
+
+static int count_only(void *ctx, const struct series *s)
+{
+    (void)s;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+static int bench(long total)
+{
+    /* A TaskManager's operator scope: 20 metrics x 5 operators x 4
+     * subtasks per scrape, half of them folded by the default rules. */
+    static const char *const metrics[] = {
+        "numRecordsIn", "numRecordsOut", "numRecordsInPerSecond",
+        "numRecordsOutPerSecond", "numBytesIn", "numBytesOut",
+        "currentInputWatermark", "currentOutputWatermark",
+        "numLateRecordsDropped", "watermarkLag", "pendingRecords",
+        "currentEmitEventTimeLag", "currentFetchEventTimeLag",
+        "sourceIdleTime", "numRecordsInErrors", "busyTimeMsPerSecond",
+        "idleTimeMsPerSecond", "backPressuredTimeMsPerSecond",
+        "commitsSucceeded", "commitsFailed",
+    };
+    enum { NM = sizeof(metrics) / sizeof(metrics[0]), NOP = 5, NSUB = 4 };
+    static char names[NM][128], helps[NM][128];
+    static char opnames[NOP][64], subs[NSUB][4];
+    static struct opsample samples[NM * NOP * NSUB];
+    size_t ns = 0;
+    for (int m = 0; m < NM; m++) {
+        snprintf(names[m], sizeof(names[m]), OP "%s", metrics[m]);
+        snprintf(helps[m], sizeof(helps[m]),
+                 "%s (scope: taskmanager_job_task_operator)", metrics[m]);
+    }
+    for (int m = 0; m < NM; m++)
+        for (int op = 0; op < NOP; op++)
+            for (int sub = 0; sub < NSUB; sub++) {
+                snprintf(opnames[op], sizeof(opnames[op]),
+                         "Operator_%d_with_a_realistic_name", op);
+                snprintf(subs[sub], sizeof(subs[sub]), "%d", sub);
+                struct opsample *o = &samples[ns++];
+                op_sample(o, names[m], helps[m], opnames[op], sub,
+                          1000.0 + m + op + sub);
+            }
+    uint64_t got = 0;
+    struct cfg_trim cfg = default_cfg();
+    char err[256];
+    struct trim *t = trim_new(&cfg, count_only, &got, err, sizeof(err));
+    if (!t) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    long done = 0;
+    while (done < total) {
+        for (size_t i = 0; i < ns; i++)
+            trim_sample(t, &samples[i].s, cluster, 1, 1718093400000);
+        trim_flush(t);
+        done += (long)ns;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    double ns_total =
+        (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    struct trim_stats st;
+    trim_get_stats(t, &st);
+    printf("trim: %ld samples (11 labels + flink_cluster), %" PRIu64
+           " series out, %" PRIu64 " folded in: %.1f ns/sample, "
+           "%.2f M samples/s\n",
+           done, got, st.folded_in, ns_total / (double)done,
+           (double)done / ns_total * 1e3);
+    trim_free(&t);
+    return 0;
+}
+
+static const struct tap_case tcases[] = {
+    TAP_ENTRY(operator_series_trimmed_sorted_normalized),
+    TAP_ENTRY(jvm_series_keep_host_and_tm_id),
+    TAP_ENTRY(extra_label_overrides_and_empty_values_go),
+    TAP_ENTRY(job_name_normalized_like_the_ring),
+    TAP_ENTRY(invalid_samples_dropped_and_counted),
+    TAP_ENTRY(folds_max_sum_count),
+    TAP_ENTRY(fold_groups_many_keys),
+    TAP_ENTRY(cap_drops_and_counts),
+    TAP_ENTRY(relabel_before_drop_labels),
+    TAP_ENTRY(callback_error_propagates),
+    TAP_ENTRY(taskmanager_fixture_through_parser),
+};
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+        return bench(argc > 2 ? atol(argv[2]) : 4000000);
+    return tap_main(tcases, TAP_N(tcases), argc, argv);
+}
