@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flink_rest.h"
 #include "flink_schema.h"
 #include "hashring/hashring.h"
 #include "influx.h"
@@ -25,8 +26,19 @@ struct agent {
     struct influx_sink *sink;
     struct flink_schema_opts schema_opts;
     struct flink_schema_scratch scratch;
+    /* Reporter targets: the configured ones first, then those discovered
+     * through each cluster's JobManager this cycle. */
     struct reporter_target *targets;
     size_t n_targets;
+    size_t n_static_targets;
+    /* One REST collector (and scraper, for its own concurrency limit) per
+     * flink cluster that has a rest_url; NULL elsewhere. */
+    struct flink_rest **rest;
+    struct scraper **rest_scrapers;
+    /* Reporter URLs discovered per cluster; the last good answer is kept
+     * when a discovery fails. */
+    char ***disc_urls;
+    size_t *n_disc;
     char fingerprint[HASHRING_FINGERPRINT_LEN + 1];
     struct agent_cycle_report report;
     bool sink_failed;
@@ -62,6 +74,11 @@ static int route_point(struct agent *ag, const struct point *p)
     return 0;
 }
 
+static int on_point(void *vag, const struct point *p)
+{
+    return route_point(vag, p);
+}
+
 static int on_series(void *vag, const struct series *s)
 {
     struct agent *ag = vag;
@@ -86,6 +103,56 @@ static struct hashring *ring_from_config(const struct cfg_influx *ci,
         hashring_new(specs, ci->n_nodes, ci->vnodes, err, errlen);
     free(specs);
     return r;
+}
+
+static bool has_target(const struct agent *ag, const char *url)
+{
+    for (size_t i = 0; i < ag->n_targets; i++)
+        if (strcmp(ag->targets[i].url, url) == 0)
+            return true;
+    return false;
+}
+
+/* Refreshes the discovered reporter URLs of every cluster that asks for
+ * discovery and rebuilds the target list: configured targets first, then
+ * discovered ones not already configured. */
+static int discover(struct agent *ag)
+{
+    const struct config *cfg = ag->cfg;
+    int rc = 0;
+    size_t total = ag->n_static_targets;
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        if (!ag->rest[i] || !cfg->flink[i].discover_port)
+            continue;
+        char **urls = NULL;
+        size_t n = 0;
+        if (flink_rest_discover_reporters(ag->rest[i], ag->rest_scrapers[i],
+                                          &urls, &n) < 0) {
+            rc = -1; /* logged; the last good list is kept */
+        } else {
+            for (size_t j = 0; j < ag->n_disc[i]; j++)
+                free(ag->disc_urls[i][j]);
+            free(ag->disc_urls[i]);
+            ag->disc_urls[i] = urls;
+            ag->n_disc[i] = n;
+        }
+        total += ag->n_disc[i];
+    }
+    if (total == ag->n_static_targets)
+        return rc;
+    ag->targets = xrealloc(ag->targets, total * sizeof(*ag->targets));
+    ag->n_targets = ag->n_static_targets;
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        for (size_t j = 0; j < ag->n_disc[i]; j++) {
+            if (has_target(ag, ag->disc_urls[i][j]))
+                continue;
+            ag->targets[ag->n_targets].url = ag->disc_urls[i][j];
+            ag->targets[ag->n_targets].cluster = cfg->flink[i].name;
+            ag->n_targets++;
+        }
+    }
+    ag->report.targets_discovered = ag->n_targets - ag->n_static_targets;
+    return rc;
 }
 
 struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
@@ -128,8 +195,8 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
         goto fail;
 
     for (size_t i = 0; i < cfg->n_flink; i++)
-        ag->n_targets += cfg->flink[i].n_reporters;
-    ag->targets = xcalloc(ag->n_targets ? ag->n_targets : 1,
+        ag->n_static_targets += cfg->flink[i].n_reporters;
+    ag->targets = xcalloc(ag->n_static_targets ? ag->n_static_targets : 1,
                           sizeof(*ag->targets));
     size_t k = 0;
     for (size_t i = 0; i < cfg->n_flink; i++) {
@@ -137,6 +204,36 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
             ag->targets[k].url = cfg->flink[i].reporters[j];
             ag->targets[k].cluster = cfg->flink[i].name;
             k++;
+        }
+    }
+    ag->n_targets = ag->n_static_targets;
+
+    size_t nf = cfg->n_flink ? cfg->n_flink : 1;
+    ag->rest = xcalloc(nf, sizeof(*ag->rest));
+    ag->rest_scrapers = xcalloc(nf, sizeof(*ag->rest_scrapers));
+    ag->disc_urls = xcalloc(nf, sizeof(*ag->disc_urls));
+    ag->n_disc = xcalloc(nf, sizeof(*ag->n_disc));
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        const struct cfg_flink *fl = &cfg->flink[i];
+        if (!fl->rest_url)
+            continue;
+        struct flink_rest_opts ro = {
+            .busy_threshold = fl->bottleneck_threshold,
+            .max_response_bytes = cfg->agent.max_response_bytes,
+        };
+        ag->rest[i] = flink_rest_new(fl, &ro, err, errlen);
+        if (!ag->rest[i])
+            goto fail;
+        struct scraper_opts rso = {
+            .timeout_ms = cfg->agent.scrape_timeout_ms,
+            .max_bytes = cfg->agent.max_response_bytes,
+            .concurrency = fl->rest_concurrency,
+        };
+        ag->rest_scrapers[i] = scraper_new(&rso);
+        if (!ag->rest_scrapers[i]) {
+            snprintf(err, errlen, "cannot create the REST scraper of '%s'",
+                     fl->name);
+            goto fail;
         }
     }
 
@@ -164,6 +261,17 @@ void agent_free(struct agent **agp)
     router_free(&ag->router);
     hashring_free(&ag->ring);
     flink_schema_scratch_release(&ag->scratch);
+    for (size_t i = 0; ag->rest && i < ag->cfg->n_flink; i++) {
+        flink_rest_free(&ag->rest[i]);
+        scraper_free(&ag->rest_scrapers[i]);
+        for (size_t j = 0; j < ag->n_disc[i]; j++)
+            free(ag->disc_urls[i][j]);
+        free(ag->disc_urls[i]);
+    }
+    free(ag->rest);
+    free(ag->rest_scrapers);
+    free(ag->disc_urls);
+    free(ag->n_disc);
     free(ag->targets);
     free(ag->report.nodes);
     free(ag);
@@ -183,6 +291,8 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
         r->nodes[i].points_routed = 0;
     ag->sink_failed = false;
 
+    if (discover(ag) < 0)
+        rc = -1;
     struct reporters_stats st;
     if (reporters_collect(ag->reporters, ag->scraper, ag->targets,
                           ag->n_targets, r->ts_ms, &st) < 0)
@@ -194,6 +304,21 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     r->series_kept = st.series_out;
     r->samples_dropped = st.dropped;
     r->samples_folded = st.folded_in;
+
+    r->rest_requests = 0;
+    r->rest_errors = 0;
+    r->rest_points = 0;
+    for (size_t i = 0; i < ag->cfg->n_flink; i++) {
+        if (!ag->rest[i])
+            continue;
+        if (flink_rest_collect(ag->rest[i], ag->rest_scrapers[i], r->ts_ms,
+                               on_point, ag) < 0)
+            rc = -1;
+        const struct flink_rest_stats *fs = flink_rest_stats(ag->rest[i]);
+        r->rest_requests += fs->requests_last;
+        r->rest_errors += fs->errors_last;
+        r->rest_points += fs->points_last;
+    }
 
     influx_sink_flush(ag->sink);
     if (ag->sink_failed)
@@ -254,6 +379,20 @@ void agent_print_report(struct agent *ag, FILE *out)
     if (r->series_kept > 0)
         fprintf(out, "reduction: %.2fx fewer series than samples\n",
                 (double)r->samples_scraped / (double)r->series_kept);
+    if (r->targets_discovered)
+        fprintf(out, "reporter endpoints discovered through REST: %" PRIu64
+                     "\n",
+                r->targets_discovered);
+    for (size_t i = 0; i < ag->cfg->n_flink; i++) {
+        if (!ag->rest[i])
+            continue;
+        const struct flink_rest_stats *fs = flink_rest_stats(ag->rest[i]);
+        fprintf(out,
+                "JobManager REST %s: %" PRIu64 " requests, %" PRIu64
+                " errors, %" PRIu64 " job and task timing points\n",
+                ag->cfg->flink[i].rest_url, fs->requests_last,
+                fs->errors_last, fs->points_last);
+    }
     fprintf(out, "points mapped: %" PRIu64 " (%" PRIu64
                  " not writable: no finite field)\n",
             r->points_out, r->points_unwritable);

@@ -57,6 +57,7 @@ enum ftype {
     T_UINT,     /* unsigned */
     T_U64,
     T_BOOL,
+    T_RATIO, /* double in [0, 1] */
 };
 
 struct ctx;
@@ -174,6 +175,8 @@ static const struct section discover_section = {NULL, NULL, discover_shown,
       65535, NULL)                                                             \
     X("flink[].rest_concurrency", T_UINT, 0, OF(rest_concurrency), 0, 1, 256,  \
       NULL)                                                                    \
+    X("flink[].bottleneck_threshold", T_RATIO, 0, OF(bottleneck_threshold), 0, \
+      0, 0, NULL)                                                              \
     X("kafka", T_LIST, 0, OC(kafka), OC(n_kafka), 0, 0, &kafka_list)           \
     X("kafka[].name", T_STR, 0, OK_(name), 0, 1, 0, NULL)                      \
     X("kafka[].brokers", T_STRLIST, T_BROKER, OK_(brokers), OK_(n_brokers), 0, \
@@ -784,6 +787,18 @@ static int parse_scalar(struct ctx *c, const struct field *f,
         else
             *(uint64_t *)at(base, f->off) = v;
         break;
+    case T_RATIO: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (errno || end == s || *end || !(d >= 0.0 && d <= 1.0)) {
+            fail(c, n, "'%s' must be a number from 0 to 1, got '%s'", f->path,
+                 s);
+            goto out;
+        }
+        *(double *)at(base, f->off) = d;
+        break;
+    }
     case T_BOOL:
         if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0) {
             fail(c, n, "'%s' must be true or false, got '%s'", f->path, s);
@@ -1044,6 +1059,7 @@ static void flink_init(void *elem)
 {
     struct cfg_flink *fl = elem;
     fl->rest_concurrency = 8;
+    fl->bottleneck_threshold = 0.8;
 }
 
 static int flink_check(struct ctx *c, const yaml_node_t *n, void *elem)
@@ -1687,6 +1703,10 @@ static void print_fields(const char *prefix, const void *base, FILE *out,
         case T_BOOL:
             fprintf(out, "%*s%s: %s\n", indent, "", key,
                     *(const bool *)cat(base, f->off) ? "true" : "false");
+            break;
+        case T_RATIO:
+            fprintf(out, "%*s%s: %g\n", indent, "", key,
+                    *(const double *)cat(base, f->off));
             break;
         case T_ACTION:
             fprintf(

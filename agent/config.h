@@ -35,6 +35,9 @@ struct cfg_flink {
     size_t n_reporters;
     unsigned discover_port; /* discover_reporters: {port: N}; 0 = off */
     unsigned rest_concurrency; /* default 8 */
+    /* busy ratio at or above which a task can be the job's bottleneck
+     * (see flink_rest.h / task_timing.h), default 0.8 */
+    double bottleneck_threshold;
 };
 
 struct cfg_kafka_group {

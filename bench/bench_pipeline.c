@@ -10,7 +10,19 @@
  * when full (no network). Only the pipeline is timed (CPU time of this
  * thread), not the generator.
  *
- *   bench_pipeline [--samples N] [--chunk BYTES]
+ *   bench_pipeline [--samples N] [--chunk BYTES] [--cycles N]
+ *                  [--stage parse|trim|schema|route|encode]
+ *
+ * Values are written the way the reporter writes them (Java's
+ * Double.toString): counters and watermarks are integral ("12345.0",
+ * "1.82390365E8"), rates fractional, so counters are not skipped by
+ * flink_schema as non-integral.
+ *
+ * --stage runs the pipeline only up to and including that stage (default
+ * encode: all of it), so that the time of a stage is the difference between
+ * two runs. --cycles repeats the same series that many times as separate
+ * scrape cycles (trim_flush and promparse_reset in between): the first
+ * cycle is cold, the later ones show the steady state.
  *
  * Prints samples/s on one core, ns/sample, series kept, bytes of line
  * protocol and the peak RSS of the process.
@@ -36,6 +48,17 @@
 #define NODES 3
 #define BATCH_POINTS 5000
 
+enum stage {
+    ST_PARSE = 0,
+    ST_TRIM,
+    ST_SCHEMA,
+    ST_ROUTE,
+    ST_ENCODE,
+};
+
+static const char *const stage_names[] = {"parse", "trim", "schema", "route",
+                                          "encode"};
+
 struct bench {
     struct trim *trim;
     struct router *router;
@@ -47,16 +70,27 @@ struct bench {
     uint64_t points;
     struct label extra[1];
     int64_t ts;
+    enum stage stage;
 };
 
 static int on_series(void *vb, const struct series *s)
 {
     struct bench *b = vb;
     struct point p;
+    if (b->stage == ST_TRIM)
+        return 0;
     if (flink_schema_point(s, &b->sopts, &p, &b->scratch) != 0)
         return 0;
+    if (b->stage == ST_SCHEMA) {
+        b->points++;
+        return 0;
+    }
     size_t owners[1];
     size_t n = router_route(b->router, p.tags, p.ntags, owners);
+    if (b->stage == ST_ROUTE) {
+        b->points++;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         struct buf *out = &b->batch[owners[i]];
         struct lineproto_stats ls = {0};
@@ -74,6 +108,8 @@ static int on_series(void *vb, const struct series *s)
 static int on_sample(void *vb, const struct sample *s)
 {
     struct bench *b = vb;
+    if (b->stage == ST_PARSE)
+        return 0;
     return trim_sample(b->trim, s, b->extra, 1, b->ts);
 }
 
@@ -92,6 +128,37 @@ static const char *const task_metrics[] = {
     "numBuffersInLocalPerSecond", "numBuffersOutPerSecond",
     "checkpointStartDelayNanos", "mailboxMailsPerSecond",
 };
+
+/* Java's Double.toString for an integral v >= 0: "123.0" below 10^7, else
+ * "1.2345E8" (shortest digits, at least one after the point). */
+static void put_java_integral(struct buf *out, uint64_t v)
+{
+    if (v < 10000000) {
+        buf_addf(out, "%" PRIu64 ".0", v);
+        return;
+    }
+    char d[24];
+    int n = snprintf(d, sizeof(d), "%" PRIu64, v);
+    int last = n - 1;
+    while (last > 1 && d[last] == '0')
+        last--;
+    buf_addf(out, "%c.%.*sE%d", d[0], last, d + 1, n - 1);
+}
+
+/* The value of sample number i of metric m, as the reporter prints it. */
+static void put_value(struct buf *out, const char *m, uint64_t i)
+{
+    if (strstr(m, "Watermark")) {
+        put_java_integral(out, UINT64_C(1718093400000) + i % 100000);
+    } else if (strncmp(m, "num", 3) == 0 && !strstr(m, "PerSecond")) {
+        /* counters: a mix of small ("123.0") and large ("1.2E8") */
+        put_java_integral(out, (i % 100000) * 1537 + (i % 7));
+    } else if (strcmp(m, "isBackPressured") == 0) {
+        put_java_integral(out, i % 2);
+    } else {
+        buf_addf(out, "%.1f", (double)(i % 100000) * 1.5 + 0.5);
+    }
+}
 
 struct gen {
     unsigned jobs, tasks, ops, subtasks;
@@ -134,9 +201,10 @@ static bool gen_line(struct gen *g, struct buf *out)
              "task_name=\"Map:_enrich_customer_%zu__cache_LRU_____Filter:_"
              "status_____TEST_\",task_attempt_num=\"1\","
              "job_name=\"orders_enrich_%zu\",tm_id=\"10_42_%u_17:6122_4d5c1a"
-             "\",subtask_index=\"%zu\",} %.1f\n",
-             g->task, g->job, tm, g->sub,
-             (double)(g->emitted % 100000) * 1.5 + 0.5);
+             "\",subtask_index=\"%zu\",} ",
+             g->task, g->job, tm, g->sub);
+    put_value(out, metric, g->emitted);
+    buf_addc(out, '\n');
     g->emitted++;
     /* Advance: subtask fastest, then operator, task, job, family. */
     if (++g->sub < g->subtasks)
@@ -163,24 +231,68 @@ static double cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One scrape cycle over the same series: returns its pipeline CPU time. */
+static double run_cycle(struct bench *b, struct promparse *pp, struct gen *g,
+                        struct buf *in, size_t chunk, uint64_t *in_bytes)
+{
+    double t_pipe = 0;
+    bool more = true;
+    while (more) {
+        buf_reset(in);
+        while (in->len < chunk && (more = gen_line(g, in)))
+            ;
+        *in_bytes += in->len;
+        double t0 = cpu_s();
+        promparse_feed(pp, in->data, in->len);
+        t_pipe += cpu_s() - t0;
+    }
+    double t0 = cpu_s();
+    promparse_finish(pp);
+    trim_flush(b->trim);
+    t_pipe += cpu_s() - t0;
+    return t_pipe;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t samples = 1000000;
     size_t chunk = 1 << 20;
+    unsigned cycles = 1;
     int c;
     static const struct option opts[] = {
         {"samples", required_argument, NULL, 's'},
         {"chunk", required_argument, NULL, 'k'},
+        {"cycles", required_argument, NULL, 'c'},
+        {"stage", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
-    while ((c = getopt_long(argc, argv, "s:k:", opts, NULL)) != -1) {
-        if (c == 's')
+    struct bench b;
+    memset(&b, 0, sizeof(b));
+    b.stage = ST_ENCODE;
+    while ((c = getopt_long(argc, argv, "s:k:c:t:", opts, NULL)) != -1) {
+        if (c == 's') {
             samples = strtoull(optarg, NULL, 10);
-        else if (c == 'k')
+        } else if (c == 'k') {
             chunk = strtoull(optarg, NULL, 10);
-        else
+        } else if (c == 'c') {
+            cycles = (unsigned)strtoul(optarg, NULL, 10);
+        } else if (c == 't') {
+            size_t i;
+            for (i = 0; i <= ST_ENCODE; i++)
+                if (strcmp(optarg, stage_names[i]) == 0)
+                    break;
+            if (i > ST_ENCODE) {
+                fprintf(stderr, "unknown stage '%s' (parse, trim, schema, "
+                        "route or encode)\n", optarg);
+                return 2;
+            }
+            b.stage = (enum stage)i;
+        } else {
             return 2;
+        }
     }
+    if (cycles < 1 || chunk < 1)
+        return 2;
     log_set_level(LOG_LVL_WARN);
 
     char err[512];
@@ -191,8 +303,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    struct bench b;
-    memset(&b, 0, sizeof(b));
     b.ts = 1718093400000;
     b.extra[0] = (struct label){"flink_cluster", "prod", 13, 4};
     b.trim = trim_new(&cfg->trim, on_series, &b, err, sizeof(err));
@@ -219,50 +329,52 @@ int main(int argc, char **argv)
                                 .max_logged_errors = 10};
     struct promparse *pp = promparse_new(&po, on_sample, &b);
 
-    struct gen g = {.jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16,
-                    .target = samples};
-    g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
-             sizeof(task_metrics) / sizeof(task_metrics[0]);
     struct buf in;
     buf_init(&in, 0);
     uint64_t in_bytes = 0;
-    double t_pipe = 0;
-    bool more = true;
-    while (more) {
-        buf_reset(&in);
-        while (in.len < chunk && (more = gen_line(&g, &in)))
-            ;
-        in_bytes += in.len;
-        double t0 = cpu_s();
-        promparse_feed(pp, in.data, in.len);
-        t_pipe += cpu_s() - t0;
+    double t_total = 0;
+    uint64_t parsed = 0, errors = 0;
+    for (unsigned cy = 0; cy < cycles; cy++) {
+        struct gen g = {.jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16,
+                        .target = samples};
+        g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
+                 sizeof(task_metrics) / sizeof(task_metrics[0]);
+        promparse_reset(pp, NULL);
+        double t = run_cycle(&b, pp, &g, &in, chunk, &in_bytes);
+        struct promparse_stats ps;
+        promparse_get_stats(pp, &ps);
+        parsed += ps.samples;
+        errors += ps.errors;
+        t_total += t;
+        if (cycles > 1)
+            printf("cycle %-3u %-5s      %.3f s, %.0f samples/s/core, "
+                   "%.1f ns/sample\n",
+                   cy + 1, cy ? "warm" : "cold", t, (double)ps.samples / t,
+                   t * 1e9 / (double)ps.samples);
     }
-    double t0 = cpu_s();
-    promparse_finish(pp);
-    trim_flush(b.trim);
-    t_pipe += cpu_s() - t0;
     for (int i = 0; i < NODES; i++)
         b.bytes_out += b.batch[i].len;
 
-    struct promparse_stats ps;
-    promparse_get_stats(pp, &ps);
     struct trim_stats ts;
     trim_get_stats(b.trim, &ts);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
+    printf("stage:               %s\n", stage_names[b.stage]);
     printf("samples parsed:      %" PRIu64 " (parse errors %" PRIu64 ")\n",
-           ps.samples, ps.errors);
+           parsed, errors);
     printf("input:               %.1f MiB of exposition\n",
            (double)in_bytes / 1048576.0);
     printf("series kept:         %" PRIu64 " (%" PRIu64
            " samples folded)\n",
            ts.series_out, ts.folded_in);
-    printf("points encoded:      %" PRIu64 " (%.1f MiB line protocol)\n",
-           b.points, (double)b.bytes_out / 1048576.0);
-    printf("pipeline CPU time:   %.3f s\n", t_pipe);
-    printf("samples/s/core:      %.0f\n", (double)ps.samples / t_pipe);
-    printf("ns/sample:           %.1f\n", t_pipe * 1e9 / (double)ps.samples);
+    printf("points encoded:      %" PRIu64 " (%.1f MiB line protocol, "
+           "%" PRIu64 " skipped non-integral)\n",
+           b.points, (double)b.bytes_out / 1048576.0,
+           b.scratch.skipped_nonintegral);
+    printf("pipeline CPU time:   %.3f s\n", t_total);
+    printf("samples/s/core:      %.0f\n", (double)parsed / t_total);
+    printf("ns/sample:           %.1f\n", t_total * 1e9 / (double)parsed);
     printf("peak RSS:            %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
 
     promparse_free(&pp);
@@ -274,5 +386,5 @@ int main(int argc, char **argv)
     hashring_free(&ring);
     trim_free(&b.trim);
     config_free(&cfg);
-    return ps.errors ? 1 : 0;
+    return errors ? 1 : 0;
 }

@@ -6,7 +6,8 @@ Serves the recorded fixtures in tests/fixtures/flink (see README.md there) on
 
     python3 tests/fakeflink.py --fixtures tests/fixtures/flink --port 0 \
         [--port-file F] [--log F] [--static] [--reporter-ports] \
-        [--scenario restart-after=N] [--scenario stop-after=N[:JOBNAME]]
+        [--scenario restart-after=N] [--scenario restart-between=N]
+        [--scenario stop-after=N[:JOBNAME]]
 
 Startup: prints "port=P" (with --reporter-ports also "tm1=P1", "tm2=P2",
 "jm=P3"), one per line, on stdout, and writes the same lines to --port-file
@@ -103,6 +104,12 @@ A (orders-enrich, 566bf9d7c55a45f8d1a6e55e9b9b1325) carries the new jid
 566bf9d7c55a45f8d1a6e55e9b9ba001 (last four hex digits replaced by "a001")
 and its numRestarts (and fullRestarts) is one higher; paths with the old jid
 answer 404, paths with the new jid serve job A's fixtures.
+
+Scenario --scenario restart-between=N: the same restart, but between two
+collection cycles instead of in the middle of one: the requests that follow
+/jobs/overview request N still see the recorded jid, and the restart shows
+from /jobs/overview request N+1 on (with restart-after=N the job vanishes
+right after the N-th /jobs/overview answer, so that cycle meets 404s).
 
 Scenario --scenario stop-after=N[:JOBNAME] (JOBNAME "orders-enrich" or
 "clickstream-sessionize", the default): requests 1..N to /jobs/overview see
@@ -629,13 +636,15 @@ class State:
         self.fx = Fixtures(args.fixtures)
         self.static = args.static
         self.restart_after = None
+        self.restart_between = False
         self.stop_after = {}    # recorded jid -> N
         for item in ",".join(args.scenario or []).split(","):
             if not item:
                 continue
-            m = re.match(r"^restart-after=(\d+)$", item)
+            m = re.match(r"^restart-(after|between)=(\d+)$", item)
             if m and self.restart_after is None:
-                self.restart_after = int(m.group(1))
+                self.restart_after = int(m.group(2))
+                self.restart_between = m.group(1) == "between"
                 continue
             m = re.match(r"^stop-after=(\d+)(?::(.+))?$", item)
             name = (m.group(2) or "clickstream-sessionize") if m else None
@@ -664,6 +673,10 @@ class State:
             if is_overview:
                 self.overview_requests += 1
         restarted = self.restart_after is not None and n >= self.restart_after
+        if restarted and self.restart_between and not is_overview:
+            # The N-th overview answer was the recorded one: the rest of
+            # that cycle must see the recorded jid too.
+            restarted = n > self.restart_after
         stopped = {j for j, after in self.stop_after.items() if n >= after}
         return restarted, stopped
 

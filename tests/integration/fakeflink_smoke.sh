@@ -1,7 +1,8 @@
 #!/bin/sh
 # fakeflink_smoke: tests/fakeflink.py answers the routes the collectors use,
-# with valid JSON, moving values, the /v1 prefix, 404s, gzip and the restart
-# scenario. Prints TAP and exits non-zero on any failure. Needs python3 and
+# with valid JSON, moving values, the /v1 prefix, 404s, gzip, the per-subtask
+# vertex metrics of every vertex, and the restart and stop scenarios. Prints
+# TAP and exits non-zero on any failure. Needs python3 and
 # curl; srcdir (automake) locates the tree, default: two levels up.
 set -u
 
@@ -10,6 +11,9 @@ FAKEFLINK=${FAKEFLINK:-$srcdir/tests/fakeflink.py}
 FLINK_FIXTURES=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
 JOB_A=566bf9d7c55a45f8d1a6e55e9b9b1325
 JOB_A_NEW=566bf9d7c55a45f8d1a6e55e9b9ba001
+JOB_B=1ff135342e825ce1158d003d9a0b2361
+WINDOW=9823beb1e6ba3ad74de45321ad915a36
+B_SRC=d330a5494d14cf1a4cc346363c234038
 JOBQ=get=uptime,downtime,runningTime,restartingTime,numRestarts,fullRestarts
 JOBQ=$JOBQ,lastCheckpointDuration,lastCheckpointSize,lastCheckpointFullSize
 JOBQ=$JOBQ,lastCompletedCheckpointId,lastCheckpointExternalPath
@@ -71,6 +75,8 @@ metric_value() {
 doc = json.load(sys.stdin)
 print([e["value"] for e in doc if e["id"] == sys.argv[1]][0])' "$2"
 }
+# vm [PREFIX]JID VID ID: the value of ID from the per-subtask vertex route
+vm() { metric_value "/jobs/$1/vertices/$2/metrics?get=$3" "$3"; }
 prom_value() { # prom_value PATH LINE-PREFIX
     get "$1" | grep -F "$2" | head -n 1 | awk '{print $NF}'
 }
@@ -79,7 +85,7 @@ is_404() { [ "$(code "$1")" = 404 ]; }
 same() { [ "$1" = "$2" ] || { echo "want '$1', got '$2'"; return 1; }; }
 differ() { [ "$1" != "$2" ] || { echo "both '$1'"; return 1; }; }
 
-echo "1..17"
+echo "1..31"
 if ! start_fake main --reporter-ports; then
     not_ok "fake starts"
     cat "$tmp/main.err"
@@ -116,6 +122,89 @@ check "reporter counter moves ($a -> $b)" differ "$a" "$b"
 check "request log has one line per request" \
     sh -c "[ \$(grep -c '^GET /tm1/metrics 200 ' '$tmp/main.log') -ge 3 ]"
 
+# every vertex of job A and job B answers the per-subtask route with each
+# requested id that exists (as lagwatch asks: <k>.<metric>, k < parallelism)
+vertex_route_ok() {
+    python3 - "$FLINK_FIXTURES" "http://127.0.0.1:$port" <<'PY'
+import json, sys, urllib.request
+fx, base = sys.argv[1], sys.argv[2]
+sc = json.load(open(fx + "/scenario.json"))
+names = ["busyTimeMsPerSecond", "backPressuredTimeMsPerSecond",
+         "idleTimeMsPerSecond", "numRecordsInPerSecond"]
+bad = 0
+for jname, job in sc["jobs"].items():
+    for vx in job.get("vertices", []):
+        ids = ["%d.%s" % (k, n) for k in range(job["parallelism"])
+               for n in names] + ["9.busyTimeMsPerSecond", "noSuchMetric"]
+        url = "%s/jobs/%s/vertices/%s/metrics?get=%s" % (
+            base, job["jid"], vx["id"], ",".join(ids))
+        got = {e["id"]: e["value"]
+               for e in json.load(urllib.request.urlopen(url))}
+        if sorted(got) != sorted(ids[:-2]):
+            print("ids of", jname, vx["id"], sorted(got))
+            bad += 1
+        for k in range(job["parallelism"]):
+            t = sc["timing_ms_per_s"]["%s/%s#%d" % (jname, vx["id"], k)]
+            busy = "NaN" if t["busy"] is None else repr(float(t["busy"]))
+            want = {"busyTimeMsPerSecond": busy,
+                    "idleTimeMsPerSecond": str(t["idle"]),
+                    "backPressuredTimeMsPerSecond": str(t["backPressured"])}
+            for n, v in want.items():
+                if got.get("%d.%s" % (k, n)) != v:
+                    print(jname, vx["id"], k, n, got.get("%d.%s" % (k, n)),
+                          "want", v)
+                    bad += 1
+sys.exit(1 if bad else 0)
+PY
+}
+check "per-subtask vertex metrics of every vertex" vertex_route_ok
+rin=2.numRecordsInPerSecond
+check "vertex metrics: Window subtask 2 records in" same 6452.3 \
+    "$(metric_value "/v1/jobs/$JOB_A/vertices/$WINDOW/metrics?get=$rin" "$rin")"
+check "vertex metrics: unknown ids only gives []" same '[]' \
+    "$(get "/jobs/$JOB_A/vertices/$WINDOW/metrics?get=4.busyTimeMsPerSecond,x")"
+# recorded exact queries: first answer byte-identical to the fixture, and a
+# reordered query (not recorded, so synthesized) gives the same values
+recorded_ok() {
+    python3 - "$FLINK_FIXTURES" "http://127.0.0.1:$port" <<'PY'
+import json, sys, urllib.request
+fx, base = sys.argv[1], sys.argv[2]
+idx = json.load(open(fx + "/index.json"))
+bad = 0
+for req, fname in idx.items():
+    if "/metrics?get=0." not in req:
+        continue
+    target = req.split("8081", 1)[1]
+    body = urllib.request.urlopen(base + target).read()
+    rec = open(fx + "/" + fname, "rb").read()
+    if body != rec:
+        print("not byte-identical:", fname)
+        bad += 1
+    path, query = target.split("?get=")
+    rev = ",".join(reversed(query.split(",")))
+    got = json.load(urllib.request.urlopen(base + path + "?get=" + rev))
+    if sorted((e["id"], e["value"]) for e in got) != \
+            sorted((e["id"], e["value"]) for e in json.loads(rec)):
+        print("synthesized differs from", fname, got)
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+}
+check "recorded vertex metrics: exact bytes, same values reordered" recorded_ok
+a=$(vm $JOB_A $WINDOW 2.busyTimeMsPerSecond)
+b=$(vm $JOB_A $WINDOW 2.busyTimeMsPerSecond)
+check "vertex busy time moves by w(1) = 4 ($a -> $b)" same "991.0" "$b"
+
+if start_fake static --static; then
+    q="/jobs/$JOB_A/vertices/$WINDOW/metrics?get=2.busyTimeMsPerSecond"
+    a=$(metric_value "$q" 2.busyTimeMsPerSecond)
+    b=$(metric_value "$q" 2.busyTimeMsPerSecond)
+    check "--static: vertex busy time stays ($a, $b)" same "987.0 987.0" \
+        "$a $b"
+else
+    not_ok "static fake starts"
+fi
+
 if start_fake restart --scenario restart-after=1; then
     first=$(get /jobs/overview)
     second=$(get /jobs/overview)
@@ -124,10 +213,41 @@ if start_fake restart --scenario restart-after=1; then
     check "restart scenario: old jid is 404" is_404 "/jobs/$JOB_A"
     check "restart scenario: numRestarts + 1" same 2 \
         "$(metric_value "/jobs/$JOB_A_NEW/metrics?$JOBQ" numRestarts)"
+    check "restart scenario: vertex metrics under the new jid" same 987.0 \
+        "$(vm $JOB_A_NEW $WINDOW 2.busyTimeMsPerSecond)"
 else
     not_ok "restart scenario fake starts"
     not_ok "restart scenario: old jid is 404"
     not_ok "restart scenario: numRestarts + 1"
+    not_ok "restart scenario: vertex metrics under the new jid"
+fi
+
+# job_state JID: "state end-time" of JID in /jobs/overview
+job_state() {
+    get /jobs/overview | python3 -c 'import json, sys
+e = [j for j in json.load(sys.stdin)["jobs"] if j["jid"] == sys.argv[1]][0]
+print(e["state"], e["end-time"])' "$1"
+}
+if start_fake stop --scenario restart-after=1,stop-after=2; then
+    check "stop scenario: RUNNING for 2 overviews" same \
+        "RUNNING -1 RUNNING -1" "$(job_state $JOB_B) $(job_state $JOB_B)"
+    check "stop scenario: then CANCELED with an end-time" same \
+        "CANCELED 1718093400000" "$(job_state $JOB_B)"
+    check "stop scenario: /jobs/<jid> is CANCELED" same "CANCELED CANCELED" \
+        "$(get /jobs/$JOB_B | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["state"], " ".join(sorted({v["status"] for v in d["vertices"]})))')"
+    check "stop scenario: job metrics are []" same '[]' \
+        "$(get "/jobs/$JOB_B/metrics?$JOBQ")"
+    idle0=0.idleTimeMsPerSecond
+    check "stop scenario: vertex metrics are []" same '[]' \
+        "$(get "/jobs/$JOB_B/vertices/$B_SRC/metrics?get=$idle0")"
+    check "stop scenario: reporter drops the job's samples" sh -c \
+        "! curl -sS http://127.0.0.1:$port/tm2/metrics | grep -q $JOB_B"
+    check "stop + restart combine: job A has its new jid" same \
+        "RUNNING -1" "$(job_state $JOB_A_NEW)"
+else
+    for i in 1 2 3 4 5 6 7; do not_ok "stop scenario fake starts"; done
 fi
 
 [ $failed -eq 0 ]
