@@ -17,6 +17,34 @@
 #define DEFAULT_DROP_MATCH "flink_taskmanager_job_.*"
 /* Names longer than this are matched every time instead of cached. */
 #define CACHE_MAX 512
+/* Label-name sequences remembered (direct-mapped, power of two) and the
+ * most labels (sample plus extra) a remembered sequence may have. */
+#define PLAN_SLOTS 16
+#define PLAN_MAX_LABELS 32
+
+/* What step 5 of trim_sample() does to a sequence of label names, worked
+ * out once: the exposition writes the labels of every series of a family
+ * in the same order, so sorting, overriding and dropping by name are the
+ * same for all of them and only the values need looking at per sample. */
+enum plan_kind {
+    PK_PLAIN = 0,
+    PK_JOB,     /* job_name: normalized */
+    PK_SUBTASK, /* subtask_index */
+};
+
+struct plan {
+    bool valid;
+    bool drop;     /* built with drop_labels applied */
+    uint32_t nin;  /* sample labels */
+    uint32_t nextra;
+    uint32_t nout; /* labels kept, at most nin + nextra */
+    uint32_t name_len[PLAN_MAX_LABELS]; /* of the input names, in order */
+    uint32_t name_off[PLAN_MAX_LABELS]; /* into names */
+    uint8_t order[PLAN_MAX_LABELS];     /* input index, in sorted order */
+    uint8_t kind[PLAN_MAX_LABELS];      /* enum plan_kind, by order */
+    char *names;
+    size_t names_cap;
+};
 
 /* Samples of one family arrive one after the other, so the last answer of
  * a regex is nearly always the next one. */
@@ -99,6 +127,12 @@ struct trim {
     size_t job_norm_cap;
     bool job_valid;
 
+    struct plan plans[PLAN_SLOTS];
+    /* The last fold group a sample went to: the subtasks of one operator
+     * mostly come one after the other. */
+    size_t last_group;
+    bool last_group_valid;
+
     struct trim_stats st;
 };
 
@@ -180,6 +214,8 @@ void trim_free(struct trim **tp)
     free(t->sort_keys);
     free(t->job_raw);
     free(t->job_norm);
+    for (size_t i = 0; i < PLAN_SLOTS; i++)
+        free(t->plans[i].names);
     free(t);
     *tp = NULL;
 }

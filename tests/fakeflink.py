@@ -6,6 +6,7 @@ Serves the recorded fixtures in tests/fixtures/flink (see README.md there) on
 
     python3 tests/fakeflink.py --fixtures tests/fixtures/flink --port 0 \
         [--port-file F] [--log F] [--static] [--reporter-ports] \
+        [--tm-hosts 127.0.0.2,127.0.0.3] \
         [--scenario restart-after=N] [--scenario restart-between=N]
         [--scenario stop-after=N[:JOBNAME]]
 
@@ -53,11 +54,15 @@ recorded answers show (do not rely on it). Without "get": the list of ids
 {"id":...}. A recorded exact query is served byte-identical at k = 0. An
 unknown vertex of job A or B answers "[]", any vertex of job C answers
 "[]", any other jid 404.
- is served unchanged: Flink's answer has no reporter port, and
-discovery builds http://<tm host>:<configured port>/metrics from the TM id,
-which is a 10.42.x.x address the fake cannot listen on. Tests of discovery
-check the derived URLs; tests that fetch per-TM reporters use
---reporter-ports.
+ is served unchanged by default: Flink's answer has no reporter port, and
+discovery builds http://<tm host>:<configured port>/metrics from the TM's
+RPC path or id, which name 10.42.x.x addresses that must never be contacted
+from a test. With --tm-hosts H1,H2 (two loopback addresses, e.g.
+127.0.0.2,127.0.0.3) the answer names H1 for TaskManager 1 and H2 for
+TaskManager 2 instead, and the fake also listens on H1:P and H2:P (one port
+P for both, printed as "tm_port=P") serving that TaskManager's reporter at
+/metrics, so discovery can be tested end to end: configure
+discover_reporters: {port: P}.
 
 Movement (so a test can predict values)
 ---------------------------------------
@@ -173,6 +178,8 @@ PROM_CT = "text/plain; version=0.0.4; charset=utf-8"
 JSON_CT = "application/json; charset=UTF-8"
 JOB_A = "566bf9d7c55a45f8d1a6e55e9b9b1325"
 JOB_A_NEW = JOB_A[:-4] + "a001"
+# The TaskManager hosts of the recording, in --tm-hosts order.
+TM_REAL_HOSTS = ("10.42.1.17", "10.42.2.9")
 REPORTERS = {
     "tm1": "prometheus/taskmanager-1.prom",
     "tm2": "prometheus/taskmanager-2.prom",
@@ -635,6 +642,7 @@ class State:
     def __init__(self, args):
         self.fx = Fixtures(args.fixtures)
         self.static = args.static
+        self.tm_hosts = args.tm_hosts.split(",") if args.tm_hosts else []
         self.restart_after = None
         self.restart_between = False
         self.stop_after = {}    # recorded jid -> N
@@ -866,6 +874,9 @@ class Handler(BaseHTTPRequestHandler):
         fname = st.fx.exact.get(target)
         if fname is not None:
             body = st.fx.read(fname)
+            if path == "/taskmanagers" and st.tm_hosts:
+                for real, fake in zip(TM_REAL_HOSTS, st.tm_hosts):
+                    body = body.replace(real, fake)
         else:
             body = st.fx.synthesize(path, query) if query else None
             if body is None:
@@ -910,7 +921,13 @@ def main():
     ap.add_argument("--static", action="store_true")
     ap.add_argument("--reporter-ports", action="store_true")
     ap.add_argument("--scenario", action="append")
+    ap.add_argument("--tm-hosts")
     args = ap.parse_args()
+    if args.tm_hosts:
+        hosts = args.tm_hosts.split(",")
+        if len(hosts) != 2 or not all(h.startswith("127.") for h in hosts):
+            raise SystemExit("fakeflink: --tm-hosts takes two loopback "
+                             "addresses, e.g. 127.0.0.2,127.0.0.3")
 
     state = State(args)
     servers = []
@@ -924,7 +941,29 @@ def main():
             srv.reporter = name
             servers.append((name, srv))
 
-    lines = "".join("%s=%d\n" % (n, s.server_address[1]) for n, s in servers)
+    if args.tm_hosts:
+        # One port on both hosts, since discovery configures one port.
+        for _ in range(20):
+            tm1 = Server((hosts[0], 0), ReporterHandler)
+            try:
+                tm2 = Server((hosts[1], tm1.server_address[1]),
+                             ReporterHandler)
+            except OSError:
+                tm1.server_close()
+                continue
+            break
+        else:
+            raise SystemExit("fakeflink: no common free port on %s"
+                             % args.tm_hosts)
+        for name, srv in (("tm1", tm1), ("tm2", tm2)):
+            srv.state = state
+            srv.reporter = name
+            servers.append(("tm_host_" + name, srv))
+
+    lines = "".join("%s=%d\n" % (n, s.server_address[1]) for n, s in servers
+                    if not n.startswith("tm_host_"))
+    if args.tm_hosts:
+        lines += "tm_port=%d\n" % servers[-1][1].server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
