@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "flink_rest.h"
+#include "fmt_prom.h"
 #include "flink_schema.h"
 #include "hashring/hashring.h"
 #include "influx.h"
@@ -17,8 +18,35 @@
 
 #define AGENT_MAX_REPLICAS 16
 
+/* Cumulative scrape outcomes of one reporter URL (targets come and go with
+ * discovery, so they are keyed by URL rather than by position). */
+struct target_stats {
+    char *url;
+    const char *cluster;
+    uint64_t scrapes;
+    uint64_t errors;
+    double last_duration_s;
+    uint64_t last_samples;
+    bool up;
+};
+
+struct agent_totals {
+    uint64_t cycles;
+    uint64_t cycles_failed;
+    uint64_t samples;
+    uint64_t parse_errors;
+    uint64_t series_kept;
+    uint64_t dropped;
+    uint64_t folded;
+    uint64_t unwritable;
+};
+
 struct agent {
     const struct config *cfg;
+    struct agent_totals totals;
+    struct target_stats *tstats;
+    size_t n_tstats;
+    size_t cap_tstats;
     struct scraper *scraper;
     struct reporters *reporters;
     struct hashring *ring;
@@ -155,6 +183,50 @@ static int discover(struct agent *ag)
     return rc;
 }
 
+static struct target_stats *target_stats_for(struct agent *ag,
+                                             const char *url,
+                                             const char *cluster)
+{
+    for (size_t i = 0; i < ag->n_tstats; i++)
+        if (strcmp(ag->tstats[i].url, url) == 0)
+            return &ag->tstats[i];
+    ag->tstats =
+        xgrow(ag->tstats, &ag->cap_tstats, ag->n_tstats + 1, sizeof(*ag->tstats));
+    struct target_stats *ts = &ag->tstats[ag->n_tstats++];
+    memset(ts, 0, sizeof(*ts));
+    ts->url = xstrdup(url);
+    ts->cluster = cluster;
+    return ts;
+}
+
+/* Adds the cycle just finished to the cumulative self-metrics. */
+static void account(struct agent *ag, const struct agent_cycle_report *r,
+                    int rc)
+{
+    struct agent_totals *t = &ag->totals;
+    t->cycles++;
+    if (rc < 0)
+        t->cycles_failed++;
+    t->samples += r->samples_scraped;
+    t->parse_errors += r->parse_errors;
+    t->series_kept += r->series_kept;
+    t->dropped += r->samples_dropped;
+    t->folded += r->samples_folded;
+    t->unwritable += r->points_unwritable;
+    size_t n;
+    const struct reporter_result *res = reporters_results(ag->reporters, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct target_stats *ts =
+            target_stats_for(ag, res[i].url, ag->targets[i].cluster);
+        ts->scrapes++;
+        if (!res[i].ok)
+            ts->errors++;
+        ts->up = res[i].ok;
+        ts->last_duration_s = res[i].duration_s;
+        ts->last_samples = res[i].samples;
+    }
+}
+
 struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
 {
     struct agent *ag = xcalloc(1, sizeof(*ag));
@@ -272,6 +344,9 @@ void agent_free(struct agent **agp)
     free(ag->rest_scrapers);
     free(ag->disc_urls);
     free(ag->n_disc);
+    for (size_t i = 0; i < ag->n_tstats; i++)
+        free(ag->tstats[i].url);
+    free(ag->tstats);
     free(ag->targets);
     free(ag->report.nodes);
     free(ag);
@@ -323,6 +398,7 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     influx_sink_flush(ag->sink);
     if (ag->sink_failed)
         rc = -1;
+    account(ag, r, rc);
     r->duration_s = mono_s() - t0;
     agent_refresh_nodes(ag);
     log_info("cycle done targets=%" PRIu64 " failed=%" PRIu64
@@ -410,4 +486,195 @@ void agent_print_report(struct agent *ag, FILE *out)
 const char *agent_ring_fingerprint(const struct agent *ag)
 {
     return ag->fingerprint;
+}
+
+/* ==================== self-metrics (/metrics) ====================== */
+
+#define L1(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
+
+static void counter(struct buf *out, const char *name, const char *help,
+                    double v)
+{
+    fmt_prom_family(out, name, "counter", help);
+    fmt_prom_sample(out, name, NULL, 0, v);
+}
+
+static void write_targets(struct agent *ag, struct buf *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"lagwatch_scrape_up", "gauge",
+         "1 when the last scrape of the reporter endpoint succeeded"},
+        {"lagwatch_scrape_duration_seconds", "gauge",
+         "Duration of the last scrape of the reporter endpoint"},
+        {"lagwatch_scrape_samples", "gauge",
+         "Samples parsed from the last scrape of the reporter endpoint"},
+        {"lagwatch_scrapes_total", "counter",
+         "Scrapes of the reporter endpoint"},
+        {"lagwatch_scrape_errors_total", "counter",
+         "Failed scrapes of the reporter endpoint"},
+    };
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        fmt_prom_family(out, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < ag->n_tstats; i++) {
+            const struct target_stats *ts = &ag->tstats[i];
+            struct label l[] = {L1("flink_cluster", ts->cluster),
+                                L1("target", ts->url)};
+            double v = f == 0   ? (ts->up ? 1 : 0)
+                       : f == 1 ? ts->last_duration_s
+                       : f == 2 ? (double)ts->last_samples
+                       : f == 3 ? (double)ts->scrapes
+                                : (double)ts->errors;
+            fmt_prom_sample(out, fam[f].name, l, 2, v);
+        }
+    }
+}
+
+static void write_nodes(struct agent *ag, struct buf *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"lagwatch_points_written_total", "counter",
+         "Points InfluxDB accepted, per node"},
+        {"lagwatch_points_dropped_total", "counter",
+         "Points given up on (refused, retries exhausted, queue full), per "
+         "node; each drop is logged with its reason"},
+        {"lagwatch_points_retried_total", "counter",
+         "Points sent again after a failed write, per node"},
+        {"lagwatch_points_invalid_total", "counter",
+         "Points that InfluxDB cannot store and were never sent, per node"},
+        {"lagwatch_write_requests_total", "counter",
+         "Write requests sent, per node"},
+        {"lagwatch_write_duration_seconds_total", "counter",
+         "Time spent in write requests, per node"},
+        {"lagwatch_write_bytes_total", "counter",
+         "Request bytes sent on the wire (after gzip), per node"},
+        {"lagwatch_node_up", "gauge",
+         "1 when the last exchange with the InfluxDB node succeeded"},
+    };
+    const struct cfg_influx *ci = &ag->cfg->influx;
+    struct influx_node_stats *ns = xcalloc(ci->n_nodes, sizeof(*ns));
+    for (size_t i = 0; i < ci->n_nodes; i++)
+        influx_sink_node_stats(ag->sink, i, &ns[i]);
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        fmt_prom_family(out, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < ci->n_nodes; i++) {
+            struct label l[] = {L1("node", ci->nodes[i].name)};
+            const struct influx_node_stats *s = &ns[i];
+            double v = f == 0   ? (double)s->points_written
+                       : f == 1 ? (double)s->points_dropped
+                       : f == 2 ? (double)s->points_retried
+                       : f == 3 ? (double)s->points_skipped_invalid
+                       : f == 4 ? (double)s->write_count
+                       : f == 5 ? (double)s->write_ns_total / 1e9
+                       : f == 6 ? (double)s->bytes_sent
+                                : (double)s->up;
+            fmt_prom_sample(out, fam[f].name, l, 1, v);
+        }
+    }
+    free(ns);
+}
+
+static void write_rest(struct agent *ag, struct buf *out)
+{
+    const struct config *cfg = ag->cfg;
+    bool any = false;
+    for (size_t i = 0; i < cfg->n_flink; i++)
+        any = any || ag->rest[i];
+    if (!any)
+        return;
+    fmt_prom_family(out, "lagwatch_rest_requests_total", "counter",
+                    "JobManager REST requests sent");
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        if (!ag->rest[i])
+            continue;
+        struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
+        fmt_prom_sample(out, "lagwatch_rest_requests_total", l, 1,
+                        (double)flink_rest_stats(ag->rest[i])->requests_total);
+    }
+    fmt_prom_family(out, "lagwatch_rest_requests_last_cycle", "gauge",
+                    "JobManager REST requests of the last cycle (grows with "
+                    "jobs and vertices, not subtasks)");
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        if (!ag->rest[i])
+            continue;
+        struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
+        fmt_prom_sample(out, "lagwatch_rest_requests_last_cycle", l, 1,
+                        (double)flink_rest_stats(ag->rest[i])->requests_last);
+    }
+    fmt_prom_family(out, "lagwatch_rest_errors_total", "counter",
+                    "Failed JobManager REST requests, by kind");
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        if (!ag->rest[i])
+            continue;
+        const struct flink_rest_stats *fs = flink_rest_stats(ag->rest[i]);
+        for (int k = 0; k < FLINK_REST_ERR_N_; k++) {
+            struct label l[] = {
+                L1("flink_cluster", cfg->flink[i].name),
+                L1("kind", flink_rest_err_name((enum flink_rest_err)k))};
+            fmt_prom_sample(out, "lagwatch_rest_errors_total", l, 2,
+                            (double)fs->errors_total[k]);
+        }
+    }
+    fmt_prom_family(out, "lagwatch_rest_duration_seconds", "gauge",
+                    "Wall time of the last JobManager REST collection");
+    for (size_t i = 0; i < cfg->n_flink; i++) {
+        if (!ag->rest[i])
+            continue;
+        struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
+        fmt_prom_sample(out, "lagwatch_rest_duration_seconds", l, 1,
+                        flink_rest_stats(ag->rest[i])->duration_s_last);
+    }
+}
+
+void agent_write_metrics(struct agent *ag, struct buf *out)
+{
+    const struct agent_totals *t = &ag->totals;
+    struct label bl[] = {L1("version", PACKAGE_VERSION)};
+    fmt_prom_family(out, "lagwatch_build_info", "gauge",
+                    "Always 1; the version label names the build");
+    fmt_prom_sample(out, "lagwatch_build_info", bl, 1, 1);
+    char vn[16];
+    snprintf(vn, sizeof(vn), "%u", ag->cfg->influx.vnodes);
+    struct label rl[] = {L1("fingerprint", ag->fingerprint),
+                         L1("vnodes", vn)};
+    fmt_prom_family(out, "lagwatch_ring_info", "gauge",
+                    "Always 1; agents with the same nodes, weights and "
+                    "vnodes have the same fingerprint");
+    fmt_prom_sample(out, "lagwatch_ring_info", rl, 2, 1);
+
+    counter(out, "lagwatch_cycles_total", "Collection cycles run",
+            (double)t->cycles);
+    counter(out, "lagwatch_cycle_failures_total",
+            "Cycles in which a target, a request or a write failed",
+            (double)t->cycles_failed);
+    fmt_prom_family(out, "lagwatch_cycle_duration_seconds", "gauge",
+                    "Duration of the last collection cycle");
+    fmt_prom_sample(out, "lagwatch_cycle_duration_seconds", NULL, 0,
+                    ag->report.duration_s);
+    fmt_prom_family(out, "lagwatch_last_cycle_timestamp_seconds", "gauge",
+                    "Start of the last collection cycle, Unix time");
+    fmt_prom_sample(out, "lagwatch_last_cycle_timestamp_seconds", NULL, 0,
+                    (double)ag->report.ts_ms / 1000.0);
+
+    counter(out, "lagwatch_samples_scraped_total",
+            "Samples parsed from reporter endpoints", (double)t->samples);
+    counter(out, "lagwatch_samples_malformed_total",
+            "Malformed exposition lines skipped", (double)t->parse_errors);
+    counter(out, "lagwatch_series_kept_total",
+            "Series kept after trimming (folded series count once)",
+            (double)t->series_kept);
+    counter(out, "lagwatch_samples_trimmed_total",
+            "Samples dropped by trim rules and caps", (double)t->dropped);
+    counter(out, "lagwatch_samples_folded_total",
+            "Samples folded into per-task series", (double)t->folded);
+    counter(out, "lagwatch_points_unwritable_total",
+            "Series with no value InfluxDB can store (NaN, +-Inf)",
+            (double)t->unwritable);
+
+    write_targets(ag, out);
+    write_nodes(ag, out);
+    write_rest(ag, out);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "buf.h"
 #include "config.h"
 
 struct agent;
@@ -70,5 +71,9 @@ void agent_refresh_nodes(struct agent *ag);
 void agent_print_report(struct agent *ag, FILE *out);
 
 const char *agent_ring_fingerprint(const struct agent *ag);
+
+/* Appends lagwatch's self-metrics (Prometheus text 0.0.4, lagwatch_*
+ * families with HELP and TYPE) as of the last completed cycle. */
+void agent_write_metrics(struct agent *ag, struct buf *out);
 
 #endif

@@ -17,7 +17,9 @@
 #include "agent.h"
 #include "cmd.h"
 #include "config.h"
+#include "endpoint.h"
 #include "log.h"
+#include "xalloc.h"
 
 /* Deadline for writing what is queued when stopping or after --once. */
 #define DRAIN_TIMEOUT_MS 30000
@@ -140,6 +142,38 @@ static void reload(const char *path, const char *cli_level,
     log_info("configuration reloaded");
 }
 
+/* Publishes the last cycle's self-metrics on the endpoint. */
+static void publish(struct endpoint *ep, struct agent *ag)
+{
+    if (!ep)
+        return;
+    struct buf b;
+    buf_init(&b, 0);
+    agent_write_metrics(ag, &b);
+    size_t len;
+    char *text = buf_detach(&b, &len);
+    endpoint_publish(ep, text, len);
+    endpoint_set_ready(ep, true);
+}
+
+/* After a reload: a new listen address gets a new endpoint; when it cannot
+ * be bound the old one keeps serving. */
+static void rebind(struct endpoint **epp, const char *old_listen,
+                   const char *new_listen)
+{
+    if (strcmp(old_listen, new_listen) == 0)
+        return;
+    char err[512];
+    struct endpoint *nep = endpoint_new(new_listen, err, sizeof(err));
+    if (!nep) {
+        log_error("%s; still serving on '%s'", err, old_listen);
+        return;
+    }
+    endpoint_free(epp);
+    *epp = nep;
+    log_info("serving /metrics on '%s'", new_listen);
+}
+
 static const char run_usage[] =
     "usage: lagwatch run -c FILE [--once] [--log-level "
     "debug|info|warn|error]\n";
@@ -207,17 +241,29 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
 
-    log_info("lagwatch %s started: agent '%s', interval %llu ms, ring %s",
+    char err[512];
+    struct endpoint *ep = endpoint_new(cfg->agent.listen, err, sizeof(err));
+    if (!ep) {
+        log_error("%s", err);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    log_info("lagwatch %s started: agent '%s', interval %llu ms, ring %s, "
+             "serving on '%s'",
              PACKAGE_VERSION, cfg->agent.name,
              (unsigned long long)cfg->agent.interval_ms,
-             agent_ring_fingerprint(ag));
+             agent_ring_fingerprint(ag), cfg->agent.listen);
     double next = mono_s();
     while (!stop_requested) {
         if (reload_requested) {
             reload_requested = 0;
+            char *old_listen = xstrdup(cfg->agent.listen);
             reload(path, cli_level, &cfg, &ag);
+            rebind(&ep, old_listen, cfg->agent.listen);
+            free(old_listen);
         }
         agent_cycle(ag, &rep);
+        publish(ep, ag);
         next += (double)cfg->agent.interval_ms / 1000.0;
         double now = mono_s();
         if (next < now) {
@@ -230,6 +276,7 @@ int cmd_run(int argc, char **argv)
     log_info("stopping: writing what is queued (deadline %d ms)",
              DRAIN_TIMEOUT_MS);
     rc = agent_drain(ag, DRAIN_TIMEOUT_MS) < 0 ? EXIT_RUNTIME : 0;
+    endpoint_free(&ep);
 out:
     agent_free(&ag);
     config_free(&cfg);

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -33,12 +32,12 @@
 #define DEFAULT_THREADS         2
 /* libmicrohttpd also builds the response header block in the per-connection
  * pool, so a smaller pool starves replies, not just requests. */
-#define MIN_REQUEST_BYTES 4096
+#define MIN_REQUEST_BYTES  4096
 #define MAX_TLS_FILE_BYTES (1024 * 1024)
 /* Below this, gzip framing and CPU cost more than the bytes saved. */
-#define GZIP_MIN_BYTES 1024
+#define GZIP_MIN_BYTES       1024
 #define DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
-#define REALM "lagwatch"
+#define REALM                "lagwatch"
 
 struct route {
     char *path;
@@ -146,9 +145,9 @@ static int open_listener(struct httpd *h, char *err, size_t errlen)
 
     if (parse_listen(h->listen, &ss, &sslen, err, errlen) < 0)
         return -1;
-    bool any6 = ss.ss_family == AF_INET6 &&
-                IN6_IS_ADDR_UNSPECIFIED(
-                    &((struct sockaddr_in6 *)&ss)->sin6_addr);
+    bool any6 =
+        ss.ss_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0 && any6 && errno == EAFNOSUPPORT) {
         /* A host without IPv6: ":port" falls back to every IPv4 address. */
@@ -285,8 +284,9 @@ struct httpd *httpd_new(const struct httpd_opts *o, char *err, size_t errlen)
     }
     if (o->tls_cert_file) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            snprintf(err, errlen, "cannot serve HTTPS: libmicrohttpd was "
-                                  "built without TLS support");
+            snprintf(err, errlen,
+                     "cannot serve HTTPS: libmicrohttpd was "
+                     "built without TLS support");
             goto fail;
         }
         h->tls_cert = read_pem(o->tls_cert_file, err, errlen);
@@ -313,8 +313,8 @@ int httpd_route(struct httpd *h, const char *path, httpd_handler_fn fn,
     for (size_t i = 0; i < h->nroutes; i++)
         if (strcmp(h->routes[i].path, path) == 0)
             return -1;
-    h->routes = xgrow(h->routes, &h->routes_cap, h->nroutes + 1,
-                      sizeof(*h->routes));
+    h->routes =
+        xgrow(h->routes, &h->routes_cap, h->nroutes + 1, sizeof(*h->routes));
     h->routes[h->nroutes].path = xstrdup(path);
     h->routes[h->nroutes].fn = fn;
     h->routes[h->nroutes].ctx = ctx;
@@ -375,8 +375,9 @@ int httpd_response_header(struct httpd_response *resp, const char *name,
                           const char *value)
 {
     static const char *const managed[] = {
-        "Content-Length", "Content-Encoding", "Content-Type",
-        "Transfer-Encoding", "Vary", "Connection",
+        "Content-Length", "Content-Encoding",
+        "Content-Type",   "Transfer-Encoding",
+        "Vary",           "Connection",
     };
     if (resp->nheaders_ >= HTTPD_MAX_HEADERS || !name[0] ||
         bad_header_text(name) || bad_header_text(value) || strchr(name, ':'))
@@ -408,8 +409,8 @@ static bool auth_ok(const struct httpd *h, struct MHD_Connection *conn)
     if (!h->bearer && !h->user)
         return true;
     if (h->bearer) {
-        const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                    "Authorization");
+        const char *a =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
         if (a && strncasecmp(a, "Bearer ", 7) == 0) {
             const char *t = a + 7;
             while (*t == ' ')
@@ -534,8 +535,7 @@ static const struct route *find_route(const struct httpd *h, const char *path)
     return NULL;
 }
 
-static void set_text(struct httpd_response *resp, int status,
-                     const char *text)
+static void set_text(struct httpd_response *resp, int status, const char *text)
 {
     resp->status = status;
     resp->content_type = DEFAULT_CONTENT_TYPE;
@@ -551,8 +551,7 @@ static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
 {
     bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (!head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
-        set_text(resp, MHD_HTTP_METHOD_NOT_ALLOWED,
-                 "method not allowed\n");
+        set_text(resp, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         httpd_response_header(resp, "Allow", "GET, HEAD");
         return false;
     }
@@ -591,7 +590,7 @@ static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
     };
     rt->fn(rt->ctx, &req, resp);
     if (buf_error(&resp->body)) {
-        log_warn("cannot answer '%s': response larger than %zu bytes", url,
+        log_warn("cannot answer '%.200s': response larger than %zu bytes", url,
                  h->max_response_bytes);
         for (size_t i = 0; i < resp->nheaders_; i++) {
             free(resp->hname_[i]);
@@ -599,8 +598,7 @@ static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
         }
         resp->nheaders_ = 0;
         resp->body.max = 0;
-        set_text(resp, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                 "response too large\n");
+        set_text(resp, MHD_HTTP_INTERNAL_SERVER_ERROR, "response too large\n");
         return false;
     }
     if (resp->status < 100 || resp->status > 599)
@@ -661,7 +659,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
             goto out;
     ret = MHD_queue_response(conn, (unsigned)resp.status, mr);
     if (resp.status >= 400)
-        log_debug("http request failed: method=%s path='%s' status=%d",
+        log_debug("http request failed: method=%s path='%.200s' status=%d",
                   method, url, resp.status);
 out:
     if (mr)

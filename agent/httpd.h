@@ -35,7 +35,8 @@ struct httpd_request {
     const char *path;            /* URL-decoded path, without the query */
     const char *accept;          /* Accept header or NULL */
     const char *accept_encoding; /* Accept-Encoding header or NULL */
-    bool head; /* HEAD: build the body anyway (it gives Content-Length) */
+    /* HEAD: build the body anyway, its length is the Content-Length. */
+    bool head;
     struct MHD_Connection *conn_; /* private */
 };
 
@@ -61,9 +62,10 @@ struct httpd_response {
 };
 
 /* Adds a response header (both strings are copied). Returns -1 when
- * HTTPD_MAX_HEADERS are already set, or the name or value contains CR, LF
- * or NUL, or the name is one httpd manages itself (Content-Length,
- * Content-Encoding, Content-Type, Transfer-Encoding, Vary, Connection). */
+ * HTTPD_MAX_HEADERS are already set, the name is empty or has a ':', either
+ * string has a CR or LF, or the name is one httpd manages itself
+ * (Content-Length, Content-Encoding, Content-Type, Transfer-Encoding, Vary,
+ * Connection). Names may repeat. */
 int httpd_response_header(struct httpd_response *resp, const char *name,
                           const char *value);
 
@@ -71,15 +73,16 @@ int httpd_response_header(struct httpd_response *resp, const char *name,
 typedef void (*httpd_handler_fn)(void *ctx, const struct httpd_request *req,
                                  struct httpd_response *resp);
 
-/* Zero fields take the defaults shown. Strings are copied by httpd_new(). */
+/* Zero fields take the defaults shown. Strings are copied by httpd_new().
+ * listen (required): "127.0.0.1:9743", "[::1]:9743" or ":9743" (every
+ * interface, IPv6 dual-stack where available); port 0 = any free port. */
 struct httpd_opts {
-    const char *listen; /* "127.0.0.1:9743", "[::1]:9743", ":9743" (all
-                           interfaces); port 0 = any free port. Required */
+    const char *listen;
     unsigned max_connections;      /* 64 */
     unsigned connection_timeout_s; /* 10: idle connections are closed */
-    size_t max_request_bytes;      /* 16 KiB: request line + headers */
+    size_t max_request_bytes;      /* 16 KiB (>= 4 KiB): request + headers */
     size_t max_response_bytes;     /* 64 MiB: cap on a handler's body */
-    unsigned threads;              /* 2 */
+    unsigned threads;              /* 2 (<= max_connections) */
     const char *bearer_token;      /* require "Authorization: Bearer <t>" */
     const char *basic_user;        /* with basic_password: basic auth */
     const char *basic_password;
@@ -89,12 +92,14 @@ struct httpd_opts {
 
 /* Checks the options, reads the TLS files and binds the listen socket.
  * Returns NULL with the reason in err (e.g. "cannot listen on
- * '127.0.0.1:9743': Address already in use"). When both bearer_token and
- * basic auth are set, either is accepted. */
+ * '127.0.0.1:9743': Address already in use"). Auth, when set, guards every
+ * route; with both bearer_token and basic auth, either is accepted. The
+ * process should ignore SIGPIPE (TLS writes to a vanished peer raise it). */
 struct httpd *httpd_new(const struct httpd_opts *o, char *err, size_t errlen);
 
-/* Routes exact path to fn (ctx is passed through, not owned). Only before
- * httpd_start(). Returns -1 for a duplicate path or after the start. */
+/* Routes exact path to fn (path is copied; ctx is passed through, not
+ * owned, and must outlive h). Only before httpd_start(). Returns -1 for a
+ * duplicate path or after the start. */
 int httpd_route(struct httpd *h, const char *path, httpd_handler_fn fn,
                 void *ctx);
 

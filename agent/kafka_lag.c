@@ -1268,28 +1268,21 @@ static void reader_take(struct sweep *sw, rd_kafka_t *rk,
     (*left)--;
 }
 
-/* One round: a fresh reader assigns every pending partition at its
- * offset, reads until each has given one message (or EOF), pausing each as
- * it resolves. A fresh reader per round, because a reader reused for large
- * assign/pause cycles gets slower every cycle in 2.0.2. Returns -1 on
- * error, 1 when the deadline passed, 0 otherwise. */
-static int read_round(struct sweep *sw, rd_kafka_topic_partition_list_t *l,
-                      size_t left)
+/* One round: the reader assigns every pending partition at its offset,
+ * reads until each has given one message (or EOF), pausing each as it
+ * resolves. Returns -1 on error, 1 when the deadline passed, 0 otherwise.
+ * (A fresh reader per round would avoid 2.0.2's slowdown of reused
+ * readers, but destroying a reader that had thousands of partitions
+ * assigned can hang in thread join: one reader per sweep.) */
+static int read_round(struct sweep *sw, rd_kafka_t *rk,
+                      rd_kafka_topic_partition_list_t *l, size_t left)
 {
     struct kafka_lag *kl = sw->kl;
-    char err[1024];
     int rc = 0;
-    rd_kafka_t *rk = reader_new(sw, err, sizeof(err));
-    if (!rk) {
-        buf_addf(&sw->err, "%s", err);
-        return -1;
-    }
-    kl->st.reader_assigns++;
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
     if (e) {
         buf_addf(&sw->err, "cannot assign reader: %s", rd_kafka_err2str(e));
-        rc = -1;
-        goto out;
+        return -1;
     }
     while (left > 0) {
         if (mono_ms() >= sw->deadline) {
@@ -1306,9 +1299,6 @@ static int read_round(struct sweep *sw, rd_kafka_topic_partition_list_t *l,
     /* Pause survives a reassignment in 2.0.2: resume first. */
     (void)rd_kafka_resume_partitions(rk, l);
     (void)rd_kafka_assign(rk, NULL);
-out:
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
     return rc;
 }
 
@@ -1318,6 +1308,15 @@ out:
 static int read_timestamps(struct sweep *sw)
 {
     struct kafka_lag *kl = sw->kl;
+    if (sw->n_needs == 0)
+        return 0;
+    char err[1024];
+    rd_kafka_t *rk = reader_new(sw, err, sizeof(err));
+    if (!rk) {
+        buf_addf(&sw->err, "%s", err);
+        return -1;
+    }
+    kl->st.reader_assigns++;
     size_t next = 0;
     int rc = 0;
     while (next < sw->n_needs && rc == 0) {
@@ -1334,13 +1333,15 @@ static int read_timestamps(struct sweep *sw)
                 ->offset = n->offset;
             left++;
         }
-        rc = read_round(sw, l, left);
+        rc = read_round(sw, rk, l, left);
         rd_kafka_topic_partition_list_destroy(l);
         for (size_t i = next; i < sw->n_needs; i++)
             sw->parts[sw->needs[i].md].pending = -1;
         while (next < sw->n_needs && sw->needs[next].done)
             next++;
     }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
     if (rc == 1) {
         size_t missing = 0;
         for (size_t i = 0; i < sw->n_needs; i++)

@@ -20,6 +20,11 @@ struct router {
     struct buf last_key;
     size_t last_out[16];
     size_t last_n;
+    /* The raw (not normalized) shard_by values that gave last_key, length
+     * prefixed: equal raw values skip the normalization. */
+    struct buf raw;
+    struct buf last_raw;
+    bool last_raw_valid;
 };
 
 #define ROUTER_MAX_REPLICAS 16
@@ -45,6 +50,8 @@ struct router *router_new(const struct hashring *ring, char *const *shard_by,
     rt->agent_name = xstrdup(agent_name ? agent_name : "");
     buf_init(&rt->key, 0);
     buf_init(&rt->last_key, 0);
+    buf_init(&rt->raw, 0);
+    buf_init(&rt->last_raw, 0);
     return rt;
 }
 
@@ -60,6 +67,8 @@ void router_free(struct router **rp)
     free(rt->agent_name);
     buf_release(&rt->key);
     buf_release(&rt->last_key);
+    buf_release(&rt->raw);
+    buf_release(&rt->last_raw);
     free(rt);
     *rp = NULL;
 }
@@ -68,7 +77,8 @@ static const struct label *find_tag(const struct label *tags, size_t ntags,
                                     const char *name, size_t len)
 {
     for (size_t i = 0; i < ntags; i++) {
-        if (tags[i].name_len == len && memcmp(tags[i].name, name, len) == 0)
+        if (tags[i].name_len == len && tags[i].name[0] == name[0] &&
+            memcmp(tags[i].name, name, len) == 0)
             return &tags[i];
     }
     return NULL;
@@ -124,15 +134,51 @@ static size_t route_current(struct router *rt, size_t *out)
     return n;
 }
 
+/* The raw shard_by values of tags into rt->raw; false when none is set
+ * (the key then comes from a fallback). */
+static bool raw_values(struct router *rt, const struct label *tags,
+                       size_t ntags)
+{
+    buf_reset(&rt->raw);
+    bool any = false;
+    for (size_t i = 0; i < rt->n_shard_by; i++) {
+        const struct label *t =
+            find_tag(tags, ntags, rt->shard_by[i], rt->shard_by_len[i]);
+        uint32_t len = t ? t->value_len : 0;
+        buf_add(&rt->raw, &len, sizeof(len));
+        if (len) {
+            buf_add(&rt->raw, t->value, len);
+            any = true;
+        }
+    }
+    return any && !buf_error(&rt->raw);
+}
+
 size_t router_route(struct router *rt, const struct label *tags, size_t ntags,
                     size_t *out)
 {
+    /* Points of one job come in runs: skip normalizing the same values. */
+    bool raw_ok = raw_values(rt, tags, ntags);
+    if (raw_ok && rt->last_raw_valid && rt->last_n &&
+        rt->raw.len == rt->last_raw.len &&
+        memcmp(rt->raw.data, rt->last_raw.data, rt->raw.len) == 0) {
+        memcpy(out, rt->last_out, rt->last_n * sizeof(size_t));
+        return rt->last_n;
+    }
     router_key(rt, tags, ntags, &rt->key);
-    return route_current(rt, out);
+    size_t n = route_current(rt, out);
+    buf_reset(&rt->last_raw);
+    rt->last_raw_valid = false;
+    if (raw_ok) {
+        buf_add(&rt->last_raw, rt->raw.data, rt->raw.len);
+        rt->last_raw_valid = !buf_error(&rt->last_raw);
+    }
+    return n;
 }
 
 size_t router_route_key(struct router *rt, const char *key, size_t *out)
 {
+    rt->last_raw_valid = false;
     /* A key of several shard_by values is given joined by ","; each part
      * is normalized on its own so the separators survive. */
     buf_reset(&rt->key);

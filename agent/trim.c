@@ -392,6 +392,157 @@ static const char *metric_of(struct trim *t, const struct sample *s,
     return u + 1;
 }
 
+
+/* ===================== label plans ===================== */
+
+/* a[0..n) == b[0..n) for short strings without a call: two overlapping
+ * loads cover 8..16 bytes, a loop the rest. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+static inline const struct label *input_label(const struct sample *s,
+                                              const struct label *extra,
+                                              size_t i)
+{
+    return i < s->nlabels ? &s->labels[i] : &extra[i - s->nlabels];
+}
+
+static size_t plan_slot(const struct sample *s, const struct label *extra,
+                        size_t nextra, bool drop)
+{
+    size_t nin = s->nlabels + nextra;
+    size_t h = nin * 31 + (drop ? 7 : 0);
+    if (nin) {
+        h += input_label(s, extra, 0)->name_len * 5;
+        h += input_label(s, extra, nin - 1)->name_len * 3;
+    }
+    return h & (PLAN_SLOTS - 1);
+}
+
+static bool plan_matches(const struct plan *pl, const struct sample *s,
+                         const struct label *extra, size_t nextra, bool drop)
+{
+    if (!pl->valid || pl->drop != drop || pl->nin != s->nlabels ||
+        pl->nextra != nextra)
+        return false;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const struct label *l = &s->labels[i];
+        if (l->name_len != pl->name_len[i] ||
+            !bytes_eq(l->name, pl->names + pl->name_off[i], l->name_len))
+            return false;
+    }
+    for (size_t e = 0; e < nextra; e++) {
+        const struct label *l = &extra[e];
+        size_t i = s->nlabels + e;
+        if (l->name_len != pl->name_len[i] ||
+            !bytes_eq(l->name, pl->names + pl->name_off[i], l->name_len))
+            return false;
+    }
+    return true;
+}
+
+static inline bool overridden(const struct label *l,
+                              const struct label *extra, size_t nextra);
+
+/* Works out the plan of the sample's label names into pl. It is left
+ * invalid when the names need the general path: too many, a kept name
+ * over max_label_bytes or a repeated kept name (those depend on which
+ * values are empty). */
+static void plan_build(struct trim *t, struct plan *pl, const struct sample *s,
+                       const struct label *extra, size_t nextra, bool drop)
+{
+    size_t nin = s->nlabels + nextra;
+    pl->valid = false;
+    if (nin > PLAN_MAX_LABELS)
+        return;
+    size_t need = 0;
+    for (size_t i = 0; i < nin; i++)
+        need += input_label(s, extra, i)->name_len;
+    if (need + 1 > pl->names_cap)
+        pl->names = xgrow(pl->names, &pl->names_cap, need + 1, 1);
+    size_t off = 0, nout = 0;
+    for (size_t i = 0; i < nin; i++) {
+        const struct label *l = input_label(s, extra, i);
+        pl->name_len[i] = l->name_len;
+        pl->name_off[i] = (uint32_t)off;
+        memcpy(pl->names + off, l->name, l->name_len);
+        off += l->name_len;
+        if (i < s->nlabels && overridden(l, extra, nextra))
+            continue;
+        if (drop && is_dropped(t, l))
+            continue;
+        if (l->name_len > t->max_label_bytes)
+            return;
+        /* insertion by name */
+        size_t j = nout;
+        while (j > 0) {
+            int c = name_cmp(input_label(s, extra, pl->order[j - 1]), l);
+            if (c == 0)
+                return;
+            if (c < 0)
+                break;
+            pl->order[j] = pl->order[j - 1];
+            j--;
+        }
+        pl->order[j] = (uint8_t)i;
+        nout++;
+    }
+    for (size_t j = 0; j < nout; j++) {
+        const struct label *l = input_label(s, extra, pl->order[j]);
+        pl->kind[j] = name_is(l, "job_name", 8)        ? PK_JOB
+                      : name_is(l, "subtask_index", 13) ? PK_SUBTASK
+                                                        : PK_PLAIN;
+    }
+    pl->nin = (uint32_t)s->nlabels;
+    pl->nextra = (uint32_t)nextra;
+    pl->nout = (uint32_t)nout;
+    pl->drop = drop;
+    pl->valid = true;
+}
+
+/* Step 5 by the plan: the kept labels with a value, in name order, into
+ * t->work. Returns their number, or -1 when a value is too long; *sub is
+ * the index of subtask_index or -1. */
+static long plan_apply(struct trim *t, const struct plan *pl,
+                       const struct sample *s, const struct label *extra,
+                       long *sub)
+{
+    struct label *v = t->work;
+    size_t o = 0;
+    *sub = -1;
+    for (size_t j = 0; j < pl->nout; j++) {
+        struct label l = *input_label(s, extra, pl->order[j]);
+        if (l.value_len == 0)
+            continue;
+        if (pl->kind[j] == PK_JOB)
+            normalize_job(t, &l);
+        else if (pl->kind[j] == PK_SUBTASK)
+            *sub = (long)o;
+        if (l.value_len > t->max_label_bytes)
+            return -1;
+        v[o++] = l;
+    }
+    return (long)o;
+}
+
 /* ===================== fold table ===================== */
 
 static void put_u32(char *p, uint32_t v)
@@ -475,6 +626,48 @@ static size_t keys_append(struct trim *t, const char *p, size_t n, bool nul)
     return off;
 }
 
+/* Whether group g's key is the one build_key() would make of name and
+ * v[0..n) without v[skip]; compares without building it. */
+static bool key_is(const struct trim *t, const struct fold *g,
+                   const char *name, size_t name_len, const struct label *v,
+                   size_t n, size_t skip)
+{
+    const char *p = t->keys + g->key_off;
+    const char *end = p + g->key_len;
+    if (get_u32(p) != name_len || !bytes_eq(p + 4, name, name_len))
+        return false;
+    p += 4 + name_len + 1;
+    if (get_u32(p) != n - 1)
+        return false;
+    p += 4;
+    for (size_t i = 0; i < n; i++) {
+        if (i == skip)
+            continue;
+        if (get_u32(p) != v[i].name_len || get_u32(p + 4) != v[i].value_len)
+            return false;
+        p += 8;
+        if (!bytes_eq(p, v[i].name, v[i].name_len))
+            return false;
+        p += v[i].name_len + 1;
+        if (!bytes_eq(p, v[i].value, v[i].value_len))
+            return false;
+        p += v[i].value_len + 1;
+    }
+    return p == end;
+}
+
+static void fold_into(struct trim *t, struct fold *g, double value,
+                      int64_t ts)
+{
+    if (value > g->max)
+        g->max = value;
+    g->sum += value;
+    g->count++;
+    if (ts > g->ts_ms)
+        g->ts_ms = ts;
+    t->st.folded_in++;
+}
+
 static int fold_add(struct trim *t, const struct sample *s, const char *name,
                     size_t name_len, const struct label *v, size_t n,
                     size_t subtask, const char *metric, size_t metric_len,
@@ -482,6 +675,12 @@ static int fold_add(struct trim *t, const struct sample *s, const char *name,
 {
     if (!isfinite(s->value)) {
         t->st.nonfinite_skipped++;
+        return 0;
+    }
+    if (t->last_group_valid &&
+        key_is(t, &t->groups[t->last_group], name, name_len, v, n,
+               subtask)) {
+        fold_into(t, &t->groups[t->last_group], s->value, ts);
         return 0;
     }
     size_t klen = build_key(t, name, name_len, v, n, subtask);
@@ -493,13 +692,9 @@ static int fold_add(struct trim *t, const struct sample *s, const char *name,
             if (g->hash != h || g->key_len != klen ||
                 memcmp(t->keys + g->key_off, t->kbuf, klen) != 0)
                 continue;
-            if (s->value > g->max)
-                g->max = s->value;
-            g->sum += s->value;
-            g->count++;
-            if (ts > g->ts_ms)
-                g->ts_ms = ts;
-            t->st.folded_in++;
+            fold_into(t, g, s->value, ts);
+            t->last_group = t->slots[i] - 1;
+            t->last_group_valid = true;
             return 0;
         }
     }
@@ -527,6 +722,8 @@ static int fold_add(struct trim *t, const struct sample *s, const char *name,
     g->max = s->value;
     g->sum = s->value;
     g->count = 1;
+    t->last_group = t->ngroups;
+    t->last_group_valid = true;
     t->ngroups++;
     slots_insert(t->slots, t->nslots, h, (uint32_t)t->ngroups);
     t->cycle_series++;
@@ -546,6 +743,39 @@ static inline bool overridden(const struct label *l,
     return false;
 }
 
+/* Step 5 the general way on v[0..*n): returns -1 when the sample is
+ * invalid; *sub is the index of subtask_index or -1. */
+static int labels_general(struct trim *t, struct label *v, size_t *n,
+                          bool drop, long *sub)
+{
+    size_t o = 0;
+    bool has_subtask = false;
+    for (size_t i = 0; i < *n; i++) {
+        struct label l = v[i];
+        if (l.value_len == 0 || (drop && is_dropped(t, &l)))
+            continue;
+        if (name_is(&l, "job_name", 8))
+            normalize_job(t, &l);
+        else if (name_is(&l, "subtask_index", 13))
+            has_subtask = true;
+        if (l.name_len > t->max_label_bytes ||
+            l.value_len > t->max_label_bytes)
+            return -1;
+        v[o++] = l;
+    }
+    *n = o;
+    if (sort_labels(t, v, o) < 0)
+        return -1;
+    *sub = -1;
+    if (has_subtask) {
+        size_t i = 0;
+        while (!name_is(&v[i], "subtask_index", 13))
+            i++;
+        *sub = (long)i;
+    }
+    return 0;
+}
+
 int trim_sample(struct trim *t, const struct sample *s,
                 const struct label *extra, size_t nextra, int64_t ts_ms)
 {
@@ -554,6 +784,7 @@ int trim_sample(struct trim *t, const struct sample *s,
     size_t name_len = s->name_len;
     struct label *v;
     size_t n;
+    long sub = -1;
     if (t->rl) {
         struct labelset *ls = t->ls;
         labelset_clear(ls);
@@ -587,55 +818,55 @@ int trim_sample(struct trim *t, const struct sample *s,
             t->work = xgrow(t->work, &t->work_cap, need, sizeof(*t->work));
         v = t->work;
         n = 0;
+        if (name_len > t->max_label_bytes) {
+            t->st.dropped_invalid++;
+            return 0;
+        }
+        bool drop = t->ndrop && cached_match(&t->drop_cache, name, name_len,
+                                             &t->drop_re, 1);
+        struct plan *pl = &t->plans[plan_slot(s, extra, nextra, drop)];
+        if (!plan_matches(pl, s, extra, nextra, drop))
+            plan_build(t, pl, s, extra, nextra, drop);
+        if (pl->valid) {
+            long k = plan_apply(t, pl, s, extra, &sub);
+            if (k < 0) {
+                t->st.dropped_invalid++;
+                return 0;
+            }
+            n = (size_t)k;
+            goto labels_done;
+        }
         for (size_t i = 0; i < s->nlabels; i++)
             if (!overridden(&s->labels[i], extra, nextra))
                 v[n++] = s->labels[i];
         for (size_t e = 0; e < nextra; e++)
             v[n++] = extra[e];
+        if (labels_general(t, v, &n, drop, &sub) < 0) {
+            t->st.dropped_invalid++;
+            return 0;
+        }
+        goto labels_done;
     }
     if (name_len > t->max_label_bytes) {
         t->st.dropped_invalid++;
         return 0;
     }
-
     bool drop = t->ndrop && cached_match(&t->drop_cache, name, name_len,
                                          &t->drop_re, 1);
-    size_t o = 0;
-    bool has_subtask = false;
-    for (size_t i = 0; i < n; i++) {
-        struct label l = v[i];
-        if (l.value_len == 0 || (drop && is_dropped(t, &l)))
-            continue;
-        if (name_is(&l, "job_name", 8))
-            normalize_job(t, &l);
-        else if (name_is(&l, "subtask_index", 13))
-            has_subtask = true;
-        if (l.name_len > t->max_label_bytes ||
-            l.value_len > t->max_label_bytes) {
-            t->st.dropped_invalid++;
-            return 0;
-        }
-        v[o++] = l;
-    }
-    n = o;
-    if (sort_labels(t, v, n) < 0) {
+    if (labels_general(t, v, &n, drop, &sub) < 0) {
         t->st.dropped_invalid++;
         return 0;
     }
-
+labels_done:;
     size_t metric_len;
     const char *metric = metric_of(t, s, &metric_len);
     int64_t ts = s->has_ts ? s->ts_ms : ts_ms;
 
-    if (has_subtask && t->nfold &&
+    if (sub >= 0 && t->nfold &&
         cached_match(&t->fold_cache, metric, metric_len, t->fold_re,
-                     t->nfold)) {
-        size_t sub = 0;
-        while (!name_is(&v[sub], "subtask_index", 13))
-            sub++;
-        return fold_add(t, s, name, name_len, v, n, sub, metric, metric_len,
-                        ts);
-    }
+                     t->nfold))
+        return fold_add(t, s, name, name_len, v, n, (size_t)sub, metric,
+                        metric_len, ts);
 
     if (t->cycle_series >= t->max_series) {
         t->st.dropped_over_cap++;
@@ -706,6 +937,7 @@ int trim_flush(struct trim *t)
             rc = -1;
     }
     t->ngroups = 0;
+    t->last_group_valid = false;
     t->keys_len = 0;
     if (t->nslots)
         memset(t->slots, 0, t->nslots * sizeof(*t->slots));

@@ -158,6 +158,23 @@ static void set_tags(const struct series *s, const struct label *drop,
     out->ntags = n;
 }
 
+/* flinkcat_kind() through the one-entry cache in sc. */
+static enum flink_kind kind_of(const struct series *s,
+                               struct flink_schema_scratch *sc)
+{
+    size_t n = s->metric_len;
+    if (n && n == sc->kind_metric_len &&
+        memcmp(sc->kind_metric, s->metric, n) == 0)
+        return (enum flink_kind)sc->kind;
+    enum flink_kind k = flinkcat_kind(s->metric, n);
+    if (n <= sizeof(sc->kind_metric)) {
+        memcpy(sc->kind_metric, s->metric, n);
+        sc->kind_metric_len = n;
+        sc->kind = (int)k;
+    }
+    return k;
+}
+
 static bool to_int64(double v, int64_t *out)
 {
     /* 2^63 is exact as a double; [-2^63, 2^63) is the int64 range. */
@@ -294,7 +311,7 @@ int flink_schema_point(const struct series *s,
     bool as_int = false;
     const char *key = rkey;
     if (role == ROLE_PLAIN) {
-        switch (flinkcat_kind(s->metric, s->metric_len)) {
+        switch (kind_of(s, sc)) {
         case FLINK_COUNTER:
             key = "count";
             as_int = true;

@@ -68,6 +68,11 @@ struct flink_schema_scratch {
     /* Points not written, for the caller's counters. */
     uint64_t skipped_nonfinite;   /* NaN/Inf value, or a fold of nothing */
     uint64_t skipped_nonintegral; /* counter not an int64 integer */
+    /* The last metric looked up in flinkcat and its kind: series of one
+     * family come one after the other. kind_metric_len 0: none. */
+    char kind_metric[64];
+    size_t kind_metric_len;
+    int kind;
 };
 
 #define FLINK_SCHEMA_SCRATCH_INIT {0}

@@ -37,6 +37,44 @@ int fmt_prom_label_value(struct buf *out, const char *s, size_t len)
     return buf_error(out) ? -1 : 0;
 }
 
+int fmt_prom_family(struct buf *out, const char *name, const char *type,
+                    const char *help)
+{
+    buf_addf(out, "# HELP %s ", name);
+    for (const char *p = help; *p; p++) {
+        if (*p == '\\')
+            buf_add(out, "\\\\", 2);
+        else if (*p == '\n')
+            buf_add(out, "\\n", 2);
+        else
+            buf_addc(out, *p);
+    }
+    buf_addf(out, "\n# TYPE %s %s\n", name, type);
+    return buf_error(out) ? -1 : 0;
+}
+
+int fmt_prom_sample(struct buf *out, const char *name,
+                    const struct label *labels, size_t nlabels, double v)
+{
+    buf_adds(out, name);
+    if (nlabels > 0) {
+        buf_addc(out, '{');
+        for (size_t i = 0; i < nlabels; i++) {
+            if (i > 0)
+                buf_addc(out, ',');
+            buf_add(out, labels[i].name, labels[i].name_len);
+            buf_add(out, "=\"", 2);
+            fmt_prom_label_value(out, labels[i].value, labels[i].value_len);
+            buf_addc(out, '"');
+        }
+        buf_addc(out, '}');
+    }
+    buf_addc(out, ' ');
+    fmt_prom_value(out, v);
+    buf_addc(out, '\n');
+    return buf_error(out) ? -1 : 0;
+}
+
 static void add_sample(struct buf *out, const struct series *s,
                        const char *suffix, double v,
                        const struct fmt_prom_opts *o)

@@ -28,6 +28,14 @@ int fmt_prom_series(struct buf *out, const struct series *s,
  * round-trip decimal otherwise). */
 int fmt_prom_value(struct buf *out, double v);
 
+/* Appends "# HELP" (escaped) and "# TYPE" lines of a family. */
+int fmt_prom_family(struct buf *out, const char *name, const char *type,
+                    const char *help);
+
+/* Appends one sample line: name{labels} value. */
+int fmt_prom_sample(struct buf *out, const char *name,
+                    const struct label *labels, size_t nlabels, double v);
+
 /* Appends a label value with \\, \" and \n escaped. */
 int fmt_prom_label_value(struct buf *out, const char *s, size_t len);
 

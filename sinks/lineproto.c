@@ -191,9 +191,86 @@ static inline size_t plain_span(const char *s, size_t n, unsigned ctx)
     return n;
 }
 
-/* Copies s escaped for ctx; returns the end, or NULL at a newline in a
- * name (influxd cannot store one there). */
-static inline char *put_esc(char *p, const char *s, size_t n, unsigned ctx)
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* Bytes of x that need an escape in ctx (or end a name: '\n'). */
+static inline __attribute__((always_inline)) int special16(__m128i x,
+                                                          unsigned ctx)
+{
+    __m128i m;
+    if (ctx == ESC_STR) {
+        m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+    } else {
+        m = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8(' '))),
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+        if (ctx != ESC_TAG)
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+    }
+    return _mm_movemask_epi8(m);
+}
+
+/* The common case of put_esc(): nothing to escape. Tests and copies 16
+ * bytes per step, the tail with overlapping loads that stay inside s, so a
+ * short name costs a few instructions. Returns false, with p[0..n) written
+ * or not, when some byte needs the general path. */
+static inline __attribute__((always_inline)) bool
+copy_plain(char *p, const char *s, size_t n, unsigned ctx)
+{
+    if (n >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (special16(x, ctx))
+                return false;
+            _mm_storeu_si128((__m128i *)(void *)(p + i), x);
+        }
+        if (i < n) {
+            __m128i x =
+                _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+            if (special16(x, ctx))
+                return false;
+            _mm_storeu_si128((__m128i *)(void *)(p + n - 16), x);
+        }
+        return true;
+    }
+    if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        if (special16(_mm_set_epi64x((long long)b, (long long)a), ctx))
+            return false;
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+        return true;
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        /* the zero lanes are NUL, which no context flags */
+        if (special16(_mm_set_epi32(0, 0, (int)b, (int)a), ctx))
+            return false;
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (esc_tab[(unsigned char)s[i]] & ctx)
+            return false;
+        p[i] = s[i];
+    }
+    return true;
+}
+#endif
+
+/* put_esc() past its common case. */
+static __attribute__((noinline)) char *put_esc_slow(char *p, const char *s,
+                                                    size_t n, unsigned ctx)
 {
     for (;;) {
         size_t k = plain_span(s, n, ctx);
@@ -208,6 +285,18 @@ static inline char *put_esc(char *p, const char *s, size_t n, unsigned ctx)
         s += k + 1;
         n -= k + 1;
     }
+}
+
+/* Copies s escaped for ctx; returns the end, or NULL at a newline in a
+ * name (influxd cannot store one there). */
+static inline __attribute__((always_inline)) char *
+put_esc(char *p, const char *s, size_t n, unsigned ctx)
+{
+#if defined(__SSE2__)
+    if (copy_plain(p, s, n, ctx))
+        return p + n;
+#endif
+    return put_esc_slow(p, s, n, ctx);
 }
 
 /* A name influxd can take: no newline, no trailing backslash. */

@@ -77,19 +77,20 @@ static double now_s(void)
 }
 
 /* method: "GET", "HEAD", "POST" or any custom; hdr: one extra header line or
- * NULL; userpwd: "user:pass" for basic auth or NULL. Returns the curl code. */
-static int fetch(unsigned port, const char *method, const char *path,
-                 const char *hdr, const char *userpwd, struct reply *r)
+ * NULL; userpwd: "user:pass" for basic auth or NULL; cainfo: the CA file
+ * that must verify an https server, or NULL. Returns the curl code. */
+static int fetch_url(const char *url, const char *cainfo, const char *method,
+                     const char *hdr, const char *userpwd, struct reply *r)
 {
-    char url[8192];
     struct curl_slist *hl = NULL;
     CURL *c = curl_easy_init();
 
     buf_init(&r->body, 0);
     buf_init(&r->headers, 0);
     r->status = 0;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    if (cainfo)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cainfo);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
@@ -117,6 +118,14 @@ static int fetch(unsigned port, const char *method, const char *path,
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     return (int)rc;
+}
+
+static int fetch(unsigned port, const char *method, const char *path,
+                 const char *hdr, const char *userpwd, struct reply *r)
+{
+    char url[8192];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    return fetch_url(url, NULL, method, hdr, userpwd, r);
 }
 
 static void reply_release(struct reply *r)
@@ -279,7 +288,7 @@ TAP_CASE(query_arguments_are_decoded)
 TAP_CASE(long_or_nul_argument_is_400)
 {
     static char path[6000];
-    struct httpd_opts o = {.max_request_bytes = 32 * 1024};
+    struct httpd_opts o = {0}; /* default 16 KiB request cap */
     struct httpd *h = serve(&o);
     struct reply r;
     long st[3];
@@ -413,8 +422,8 @@ TAP_CASE(gzip_is_negotiated)
         else if (ok && strcmp(cases[i].path, "/big") == 0)
             ok = strcmp(r.body.data, plain.body.data) == 0;
         if (!ok)
-            printf("# case %zu: status %ld encoding %s len %zu\n", i,
-                   r.status, e ? e : "(none)", r.body.len);
+            printf("# case %zu: status %ld encoding %s len %zu\n", i, r.status,
+                   e ? e : "(none)", r.body.len);
         buf_release(&dec);
         reply_release(&r);
         if (!ok) {
@@ -523,8 +532,8 @@ TAP_CASE(bearer_auth)
         if (ok && r.status == 401)
             ok = w && strcmp(w, "Bearer realm=\"lagwatch\"") == 0;
         if (!ok)
-            printf("# case %zu: status %ld www-authenticate %s\n", i,
-                   r.status, w ? w : "(none)");
+            printf("# case %zu: status %ld www-authenticate %s\n", i, r.status,
+                   w ? w : "(none)");
         reply_release(&r);
         if (!ok) {
             httpd_free(&h);
@@ -566,9 +575,8 @@ TAP_CASE(basic_auth)
 
 TAP_CASE(bearer_or_basic_both_offered)
 {
-    struct httpd_opts o = {.bearer_token = "t",
-                           .basic_user = "u",
-                           .basic_password = "p"};
+    struct httpd_opts o = {
+        .bearer_token = "t", .basic_user = "u", .basic_password = "p"};
     struct httpd *h = serve(&o);
     struct reply a, b, c;
     TAP_OK(h != NULL);
@@ -595,9 +603,8 @@ TAP_CASE(bearer_or_basic_both_offered)
 TAP_CASE(idle_connections_time_out)
 {
     enum { N = 2 };
-    struct httpd_opts o = {.max_connections = N,
-                           .connection_timeout_s = 1,
-                           .threads = 1};
+    struct httpd_opts o = {
+        .max_connections = N, .connection_timeout_s = 1, .threads = 1};
     struct httpd *h = serve(&o);
     int fds[N];
     int closed = 0;
@@ -620,8 +627,8 @@ TAP_CASE(idle_connections_time_out)
     }
     double total = now_s() - t0;
     httpd_free(&h);
-    printf("# request waited %.2fs; idle sockets closed after %.2fs\n",
-           waited, total);
+    printf("# request waited %.2fs; idle sockets closed after %.2fs\n", waited,
+           total);
     TAP_EQ_INT(0, rc);
     TAP_EQ_INT(200, st);
     TAP_EQ_INT(N, closed);
@@ -660,8 +667,8 @@ TAP_CASE(oversized_request_is_refused)
     struct buf in = BUF_INIT;
     TAP_OK(h != NULL);
     int fd = raw_connect(httpd_port(h));
-    int n = snprintf(req, sizeof(req),
-                     "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    int n =
+        snprintf(req, sizeof(req), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
     memset(req + n, 'b', 64 * 1024);
     n += 64 * 1024;
     memcpy(req + n, "\r\n\r\n", 4);
@@ -733,8 +740,8 @@ TAP_CASE(port_in_use_is_reported)
     bool refused = h2 == NULL;
     httpd_free(&h2);
     httpd_free(&h);
-    snprintf(want, sizeof(want), "cannot listen on '%s': Address already in use",
-             spec);
+    snprintf(want, sizeof(want),
+             "cannot listen on '%s': Address already in use", spec);
     TAP_OK(refused);
     TAP_EQ_STR(want, err);
 }
@@ -791,6 +798,90 @@ TAP_CASE(routes_are_fixed_once_started)
     TAP_EQ_INT(-1, dup);
 }
 
+/* A self-signed P-256 certificate for IP 127.0.0.1, valid until 2126, made
+ * for this test only with
+ *   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+ *     -nodes -days 36500 -subj /CN=127.0.0.1 \
+ *     -addext subjectAltName=IP:127.0.0.1 */
+static const char test_cert[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBkDCCATagAwIBAgIUQZ374aQExuekEXaA1oPMizx+4VMwCgYIKoZIzj0EAwIw\n"
+    "FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyMTAwMTYxOFoYDzIxMjYxMDI4\n"
+    "MDAxNjE4WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO\n"
+    "PQMBBwNCAASnqJPAsSpsjs7zr43oAoLtKXC7jtBom5CtZEO9vqkYHWOqzBwCmtQq\n"
+    "3FKFnxvXaA4AG1EUjnePfimEfjzJoKfXo2QwYjAdBgNVHQ4EFgQUMJCZzPtFs3jS\n"
+    "1x/HcrJ7zXt2rcMwHwYDVR0jBBgwFoAUMJCZzPtFs3jS1x/HcrJ7zXt2rcMwDwYD\n"
+    "VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC\n"
+    "IAev7MyIJQEnHv5DULdwAyT9A4CUb1VFHcsiXP5sVa79AiEAuTXTGoVfwHRWEbbZ\n"
+    "0DWdygDbjfM+UF+clBOUcQoudSU=\n"
+    "-----END CERTIFICATE-----\n";
+static const char test_key[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgpaDV5QtZZIczkVL9\n"
+    "iV3a+bmli/oI9c6uxTL3dVraFCOhRANCAASnqJPAsSpsjs7zr43oAoLtKXC7jtBo\n"
+    "m5CtZEO9vqkYHWOqzBwCmtQq3FKFnxvXaA4AG1EUjnePfimEfjzJoKfX\n"
+    "-----END PRIVATE KEY-----\n";
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    size_t n = fwrite(text, 1, strlen(text), f);
+    int rc = fclose(f);
+    return n == strlen(text) && rc == 0 ? 0 : -1;
+}
+
+TAP_CASE(serves_https)
+{
+    char dir[] = "/tmp/httpd_test.XXXXXX";
+    char cert[64], key[64], url[128], err[256] = "";
+    struct reply r, plain;
+    TAP_OK(mkdtemp(dir) != NULL);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    int wc = write_file(cert, test_cert);
+    int wk = write_file(key, test_key);
+    struct httpd_opts o = {.tls_cert_file = cert, .tls_key_file = key};
+    struct httpd *h = wc == 0 && wk == 0 ? serve(&o) : NULL;
+    int rc = -1, rc_plain = -1;
+    long st = 0;
+    bool body_ok = false;
+    if (h) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:%u/hello?name=tls",
+                 httpd_port(h));
+        rc = fetch_url(url, cert, "GET", NULL, NULL, &r);
+        st = r.status;
+        body_ok = strcmp(r.body.data, "name=tls\nx=(none)\n") == 0;
+        reply_release(&r);
+        /* Plain HTTP on the TLS port must not get an answer. */
+        rc_plain = fetch(httpd_port(h), "GET", "/hello", NULL, NULL, &plain);
+        if (plain.status == 200)
+            rc_plain = 0;
+        reply_release(&plain);
+    }
+    httpd_free(&h);
+    /* A key that does not parse is refused when the server starts. */
+    int wbad = write_file(key, "-----BEGIN PRIVATE KEY-----\nnope\n"
+                               "-----END PRIVATE KEY-----\n");
+    h = httpd_new(&o, err, sizeof(err));
+    int start_bad = h ? httpd_start(h, err, sizeof(err)) : 0;
+    bool bad_new = h != NULL;
+    httpd_free(&h);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+    TAP_EQ_INT(0, wc);
+    TAP_EQ_INT(0, wk);
+    TAP_EQ_INT(0, rc);
+    TAP_EQ_INT(200, st);
+    TAP_OK(body_ok);
+    TAP_OK(rc_plain != 0);
+    TAP_EQ_INT(0, wbad);
+    TAP_OK(bad_new);
+    TAP_EQ_INT(-1, start_bad);
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(query_arguments_are_decoded),
     TAP_ENTRY(long_or_nul_argument_is_400),
@@ -811,6 +902,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(port_in_use_is_reported),
     TAP_ENTRY(bad_options_are_rejected),
     TAP_ENTRY(routes_are_fixed_once_started),
+    TAP_ENTRY(serves_https),
 };
 
 int main(int argc, char **argv)
