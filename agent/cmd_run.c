@@ -248,6 +248,8 @@ int cmd_run(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
+    if (endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
+        log_error("cannot serve /api/v1/ring: %s", err);
     log_info("lagwatch %s started: agent '%s', interval %llu ms, ring %s, "
              "serving on '%s'",
              PACKAGE_VERSION, cfg->agent.name,
@@ -261,6 +263,8 @@ int cmd_run(int argc, char **argv)
             reload(path, cli_level, &cfg, &ag);
             rebind(&ep, old_listen, cfg->agent.listen);
             free(old_listen);
+            if (endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
+                log_error("cannot serve /api/v1/ring: %s", err);
         }
         agent_cycle(ag, &rep);
         publish(ep, ag);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashring/hashring.h"
 #include "httpd.h"
 #include "log.h"
 #include "xalloc.h"
@@ -17,8 +18,20 @@ struct snapshot {
     unsigned refs;
 };
 
+/* The ring as /api/v1/ring answers it, replaced whole on reload. */
+struct ringview {
+    struct hashring *ring;
+    char **shard_by;
+    size_t n_shard_by;
+    unsigned replicas;
+    char *agent_name;
+    char fingerprint[HASHRING_FINGERPRINT_LEN + 1];
+    unsigned refs;
+};
+
 struct endpoint {
     struct httpd *httpd;
+    struct ringview *ring;
     pthread_mutex_t lock;
     struct snapshot *snap;
     bool ready;
@@ -59,6 +72,141 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
     snapshot_unref(ep, s);
 }
 
+static void ringview_free(struct ringview *rv)
+{
+    if (!rv)
+        return;
+    hashring_free(&rv->ring);
+    for (size_t i = 0; i < rv->n_shard_by; i++)
+        free(rv->shard_by[i]);
+    free(rv->shard_by);
+    free(rv->agent_name);
+    free(rv);
+}
+
+static void ringview_unref(struct endpoint *ep, struct ringview *rv)
+{
+    if (!rv)
+        return;
+    pthread_mutex_lock(&ep->lock);
+    bool last = --rv->refs == 0;
+    pthread_mutex_unlock(&ep->lock);
+    if (last)
+        ringview_free(rv);
+}
+
+static void json_string(struct buf *b, const char *s)
+{
+    buf_addc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_addf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            buf_addf(b, "\\u%04x", *p);
+        else
+            buf_addc(b, (char)*p);
+    }
+    buf_addc(b, '"');
+}
+
+#define RING_MAX_REPLICAS 16
+
+/* GET /api/v1/ring?key=K: the key is normalized per value as the ring
+ * section of the SPEC says (a key of several shard_by values is given
+ * joined by ","), then looked up. */
+static void handle_ring(void *ctx, const struct httpd_request *req,
+                        struct httpd_response *resp)
+{
+    struct endpoint *ep = ctx;
+    const char *key = httpd_query(req, "key");
+    resp->content_type = "application/json";
+    if (!key) {
+        resp->status = 400;
+        buf_adds(&resp->body, "{\"error\":\"missing parameter 'key'\"}\n");
+        return;
+    }
+    pthread_mutex_lock(&ep->lock);
+    struct ringview *rv = ep->ring;
+    if (rv)
+        rv->refs++;
+    pthread_mutex_unlock(&ep->lock);
+    if (!rv) {
+        resp->status = 503;
+        buf_adds(&resp->body, "{\"error\":\"no ring configured\"}\n");
+        return;
+    }
+    struct buf norm;
+    buf_init(&norm, 0);
+    const char *p = key;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (buf_reserve(&norm, len) == 0) {
+            norm.len += hashring_normalize(norm.data + norm.len, p, len);
+            norm.data[norm.len] = '\0';
+        }
+        if (!comma)
+            break;
+        buf_addc(&norm, ',');
+        p = comma + 1;
+    }
+    size_t owners[RING_MAX_REPLICAS];
+    unsigned rep = rv->replicas > RING_MAX_REPLICAS ? RING_MAX_REPLICAS
+                                                    : rv->replicas;
+    size_t n = hashring_lookup(rv->ring, norm.data, norm.len, rep, owners);
+    buf_adds(&resp->body, "{\"key\":");
+    json_string(&resp->body, key);
+    buf_adds(&resp->body, ",\"normalized\":");
+    json_string(&resp->body, norm.data);
+    buf_adds(&resp->body, ",\"owners\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_addc(&resp->body, ',');
+        json_string(&resp->body, hashring_node_name(rv->ring, owners[i]));
+    }
+    buf_adds(&resp->body, "],\"fingerprint\":");
+    json_string(&resp->body, rv->fingerprint);
+    buf_adds(&resp->body, "}\n");
+    buf_release(&norm);
+    ringview_unref(ep, rv);
+}
+
+int endpoint_set_ring(struct endpoint *ep, const struct config *cfg,
+                      char *err, size_t errlen)
+{
+    const struct cfg_influx *ci = &cfg->influx;
+    if (!ci->enabled)
+        return 0;
+    struct hashring_node_spec *specs =
+        xcalloc(ci->n_nodes ? ci->n_nodes : 1, sizeof(*specs));
+    for (size_t i = 0; i < ci->n_nodes; i++) {
+        specs[i].name = ci->nodes[i].name;
+        specs[i].weight = ci->nodes[i].weight;
+    }
+    struct hashring *r =
+        hashring_new(specs, ci->n_nodes, ci->vnodes, err, errlen);
+    free(specs);
+    if (!r)
+        return -1;
+    struct ringview *rv = xcalloc(1, sizeof(*rv));
+    rv->ring = r;
+    rv->n_shard_by = ci->n_shard_by;
+    rv->shard_by = xcalloc(ci->n_shard_by ? ci->n_shard_by : 1,
+                           sizeof(char *));
+    for (size_t i = 0; i < ci->n_shard_by; i++)
+        rv->shard_by[i] = xstrdup(ci->shard_by[i]);
+    rv->replicas = ci->replicas;
+    rv->agent_name = xstrdup(cfg->agent.name);
+    hashring_fingerprint(r, rv->fingerprint);
+    rv->refs = 1;
+    pthread_mutex_lock(&ep->lock);
+    struct ringview *old = ep->ring;
+    ep->ring = rv;
+    pthread_mutex_unlock(&ep->lock);
+    ringview_unref(ep, old);
+    return 0;
+}
+
 static void handle_healthz(void *ctx, const struct httpd_request *req,
                            struct httpd_response *resp)
 {
@@ -93,7 +241,8 @@ struct endpoint *endpoint_new(const char *listen, char *err, size_t errlen)
         goto fail;
     if (httpd_route(ep->httpd, "/metrics", handle_metrics, ep) < 0 ||
         httpd_route(ep->httpd, "/healthz", handle_healthz, ep) < 0 ||
-        httpd_route(ep->httpd, "/readyz", handle_readyz, ep) < 0) {
+        httpd_route(ep->httpd, "/readyz", handle_readyz, ep) < 0 ||
+        httpd_route(ep->httpd, "/api/v1/ring", handle_ring, ep) < 0) {
         snprintf(err, errlen, "cannot register the HTTP routes");
         goto fail;
     }
@@ -116,6 +265,7 @@ void endpoint_free(struct endpoint **epp)
         free(ep->snap->text);
         free(ep->snap);
     }
+    ringview_free(ep->ring);
     pthread_mutex_destroy(&ep->lock);
     free(ep);
     *epp = NULL;

@@ -5,6 +5,8 @@
  *   GET /healthz   200 while the process runs
  *   GET /readyz    200 once a configuration is loaded and a first cycle
  *                  has completed, 503 before
+ *   GET /api/v1/ring?key=K
+ *                  the owning node(s) of shard key K (JSON)
  *
  * /metrics serves an immutable snapshot swapped in whole at the end of each
  * cycle, so a scrape never waits for collection and never sees a mix of
@@ -16,6 +18,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "config.h"
 
 struct endpoint;
 
@@ -32,5 +36,11 @@ void endpoint_publish(struct endpoint *ep, char *text, size_t len);
 void endpoint_set_ready(struct endpoint *ep, bool ready);
 
 unsigned endpoint_port(const struct endpoint *ep);
+
+/* Installs the ring of cfg's sinks.influxdb section for /api/v1/ring
+ * (copied; call again after a reload). Returns -1 with err when the ring
+ * cannot be built. */
+int endpoint_set_ring(struct endpoint *ep, const struct config *cfg,
+                      char *err, size_t errlen);
 
 #endif

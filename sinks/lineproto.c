@@ -52,11 +52,23 @@ static const char digits2[] =
     "37383940414243444546474849505152535455565758596061626364656667686970717273"
     "7475767778798081828384858687888990919293949596979899";
 
-/* Writes u in decimal at p; returns the end. */
+/* Number of decimal digits of u. */
+static inline unsigned digits_of(uint64_t u)
+{
+    unsigned n = 1;
+    while (u >= 10000) {
+        u /= 10000;
+        n += 4;
+    }
+    return n + (u >= 10) + (u >= 100) + (u >= 1000);
+}
+
+/* Writes u in decimal at p, two digits per step from the end; returns the
+ * end. */
 static char *put_u64(char *p, uint64_t u)
 {
-    char tmp[24];
-    char *e = tmp + sizeof(tmp);
+    unsigned n = digits_of(u);
+    char *e = p + n;
     char *q = e;
     while (u >= 100) {
         unsigned r = (unsigned)(u % 100);
@@ -70,9 +82,7 @@ static char *put_u64(char *p, uint64_t u)
     } else {
         *--q = (char)('0' + u);
     }
-    size_t n = (size_t)(e - q);
-    memcpy(p, q, n);
-    return p + n;
+    return e;
 }
 
 static char *put_i64(char *p, int64_t v)
@@ -347,21 +357,29 @@ static bool field_ok(const struct field *f, size_t klen,
     return true;
 }
 
-/* Checks the tags; returns 0, or 1 with the skip counted. */
-static int check_tags(const struct point *p, struct lineproto_stats *st)
+/* Checks the tags; returns 0, or 1 with the skip counted. Adds the
+ * written tags' raw length (before escaping) to *raw and their worst-case
+ * escaped length to *bound, and counts the empty ones in *empty. */
+static int check_tags(const struct point *p, struct lineproto_stats *st,
+                      size_t *raw, size_t *bound, uint64_t *empty)
 {
     bool sorted = true;
     const struct label *prev = NULL;
+    size_t bytes = 0, nt = 0;
     for (size_t i = 0; i < p->ntags; i++) {
         const struct label *t = &p->tags[i];
-        if (tag_dropped(t))
+        if (tag_dropped(t)) {
+            (*empty)++;
             continue;
+        }
         if (t->name[t->name_len - 1] == '\\' ||
             t->value[t->value_len - 1] == '\\' ||
             is_time(t->name, t->name_len)) {
             st->skipped_invalid++;
             return 1;
         }
+        bytes += (size_t)t->name_len + t->value_len;
+        nt++;
         if (prev && sorted) {
             size_t n = prev->name_len < t->name_len ? prev->name_len
                                                     : t->name_len;
@@ -374,6 +392,8 @@ static int check_tags(const struct point *p, struct lineproto_stats *st)
         }
         prev = t;
     }
+    *raw += bytes + 2 * nt;
+    *bound += 2 * bytes + 2 * nt;
     if (sorted)
         return 0;
     /* Unsorted: influxd rejects a line with a repeated tag key, so look
@@ -400,6 +420,10 @@ int lineproto_encode(struct buf *out, const struct point *p,
     return lineproto_encode_max(out, p, st, LINEPROTO_MAX_LINE);
 }
 
+/* Fields whose checks are remembered between the sizing and the writing
+ * pass; later ones are checked again. */
+#define FIELDS_KEPT 8
+
 int lineproto_encode_max(struct buf *out, const struct point *p,
                          struct lineproto_stats *st, size_t max_line)
 {
@@ -418,27 +442,27 @@ int lineproto_encode_max(struct buf *out, const struct point *p,
         st->skipped_invalid++;
         return 1;
     }
-    if (check_tags(p, st))
-        return 1;
 
     /* raw: the line's length before escaping, a lower bound for the cap
      * check; bound: escaping at most doubles names, plus fixed overhead. */
     size_t raw = mlen + 24;
     size_t bound = 2 * mlen + 24;
-    for (size_t i = 0; i < p->ntags; i++) {
-        const struct label *t = &p->tags[i];
-        if (tag_dropped(t)) {
-            st->tags_empty++;
-            continue;
-        }
-        raw += (size_t)t->name_len + t->value_len + 2;
-        bound += 2 * ((size_t)t->name_len + t->value_len) + 2;
-    }
+    uint64_t empty = 0;
+    if (check_tags(p, st, &raw, &bound, &empty))
+        return 1;
+    st->tags_empty += empty;
     size_t nfields = 0;
+    size_t klens[FIELDS_KEPT];
+    bool oks[FIELDS_KEPT];
     for (size_t i = 0; i < p->nfields; i++) {
         const struct field *f = &p->fields[i];
         size_t klen = f->key ? strlen(f->key) : 0;
-        if (!field_ok(f, klen, st))
+        bool ok = field_ok(f, klen, st);
+        if (i < FIELDS_KEPT) {
+            klens[i] = klen;
+            oks[i] = ok;
+        }
+        if (!ok)
             continue;
         nfields++;
         size_t vlen = f->kind == FIELD_STRING ? strlen(f->s) : 0;
@@ -481,9 +505,16 @@ int lineproto_encode_max(struct buf *out, const struct point *p,
     struct lineproto_stats scratch = {0}; /* drops counted above */
     for (size_t i = 0; i < p->nfields; i++) {
         const struct field *f = &p->fields[i];
-        size_t klen = f->key ? strlen(f->key) : 0;
-        if (!field_ok(f, klen, &scratch))
-            continue;
+        size_t klen;
+        if (i < FIELDS_KEPT) {
+            klen = klens[i];
+            if (!oks[i])
+                continue;
+        } else {
+            klen = f->key ? strlen(f->key) : 0;
+            if (!field_ok(f, klen, &scratch))
+                continue;
+        }
         *w++ = sep;
         sep = ',';
         /* field_ok() ruled out a newline in the key */

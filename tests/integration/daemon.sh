@@ -101,6 +101,19 @@ tap_check "both reporter endpoints are up" \
 tap_check "the ring fingerprint is exported" \
     grep -q "^lagwatch_ring_info{fingerprint=\"$("$LAGWATCH" ring -c "$cfg" | sed -n 's/^fingerprint: //p')\"" "$TEST_TMPDIR/metrics.txt"
 
+ring_owner() { # CONFIG KEY -> first owner per `lagwatch ring`
+    "$LAGWATCH" ring -c "$1" --key "$2" | awk -F'\t' 'NF==2{split($2,o,",");print o[1]}'
+}
+api_owner() { # KEY -> first owner per /api/v1/ring
+    curl -s -G "$base/api/v1/ring" --data-urlencode "key=$1" |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["owners"][0], d["normalized"], d["fingerprint"])'
+}
+read -r o n f <<<"$(api_owner "orders-enrich")"
+tap_check "/api/v1/ring names the owner 'lagwatch ring' names ($o)" test "$o" = "$(ring_owner "$cfg" orders-enrich)"
+tap_check "/api/v1/ring normalizes the key ($n)" test "$n" = orders_enrich
+tap_check "/api/v1/ring without key answers 400" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/ring")" = 400
+
 # SIGHUP with a bad config: rejected, the daemon keeps running.
 cp "$cfg" "$TEST_TMPDIR/good.yml"
 echo "agent: {intervall: 1s}" >"$cfg"
@@ -120,6 +133,12 @@ tap_check "the ring change is logged with both fingerprints" \
     grep -q "ring changed on reload: fingerprint [0-9a-f]\{16\} -> [0-9a-f]\{16\}" "$TEST_TMPDIR/lagwatch.log"
 sleep 1.5
 curl -s "$base/metrics" >"$TEST_TMPDIR/metrics2.txt"
+mismatch=0
+for k in orders-enrich clickstream-sessionize j1 j2 j3 j4 j5 j6; do
+    read -r o n f <<<"$(api_owner "$k")"
+    [ "$o" = "$(ring_owner "$cfg" "$k")" ] || mismatch=$((mismatch + 1))
+done
+tap_check "/api/v1/ring follows the reloaded ring" test $mismatch -eq 0
 tap_check "the new node is in /metrics after the reload" \
     grep -q '^lagwatch_points_written_total{node="influx-b"}' "$TEST_TMPDIR/metrics2.txt"
 

@@ -23,8 +23,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+n=0
+pass() {
+    n=$((n + 1))
+    echo "ok $n - $*"
+}
+# TAP: a failure ends the script; the plan goes last.
 fail() {
-    echo "not ok - $*"
+    n=$((n + 1))
+    echo "not ok $n - $*"
+    echo "1..$n"
     exit 1
 }
 
@@ -115,8 +123,8 @@ check("g2", "t2", 30, 31, 0, {
     2: (10, 10, None)})
 check("g2", "t1", 10, 10, 1, {1: (10, 20, now - 600000 + 10000)})
 assert [t["topic"] for t in groups["g1"]["topics"]] == ["t1"]
-print("ok - lag JSON")
 PY
+pass "lag JSON"
 
 "$LAGWATCH" lag --brokers "$B" --group g1 --group g2 >"$tmp/lag.txt" \
     2>"$tmp/lag.err" || fail "lag table: $(cat "$tmp/lag.err")"
@@ -126,7 +134,7 @@ grep -q '^# g1 t1: slowest partition 0 (' "$tmp/lag.txt" ||
     fail "g1 summary line: $(cat "$tmp/lag.txt")"
 grep -q '^# g2 t2: slowest partition 0 (.*max lag 30, sum lag 31' \
     "$tmp/lag.txt" || fail "g2 summary line: $(cat "$tmp/lag.txt")"
-echo "ok - lag table"
+pass "lag table"
 
 "$LAGWATCH" lag --brokers "$B" --group nope >"$tmp/usage.out" 2>&1 ||
     fail "unknown group must not be an error"
@@ -134,7 +142,7 @@ echo "ok - lag table"
 rc=0
 "$LAGWATCH" lag --group g1 >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "usage exit code $rc"
-echo "ok - usage"
+pass "usage"
 
 kill "$broker_pid"
 wait "$broker_pid" 2>/dev/null || true
@@ -146,4 +154,5 @@ rc=0
 first=${B%%,*}
 grep -q "$first" "$tmp/down.err" ||
     fail "error does not name the brokers: $(cat "$tmp/down.err")"
-echo "ok - unreachable cluster"
+pass "unreachable cluster"
+echo "1..$n"
