@@ -10,6 +10,7 @@
 #include "flink_schema.h"
 #include "hashring/hashring.h"
 #include "influx.h"
+#include "lagcollect.h"
 #include "log.h"
 #include "reporters.h"
 #include "router.h"
@@ -49,6 +50,7 @@ struct agent {
     size_t cap_tstats;
     struct scraper *scraper;
     struct reporters *reporters;
+    struct lagcollect *lag;
     struct hashring *ring;
     struct router *router;
     struct influx_sink *sink;
@@ -265,6 +267,9 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     ag->sink = influx_sink_new(&cfg->influx, err, errlen);
     if (!ag->sink)
         goto fail;
+    ag->lag = lagcollect_new(cfg, err, errlen);
+    if (!ag->lag)
+        goto fail;
 
     for (size_t i = 0; i < cfg->n_flink; i++)
         ag->n_static_targets += cfg->flink[i].n_reporters;
@@ -327,6 +332,7 @@ void agent_free(struct agent **agp)
     struct agent *ag = *agp;
     if (!ag)
         return;
+    lagcollect_free(&ag->lag);
     influx_sink_free(&ag->sink);
     reporters_free(&ag->reporters);
     scraper_free(&ag->scraper);
@@ -394,6 +400,12 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
         r->rest_errors += fs->errors_last;
         r->rest_points += fs->points_last;
     }
+
+    uint64_t lag_timeout = ag->cfg->agent.scrape_timeout_ms;
+    if (lagcollect_sweep(ag->lag, lag_timeout > 600000 ? 600000
+                                                       : (int)lag_timeout,
+                         on_point, ag) < 0)
+        rc = -1;
 
     influx_sink_flush(ag->sink);
     if (ag->sink_failed)
@@ -469,6 +481,7 @@ void agent_print_report(struct agent *ag, FILE *out)
                 ag->cfg->flink[i].rest_url, fs->requests_last,
                 fs->errors_last, fs->points_last);
     }
+    lagcollect_print(ag->lag, out);
     fprintf(out, "points mapped: %" PRIu64 " (%" PRIu64
                  " not writable: no finite field)\n",
             r->points_out, r->points_unwritable);
@@ -481,6 +494,11 @@ void agent_print_report(struct agent *ag, FILE *out)
                 nr->points_dropped, nr->last_error[0] ? "  last error: " : "",
                 nr->last_error);
     }
+}
+
+const struct lagcollect *agent_lagcollect(const struct agent *ag)
+{
+    return ag->lag;
 }
 
 const char *agent_ring_fingerprint(const struct agent *ag)
@@ -677,4 +695,5 @@ void agent_write_metrics(struct agent *ag, struct buf *out)
     write_targets(ag, out);
     write_nodes(ag, out);
     write_rest(ag, out);
+    lagcollect_write_metrics(ag->lag, out);
 }

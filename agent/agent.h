@@ -72,6 +72,10 @@ void agent_print_report(struct agent *ag, FILE *out);
 
 const char *agent_ring_fingerprint(const struct agent *ag);
 
+struct lagcollect;
+/* The Kafka lag of the last cycle (for /api/v1/lag and /api/v1/ready). */
+const struct lagcollect *agent_lagcollect(const struct agent *ag);
+
 /* Appends lagwatch's self-metrics (Prometheus text 0.0.4, lagwatch_*
  * families with HELP and TYPE) as of the last completed cycle. */
 void agent_write_metrics(struct agent *ag, struct buf *out);

@@ -18,6 +18,8 @@
 #include "cmd.h"
 #include "config.h"
 #include "endpoint.h"
+#include "lag_report.h"
+#include "lagcollect.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -147,12 +149,18 @@ static void publish(struct endpoint *ep, struct agent *ag)
 {
     if (!ep)
         return;
+    struct endpoint_data d;
+    memset(&d, 0, sizeof(d));
     struct buf b;
     buf_init(&b, 0);
     agent_write_metrics(ag, &b);
-    size_t len;
-    char *text = buf_detach(&b, &len);
-    endpoint_publish(ep, text, len);
+    d.metrics = buf_detach(&b, &d.metrics_len);
+    d.lag = lagcollect_copy(agent_lagcollect(ag), &d.n_lag);
+    lag_report_json(&b, (const struct kafka_lag_cluster *const *)d.lag,
+                    d.n_lag);
+    buf_addc(&b, '\n');
+    d.lag_json = buf_detach(&b, &d.lag_json_len);
+    endpoint_publish(ep, &d);
     endpoint_set_ready(ep, true);
 }
 

@@ -8,15 +8,25 @@
 #include "hashring/hashring.h"
 #include "httpd.h"
 #include "log.h"
+#include "ready.h"
 #include "xalloc.h"
 
 /* A published exposition. Handlers take a reference under the lock and
  * copy outside it, so a slow client never holds the lock. */
 struct snapshot {
-    char *text;
-    size_t len;
+    struct endpoint_data d;
     unsigned refs;
 };
+
+static void snapshot_free(struct snapshot *s)
+{
+    free(s->d.metrics);
+    free(s->d.lag_json);
+    for (size_t i = 0; i < s->d.n_lag; i++)
+        kafka_lag_cluster_free(&s->d.lag[i]);
+    free(s->d.lag);
+    free(s);
+}
 
 /* The ring as /api/v1/ring answers it, replaced whole on reload. */
 struct ringview {
@@ -44,10 +54,18 @@ static void snapshot_unref(struct endpoint *ep, struct snapshot *s)
     pthread_mutex_lock(&ep->lock);
     bool last = --s->refs == 0;
     pthread_mutex_unlock(&ep->lock);
-    if (last) {
-        free(s->text);
-        free(s);
-    }
+    if (last)
+        snapshot_free(s);
+}
+
+static struct snapshot *snapshot_get(struct endpoint *ep)
+{
+    pthread_mutex_lock(&ep->lock);
+    struct snapshot *s = ep->snap;
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&ep->lock);
+    return s;
 }
 
 static void handle_metrics(void *ctx, const struct httpd_request *req,
@@ -55,11 +73,7 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
 {
     struct endpoint *ep = ctx;
     (void)req;
-    pthread_mutex_lock(&ep->lock);
-    struct snapshot *s = ep->snap;
-    if (s)
-        s->refs++;
-    pthread_mutex_unlock(&ep->lock);
+    struct snapshot *s = snapshot_get(ep);
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     if (!s) {
         resp->status = 503;
@@ -67,8 +81,43 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
         buf_adds(&resp->body, "no cycle has completed yet\n");
         return;
     }
-    if (buf_add(&resp->body, s->text, s->len) < 0)
+    if (buf_add(&resp->body, s->d.metrics, s->d.metrics_len) < 0)
         resp->status = 500;
+    snapshot_unref(ep, s);
+}
+
+static void handle_lag(void *ctx, const struct httpd_request *req,
+                       struct httpd_response *resp)
+{
+    struct endpoint *ep = ctx;
+    (void)req;
+    struct snapshot *s = snapshot_get(ep);
+    resp->content_type = "application/json";
+    if (!s) {
+        resp->status = 503;
+        buf_adds(&resp->body, "{\"error\":\"no sweep has completed yet\"}\n");
+        return;
+    }
+    if (buf_add(&resp->body, s->d.lag_json, s->d.lag_json_len) < 0)
+        resp->status = 500;
+    snapshot_unref(ep, s);
+}
+
+static void handle_ready(void *ctx, const struct httpd_request *req,
+                         struct httpd_response *resp)
+{
+    struct endpoint *ep = ctx;
+    struct snapshot *s = snapshot_get(ep);
+    resp->content_type = "application/json";
+    if (!s) {
+        resp->status = 503;
+        buf_adds(&resp->body, "{\"error\":\"no sweep has completed yet\"}\n");
+        return;
+    }
+    resp->status = ready_eval(
+        (const struct kafka_lag_cluster *const *)s->d.lag, s->d.n_lag,
+        httpd_query(req, "group"), httpd_query(req, "topic"),
+        httpd_query(req, "cluster"), httpd_query(req, "until"), &resp->body);
     snapshot_unref(ep, s);
 }
 
@@ -242,7 +291,9 @@ struct endpoint *endpoint_new(const char *listen, char *err, size_t errlen)
     if (httpd_route(ep->httpd, "/metrics", handle_metrics, ep) < 0 ||
         httpd_route(ep->httpd, "/healthz", handle_healthz, ep) < 0 ||
         httpd_route(ep->httpd, "/readyz", handle_readyz, ep) < 0 ||
-        httpd_route(ep->httpd, "/api/v1/ring", handle_ring, ep) < 0) {
+        httpd_route(ep->httpd, "/api/v1/ring", handle_ring, ep) < 0 ||
+        httpd_route(ep->httpd, "/api/v1/lag", handle_lag, ep) < 0 ||
+        httpd_route(ep->httpd, "/api/v1/ready", handle_ready, ep) < 0) {
         snprintf(err, errlen, "cannot register the HTTP routes");
         goto fail;
     }
@@ -261,21 +312,19 @@ void endpoint_free(struct endpoint **epp)
         return;
     /* Stops the server and waits for handlers, so no reference is left. */
     httpd_free(&ep->httpd);
-    if (ep->snap) {
-        free(ep->snap->text);
-        free(ep->snap);
-    }
+    if (ep->snap)
+        snapshot_free(ep->snap);
     ringview_free(ep->ring);
     pthread_mutex_destroy(&ep->lock);
     free(ep);
     *epp = NULL;
 }
 
-void endpoint_publish(struct endpoint *ep, char *text, size_t len)
+void endpoint_publish(struct endpoint *ep, struct endpoint_data *d)
 {
     struct snapshot *s = xcalloc(1, sizeof(*s));
-    s->text = text;
-    s->len = len;
+    s->d = *d;
+    memset(d, 0, sizeof(*d));
     s->refs = 1;
     pthread_mutex_lock(&ep->lock);
     struct snapshot *old = ep->snap;

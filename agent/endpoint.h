@@ -5,6 +5,13 @@
  *   GET /healthz   200 while the process runs
  *   GET /readyz    200 once a configuration is loaded and a first cycle
  *                  has completed, 503 before
+ *   GET /api/v1/lag
+ *                  the Kafka lag of the last sweep (JSON, the document
+ *                  `lagwatch lag --json` prints)
+ *   GET /api/v1/ready?group=G[&topic=T][&cluster=C]&until=T
+ *                  200 when every message before T has been consumed,
+ *                  425 with the current consumed_through otherwise, 404
+ *                  for an unknown group, 400 for a bad parameter
  *   GET /api/v1/ring?key=K
  *                  the owning node(s) of shard key K (JSON)
  *
@@ -20,6 +27,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "kafka_lag.h"
 
 struct endpoint;
 
@@ -28,9 +36,19 @@ struct endpoint;
 struct endpoint *endpoint_new(const char *listen, char *err, size_t errlen);
 void endpoint_free(struct endpoint **epp);
 
-/* Replaces the /metrics snapshot. Takes ownership of text (heap, len
- * bytes). Any thread. */
-void endpoint_publish(struct endpoint *ep, char *text, size_t len);
+/* What one cycle publishes. */
+struct endpoint_data {
+    char *metrics; /* heap; the /metrics body */
+    size_t metrics_len;
+    char *lag_json; /* heap; the /api/v1/lag body */
+    size_t lag_json_len;
+    struct kafka_lag_cluster **lag; /* heap array of heap results */
+    size_t n_lag;
+};
+
+/* Replaces the snapshot with d's contents, taking ownership of all of them
+ * (d itself is reset). Any thread. */
+void endpoint_publish(struct endpoint *ep, struct endpoint_data *d);
 
 /* Marks the agent ready (first cycle done) or not (reload in progress). */
 void endpoint_set_ready(struct endpoint *ep, bool ready);
