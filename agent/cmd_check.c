@@ -1,5 +1,6 @@
 /* lagwatch check -c FILE: validate the config, print targets and ring. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,8 +11,10 @@
 int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
+    bool keys = false;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"keys", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -22,13 +25,26 @@ int cmd_check(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case 'k':
+            keys = true;
+            break;
         case 'h':
-            printf("usage: lagwatch check -c FILE\n");
+            printf("usage: lagwatch check -c FILE\n"
+                   "       lagwatch check --keys\n");
             return 0;
         default:
             fprintf(stderr, "usage: lagwatch check -c FILE\n");
             return EXIT_USAGE;
         }
+    }
+    if (keys && !path && optind == argc) {
+        /* Every key the loader accepts, from the same table that drives
+         * parsing: what the man page must document. */
+        size_t n;
+        const char *const *k = config_known_keys(&n);
+        for (size_t i = 0; i < n; i++)
+            puts(k[i]);
+        return 0;
     }
     if (!path || optind != argc) {
         fprintf(stderr, "usage: lagwatch check -c FILE\n");

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The man pages cannot drift from the code: every configuration key the
+# loader accepts (`lagwatch check --keys`, from the loader's own table) is
+# documented in lagwatch.yml(5), and every long option of every subcommand
+# (the getopt tables in agent/cmd_*.c) in lagwatch(8); README.md's command
+# list names every subcommand.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
+LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
+. "$srcdir/tests/lib/tap.sh"
+[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
+
+# groff escapes '-' as '\-'; undo that to search the text.
+yml=$(sed 's/\\-/-/g' "$srcdir/man/lagwatch.yml.5")
+cli=$(sed 's/\\-/-/g' "$srcdir/man/lagwatch.8")
+
+keys=$("$LAGWATCH" check --keys)
+tap_check "lagwatch check --keys lists keys" test -n "$keys"
+missing=
+for k in $keys; do
+    grep -qF -- ".B $k" <<<"$yml" || missing="$missing $k"
+done
+tap_check "every config key is documented in lagwatch.yml(5)" test -z "$missing"
+[ -z "$missing" ] || tap_diag "undocumented keys:$missing"
+
+flags=$(grep -ho '{"[a-z][a-z-]*", *\(no\|required\|optional\)_argument' "$srcdir"/agent/cmd_*.c |
+    sed 's/{"\([a-z-]*\)".*/\1/' | sort -u)
+tap_check "the subcommands have long options" test -n "$flags"
+missing=
+for f in $flags; do
+    grep -qF -- "--$f" <<<"$cli" || missing="$missing --$f"
+done
+tap_check "every long option is documented in lagwatch(8)" test -z "$missing"
+[ -z "$missing" ] || tap_diag "undocumented options:$missing"
+
+missing=
+for c in run check lag ring scrape; do
+    grep -q "^lagwatch $c" "$srcdir/README.md" || missing="$missing $c"
+    grep -q "^.B lagwatch $c" "$srcdir/man/lagwatch.8" || missing="$missing man:$c"
+done
+tap_check "README and lagwatch(8) list every subcommand" test -z "$missing"
+[ -z "$missing" ] || tap_diag "missing:$missing"
+tap_done
