@@ -10,13 +10,17 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh" >/dev/null
 echo "== building lagwatch"
 LAGWATCH=$("$top/scripts/build.sh")
+build=$(dirname "$LAGWATCH")
+make -C "$build" -j"$(nproc)" tests/kafka_mock_broker tests/kafka_scenario >/dev/null
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/influxd.sh"
 
 TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-demo.XXXXXX)
 export TEST_TMPDIR
 pids=()
+broker=
 cleanup() {
+    [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     influxd_stop_all
     rm -rf "$TEST_TMPDIR"
@@ -37,6 +41,31 @@ wait_for_file "$TEST_TMPDIR/fake.port" 10
 fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
 echo "   JobManager REST http://127.0.0.1:$fport, reporters http://127.0.0.1:$fport/{tm1,tm2,jm}/metrics"
 
+echo "== starting a demo Kafka (librdkafka's mock cluster, 3 brokers) with lagging consumer groups"
+"$build/tests/kafka_mock_broker" --brokers 3 --topic orders:8 --topic clicks:4 \
+    --port-file "$TEST_TMPDIR/bootstrap" >/dev/null 2>&1 &
+broker=$!
+wait_for_file "$TEST_TMPDIR/bootstrap" 10
+B=$(cat "$TEST_TMPDIR/bootstrap")
+now=$(python3 -c 'import time; print(int(time.time() * 1000))')
+for p in 0 1 2 3 4 5 6 7; do
+    # orders: one message a second for the last 10 minutes, per partition
+    "$build/tests/kafka_scenario" --bootstrap "$B" produce orders $p 600 \
+        --ts-start $((now - 600000 - p * 60000)) --ts-step 1000 >/dev/null
+done
+for p in 0 1 2 3; do
+    "$build/tests/kafka_scenario" --bootstrap "$B" produce clicks $p 300 \
+        --ts-start $((now - 300000)) --ts-step 1000 >/dev/null
+done
+# The Flink job's group: partition 7 is furthest behind in time (its data
+# is oldest) though partition 0 is furthest behind in records.
+"$build/tests/kafka_scenario" --bootstrap "$B" commit orders-enrich \
+    orders 0 100 orders 1 500 orders 2 520 orders 3 540 orders 4 560 \
+    orders 5 580 orders 6 590 orders 7 400 >/dev/null
+"$build/tests/kafka_scenario" --bootstrap "$B" commit sessionizer \
+    clicks 0 290 clicks 1 295 clicks 2 300 clicks 3 250 >/dev/null
+echo "   $B"
+
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
@@ -49,6 +78,12 @@ flink:
       - http://127.0.0.1:$fport/tm1/metrics
       - http://127.0.0.1:$fport/tm2/metrics
       - http://127.0.0.1:$fport/jm/metrics
+kafka:
+  - name: demo
+    brokers: [${B//,/, }]
+    groups:
+      - {name: orders-enrich, job: orders-enrich}
+      - {name: sessionizer}
 sinks:
   influxdb:
     database: flink
@@ -112,6 +147,19 @@ for s in json.load(sys.stdin)["results"][0].get("series", []):
         sys.argv[1], s["tags"]["job_name"], r["running"], r["restarts"], r["ckpt_ms"], r["failed_ckpts"]))
 ' "influx-$n"
 done
+echo "== Kafka lag of the slowest partition (lagwatch lag, the one-shot table)"
+"$LAGWATCH" lag --brokers "$B" --group orders-enrich --group sessionizer | grep -v '^$'
+echo "== kafka_consumergroup_lag of orders-enrich, written with the job on $owner"
+curl -s "${!ov}/query" --data-urlencode db=flink --data-urlencode \
+    'q=SELECT last("max_lag") AS max_lag, last("max_lag_seconds") AS max_lag_seconds, last("slowest_partition") AS slowest, last("consumed_through_ms") AS consumed_through_ms FROM "kafka_consumergroup_lag" WHERE "group" = '"'"'orders-enrich'"'"' GROUP BY "topic"' |
+    python3 -c '
+import json, sys, datetime
+for s in json.load(sys.stdin)["results"][0].get("series", []):
+    r = dict(zip(s["columns"], s["values"][0]))
+    t = datetime.datetime.fromtimestamp(r["consumed_through_ms"] / 1000, datetime.timezone.utc)
+    print("   topic %s: max lag %d records, slowest partition %d is %.0f s behind; every message before %s is consumed (and checkpointed)" % (
+        s["tags"]["topic"], r["max_lag"], r["slowest"], r["max_lag_seconds"], t.strftime("%H:%M:%SZ")))
+'
 echo "== a sample query: Window operator records in, folded over subtasks"
 for n in a b c; do
     v=INFLUX_URL_$n
