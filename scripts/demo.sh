@@ -112,6 +112,8 @@ jobs = collections.Counter()
 for k in keys:
     job = "(no job: JVM/cluster series)"
     for part in k.split(","):
+        if part.startswith("group=") and job.startswith("(no job"):
+            job = "(Kafka lag of group %s)" % part[len("group="):]
         if part.startswith("job_name="):
             job = part[len("job_name="):]
     jobs[job] += 1
