@@ -23,7 +23,8 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* Deadline for writing what is queued when stopping or after --once. */
+/* Deadline for writing what is queued after --once and before a reload
+ * (SIGTERM uses agent.shutdown_timeout). */
 #define DRAIN_TIMEOUT_MS 30000
 
 static volatile sig_atomic_t stop_requested;
@@ -285,9 +286,10 @@ int cmd_run(int argc, char **argv)
         }
         sleep_until(next);
     }
-    log_info("stopping: writing what is queued (deadline %d ms)",
-             DRAIN_TIMEOUT_MS);
-    rc = agent_drain(ag, DRAIN_TIMEOUT_MS) < 0 ? EXIT_RUNTIME : 0;
+    log_info("stopping: writing what is queued (deadline %llu ms)",
+             (unsigned long long)cfg->agent.shutdown_timeout_ms);
+    rc = agent_drain(ag, cfg->agent.shutdown_timeout_ms) < 0 ? EXIT_RUNTIME
+                                                             : 0;
     endpoint_free(&ep);
 out:
     agent_free(&ag);

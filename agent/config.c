@@ -165,6 +165,19 @@ static const struct section discover_section = {NULL, NULL, discover_shown,
       1, U64MAX, NULL)                                                         \
     X("agent.scrape_concurrency", T_UINT, 0, OC(agent.scrape_concurrency), 0,  \
       1, 1024, NULL)                                                           \
+    X("agent.shutdown_timeout", T_DURATION, 0, OC(agent.shutdown_timeout_ms),  \
+      0, 1, U64MAX, NULL)                                                      \
+    X("agent.spool_fsync", T_BOOL, 0, OC(agent.spool_fsync), 0, 0, 0, NULL)    \
+    X("agent.max_connections", T_UINT, 0, OC(agent.max_connections), 0, 1,     \
+      10000, NULL)                                                             \
+    X("agent.tls_cert_file", T_STR, 0, OC(agent.tls_cert_file), 0, 1, 0, NULL) \
+    X("agent.tls_key_file", T_STR, 0, OC(agent.tls_key_file), 0, 1, 0, NULL)   \
+    X("agent.bearer_token_file", T_STR, 0, OC(agent.bearer_token_file), 0, 1,  \
+      0, NULL)                                                                 \
+    X("agent.basic_auth_user", T_STR, 0, OC(agent.basic_auth_user), 0, 1, 0,   \
+      NULL)                                                                    \
+    X("agent.basic_auth_password_file", T_STR, 0,                              \
+      OC(agent.basic_auth_password_file), 0, 1, 0, NULL)                       \
     X("flink", T_LIST, 0, OC(flink), OC(n_flink), 0, 0, &flink_list)           \
     X("flink[].name", T_STR, 0, OF(name), 0, 1, 0, NULL)                       \
     X("flink[].rest_url", T_URL, 0, OF(rest_url), 0, 0, 0, NULL)               \
@@ -1387,6 +1400,9 @@ static void set_defaults(struct config *cfg)
     a->scrape_timeout_ms = 10000;
     a->max_response_bytes = 64ULL << 20;
     a->scrape_concurrency = 16;
+    a->shutdown_timeout_ms = 30000;
+    a->spool_fsync = true;
+    a->max_connections = 64;
 
     t->drop_labels = strv(drop, 4);
     t->n_drop_labels = 4;

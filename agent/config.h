@@ -26,6 +26,14 @@ struct cfg_agent {
     uint64_t scrape_timeout_ms;  /* default 10s; must be <= interval */
     uint64_t max_response_bytes; /* default 64MiB per scrape response */
     unsigned scrape_concurrency; /* default 16 */
+    uint64_t shutdown_timeout_ms; /* SIGTERM drain deadline, default 30s */
+    bool spool_fsync;        /* fsync each spooled batch, default true */
+    unsigned max_connections; /* HTTP endpoint, default 64 */
+    char *tls_cert_file;     /* HTTP endpoint TLS, optional */
+    char *tls_key_file;
+    char *bearer_token_file; /* HTTP endpoint auth, optional */
+    char *basic_auth_user;
+    char *basic_auth_password_file;
 };
 
 struct cfg_flink {
