@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "expo.h"
+#include "expo_flink.h"
 #include "flink_rest.h"
 #include "fmt_prom.h"
 #include "flink_schema.h"
@@ -12,12 +14,17 @@
 #include "influx.h"
 #include "lagcollect.h"
 #include "log.h"
+#include "remote_write.h"
 #include "reporters.h"
 #include "router.h"
 #include "scrape.h"
 #include "xalloc.h"
 
 #define AGENT_MAX_REPLICAS 16
+/* Cap on one cycle's /metrics model of Flink series (interned, about 25
+ * bytes per series plus distinct strings): what does not fit is counted in
+ * lagwatch_exposition_samples_dropped. */
+#define AGENT_EXPO_MAX_BYTES ((size_t)256 << 20)
 
 /* Cumulative scrape outcomes of one reporter URL (targets come and go with
  * discovery, so they are keyed by URL rather than by position). */
@@ -54,6 +61,8 @@ struct agent {
     struct hashring *ring;
     struct router *router;
     struct influx_sink *sink;
+    struct remote_write *rw; /* NULL unless sinks.remote_write is set */
+    unsigned rw_fold;        /* REMOTE_WRITE_FOLD_* */
     struct flink_schema_opts schema_opts;
     struct flink_schema_scratch scratch;
     /* Reporter targets: the configured ones first, then those discovered
@@ -72,6 +81,10 @@ struct agent {
     char fingerprint[HASHRING_FINGERPRINT_LEN + 1];
     struct agent_cycle_report report;
     bool sink_failed;
+    /* The /metrics model being filled by this cycle (Flink series and
+     * derived timing); handed over by agent_take_metrics. */
+    struct expo *expo;
+    uint64_t expo_dropped; /* of the last cycle's model */
 };
 
 static int64_t now_ms(void)
@@ -106,12 +119,26 @@ static int route_point(struct agent *ag, const struct point *p)
 
 static int on_point(void *vag, const struct point *p)
 {
-    return route_point(vag, p);
+    struct agent *ag = vag;
+    if (ag->rw && remote_write_point(ag->rw, p) < 0)
+        ag->sink_failed = true;
+    return route_point(ag, p);
+}
+
+/* REST points (derived timing, job state) are also exposed on /metrics. */
+static int on_rest_point(void *vag, const struct point *p)
+{
+    struct agent *ag = vag;
+    expo_flink_point(ag->expo, p); /* a refusal is counted by the model */
+    return on_point(ag, p);
 }
 
 static int on_series(void *vag, const struct series *s)
 {
     struct agent *ag = vag;
+    expo_flink_series(ag->expo, s, ag->schema_opts.fold_fields);
+    if (ag->rw && remote_write_series(ag->rw, s, ag->rw_fold) < 0)
+        ag->sink_failed = true;
     struct point p;
     if (flink_schema_point(s, &ag->schema_opts, &p, &ag->scratch) != 0) {
         ag->report.points_unwritable++;
@@ -264,9 +291,33 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
                                    errlen) < 0)
         goto fail;
 
-    ag->sink = influx_sink_new(&cfg->influx, err, errlen);
+    struct influx_spool_opts so_spool = {
+        .dir = cfg->agent.spool_dir,
+        .max_bytes = cfg->agent.spool_max_bytes,
+        .fsync = cfg->agent.spool_fsync,
+    };
+    ag->sink = influx_sink_new(&cfg->influx, &so_spool, err, errlen);
     if (!ag->sink)
         goto fail;
+    if (cfg->remote_write.enabled) {
+        char *rdir = NULL;
+        if (cfg->agent.spool_dir && asprintf(&rdir, "%s/remote_write",
+                                             cfg->agent.spool_dir) < 0)
+            rdir = NULL;
+        struct remote_write_spool rw_spool = {
+            .dir = rdir,
+            .max_bytes = cfg->agent.spool_max_bytes,
+            .fsync = cfg->agent.spool_fsync,
+        };
+        ag->rw = remote_write_new(&cfg->remote_write, &rw_spool, err, errlen);
+        free(rdir);
+        if (!ag->rw)
+            goto fail;
+        unsigned ff = ag->schema_opts.fold_fields;
+        ag->rw_fold = (ff & FLINK_SCHEMA_MAX ? REMOTE_WRITE_FOLD_MAX : 0) |
+                      (ff & FLINK_SCHEMA_SUM ? REMOTE_WRITE_FOLD_SUM : 0) |
+                      (ff & FLINK_SCHEMA_AVG ? REMOTE_WRITE_FOLD_AVG : 0);
+    }
     ag->lag = lagcollect_new(cfg, err, errlen);
     if (!ag->lag)
         goto fail;
@@ -333,7 +384,9 @@ void agent_free(struct agent **agp)
     if (!ag)
         return;
     lagcollect_free(&ag->lag);
+    expo_free(&ag->expo);
     influx_sink_free(&ag->sink);
+    remote_write_free(&ag->rw);
     reporters_free(&ag->reporters);
     scraper_free(&ag->scraper);
     router_free(&ag->router);
@@ -371,6 +424,8 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     for (size_t i = 0; i < r->n_nodes; i++)
         r->nodes[i].points_routed = 0;
     ag->sink_failed = false;
+    expo_free(&ag->expo);
+    ag->expo = expo_new(AGENT_EXPO_MAX_BYTES);
 
     if (discover(ag) < 0)
         rc = -1;
@@ -393,7 +448,7 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
         if (!ag->rest[i])
             continue;
         if (flink_rest_collect(ag->rest[i], ag->rest_scrapers[i], r->ts_ms,
-                               on_point, ag) < 0)
+                               on_rest_point, ag) < 0)
             rc = -1;
         const struct flink_rest_stats *fs = flink_rest_stats(ag->rest[i]);
         r->rest_requests += fs->requests_last;
@@ -407,7 +462,14 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
                          on_point, ag) < 0)
         rc = -1;
 
+    ag->expo_dropped = expo_dropped(ag->expo);
+    if (ag->expo_dropped)
+        log_warn("/metrics keeps %zu bytes of series per cycle: %" PRIu64
+                 " samples left out",
+                 AGENT_EXPO_MAX_BYTES, ag->expo_dropped);
     influx_sink_flush(ag->sink);
+    if (ag->rw)
+        remote_write_flush(ag->rw);
     if (ag->sink_failed)
         rc = -1;
     account(ag, r, rc);
@@ -424,7 +486,18 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
 
 int agent_drain(struct agent *ag, uint64_t timeout_ms)
 {
+    double t0 = mono_s();
     int rc = influx_sink_drain(ag->sink, timeout_ms);
+    if (ag->rw) {
+        /* both sinks share the deadline */
+        double spent_ms = (mono_s() - t0) * 1000.0;
+        uint64_t left = spent_ms < (double)timeout_ms
+                            ? timeout_ms - (uint64_t)spent_ms
+                            : 0;
+        int rrc = remote_write_drain(ag->rw, left);
+        if (rrc < 0 || (rrc > 0 && rc == 0))
+            rc = rrc;
+    }
     agent_refresh_nodes(ag);
     return rc;
 }
@@ -438,6 +511,8 @@ void agent_refresh_nodes(struct agent *ag)
         nr->points_written = ns.points_written;
         nr->points_dropped = ns.points_dropped;
         nr->points_retried = ns.points_retried;
+        nr->points_spooled = ns.points_spooled;
+        nr->spool_points = ns.spool_points;
         snprintf(nr->last_error, sizeof(nr->last_error), "%s",
                  ns.last_error);
     }
@@ -489,10 +564,23 @@ void agent_print_report(struct agent *ag, FILE *out)
         const struct agent_node_report *nr = &r->nodes[i];
         fprintf(out,
                 "  node %-12s %-28s routed %6" PRIu64 "  written %6" PRIu64
-                "  dropped %" PRIu64 "%s%s\n",
+                "  spooled %" PRIu64 " (waiting %" PRIu64 ")  dropped %" PRIu64
+                "%s%s\n",
                 nr->name, nr->url, nr->points_routed, nr->points_written,
-                nr->points_dropped, nr->last_error[0] ? "  last error: " : "",
-                nr->last_error);
+                nr->points_spooled, nr->spool_points, nr->points_dropped,
+                nr->last_error[0] ? "  last error: " : "", nr->last_error);
+    }
+    if (ag->rw) {
+        struct remote_write_stats rs;
+        remote_write_get_stats(ag->rw, &rs);
+        fprintf(out,
+                "  remote write %-28s sent %6" PRIu64 "  failed %" PRIu64
+                "  dropped %" PRIu64 "  spooled %" PRIu64 " (waiting %" PRIu64
+                ")%s%s\n",
+                ag->cfg->remote_write.url, rs.samples_sent,
+                rs.samples_failed, rs.samples_dropped, rs.samples_spooled,
+                rs.spool_samples, rs.last_error[0] ? "  last error: " : "",
+                rs.last_error);
     }
 }
 
@@ -510,14 +598,14 @@ const char *agent_ring_fingerprint(const struct agent *ag)
 
 #define L1(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
 
-static void counter(struct buf *out, const char *name, const char *help,
+static void counter(struct expo *out, const char *name, const char *help,
                     double v)
 {
-    fmt_prom_family(out, name, "counter", help);
-    fmt_prom_sample(out, name, NULL, 0, v);
+    expo_family(out, name, "counter", help);
+    expo_sample(out, name, NULL, 0, v);
 }
 
-static void write_targets(struct agent *ag, struct buf *out)
+static void write_targets(struct agent *ag, struct expo *out)
 {
     static const struct {
         const char *name, *type, *help;
@@ -534,7 +622,7 @@ static void write_targets(struct agent *ag, struct buf *out)
          "Failed scrapes of the reporter endpoint"},
     };
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        fmt_prom_family(out, fam[f].name, fam[f].type, fam[f].help);
+        expo_family(out, fam[f].name, fam[f].type, fam[f].help);
         for (size_t i = 0; i < ag->n_tstats; i++) {
             const struct target_stats *ts = &ag->tstats[i];
             struct label l[] = {L1("flink_cluster", ts->cluster),
@@ -544,12 +632,12 @@ static void write_targets(struct agent *ag, struct buf *out)
                        : f == 2 ? (double)ts->last_samples
                        : f == 3 ? (double)ts->scrapes
                                 : (double)ts->errors;
-            fmt_prom_sample(out, fam[f].name, l, 2, v);
+            expo_sample(out, fam[f].name, l, 2, v);
         }
     }
 }
 
-static void write_nodes(struct agent *ag, struct buf *out)
+static void write_nodes(struct agent *ag, struct expo *out)
 {
     static const struct {
         const char *name, *type, *help;
@@ -557,8 +645,9 @@ static void write_nodes(struct agent *ag, struct buf *out)
         {"lagwatch_points_written_total", "counter",
          "Points InfluxDB accepted, per node"},
         {"lagwatch_points_dropped_total", "counter",
-         "Points given up on (refused, retries exhausted, queue full), per "
-         "node; each drop is logged with its reason"},
+         "Points lost, per node: refused for good by InfluxDB, spool cap "
+         "reached, corrupt spool record, or no spool; each drop is logged "
+         "with its reason"},
         {"lagwatch_points_retried_total", "counter",
          "Points sent again after a failed write, per node"},
         {"lagwatch_points_invalid_total", "counter",
@@ -571,13 +660,26 @@ static void write_nodes(struct agent *ag, struct buf *out)
          "Request bytes sent on the wire (after gzip), per node"},
         {"lagwatch_node_up", "gauge",
          "1 when the last exchange with the InfluxDB node succeeded"},
+        {"lagwatch_points_spooled_total", "counter",
+         "Points written to the node's disk spool, per node"},
+        {"lagwatch_points_replayed_total", "counter",
+         "Points written to InfluxDB from the node's spool, per node"},
+        {"lagwatch_spool_bytes", "gauge",
+         "Size of the node's spool segment files"},
+        {"lagwatch_spool_points", "gauge",
+         "Points waiting in the node's spool"},
+        {"lagwatch_spool_dropped_points_total", "counter",
+         "Part of lagwatch_points_dropped_total lost in the spool (cap "
+         "reached, corrupt record, I/O error), per node"},
+        {"lagwatch_node_down", "gauge",
+         "1 while the node is marked down and probed with /ping"},
     };
     const struct cfg_influx *ci = &ag->cfg->influx;
     struct influx_node_stats *ns = xcalloc(ci->n_nodes, sizeof(*ns));
     for (size_t i = 0; i < ci->n_nodes; i++)
         influx_sink_node_stats(ag->sink, i, &ns[i]);
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        fmt_prom_family(out, fam[f].name, fam[f].type, fam[f].help);
+        expo_family(out, fam[f].name, fam[f].type, fam[f].help);
         for (size_t i = 0; i < ci->n_nodes; i++) {
             struct label l[] = {L1("node", ci->nodes[i].name)};
             const struct influx_node_stats *s = &ns[i];
@@ -588,14 +690,74 @@ static void write_nodes(struct agent *ag, struct buf *out)
                        : f == 4 ? (double)s->write_count
                        : f == 5 ? (double)s->write_ns_total / 1e9
                        : f == 6 ? (double)s->bytes_sent
-                                : (double)s->up;
-            fmt_prom_sample(out, fam[f].name, l, 1, v);
+                       : f == 7 ? (double)s->up
+                       : f == 8 ? (double)s->points_spooled
+                       : f == 9 ? (double)s->points_replayed
+                       : f == 10 ? (double)s->spool_bytes
+                       : f == 11 ? (double)s->spool_points
+                       : f == 12 ? (double)s->points_dropped_spool
+                                 : (double)s->down;
+            expo_sample(out, fam[f].name, l, 1, v);
         }
     }
     free(ns);
 }
 
-static void write_rest(struct agent *ag, struct buf *out)
+static void write_remote_write(struct agent *ag, struct expo *out)
+{
+    if (!ag->rw)
+        return;
+    struct remote_write_stats rs;
+    remote_write_get_stats(ag->rw, &rs);
+    counter(out, "lagwatch_remote_write_samples_sent_total",
+            "Samples the remote-write receiver accepted",
+            (double)rs.samples_sent);
+    counter(out, "lagwatch_remote_write_samples_failed_total",
+            "Samples the remote-write receiver refused (4xx other than "
+            "429), not retried",
+            (double)rs.samples_failed);
+    counter(out, "lagwatch_remote_write_samples_dropped_total",
+            "Samples given up on (queue full, retries exhausted); each "
+            "drop is logged with its reason",
+            (double)rs.samples_dropped);
+    counter(out, "lagwatch_remote_write_samples_skipped_total",
+            "Samples never sent: non-finite value or invalid label set",
+            (double)rs.samples_skipped);
+    counter(out, "lagwatch_remote_write_samples_spooled_total",
+            "Samples written to the remote-write disk spool",
+            (double)rs.samples_spooled);
+    counter(out, "lagwatch_remote_write_samples_replayed_total",
+            "Samples sent from the remote-write disk spool",
+            (double)rs.samples_replayed);
+    expo_family(out, "lagwatch_remote_write_spool_samples", "gauge",
+                "Samples waiting in the remote-write disk spool");
+    expo_sample(out, "lagwatch_remote_write_spool_samples", NULL, 0,
+                (double)rs.spool_samples);
+    expo_family(out, "lagwatch_remote_write_spool_bytes", "gauge",
+                "Size of the remote-write spool segment files");
+    expo_sample(out, "lagwatch_remote_write_spool_bytes", NULL, 0,
+                (double)rs.spool_bytes);
+    counter(out, "lagwatch_remote_write_requests_total",
+            "Remote-write requests sent, retries included",
+            (double)rs.requests);
+    counter(out, "lagwatch_remote_write_retries_total",
+            "Remote-write requests sent again after a 5xx, 429 or "
+            "transport error",
+            (double)rs.retries);
+    counter(out, "lagwatch_remote_write_bytes_total",
+            "Remote-write request bytes sent (snappy-compressed)",
+            (double)rs.bytes_sent);
+    expo_family(out, "lagwatch_remote_write_queue_bytes", "gauge",
+                "Compressed remote-write requests waiting in memory");
+    expo_sample(out, "lagwatch_remote_write_queue_bytes", NULL, 0,
+                (double)rs.queue_bytes);
+    expo_family(out, "lagwatch_remote_write_up", "gauge",
+                "1 when the last exchange with the remote-write "
+                "receiver got an answer below 500");
+    expo_sample(out, "lagwatch_remote_write_up", NULL, 0, rs.up);
+}
+
+static void write_rest(struct agent *ag, struct expo *out)
 {
     const struct config *cfg = ag->cfg;
     bool any = false;
@@ -603,26 +765,26 @@ static void write_rest(struct agent *ag, struct buf *out)
         any = any || ag->rest[i];
     if (!any)
         return;
-    fmt_prom_family(out, "lagwatch_rest_requests_total", "counter",
+    expo_family(out, "lagwatch_rest_requests_total", "counter",
                     "JobManager REST requests sent");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
         struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
-        fmt_prom_sample(out, "lagwatch_rest_requests_total", l, 1,
+        expo_sample(out, "lagwatch_rest_requests_total", l, 1,
                         (double)flink_rest_stats(ag->rest[i])->requests_total);
     }
-    fmt_prom_family(out, "lagwatch_rest_requests_last_cycle", "gauge",
+    expo_family(out, "lagwatch_rest_requests_last_cycle", "gauge",
                     "JobManager REST requests of the last cycle (grows with "
                     "jobs and vertices, not subtasks)");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
         struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
-        fmt_prom_sample(out, "lagwatch_rest_requests_last_cycle", l, 1,
+        expo_sample(out, "lagwatch_rest_requests_last_cycle", l, 1,
                         (double)flink_rest_stats(ag->rest[i])->requests_last);
     }
-    fmt_prom_family(out, "lagwatch_rest_errors_total", "counter",
+    expo_family(out, "lagwatch_rest_errors_total", "counter",
                     "Failed JobManager REST requests, by kind");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
@@ -632,49 +794,54 @@ static void write_rest(struct agent *ag, struct buf *out)
             struct label l[] = {
                 L1("flink_cluster", cfg->flink[i].name),
                 L1("kind", flink_rest_err_name((enum flink_rest_err)k))};
-            fmt_prom_sample(out, "lagwatch_rest_errors_total", l, 2,
+            expo_sample(out, "lagwatch_rest_errors_total", l, 2,
                             (double)fs->errors_total[k]);
         }
     }
-    fmt_prom_family(out, "lagwatch_rest_duration_seconds", "gauge",
+    expo_family(out, "lagwatch_rest_duration_seconds", "gauge",
                     "Wall time of the last JobManager REST collection");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
         struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
-        fmt_prom_sample(out, "lagwatch_rest_duration_seconds", l, 1,
+        expo_sample(out, "lagwatch_rest_duration_seconds", l, 1,
                         flink_rest_stats(ag->rest[i])->duration_s_last);
     }
 }
 
-void agent_write_metrics(struct agent *ag, struct buf *out)
+void agent_write_metrics(struct agent *ag, struct expo *out)
 {
+    expo_family(out, "lagwatch_exposition_samples_dropped", "gauge",
+                "Flink samples of the last cycle left out of /metrics: "
+                "over its memory cap");
+    expo_sample(out, "lagwatch_exposition_samples_dropped", NULL, 0,
+                (double)ag->expo_dropped);
     const struct agent_totals *t = &ag->totals;
     struct label bl[] = {L1("version", PACKAGE_VERSION)};
-    fmt_prom_family(out, "lagwatch_build_info", "gauge",
+    expo_family(out, "lagwatch_build_info", "gauge",
                     "Always 1; the version label names the build");
-    fmt_prom_sample(out, "lagwatch_build_info", bl, 1, 1);
+    expo_sample(out, "lagwatch_build_info", bl, 1, 1);
     char vn[16];
     snprintf(vn, sizeof(vn), "%u", ag->cfg->influx.vnodes);
     struct label rl[] = {L1("fingerprint", ag->fingerprint),
                          L1("vnodes", vn)};
-    fmt_prom_family(out, "lagwatch_ring_info", "gauge",
+    expo_family(out, "lagwatch_ring_info", "gauge",
                     "Always 1; agents with the same nodes, weights and "
                     "vnodes have the same fingerprint");
-    fmt_prom_sample(out, "lagwatch_ring_info", rl, 2, 1);
+    expo_sample(out, "lagwatch_ring_info", rl, 2, 1);
 
     counter(out, "lagwatch_cycles_total", "Collection cycles run",
             (double)t->cycles);
     counter(out, "lagwatch_cycle_failures_total",
             "Cycles in which a target, a request or a write failed",
             (double)t->cycles_failed);
-    fmt_prom_family(out, "lagwatch_cycle_duration_seconds", "gauge",
+    expo_family(out, "lagwatch_cycle_duration_seconds", "gauge",
                     "Duration of the last collection cycle");
-    fmt_prom_sample(out, "lagwatch_cycle_duration_seconds", NULL, 0,
+    expo_sample(out, "lagwatch_cycle_duration_seconds", NULL, 0,
                     ag->report.duration_s);
-    fmt_prom_family(out, "lagwatch_last_cycle_timestamp_seconds", "gauge",
+    expo_family(out, "lagwatch_last_cycle_timestamp_seconds", "gauge",
                     "Start of the last collection cycle, Unix time");
-    fmt_prom_sample(out, "lagwatch_last_cycle_timestamp_seconds", NULL, 0,
+    expo_sample(out, "lagwatch_last_cycle_timestamp_seconds", NULL, 0,
                     (double)ag->report.ts_ms / 1000.0);
 
     counter(out, "lagwatch_samples_scraped_total",
@@ -695,5 +862,16 @@ void agent_write_metrics(struct agent *ag, struct buf *out)
     write_targets(ag, out);
     write_nodes(ag, out);
     write_rest(ag, out);
+    write_remote_write(ag, out);
     lagcollect_write_metrics(ag->lag, out);
+}
+
+struct expo *agent_take_metrics(struct agent *ag)
+{
+    struct expo *e = ag->expo ? ag->expo : expo_new(0);
+    ag->expo = NULL;
+    /* the self-metrics always fit: they grow with targets and nodes */
+    expo_set_max_bytes(e, 0);
+    agent_write_metrics(ag, e);
+    return e;
 }

@@ -27,6 +27,8 @@ struct agent_node_report {
     uint64_t points_written; /* since start */
     uint64_t points_dropped; /* since start */
     uint64_t points_retried; /* since start */
+    uint64_t points_spooled; /* since start */
+    uint64_t spool_points;   /* waiting in the spool now */
     char last_error[256];
 };
 
@@ -59,8 +61,10 @@ void agent_free(struct agent **agp);
  * The report stays valid until the next cycle or agent_free. */
 int agent_cycle(struct agent *ag, struct agent_cycle_report **rep);
 
-/* Waits for the sink to write everything queued so far. 0 when all of it
- * was written, -1 when anything was dropped or the deadline passed. */
+/* Waits for the sink to write everything queued so far (see
+ * influx_sink_drain). 0 when all of it was written, 1 when nothing was lost
+ * but some is still spooled (a node down, the deadline), -1 when anything
+ * was dropped. */
 int agent_drain(struct agent *ag, uint64_t timeout_ms);
 
 /* Refreshes the per-node totals of the last report from the sink. */
@@ -76,8 +80,15 @@ struct lagcollect;
 /* The Kafka lag of the last cycle (for /api/v1/lag and /api/v1/ready). */
 const struct lagcollect *agent_lagcollect(const struct agent *ag);
 
-/* Appends lagwatch's self-metrics (Prometheus text 0.0.4, lagwatch_*
- * families with HELP and TYPE) as of the last completed cycle. */
-void agent_write_metrics(struct agent *ag, struct buf *out);
+struct expo;
+/* Adds lagwatch's self-metrics (lagwatch_* families with HELP and TYPE) as
+ * of the last completed cycle to the /metrics model out. */
+void agent_write_metrics(struct agent *ag, struct expo *out);
+
+/* Hands over the /metrics model of the last completed cycle: its trimmed
+ * Flink series, derived timing, Kafka lag and self-metrics. The caller owns
+ * it (expo_free); a second call before the next cycle gets the
+ * self-metrics only. */
+struct expo *agent_take_metrics(struct agent *ag);
 
 #endif

@@ -5,6 +5,11 @@
  * level); the loop acts on them between cycles: SIGTERM/SIGINT stop
  * collecting and drain the sink within a deadline, SIGHUP reloads the
  * configuration, keeping the running one when the new one is bad.
+ *
+ * Under systemd (Type=notify) the loop reports READY=1 after the first
+ * cycle, a STATUS= line per cycle, RELOADING=1/READY=1 around a reload,
+ * STOPPING=1 on shutdown, and pings the watchdog from the loop itself, so a
+ * hung cycle is noticed (see sdnotify.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +26,7 @@
 #include "lag_report.h"
 #include "lagcollect.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "xalloc.h"
 
 /* Deadline for writing what is queued after --once and before a reload
@@ -66,10 +72,12 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Sleeps until the deadline or until a signal flag is raised. */
-static void sleep_until(double deadline)
+/* Sleeps until the deadline or until a signal flag is raised, pinging the
+ * watchdog on the way. */
+static void sleep_until(double deadline, struct sdnotify *sn)
 {
     while (!stop_requested && !reload_requested) {
+        sdnotify_watchdog(sn);
         double left = deadline - mono_s();
         if (left <= 0)
             return;
@@ -116,11 +124,15 @@ static int load(const char *path, const char *cli_level, struct config **cfgp,
     return 0;
 }
 
+/* On success the previous configuration is handed back in *oldp (the
+ * endpoint is rebuilt from the difference), else *oldp is NULL. */
 static void reload(const char *path, const char *cli_level,
-                   struct config **cfgp, struct agent **agp)
+                   struct config **cfgp, struct agent **agp,
+                   struct config **oldp)
 {
     struct config *ncfg = NULL;
     struct agent *nag = NULL;
+    *oldp = NULL;
     log_info("reloading configuration from '%s'", path);
     if (load(path, cli_level, &ncfg, &nag) != 0) {
         log_error("reload of '%s' rejected: keeping the running "
@@ -139,7 +151,7 @@ static void reload(const char *path, const char *cli_level,
     if (agent_drain(*agp, DRAIN_TIMEOUT_MS) < 0)
         log_warn("not every point queued before the reload was written");
     agent_free(agp);
-    config_free(cfgp);
+    *oldp = *cfgp;
     *cfgp = ncfg;
     *agp = nag;
     log_info("configuration reloaded");
@@ -154,8 +166,8 @@ static void publish(struct endpoint *ep, struct agent *ag)
     memset(&d, 0, sizeof(d));
     struct buf b;
     buf_init(&b, 0);
-    agent_write_metrics(ag, &b);
-    d.metrics = buf_detach(&b, &d.metrics_len);
+    /* the previous cycle's model is freed when its last reader is done */
+    d.metrics = agent_take_metrics(ag);
     d.lag = lagcollect_copy(agent_lagcollect(ag), &d.n_lag);
     lag_report_json(&b, (const struct kafka_lag_cluster *const *)d.lag,
                     d.n_lag);
@@ -165,22 +177,57 @@ static void publish(struct endpoint *ep, struct agent *ag)
     endpoint_set_ready(ep, true);
 }
 
-/* After a reload: a new listen address gets a new endpoint; when it cannot
- * be bound the old one keeps serving. */
-static void rebind(struct endpoint **epp, const char *old_listen,
-                   const char *new_listen)
+/* After a reload: new endpoint settings (or secret files to re-read) get
+ * a new endpoint. A new address is bound before the old endpoint stops, so
+ * a failure keeps the old one serving; the same address must be released
+ * first, and a failure then falls back to the previous settings. */
+static void rebind(struct endpoint **epp, const struct cfg_agent *old,
+                   const struct cfg_agent *nw)
 {
-    if (strcmp(old_listen, new_listen) == 0)
+    char err[768];
+    if (*epp && !endpoint_needs_rebuild(old, nw))
         return;
-    char err[512];
-    struct endpoint *nep = endpoint_new(new_listen, err, sizeof(err));
-    if (!nep) {
-        log_error("%s; still serving on '%s'", err, old_listen);
+    if (*epp && strcmp(old->listen, nw->listen) != 0) {
+        struct endpoint *nep = endpoint_new(nw, err, sizeof(err));
+        if (!nep) {
+            log_error("%s; still serving on '%s' with the previous settings",
+                      err, old->listen);
+            return;
+        }
+        endpoint_free(epp);
+        *epp = nep;
+        log_info("serving on '%s'", nw->listen);
         return;
     }
     endpoint_free(epp);
-    *epp = nep;
-    log_info("serving /metrics on '%s'", new_listen);
+    *epp = endpoint_new(nw, err, sizeof(err));
+    if (*epp) {
+        log_info("serving on '%s' with the reloaded settings", nw->listen);
+        return;
+    }
+    log_error("%s", err);
+    *epp = endpoint_new(old, err, sizeof(err));
+    if (*epp)
+        log_warn("still serving on '%s' with the previous settings",
+                 old->listen);
+    else
+        log_error("%s; no HTTP endpoint until a reload succeeds", err);
+}
+
+/* READY=1 (first time and after a reload) plus the last cycle's STATUS. */
+static void notify_cycle(struct sdnotify *sn, bool ready,
+                         const struct agent_cycle_report *rep, int cycle_rc)
+{
+    if (!sdnotify_enabled(sn))
+        return;
+    sdnotify_sendf(sn,
+                   "%sSTATUS=cycle %s: %llu targets, %llu failed, %llu "
+                   "points in %.1f s",
+                   ready ? "READY=1\n" : "",
+                   cycle_rc < 0 ? "with errors" : "ok",
+                   (unsigned long long)rep->targets,
+                   (unsigned long long)rep->targets_failed,
+                   (unsigned long long)rep->points_out, rep->duration_s);
 }
 
 static const char run_usage[] =
@@ -244,17 +291,22 @@ int cmd_run(int argc, char **argv)
     struct agent_cycle_report *rep;
     if (once) {
         rc = agent_cycle(ag, &rep) < 0 ? EXIT_RUNTIME : 0;
-        if (agent_drain(ag, DRAIN_TIMEOUT_MS) < 0)
+        /* spooled for a later run is not lost, but this cycle failed */
+        if (agent_drain(ag, DRAIN_TIMEOUT_MS) != 0)
             rc = EXIT_RUNTIME;
         agent_print_report(ag, stdout);
         goto out;
     }
 
-    char err[512];
-    struct endpoint *ep = endpoint_new(cfg->agent.listen, err, sizeof(err));
+    char err[768];
+    struct sdnotify *sn = sdnotify_new(err, sizeof(err));
+    if (!sn)
+        log_warn("%s; not notifying systemd", err);
+    struct endpoint *ep = endpoint_new(&cfg->agent, err, sizeof(err));
     if (!ep) {
         log_error("%s", err);
         rc = EXIT_RUNTIME;
+        sdnotify_free(&sn);
         goto out;
     }
     if (endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
@@ -265,18 +317,33 @@ int cmd_run(int argc, char **argv)
              (unsigned long long)cfg->agent.interval_ms,
              agent_ring_fingerprint(ag), cfg->agent.listen);
     double next = mono_s();
+    bool notify_ready = true; /* READY=1 due: first cycle, after a reload */
+    sdnotify_watchdog(sn);
     while (!stop_requested) {
         if (reload_requested) {
+            struct timespec now;
+            struct config *old = NULL;
             reload_requested = 0;
-            char *old_listen = xstrdup(cfg->agent.listen);
-            reload(path, cli_level, &cfg, &ag);
-            rebind(&ep, old_listen, cfg->agent.listen);
-            free(old_listen);
-            if (endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            sdnotify_sendf(sn,
+                           "RELOADING=1\nMONOTONIC_USEC=%llu\n"
+                           "STATUS=reloading '%s'",
+                           (unsigned long long)now.tv_sec * 1000000ULL +
+                               (unsigned long long)now.tv_nsec / 1000ULL,
+                           path);
+            reload(path, cli_level, &cfg, &ag, &old);
+            if (old)
+                rebind(&ep, &old->agent, &cfg->agent);
+            config_free(&old);
+            if (ep && endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
                 log_error("cannot serve /api/v1/ring: %s", err);
+            notify_ready = true;
         }
-        agent_cycle(ag, &rep);
+        int cycle_rc = agent_cycle(ag, &rep);
         publish(ep, ag);
+        notify_cycle(sn, notify_ready, rep, cycle_rc);
+        notify_ready = false;
+        sdnotify_watchdog(sn);
         next += (double)cfg->agent.interval_ms / 1000.0;
         double now = mono_s();
         if (next < now) {
@@ -284,13 +351,15 @@ int cmd_run(int argc, char **argv)
                      (unsigned long long)cfg->agent.interval_ms);
             next = now;
         }
-        sleep_until(next);
+        sleep_until(next, sn);
     }
     log_info("stopping: writing what is queued (deadline %llu ms)",
              (unsigned long long)cfg->agent.shutdown_timeout_ms);
+    sdnotify_send(sn, "STOPPING=1\nSTATUS=stopping: writing what is queued");
     rc = agent_drain(ag, cfg->agent.shutdown_timeout_ms) < 0 ? EXIT_RUNTIME
                                                              : 0;
     endpoint_free(&ep);
+    sdnotify_free(&sn);
 out:
     agent_free(&ag);
     config_free(&cfg);

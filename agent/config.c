@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "secret.h"
 #include "units.h"
 #include "xalloc.h"
 
@@ -268,7 +269,21 @@ static const struct section discover_section = {NULL, NULL, discover_shown,
     X("sinks.remote_write", T_MAP, 0, 0, 0, 0, 0, &rw_section)                 \
     X("sinks.remote_write.url", T_URL, 0, OC(remote_write.url), 0, 0, 0, NULL) \
     X("sinks.remote_write.timeout", T_DURATION, 0,                             \
-      OC(remote_write.timeout_ms), 0, 1, U64MAX, NULL)
+      OC(remote_write.timeout_ms), 0, 1, U64MAX, NULL)                         \
+    X("sinks.remote_write.batch_size", T_UINT, 0, OC(remote_write.batch_size), \
+      0, 1, 100000, NULL)                                                      \
+    X("sinks.remote_write.max_retries", T_UINT, 0,                             \
+      OC(remote_write.max_retries), 0, 0, 100, NULL)                           \
+    X("sinks.remote_write.min_backoff", T_DURATION, 0,                         \
+      OC(remote_write.min_backoff_ms), 0, 1, U64MAX, NULL)                     \
+    X("sinks.remote_write.max_backoff", T_DURATION, 0,                         \
+      OC(remote_write.max_backoff_ms), 0, 1, U64MAX, NULL)                     \
+    X("sinks.remote_write.queue_max_bytes", T_SIZE, 0,                         \
+      OC(remote_write.queue_max_bytes), 0, 1, U64MAX, NULL)                    \
+    X("sinks.remote_write.username", T_STR, 0, OC(remote_write.username), 0,   \
+      1, 0, NULL)                                                              \
+    X("sinks.remote_write.password_file", T_STR, 0,                            \
+      OC(remote_write.password_file), 0, 1, 0, NULL)
 
 #define AS_FIELD(p, t, et, o, on, mn, mx, ax) {p, t, et, o, on, mn, mx, ax},
 #define AS_PATH(p, t, et, o, on, mn, mx, ax)  p,
@@ -1329,14 +1344,87 @@ static void rw_enter(void *base)
 
 static int rw_check(struct ctx *c, const yaml_node_t *n, void *base)
 {
-    if (!((struct config *)base)->remote_write.url)
+    const struct cfg_remote_write *rw = &((struct config *)base)->remote_write;
+    if (!rw->url)
         return fail(c, n, "'sinks.remote_write' needs 'url'");
+    if (rw->min_backoff_ms > rw->max_backoff_ms)
+        return fail(c, map_get(c, n, "min_backoff"),
+                    "'sinks.remote_write.min_backoff' exceeds 'max_backoff'");
+    if (rw->password_file && !rw->username)
+        return fail(c, map_get(c, n, "password_file"),
+                    "'sinks.remote_write.password_file' needs 'username'");
+    if (rw->password_file) {
+        /* read again by the sink at start; checked here so that `lagwatch
+         * check` refuses what the daemon would */
+        char err[512];
+        char *s = secret_read_file(rw->password_file,
+                                   "remote write password file", false, err,
+                                   sizeof(err));
+        if (!s)
+            return fail(c, map_get(c, n, "password_file"), "%s", err);
+        secret_free(&s);
+    }
     return 0;
 }
 
 static bool rw_shown(const void *base)
 {
     return ((const struct config *)base)->remote_write.enabled;
+}
+
+/* Largest TLS certificate or key file accepted (as httpd.c does). */
+#define MAX_TLS_FILE_BYTES (1024 * 1024)
+
+/* The endpoint's TLS and auth files are read here as well as when the
+ * endpoint starts (both through secret.h), so that `lagwatch check` fails
+ * for a file the daemon would refuse. Secrets are not kept. */
+static int check_endpoint_files(struct ctx *c, const yaml_node_t *agent,
+                                const struct cfg_agent *a)
+{
+    char err[768];
+    char *s = NULL;
+    if (!a->tls_cert_file != !a->tls_key_file)
+        return fail(c,
+                    map_get(c, agent,
+                            a->tls_cert_file ? "tls_cert_file"
+                                             : "tls_key_file"),
+                    "'agent.tls_cert_file' and 'agent.tls_key_file' must be "
+                    "set together");
+    if (a->tls_cert_file &&
+        secret_check_pem(a->tls_cert_file, "TLS certificate file",
+                         MAX_TLS_FILE_BYTES, err, sizeof(err)) < 0)
+        return fail(c, map_get(c, agent, "tls_cert_file"), "%s", err);
+    if (a->tls_key_file &&
+        secret_check_pem(a->tls_key_file, "TLS key file", MAX_TLS_FILE_BYTES,
+                         err, sizeof(err)) < 0)
+        return fail(c, map_get(c, agent, "tls_key_file"), "%s", err);
+    if (!a->basic_auth_user != !a->basic_auth_password_file)
+        return fail(c,
+                    map_get(c, agent,
+                            a->basic_auth_user ? "basic_auth_user"
+                                               : "basic_auth_password_file"),
+                    "'agent.basic_auth_user' and "
+                    "'agent.basic_auth_password_file' must be set together");
+    if (a->basic_auth_user && strchr(a->basic_auth_user, ':'))
+        return fail(c, map_get(c, agent, "basic_auth_user"),
+                    "'agent.basic_auth_user' must not contain ':'");
+    if (a->bearer_token_file) {
+        s = secret_read_file(a->bearer_token_file, "bearer token file", true,
+                             err, sizeof(err));
+        if (!s)
+            return fail(c, map_get(c, agent, "bearer_token_file"), "%s", err);
+        secret_free(&s);
+    }
+    if (a->basic_auth_password_file) {
+        s = secret_read_file(a->basic_auth_password_file,
+                             "basic auth password file", false, err,
+                             sizeof(err));
+        if (!s)
+            return fail(c, map_get(c, agent, "basic_auth_password_file"),
+                        "%s", err);
+        secret_free(&s);
+    }
+    return 0;
 }
 
 static int check_root(struct ctx *c, const yaml_node_t *root,
@@ -1366,7 +1454,7 @@ static int check_root(struct ctx *c, const yaml_node_t *root,
         host[sizeof(host) - 1] = '\0';
         a->name = xstrdup(host);
     }
-    return 0;
+    return check_endpoint_files(c, agent, a);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1428,6 +1516,11 @@ static void set_defaults(struct config *cfg)
     in->gzip = true;
 
     cfg->remote_write.timeout_ms = 10000;
+    cfg->remote_write.batch_size = 2000;
+    cfg->remote_write.max_retries = 5;
+    cfg->remote_write.min_backoff_ms = 500;
+    cfg->remote_write.max_backoff_ms = 30000;
+    cfg->remote_write.queue_max_bytes = 64ULL << 20;
 }
 
 static void free_fields(const char *prefix, void *base)

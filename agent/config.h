@@ -145,9 +145,16 @@ struct cfg_influx {
 };
 
 struct cfg_remote_write {
-    bool enabled;
+    bool enabled; /* false when sinks.remote_write is absent */
     char *url;
-    uint64_t timeout_ms;
+    uint64_t timeout_ms;      /* per request, default 10s */
+    unsigned batch_size;      /* samples per request, default 2000 */
+    unsigned max_retries;     /* without spool (5xx, 429, transport), 5 */
+    uint64_t min_backoff_ms;  /* first retry delay, default 500ms */
+    uint64_t max_backoff_ms;  /* cap of the doubling delay, default 30s */
+    uint64_t queue_max_bytes; /* compressed requests in memory, 64MiB */
+    char *username;           /* optional basic auth */
+    char *password_file;      /* optional; read when the sink starts */
 };
 
 struct config {

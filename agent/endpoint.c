@@ -5,22 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expo.h"
 #include "hashring/hashring.h"
 #include "httpd.h"
 #include "log.h"
 #include "ready.h"
+#include "secret.h"
 #include "xalloc.h"
 
 /* A published exposition. Handlers take a reference under the lock and
- * copy outside it, so a slow client never holds the lock. */
+ * copy outside it, so a slow client never holds the lock. The encodings
+ * are filled lazily under enc_lock (the model itself is read-only). */
 struct snapshot {
     struct endpoint_data d;
     unsigned refs;
+    pthread_mutex_t enc_lock;
+    char *enc[EXPO_FORMAT_N_];
+    size_t enc_len[EXPO_FORMAT_N_];
+    bool enc_failed[EXPO_FORMAT_N_];
 };
 
 static void snapshot_free(struct snapshot *s)
 {
-    free(s->d.metrics);
+    expo_free(&s->d.metrics);
+    for (int f = 0; f < EXPO_FORMAT_N_; f++)
+        free(s->enc[f]);
+    pthread_mutex_destroy(&s->enc_lock);
     free(s->d.lag_json);
     for (size_t i = 0; i < s->d.n_lag; i++)
         kafka_lag_cluster_free(&s->d.lag[i]);
@@ -68,21 +78,55 @@ static struct snapshot *snapshot_get(struct endpoint *ep)
     return s;
 }
 
+/* The encoding of s in format f, made by the first request that needs
+ * it; NULL when it does not fit a response (max bytes, as the body). */
+static const char *snapshot_encoding(struct snapshot *s, enum expo_format f,
+                                     size_t max, size_t *len)
+{
+    pthread_mutex_lock(&s->enc_lock);
+    if (!s->enc[f] && !s->enc_failed[f]) {
+        struct buf b;
+        buf_init(&b, max);
+        if (expo_encode(s->d.metrics, f, &b) < 0) {
+            log_error("cannot serve /metrics as '%s': the exposition "
+                      "passes the %zu-byte response cap",
+                      expo_content_type(f), max);
+            s->enc_failed[f] = true;
+            buf_release(&b);
+        } else {
+            s->enc[f] = buf_detach(&b, &s->enc_len[f]);
+        }
+    }
+    const char *p = s->enc[f];
+    *len = s->enc_len[f];
+    pthread_mutex_unlock(&s->enc_lock);
+    return p;
+}
+
 static void handle_metrics(void *ctx, const struct httpd_request *req,
                            struct httpd_response *resp)
 {
     struct endpoint *ep = ctx;
-    (void)req;
     struct snapshot *s = snapshot_get(ep);
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     if (!s) {
         resp->status = 503;
         resp->content_type = "text/plain; charset=utf-8";
         buf_adds(&resp->body, "no cycle has completed yet\n");
         return;
     }
-    if (buf_add(&resp->body, s->d.metrics, s->d.metrics_len) < 0)
+    enum expo_format f = expo_negotiate(req->accept);
+    log_debug("serving /metrics as '%s' for Accept '%.200s'",
+              expo_content_type(f), req->accept ? req->accept : "");
+    size_t len;
+    const char *body = snapshot_encoding(s, f, resp->body.max, &len);
+    if (!body || buf_add(&resp->body, body, len) < 0) {
         resp->status = 500;
+        resp->content_type = "text/plain; charset=utf-8";
+        buf_reset(&resp->body);
+        buf_adds(&resp->body, "the exposition is too large\n");
+    } else {
+        resp->content_type = expo_content_type(f);
+    }
     snapshot_unref(ep, s);
 }
 
@@ -280,12 +324,60 @@ static void handle_readyz(void *ctx, const struct httpd_request *req,
     }
 }
 
-struct endpoint *endpoint_new(const char *listen, char *err, size_t errlen)
+static bool str_differs(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a != b;
+    return strcmp(a, b) != 0;
+}
+
+bool endpoint_needs_rebuild(const struct cfg_agent *a,
+                            const struct cfg_agent *b)
+{
+    return str_differs(a->listen, b->listen) ||
+           a->max_connections != b->max_connections ||
+           str_differs(a->tls_cert_file, b->tls_cert_file) ||
+           str_differs(a->tls_key_file, b->tls_key_file) ||
+           str_differs(a->bearer_token_file, b->bearer_token_file) ||
+           str_differs(a->basic_auth_user, b->basic_auth_user) ||
+           str_differs(a->basic_auth_password_file,
+                       b->basic_auth_password_file) ||
+           b->tls_cert_file || b->bearer_token_file ||
+           b->basic_auth_password_file;
+}
+
+struct endpoint *endpoint_new(const struct cfg_agent *a, char *err,
+                              size_t errlen)
 {
     struct endpoint *ep = xcalloc(1, sizeof(*ep));
+    char *token = NULL, *password = NULL;
     pthread_mutex_init(&ep->lock, NULL);
-    struct httpd_opts o = {.listen = listen};
+    if (a->bearer_token_file) {
+        token = secret_read_file(a->bearer_token_file, "bearer token file",
+                                 true, err, errlen);
+        if (!token)
+            goto fail;
+    }
+    if (a->basic_auth_password_file) {
+        password = secret_read_file(a->basic_auth_password_file,
+                                    "basic auth password file", false, err,
+                                    errlen);
+        if (!password)
+            goto fail;
+    }
+    struct httpd_opts o = {
+        .listen = a->listen,
+        .max_connections = a->max_connections,
+        .bearer_token = token,
+        .basic_user = a->basic_auth_user,
+        .basic_password = password,
+        .tls_cert_file = a->tls_cert_file,
+        .tls_key_file = a->tls_key_file,
+    };
+    /* httpd keeps its own copies of the secrets. */
     ep->httpd = httpd_new(&o, err, errlen);
+    secret_free(&token);
+    secret_free(&password);
     if (!ep->httpd)
         goto fail;
     if (httpd_route(ep->httpd, "/metrics", handle_metrics, ep) < 0 ||
@@ -301,6 +393,8 @@ struct endpoint *endpoint_new(const char *listen, char *err, size_t errlen)
         goto fail;
     return ep;
 fail:
+    secret_free(&token);
+    secret_free(&password);
     endpoint_free(&ep);
     return NULL;
 }
@@ -326,6 +420,7 @@ void endpoint_publish(struct endpoint *ep, struct endpoint_data *d)
     s->d = *d;
     memset(d, 0, sizeof(*d));
     s->refs = 1;
+    pthread_mutex_init(&s->enc_lock, NULL);
     pthread_mutex_lock(&ep->lock);
     struct snapshot *old = ep->snap;
     ep->snap = s;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "errstate.h"
 #include "flink_json.h"
 #include "hashring/hashring.h"
 #include "log.h"
@@ -36,6 +37,9 @@ struct flink_rest {
     struct flink_rest_stats st;
     uint64_t errors_cycle;
     uint64_t requests_cycle;
+    /* A URL that keeps failing is logged when it starts and when it is
+     * back; st.errors_total counts every failure. */
+    struct errstate *failing;
 };
 
 struct req {
@@ -103,6 +107,7 @@ struct flink_rest *flink_rest_new(const struct cfg_flink *cfg,
     fr->base = xstrndup(u, len);
     fr->busy_threshold = TASK_TIMING_DEFAULT_BUSY_THRESHOLD;
     fr->max_body = FLINK_REST_DEFAULT_MAX_RESPONSE;
+    fr->failing = errstate_new("flink rest url");
     if (o && o->busy_threshold > 0)
         fr->busy_threshold = o->busy_threshold;
     if (o && o->max_response_bytes > 0)
@@ -119,6 +124,7 @@ void flink_rest_free(struct flink_rest **frp)
         free(fr->mem[i].name);
     free(fr->mem);
     free(fr->base);
+    errstate_free(&fr->failing);
     free(fr);
     *frp = NULL;
 }
@@ -228,14 +234,21 @@ static void count_err(struct flink_rest *fr, enum flink_rest_err e)
     fr->errors_cycle++;
 }
 
-/* 0 when r succeeded; else one warning naming the URL, one counted error,
- * -1. */
+static const char *req_key(const struct req *r)
+{
+    return r->url ? r->url : "";
+}
+
+/* 0 when r succeeded; else one counted error, a warning naming the URL
+ * when it starts failing (see errstate.h), -1. */
 static int req_check(struct flink_rest *fr, const struct req *r)
 {
     const char *e = r->error ? r->error : "failed";
     enum flink_rest_err kind;
-    if (r->ok)
+    if (r->ok) {
+        errstate_ok(fr->failing, req_key(r));
         return 0;
+    }
     if (strstr(e, "larger than"))
         kind = FLINK_REST_ERR_TOO_LARGE;
     else if (strncmp(e, "timeout", 7) == 0)
@@ -244,7 +257,8 @@ static int req_check(struct flink_rest *fr, const struct req *r)
         kind = FLINK_REST_ERR_HTTP;
     else
         kind = FLINK_REST_ERR_TRANSPORT;
-    log_warn("cannot fetch '%s': %s", r->url, e);
+    errstate_fail(fr->failing, LOG_LVL_WARN, req_key(r),
+                  "cannot fetch '%s': %s", req_key(r), e);
     count_err(fr, kind);
     return -1;
 }
@@ -252,7 +266,8 @@ static int req_check(struct flink_rest *fr, const struct req *r)
 static void parse_failed(struct flink_rest *fr, const struct req *r,
                          const char *err)
 {
-    log_warn("cannot parse '%s': %s", r->url, err);
+    errstate_fail(fr->failing, LOG_LVL_WARN, req_key(r),
+                  "cannot parse '%s': %s", req_key(r), err);
     count_err(fr, FLINK_REST_ERR_PARSE);
 }
 
@@ -723,6 +738,7 @@ out:
     fr->st.requests_total += fr->requests_cycle;
     fr->st.errors_last = fr->errors_cycle;
     fr->st.duration_s_last = now_s() - t0;
+    errstate_settle(fr->failing);
     log_debug("flink rest cycle of '%s': %llu requests, %llu errors, "
               "%llu points, %.3f s",
               fr->cfg->name, (unsigned long long)fr->requests_cycle,

@@ -5,6 +5,9 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <pcre2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "buf.h"
+#include "kafka_tscache.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -21,41 +25,9 @@
 #define LIST_GROUPS_TIMEOUT_MS 5000
 #define MIN_STEP_TIMEOUT_MS 100
 #define READER_POLL_MS 50
-#define TOPIC_INTERN_MAX 1000000
-
-/* ================ timestamp cache ================ */
-
-/* Two generations of open-addressing tables: lookups promote hits from the
- * old generation, and when the current one fills up the old one is
- * dropped. This keeps everything used in the last sweeps within a bounded
- * size without per-entry LRU bookkeeping. The log never changes, so an
- * entry is valid for as long as it is kept. */
-struct ts_entry {
-    uint32_t topic_id; /* interned id + 1; 0 = empty slot */
-    int32_t partition;
-    int64_t offset;
-    int64_t ts_ms;
-    int8_t tstype;
-};
-
-struct ts_table {
-    struct ts_entry *slots;
-    size_t cap; /* power of two or 0 */
-    size_t used;
-};
-
-struct ts_cache {
-    struct ts_table cur, old;
-    size_t gen_max;
-};
-
-/* Interned topic names, so that cache entries are small and exact. */
-struct topic_intern {
-    char **names;
-    size_t n, cap;
-    uint32_t *index; /* open addressing over names, id + 1; 0 = empty */
-    size_t index_cap;
-};
+/* Offsets read forward to the next group's committed offset before a seek
+ * is cheaper: a fetch of a small batch costs about as much as a seek. */
+#define READ_AHEAD_MAX 1000
 
 /* ================ sweep state ================ */
 
@@ -67,7 +39,8 @@ struct md_part {
     uint32_t topic_id;
     bool want_end, want_earliest;
     int64_t end, earliest;
-    int32_t pending; /* index in the reader's round, or -1 */
+    size_t need_lo, need_hi; /* range of sw->needs for this partition */
+    long cursor; /* next unresolved need while reading, or -1 */
 };
 
 struct commit {
@@ -92,6 +65,16 @@ struct ts_need {
     int8_t tstype;
 };
 
+/* What earlier sweeps learned about a group: the topics it has committed
+ * on (queried in full every sweep) and where the probe of the other
+ * partitions continues. */
+struct known_group {
+    char *group;
+    uint32_t *topics; /* interned ids, sorted */
+    size_t n_topics;
+    size_t probe_next; /* index into the sweep's sorted partitions */
+};
+
 struct kafka_lag {
     char *name;
     char *bootstrap;
@@ -107,9 +90,15 @@ struct kafka_lag {
     rd_kafka_queue_t *q;
     struct kafka_lag_stats st;
     struct kafka_lag_cluster *last; /* last good result */
-    struct ts_cache cache;
-    struct topic_intern topics;
+    struct kafka_tscache *cache;
     uint64_t reader_seq;
+    struct known_group *known; /* topics each group has committed on */
+    size_t n_known, cap_known;
+    /* The last reader is closed and destroyed on this thread (see
+     * reader_close): reaper_busy while it has not finished. */
+    pthread_t reaper;
+    struct reaper_state *reaper_st; /* non-NULL while a reaper exists */
+    bool reaper_stuck_logged;
 };
 
 struct sweep {
@@ -149,155 +138,6 @@ static int remaining_ms(const struct sweep *sw)
     if (left > 3600000)
         left = 3600000;
     return (int)left;
-}
-
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-#define HASH_SEED 0xcbf29ce484222325ULL
-
-/* ================ topic interning ================ */
-
-static void intern_clear(struct topic_intern *ti)
-{
-    for (size_t i = 0; i < ti->n; i++)
-        free(ti->names[i]);
-    free(ti->names);
-    free(ti->index);
-    memset(ti, 0, sizeof(*ti));
-}
-
-static void intern_insert_index(struct topic_intern *ti, uint32_t id)
-{
-    const char *s = ti->names[id];
-    size_t mask = ti->index_cap - 1;
-    size_t i = hash_bytes(s, strlen(s), HASH_SEED) & mask;
-    while (ti->index[i] != 0)
-        i = (i + 1) & mask;
-    ti->index[i] = id + 1;
-}
-
-/* Returns the id of topic, adding it when new. */
-static uint32_t intern_topic(struct topic_intern *ti, const char *topic)
-{
-    size_t len = strlen(topic);
-    if (ti->index_cap) {
-        size_t mask = ti->index_cap - 1;
-        size_t i = hash_bytes(topic, len, HASH_SEED) & mask;
-        while (ti->index[i] != 0) {
-            uint32_t id = ti->index[i] - 1;
-            if (strcmp(ti->names[id], topic) == 0)
-                return id;
-            i = (i + 1) & mask;
-        }
-    }
-    if ((ti->n + 1) * 2 > ti->index_cap) {
-        size_t ncap = ti->index_cap ? ti->index_cap * 2 : 64;
-        free(ti->index);
-        ti->index = xcalloc(ncap, sizeof(*ti->index));
-        ti->index_cap = ncap;
-        for (uint32_t id = 0; id < ti->n; id++)
-            intern_insert_index(ti, id);
-    }
-    ti->names = xgrow(ti->names, &ti->cap, ti->n + 1, sizeof(*ti->names));
-    ti->names[ti->n] = xstrdup(topic);
-    uint32_t id = (uint32_t)ti->n++;
-    intern_insert_index(ti, id);
-    return id;
-}
-
-/* ================ cache ================ */
-
-static size_t entry_hash(uint32_t topic_id, int32_t partition, int64_t off)
-{
-    uint64_t h = hash_bytes(&topic_id, sizeof(topic_id), HASH_SEED);
-    h = hash_bytes(&partition, sizeof(partition), h);
-    h = hash_bytes(&off, sizeof(off), h);
-    return (size_t)(h ^ (h >> 29));
-}
-
-static struct ts_entry *table_find(struct ts_table *t, uint32_t topic_id,
-                                   int32_t partition, int64_t off)
-{
-    if (!t->cap)
-        return NULL;
-    size_t mask = t->cap - 1;
-    size_t i = entry_hash(topic_id, partition, off) & mask;
-    while (t->slots[i].topic_id != 0) {
-        struct ts_entry *e = &t->slots[i];
-        if (e->topic_id == topic_id + 1 && e->partition == partition &&
-            e->offset == off)
-            return e;
-        i = (i + 1) & mask;
-    }
-    return NULL;
-}
-
-static void table_put_slot(struct ts_table *t, const struct ts_entry *e)
-{
-    size_t mask = t->cap - 1;
-    size_t i = entry_hash(e->topic_id - 1, e->partition, e->offset) & mask;
-    while (t->slots[i].topic_id != 0)
-        i = (i + 1) & mask;
-    t->slots[i] = *e;
-    t->used++;
-}
-
-static void table_release(struct ts_table *t)
-{
-    free(t->slots);
-    memset(t, 0, sizeof(*t));
-}
-
-static void cache_put(struct ts_cache *c, uint32_t topic_id,
-                      int32_t partition, int64_t off, int64_t ts_ms,
-                      int8_t tstype)
-{
-    struct ts_entry *old = table_find(&c->cur, topic_id, partition, off);
-    if (old) {
-        old->ts_ms = ts_ms;
-        old->tstype = tstype;
-        return;
-    }
-    if (c->cur.used >= c->gen_max) {
-        table_release(&c->old);
-        c->old = c->cur;
-        memset(&c->cur, 0, sizeof(c->cur));
-    }
-    if ((c->cur.used + 1) * 2 > c->cur.cap) {
-        struct ts_table nt = {0};
-        nt.cap = c->cur.cap ? c->cur.cap * 2 : 1024;
-        nt.slots = xcalloc(nt.cap, sizeof(*nt.slots));
-        for (size_t i = 0; i < c->cur.cap; i++) {
-            if (c->cur.slots[i].topic_id != 0)
-                table_put_slot(&nt, &c->cur.slots[i]);
-        }
-        table_release(&c->cur);
-        c->cur = nt;
-    }
-    struct ts_entry e = {topic_id + 1, partition, off, ts_ms, tstype};
-    table_put_slot(&c->cur, &e);
-}
-
-static const struct ts_entry *cache_get(struct ts_cache *c, uint32_t topic_id,
-                                        int32_t partition, int64_t off)
-{
-    struct ts_entry *e = table_find(&c->cur, topic_id, partition, off);
-    if (e)
-        return e;
-    e = table_find(&c->old, topic_id, partition, off);
-    if (!e)
-        return NULL;
-    struct ts_entry copy = *e;
-    cache_put(c, topic_id, partition, off, copy.ts_ms, copy.tstype);
-    return table_find(&c->cur, topic_id, partition, off);
 }
 
 /* ================ results ================ */
@@ -483,7 +323,7 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
     struct buf b = BUF_INIT;
     kl->name = xstrdup(cfg->name);
     kl->from_earliest = cfg->lag_from_earliest;
-    kl->cache.gen_max = KAFKA_LAG_CACHE_MAX / 2;
+    kl->cache = kafka_tscache_new(KAFKA_LAG_CACHE_MAX);
     if (cfg->n_brokers == 0) {
         snprintf(err, errlen, "kafka cluster '%s': no brokers", cfg->name);
         goto fail;
@@ -547,11 +387,35 @@ fail:
     return NULL;
 }
 
+static void known_clear(struct kafka_lag *kl)
+{
+    for (size_t i = 0; i < kl->n_known; i++) {
+        free(kl->known[i].group);
+        free(kl->known[i].topics);
+    }
+    free(kl->known);
+    kl->known = NULL;
+    kl->n_known = kl->cap_known = 0;
+}
+
+struct reaper_state;
+static bool reaper_wait(struct kafka_lag *kl, int64_t ms);
+static void reaper_state_unref(struct reaper_state *st);
+
 void kafka_lag_free(struct kafka_lag **klp)
 {
     struct kafka_lag *kl = *klp;
     if (!kl)
         return;
+    if (!reaper_wait(kl, 5000)) {
+        /* Let a stuck reader go: the process may be exiting anyway. */
+        log_warn("kafka cluster '%s': leaving a timestamp reader that did "
+                 "not shut down",
+                 kl->name);
+        pthread_detach(kl->reaper);
+        reaper_state_unref(kl->reaper_st);
+        kl->reaper_st = NULL;
+    }
     if (kl->q)
         rd_kafka_queue_destroy(kl->q);
     if (kl->rk)
@@ -572,9 +436,8 @@ void kafka_lag_free(struct kafka_lag **klp)
     free(kl->bootstrap);
     free(kl->name);
     kafka_lag_cluster_free(&kl->last);
-    table_release(&kl->cache.cur);
-    table_release(&kl->cache.old);
-    intern_clear(&kl->topics);
+    known_clear(kl);
+    kafka_tscache_free(&kl->cache);
     free(kl);
     *klp = NULL;
 }
@@ -803,12 +666,12 @@ static int load_metadata(struct sweep *sw)
          * never consumed by applications. */
         if (t->err || strncmp(t->topic, "__", 2) == 0)
             continue;
-        if (kl->topics.n >= TOPIC_INTERN_MAX) {
-            table_release(&kl->cache.cur);
-            table_release(&kl->cache.old);
-            intern_clear(&kl->topics);
+        if (kafka_tscache_topics_full(kl->cache))
+        {
+            kafka_tscache_clear(kl->cache);
+            known_clear(kl); /* its topic ids are gone */
         }
-        uint32_t id = intern_topic(&kl->topics, t->topic);
+        uint32_t id = kafka_tscache_topic(kl->cache, t->topic);
         for (int j = 0; j < t->partition_cnt; j++) {
             struct md_part *p = &sw->parts[sw->n_parts++];
             p->topic = t->topic;
@@ -817,7 +680,7 @@ static int load_metadata(struct sweep *sw)
             p->topic_id = id;
             p->end = -1;
             p->earliest = -1;
-            p->pending = -1;
+            p->cursor = -1;
         }
     }
     if (sw->n_parts)
@@ -826,8 +689,8 @@ static int load_metadata(struct sweep *sw)
      * that every part of this sweep uses the current table. */
     for (size_t i = 0; i < sw->n_parts; i++) {
         if (i == 0 || sw->parts[i].topic != sw->parts[i - 1].topic)
-            sw->parts[i].topic_id = intern_topic(&kl->topics,
-                                                 sw->parts[i].topic);
+            sw->parts[i].topic_id = kafka_tscache_topic(kl->cache,
+                                                        sw->parts[i].topic);
         else
             sw->parts[i].topic_id = sw->parts[i - 1].topic_id;
     }
@@ -836,7 +699,8 @@ static int load_metadata(struct sweep *sw)
 
 struct fetch_req {
     size_t group;
-    size_t start, count; /* range of sw->parts */
+    const size_t *idx; /* indexes into sw->parts */
+    size_t count;
 };
 
 static void send_offset_fetch(struct sweep *sw, struct fetch_req *r)
@@ -844,9 +708,9 @@ static void send_offset_fetch(struct sweep *sw, struct fetch_req *r)
     struct kafka_lag *kl = sw->kl;
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new((int)r->count);
-    for (size_t i = r->start; i < r->start + r->count; i++)
-        rd_kafka_topic_partition_list_add(l, sw->parts[i].topic,
-                                          sw->parts[i].partition);
+    for (size_t i = 0; i < r->count; i++)
+        rd_kafka_topic_partition_list_add(l, sw->parts[r->idx[i]].topic,
+                                          sw->parts[r->idx[i]].partition);
     rd_kafka_ListConsumerGroupOffsets_t *req =
         rd_kafka_ListConsumerGroupOffsets_new(sw->groups[r->group].name, l);
     rd_kafka_topic_partition_list_destroy(l);
@@ -915,21 +779,113 @@ static int cmp_commit(const void *a, const void *b)
     return (x->md > y->md) - (x->md < y->md);
 }
 
+static struct known_group *known_find(const struct kafka_lag *kl,
+                                      const char *group)
+{
+    for (size_t i = 0; i < kl->n_known; i++) {
+        if (strcmp(kl->known[i].group, group) == 0)
+            return &kl->known[i];
+    }
+    return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool known_has(const struct known_group *k, uint32_t topic_id)
+{
+    return k->n_topics && bsearch(&topic_id, k->topics, k->n_topics,
+                                  sizeof(*k->topics), cmp_u32) != NULL;
+}
+
+/* The partitions group g is asked for, into idx (room for n_parts): all
+ * of them the first time; afterwards those of the topics it has committed
+ * on plus the next KAFKA_LAG_CHUNK others in rotation. OffsetFetch costs
+ * librdkafka 2.0.2 time quadratic in the partitions per request (a linear
+ * search per partition of the response), so asking every group for every
+ * partition of a large cluster dominated a sweep; with the rotation a
+ * group that starts on a new topic is still found, within
+ * ceil(partitions / KAFKA_LAG_CHUNK) sweeps, and on clusters of at most
+ * KAFKA_LAG_CHUNK partitions at once. */
+static size_t plan_group(struct sweep *sw, size_t g, size_t *idx)
+{
+    struct known_group *k = known_find(sw->kl, sw->groups[g].name);
+    size_t n = 0;
+    if (!k) {
+        for (size_t i = 0; i < sw->n_parts; i++)
+            idx[n++] = i;
+        return n;
+    }
+    for (size_t i = 0; i < sw->n_parts; i++) {
+        if (known_has(k, sw->parts[i].topic_id))
+            idx[n++] = i;
+    }
+    size_t i = sw->n_parts ? k->probe_next % sw->n_parts : 0;
+    size_t probed = 0;
+    for (size_t step = 0; step < sw->n_parts && probed < KAFKA_LAG_CHUNK;
+         step++) {
+        if (!known_has(k, sw->parts[i].topic_id)) {
+            idx[n++] = i;
+            probed++;
+        }
+        i = (i + 1) % sw->n_parts;
+    }
+    k->probe_next = i;
+    return n;
+}
+
+/* Remembers the topics each group has committed on in this sweep. */
+static void known_update(struct sweep *sw)
+{
+    struct kafka_lag *kl = sw->kl;
+    for (size_t g = 0; g < sw->n_groups; g++) {
+        const struct sel_group *sg = &sw->groups[g];
+        struct known_group *k = known_find(kl, sg->name);
+        if (!k) {
+            kl->known = xgrow(kl->known, &kl->cap_known, kl->n_known + 1,
+                              sizeof(*kl->known));
+            k = &kl->known[kl->n_known++];
+            memset(k, 0, sizeof(*k));
+            k->group = xstrdup(sg->name);
+        }
+        free(k->topics);
+        k->topics = sg->n_commits
+                        ? xcalloc(sg->n_commits, sizeof(*k->topics))
+                        : NULL;
+        k->n_topics = 0;
+        for (size_t c = 0; c < sg->n_commits; c++) {
+            uint32_t id = sw->parts[sg->commits[c].md].topic_id;
+            /* commits are sorted by partition index, hence by topic */
+            if (k->n_topics == 0 || k->topics[k->n_topics - 1] != id)
+                k->topics[k->n_topics++] = id;
+        }
+        if (k->n_topics)
+            qsort(k->topics, k->n_topics, sizeof(*k->topics), cmp_u32);
+    }
+}
+
 static int fetch_committed(struct sweep *sw)
 {
     struct kafka_lag *kl = sw->kl;
-    size_t chunks = (sw->n_parts + KAFKA_LAG_CHUNK - 1) / KAFKA_LAG_CHUNK;
-    size_t n_reqs = chunks * sw->n_groups;
-    struct fetch_req *reqs = n_reqs ? xcalloc(n_reqs, sizeof(*reqs)) : NULL;
+    size_t **lists = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*lists))
+                                  : NULL;
+    struct fetch_req *reqs = NULL;
+    size_t n_reqs = 0, cap_reqs = 0;
     int rc = -1;
     for (size_t g = 0; g < sw->n_groups; g++) {
-        for (size_t c = 0; c < chunks; c++) {
-            struct fetch_req *r = &reqs[g * chunks + c];
+        lists[g] = sw->n_parts ? xcalloc(sw->n_parts, sizeof(**lists))
+                               : NULL;
+        size_t n = plan_group(sw, g, lists[g]);
+        for (size_t start = 0; start < n; start += KAFKA_LAG_CHUNK) {
+            reqs = xgrow(reqs, &cap_reqs, n_reqs + 1, sizeof(*reqs));
+            struct fetch_req *r = &reqs[n_reqs++];
             r->group = g;
-            r->start = c * KAFKA_LAG_CHUNK;
-            r->count = sw->n_parts - r->start < KAFKA_LAG_CHUNK
-                           ? sw->n_parts - r->start
-                           : KAFKA_LAG_CHUNK;
+            r->idx = lists[g] + start;
+            r->count = n - start < KAFKA_LAG_CHUNK ? n - start
+                                                   : KAFKA_LAG_CHUNK;
         }
     }
     size_t sent = 0, done = 0;
@@ -957,6 +913,7 @@ static int fetch_committed(struct sweep *sw)
             qsort(sw->groups[g].commits, sw->groups[g].n_commits,
                   sizeof(struct commit), cmp_commit);
     }
+    known_update(sw);
     rc = 0;
 out:
     /* Results still in flight reference reqs: wait for them (bounded by
@@ -971,6 +928,9 @@ out:
         rd_kafka_event_destroy(ev);
     }
     free(reqs);
+    for (size_t g = 0; g < sw->n_groups; g++)
+        free(lists[g]);
+    free(lists);
     return rc;
 }
 
@@ -1151,11 +1111,14 @@ static void need_if_uncached(struct sweep *sw, size_t md, int64_t off,
                              bool has_commit, void *ctx)
 {
     struct kafka_lag *kl = sw->kl;
+    const struct md_part *p = &sw->parts[md];
+    int64_t ts;
+    int tstype;
     (void)has_commit;
-    if (off < 0 || sw->parts[md].end <= off)
+    if (off < 0 || p->end <= off)
         return;
-    if (cache_get(&kl->cache, sw->parts[md].topic_id,
-                  sw->parts[md].partition, off)) {
+    if (kafka_tscache_get(kl->cache, p->topic_id, p->partition, off, &ts,
+                          &tstype) == 0) {
         kl->st.cache_hits++;
         return;
     }
@@ -1163,7 +1126,8 @@ static void need_if_uncached(struct sweep *sw, size_t md, int64_t off,
     add_need(sw, ctx, md, off);
 }
 
-/* Collects the (partition, offset) pairs whose timestamp is not cached. */
+/* Collects the (partition, offset) pairs whose timestamp is not cached,
+ * sorted, and gives every partition the range of its needs. */
 static void collect_needs(struct sweep *sw)
 {
     size_t cap = 0;
@@ -1179,6 +1143,12 @@ static void collect_needs(struct sweep *sw)
         sw->needs[w++] = sw->needs[r];
     }
     sw->n_needs = w;
+    for (size_t i = 0; i < sw->n_needs; i++) {
+        struct md_part *p = &sw->parts[sw->needs[i].md];
+        if (i == 0 || sw->needs[i - 1].md != sw->needs[i].md)
+            p->need_lo = i;
+        p->need_hi = i + 1;
+    }
 }
 
 static rd_kafka_t *reader_new(struct sweep *sw, char *err, size_t errlen)
@@ -1189,7 +1159,10 @@ static rd_kafka_t *reader_new(struct sweep *sw, char *err, size_t errlen)
         return NULL;
     char group[96];
     /* A private group id: the reader never joins or commits, but the
-     * consumer needs one to poll without spinning on "Unknown group". */
+     * consumer needs one to poll without spinning on "Unknown group".
+     * Only the first message at an offset is needed: small fetches per
+     * partition keep a sweep of many partitions from pulling megabytes
+     * each (a broker still returns at least one whole batch). */
     snprintf(group, sizeof(group), "lagwatch-reader-%ld-%" PRIu64,
              (long)getpid(), ++kl->reader_seq);
     if (conf_set(conf, "group.id", group, err, errlen) != 0 ||
@@ -1212,16 +1185,44 @@ static rd_kafka_t *reader_new(struct sweep *sw, char *err, size_t errlen)
     return rk;
 }
 
-static void reader_pause(rd_kafka_t *rk, const char *topic, int32_t part)
+/* A partition whose needs are all resolved stops fetching. */
+static void reader_done(rd_kafka_t *rk, struct md_part *p, size_t *left)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, part);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
     /* A failure only means more messages for a resolved partition, which
      * are ignored. */
     (void)rd_kafka_pause_partitions(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
+    p->cursor = -1;
+    (*left)--;
 }
 
+/* Moves the partition's read position to its next need: used when that
+ * need is further ahead than reading forward is worth, or after an
+ * out-of-range offset. Asynchronous: an error shows up as a message. */
+static void reader_seek(struct sweep *sw, rd_kafka_t *rk, struct md_part *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+        sw->needs[p->cursor].offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(rk, l, 0);
+    if (e) {
+        /* The partition keeps reading forward, which is slower but still
+         * resolves every need in order. */
+        log_debug("kafka cluster '%s': cannot seek '%s' [%" PRId32 "]: %s",
+                  sw->kl->name, p->topic, p->partition,
+                  rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    sw->kl->st.reader_seeks++;
+}
+
+/* Messages of a partition arrive in offset order from its lowest needed
+ * offset (or a seek position at or below its next need), so the first
+ * message at or after a needed offset is the first unconsumed message of
+ * every group committed there. */
 static void reader_take(struct sweep *sw, rd_kafka_t *rk,
                         rd_kafka_message_t *m, size_t *left)
 {
@@ -1230,60 +1231,190 @@ static void reader_take(struct sweep *sw, rd_kafka_t *rk,
         return;
     const char *topic = rd_kafka_topic_name(m->rkt);
     long md = md_find(sw, topic, m->partition);
-    if (md < 0 || sw->parts[md].pending < 0)
+    if (md < 0 || sw->parts[md].cursor < 0)
         return;
-    struct ts_need *n = &sw->needs[sw->parts[md].pending];
-    if (n->done)
-        return;
+    struct md_part *p = &sw->parts[md];
+    struct ts_need *n = &sw->needs[p->cursor];
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        /* Nothing to read at or after the committed offset (only
-         * transaction markers or compacted records were left): the
-         * partition is caught up in time. */
-        n->done = true;
-        n->eof = true;
-    } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-               m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        /* Nothing left to read at or after the remaining offsets (only
+         * transaction markers or compacted records were left): those
+         * groups are caught up in time. */
+        for (size_t i = (size_t)p->cursor; i < p->need_hi; i++) {
+            sw->needs[i].done = true;
+            sw->needs[i].eof = true;
+        }
+        reader_done(rk, p, left);
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         log_warn("kafka cluster '%s': offset %" PRId64 " of '%s' [%" PRId32
                  "] is out of range (deleted by retention?): its time lag is "
                  "unknown",
                  kl->name, n->offset, topic, m->partition);
         n->done = true;
-    } else if (m->err) {
-        return; /* transient; retried by the client until the deadline */
-    } else if (m->offset < n->offset) {
+        if ((size_t)++p->cursor == p->need_hi)
+            reader_done(rk, p, left);
+        else
+            reader_seek(sw, rk, p);
         return;
-    } else {
-        rd_kafka_timestamp_type_t tstype;
-        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-        n->done = true;
-        if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0) {
-            n->found = true;
-            n->ts_ms = ts;
-            n->tstype = (int8_t)tstype;
-            cache_put(&kl->cache, sw->parts[md].topic_id, m->partition,
-                      n->offset, ts, n->tstype);
-        }
     }
-    reader_pause(rk, topic, m->partition);
-    (*left)--;
+    if (m->err || m->offset < n->offset)
+        return; /* errors are transient: retried until the deadline */
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    bool found = tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0;
+    while ((size_t)p->cursor < p->need_hi &&
+           sw->needs[p->cursor].offset <= m->offset) {
+        n = &sw->needs[p->cursor++];
+        n->done = true;
+        if (!found)
+            continue;
+        n->found = true;
+        n->ts_ms = ts;
+        n->tstype = (int8_t)tstype;
+        kafka_tscache_put(kl->cache, p->topic_id, m->partition, n->offset, ts,
+                          n->tstype);
+    }
+    if ((size_t)p->cursor == p->need_hi)
+        reader_done(rk, p, left);
+    else if (sw->needs[p->cursor].offset - m->offset > READ_AHEAD_MAX)
+        reader_seek(sw, rk, p);
 }
 
-/* One round: the reader assigns every pending partition at its offset,
- * reads until each has given one message (or EOF), pausing each as it
- * resolves. Returns -1 on error, 1 when the deadline passed, 0 otherwise.
- * (A fresh reader per round would avoid 2.0.2's slowdown of reused
- * readers, but destroying a reader that had thousands of partitions
- * assigned can hang in thread join: one reader per sweep.) */
-static int read_round(struct sweep *sw, rd_kafka_t *rk,
-                      rd_kafka_topic_partition_list_t *l, size_t left)
+/* How long a sweep waits for the last reader to shut down. */
+#define REAPER_WAIT_MS 2000
+
+/* Shared by a reaper thread and its kafka_lag; freed by whichever lets go
+ * last, so a reaper still stuck when the kafka_lag is freed never writes
+ * into freed memory. */
+struct reaper_state {
+    rd_kafka_t *rk;
+    atomic_bool done;
+    atomic_int refs;
+};
+
+static void reaper_state_unref(struct reaper_state *st)
+{
+    if (atomic_fetch_sub(&st->refs, 1) == 1)
+        free(st);
+}
+
+static void *reaper_main(void *v)
+{
+    struct reaper_state *st = v;
+    (void)rd_kafka_consumer_close(st->rk);
+    rd_kafka_destroy(st->rk);
+    atomic_store(&st->done, true);
+    reaper_state_unref(st);
+    return NULL;
+}
+
+/* Waits up to ms for the reaper; joins it when it finished. Returns true
+ * when no reader is left behind. */
+static bool reaper_wait(struct kafka_lag *kl, int64_t ms)
+{
+    struct reaper_state *st = kl->reaper_st;
+    if (!st)
+        return true;
+    int64_t until = mono_ms() + ms;
+    while (!atomic_load(&st->done) && mono_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!atomic_load(&st->done))
+        return false;
+    pthread_join(kl->reaper, NULL);
+    reaper_state_unref(st);
+    kl->reaper_st = NULL;
+    if (kl->reaper_stuck_logged)
+        log_info("kafka cluster '%s': the previous reader has shut down",
+                 kl->name);
+    kl->reaper_stuck_logged = false;
+    return true;
+}
+
+/* Unassigns, drains and closes the reader. librdkafka 2.0.2 can block
+ * forever in rd_kafka_destroy() when a broker thread still holds fetched
+ * messages (seen here after pause, and after resume + unassign), so the
+ * queue is drained first and close + destroy run on a thread of their own
+ * that the sweep waits for a bounded time: a stuck reader is left behind
+ * (at most one; the next sweeps read no timestamps until it is gone) and
+ * never stalls the collection. */
+static void reader_close(struct kafka_lag *kl, rd_kafka_t *rk, bool assigned)
+{
+    if (assigned)
+        (void)rd_kafka_assign(rk, NULL);
+    int64_t until = mono_ms() + 200;
+    while (mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 10);
+        if (!m)
+            break;
+        rd_kafka_message_destroy(m);
+    }
+    struct reaper_state *st = xcalloc(1, sizeof(*st));
+    st->rk = rk;
+    atomic_init(&st->done, false);
+    atomic_init(&st->refs, 2);
+    if (pthread_create(&kl->reaper, NULL, reaper_main, st) != 0) {
+        free(st);
+        (void)rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return;
+    }
+    kl->reaper_st = st;
+    if (!reaper_wait(kl, REAPER_WAIT_MS) && !kl->reaper_stuck_logged) {
+        log_warn("kafka cluster '%s': the timestamp reader did not shut "
+                 "down within %d ms (a librdkafka 2.0.2 issue); it is left "
+                 "to finish in the background and no timestamps are read "
+                 "until it has",
+                 kl->name, REAPER_WAIT_MS);
+        kl->reaper_stuck_logged = true;
+    }
+}
+
+/* Reads the first unconsumed message of every needed (partition, offset):
+ * one assign of every partition at its lowest needed offset, reading
+ * forward through the offsets of the other groups (a seek when the next
+ * one is far ahead). One assign per reader: librdkafka 2.0.2 readers get
+ * slower with every large reassignment. */
+static int read_timestamps(struct sweep *sw)
 {
     struct kafka_lag *kl = sw->kl;
-    int rc = 0;
+    if (sw->n_needs == 0)
+        return 0;
+    if (!reaper_wait(kl, 0)) {
+        /* The partitions keep has_ts false: their time lag reads 0 and
+         * consumed_through holds still (hold_through). */
+        kl->st.ts_timeouts += sw->n_needs;
+        return 1;
+    }
+    char err[1024];
+    int rc = -1;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_t *rk = reader_new(sw, err, sizeof(err));
+    if (!rk) {
+        buf_addf(&sw->err, "%s", err);
+        return -1;
+    }
+    kl->st.reader_assigns++;
+    l = rd_kafka_topic_partition_list_new(64);
+    size_t left = 0;
+    for (size_t i = 0; i < sw->n_needs; i++) {
+        struct md_part *p = &sw->parts[sw->needs[i].md];
+        if (i > 0 && sw->needs[i - 1].md == sw->needs[i].md)
+            continue;
+        p->cursor = (long)i;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
+            ->offset = sw->needs[i].offset;
+        left++;
+    }
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
     if (e) {
         buf_addf(&sw->err, "cannot assign reader: %s", rd_kafka_err2str(e));
-        return -1;
+        goto out;
     }
+    rc = 0;
     while (left > 0) {
         if (mono_ms() >= sw->deadline) {
             rc = 1;
@@ -1296,52 +1427,6 @@ static int read_round(struct sweep *sw, rd_kafka_t *rk,
         reader_take(sw, rk, m, &left);
         rd_kafka_message_destroy(m);
     }
-    /* Pause survives a reassignment in 2.0.2: resume first. */
-    (void)rd_kafka_resume_partitions(rk, l);
-    (void)rd_kafka_assign(rk, NULL);
-    return rc;
-}
-
-/* Reads the first unconsumed message of every needed partition: one assign
- * per round, each partition at most once per round (groups at different
- * offsets of one partition take more rounds). */
-static int read_timestamps(struct sweep *sw)
-{
-    struct kafka_lag *kl = sw->kl;
-    if (sw->n_needs == 0)
-        return 0;
-    char err[1024];
-    rd_kafka_t *rk = reader_new(sw, err, sizeof(err));
-    if (!rk) {
-        buf_addf(&sw->err, "%s", err);
-        return -1;
-    }
-    kl->st.reader_assigns++;
-    size_t next = 0;
-    int rc = 0;
-    while (next < sw->n_needs && rc == 0) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(64);
-        size_t left = 0;
-        for (size_t i = next; i < sw->n_needs; i++) {
-            struct ts_need *n = &sw->needs[i];
-            struct md_part *p = &sw->parts[n->md];
-            if (n->done || p->pending >= 0)
-                continue;
-            p->pending = (int32_t)i;
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
-                ->offset = n->offset;
-            left++;
-        }
-        rc = read_round(sw, rk, l, left);
-        rd_kafka_topic_partition_list_destroy(l);
-        for (size_t i = next; i < sw->n_needs; i++)
-            sw->parts[sw->needs[i].md].pending = -1;
-        while (next < sw->n_needs && sw->needs[next].done)
-            next++;
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
     if (rc == 1) {
         size_t missing = 0;
         for (size_t i = 0; i < sw->n_needs; i++)
@@ -1350,8 +1435,12 @@ static int read_timestamps(struct sweep *sw)
         log_warn("kafka cluster '%s': timestamps of %zu partitions not read "
                  "before the sweep deadline: their time lag reads 0",
                  kl->name, missing);
+        rc = 0;
     }
-    return rc < 0 ? -1 : 0;
+out:
+    reader_close(kl, rk, e == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
 }
 
 /* ================ assembly ================ */
@@ -1396,18 +1485,41 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
         ts = n->ts_ms;
         tstype = n->tstype;
     } else {
-        const struct ts_entry *e =
-            cache_get(&kl->cache, p->topic_id, p->partition, off);
-        if (!e) {
+        if (kafka_tscache_get(kl->cache, p->topic_id, p->partition, off, &ts,
+                              &tstype) != 0) {
             kp->has_ts = false;
             return;
         }
-        ts = e->ts_ms;
-        tstype = e->tstype;
     }
     kp->first_unconsumed_ts_ms = ts;
     if (strcmp(t->ts_type, "unknown") == 0)
         t->ts_type = tstype_name(tstype);
+}
+
+/* consumed_through promises that every earlier message was consumed, so a
+ * lagging partition whose first unconsumed timestamp could not be read
+ * must not let it advance: the topic keeps the value of the last good
+ * sweep (committed offsets only move forward, so it is still true), or 0
+ * ("nothing is promised") when there is none. */
+static void hold_through(const struct kafka_lag *kl, const char *group,
+                         struct kafka_lag_topic *t)
+{
+    bool unknown = false;
+    for (size_t i = 0; i < t->n_parts; i++)
+        unknown = unknown || (t->parts[i].lag > 0 && !t->parts[i].has_ts);
+    if (!unknown)
+        return;
+    int64_t prev = 0;
+    const struct kafka_lag_cluster *c = kl->last;
+    for (size_t g = 0; c && g < c->n_groups; g++) {
+        if (strcmp(c->groups[g].group, group) != 0)
+            continue;
+        for (size_t k = 0; k < c->groups[g].n_topics; k++)
+            if (strcmp(c->groups[g].topics[k].topic, t->topic) == 0)
+                prev = c->groups[g].topics[k].consumed_through_ms;
+    }
+    if (prev < t->consumed_through_ms)
+        t->consumed_through_ms = prev;
 }
 
 static void build_topic(struct sweep *sw, const struct sel_group *sg,
@@ -1430,6 +1542,7 @@ static void build_topic(struct sweep *sw, const struct sel_group *sg,
         kp->has_commit = has_commit;
     }
     kafka_lag_topic_finish(t, now, &kl->st);
+    hold_through(kl, sg->name, t);
 }
 
 static struct kafka_lag_cluster *assemble(struct sweep *sw, int64_t now)
@@ -1482,6 +1595,15 @@ static void sweep_release(struct sweep *sw)
     buf_release(&sw->err);
 }
 
+/* Milliseconds since *t, which moves to now. */
+static int64_t step_ms(int64_t *t)
+{
+    int64_t now = mono_ms();
+    int64_t d = now - *t;
+    *t = now;
+    return d;
+}
+
 int kafka_lag_sweep(struct kafka_lag *kl, int timeout_ms,
                     struct kafka_lag_cluster **out)
 {
@@ -1494,17 +1616,27 @@ int kafka_lag_sweep(struct kafka_lag *kl, int timeout_ms,
     int rc = -1;
     kl->st.sweeps++;
     rd_kafka_poll(kl->rk, 0);
-    if (load_metadata(&sw) != 0 || select_groups(&sw) != 0 ||
-        fetch_committed(&sw) != 0)
+    kl->st.last_groups_ms = kl->st.last_offset_fetch_ms = 0;
+    kl->st.last_list_offsets_ms = kl->st.last_timestamps_ms = 0;
+    kl->st.last_assemble_ms = 0;
+    int64_t t = t0;
+    if (load_metadata(&sw) != 0 || select_groups(&sw) != 0)
         goto out;
+    kl->st.last_groups_ms = step_ms(&t);
+    if (fetch_committed(&sw) != 0)
+        goto out;
+    kl->st.last_offset_fetch_ms = step_ms(&t);
     mark_wanted(&sw);
     if (list_offsets(&sw, false) != 0 ||
         (kl->from_earliest && list_offsets(&sw, true) != 0))
         goto out;
+    kl->st.last_list_offsets_ms = step_ms(&t);
     collect_needs(&sw);
     if (read_timestamps(&sw) != 0)
         goto out;
+    kl->st.last_timestamps_ms = step_ms(&t);
     struct kafka_lag_cluster *c = assemble(&sw, wall_ms());
+    kl->st.last_assemble_ms = step_ms(&t);
     kafka_lag_cluster_free(&kl->last);
     kl->last = c;
     *out = kafka_lag_cluster_dup(c);
@@ -1527,7 +1659,7 @@ out:
         sc->error = buf_detach(&e, NULL);
         *out = sc;
     }
-    kl->st.cache_entries = kl->cache.cur.used + kl->cache.old.used;
+    kl->st.cache_entries = kafka_tscache_entries(kl->cache);
     kl->st.last_sweep_ms = mono_ms() - t0;
     sweep_release(&sw);
     return rc;

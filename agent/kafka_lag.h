@@ -13,8 +13,10 @@
  *   3. the log-end offsets of those partitions (ListOffsets, batched per
  *      leader, in chunks);
  *   4. the timestamp of the first unconsumed message of each partition with
- *      lag > 0, from a cache keyed by (topic, partition, offset) or read by
- *      one reader that assigns all missing partitions at once.
+ *      lag > 0, from a cache keyed by (topic, partition, offset)
+ *      (kafka_tscache) or read by one reader that assigns every partition
+ *      with a missing offset once, at the lowest such offset, and reads
+ *      forward through the others.
  *
  * The result is a plain tree of structs (struct kafka_lag_cluster) that the
  * caller owns. When a sweep fails (cluster unreachable), the caller gets the
@@ -97,6 +99,16 @@ struct kafka_lag_stats {
     uint64_t cache_misses;
     uint64_t cache_entries;
     int64_t last_sweep_ms; /* duration of the last sweep */
+    uint64_t reader_seeks; /* a partition's next needed offset was too far
+                              ahead to read forward to */
+    /* Where the last sweep's time went, ms: group selection (with
+     * metadata), OffsetFetch, ListOffsets, the reader (creation to
+     * destroy), building the result. */
+    int64_t last_groups_ms;
+    int64_t last_offset_fetch_ms;
+    int64_t last_list_offsets_ms;
+    int64_t last_timestamps_ms;
+    int64_t last_assemble_ms;
 };
 
 struct kafka_lag;

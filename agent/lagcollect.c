@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt_prom.h"
+#include "expo.h"
 #include "lag_report.h"
 #include "log.h"
 #include "timefmt.h"
@@ -117,7 +117,7 @@ size_t lagcollect_count(const struct lagcollect *lc)
 
 /* Families with the names kafka-lag-exporter users know, plus the time
  * guarantee lagwatch adds (consumed_through). Label cluster_name as there. */
-static void write_lag_series(const struct lagcollect *lc, struct buf *out)
+static void write_lag_series(const struct lagcollect *lc, struct expo *out)
 {
     static const struct {
         const char *name, *help;
@@ -140,7 +140,7 @@ static void write_lag_series(const struct lagcollect *lc, struct buf *out)
     };
     char part[16];
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        fmt_prom_family(out, fam[f].name, "gauge", fam[f].help);
+        expo_family(out, fam[f].name, "gauge", fam[f].help);
         for (size_t i = 0; i < lc->n; i++) {
             const struct kafka_lag_cluster *c = lc->latest[i];
             if (!c)
@@ -159,7 +159,7 @@ static void write_lag_series(const struct lagcollect *lc, struct buf *out)
                                : f == 4
                                    ? (double)kt->consumed_through_ms / 1000.0
                                    : (double)kt->partitions;
-                    fmt_prom_sample(out, fam[f].name, l, 3, v);
+                    expo_sample(out, fam[f].name, l, 3, v);
                 }
             }
         }
@@ -172,7 +172,7 @@ static void write_lag_series(const struct lagcollect *lc, struct buf *out)
          "Age of the first unconsumed message per partition"},
     };
     for (size_t f = 0; f < 2; f++) {
-        fmt_prom_family(out, pfam[f].name, "gauge", pfam[f].help);
+        expo_family(out, pfam[f].name, "gauge", pfam[f].help);
         for (size_t i = 0; i < lc->n; i++) {
             const struct kafka_lag_cluster *c = lc->latest[i];
             if (!c)
@@ -188,7 +188,7 @@ static void write_lag_series(const struct lagcollect *lc, struct buf *out)
                                             LBL("group", kg->group),
                                             LBL("partition", part),
                                             LBL("topic", kt->topic)};
-                        fmt_prom_sample(out, pfam[f].name, l, 4,
+                        expo_sample(out, pfam[f].name, l, 4,
                                         f == 0 ? (double)kt->parts[p].lag
                                                : kt->parts[p].lag_seconds);
                     }
@@ -198,7 +198,7 @@ static void write_lag_series(const struct lagcollect *lc, struct buf *out)
     }
 }
 
-static void write_self(const struct lagcollect *lc, struct buf *out)
+static void write_self(const struct lagcollect *lc, struct expo *out)
 {
     static const struct {
         const char *name, *type, *help;
@@ -222,7 +222,7 @@ static void write_self(const struct lagcollect *lc, struct buf *out)
          "Timestamps of first unconsumed messages read from Kafka"},
     };
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        fmt_prom_family(out, fam[f].name, fam[f].type, fam[f].help);
+        expo_family(out, fam[f].name, fam[f].type, fam[f].help);
         for (size_t i = 0; i < lc->n; i++) {
             const struct kafka_lag_stats *s = kafka_lag_stats(lc->kl[i]);
             const struct kafka_lag_cluster *c = lc->latest[i];
@@ -236,12 +236,12 @@ static void write_self(const struct lagcollect *lc, struct buf *out)
                        : f == 6 ? (double)s->ts_timeouts
                        : f == 7 ? (double)s->cache_hits
                                 : (double)s->cache_misses;
-            fmt_prom_sample(out, fam[f].name, l, 1, v);
+            expo_sample(out, fam[f].name, l, 1, v);
         }
     }
     static const char *const kinds[] = {"metadata", "list_groups",
                                         "offset_fetch", "list_offsets"};
-    fmt_prom_family(out, "lagwatch_kafka_requests_total", "counter",
+    expo_family(out, "lagwatch_kafka_requests_total", "counter",
                     "Kafka requests sent by the lag sweeps, by type (they "
                     "grow with brokers and groups, not partitions)");
     for (size_t i = 0; i < lc->n; i++) {
@@ -251,13 +251,13 @@ static void write_self(const struct lagcollect *lc, struct buf *out)
         for (size_t k = 0; k < 4; k++) {
             struct label l[] = {LBL("kafka_cluster", lc->cfg->kafka[i].name),
                                 LBL("type", kinds[k])};
-            fmt_prom_sample(out, "lagwatch_kafka_requests_total", l, 2,
+            expo_sample(out, "lagwatch_kafka_requests_total", l, 2,
                             (double)v[k]);
         }
     }
 }
 
-void lagcollect_write_metrics(const struct lagcollect *lc, struct buf *out)
+void lagcollect_write_metrics(const struct lagcollect *lc, struct expo *out)
 {
     if (lc->n == 0)
         return;

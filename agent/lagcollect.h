@@ -44,8 +44,10 @@ const struct kafka_lag_cluster *const *lagcollect_results(
 struct kafka_lag_cluster **lagcollect_copy(const struct lagcollect *lc,
                                            size_t *n);
 
-/* kafka-lag-exporter-style series and lagwatch_kafka_* self-metrics. */
-void lagcollect_write_metrics(const struct lagcollect *lc, struct buf *out);
+struct expo;
+/* Adds the kafka-lag-exporter-style series and lagwatch_kafka_*
+ * self-metrics to the /metrics model out. */
+void lagcollect_write_metrics(const struct lagcollect *lc, struct expo *out);
 
 /* One summary line per group and topic, for `run --once`. */
 void lagcollect_print(const struct lagcollect *lc, FILE *out);

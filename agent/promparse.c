@@ -39,7 +39,14 @@ struct promparse {
     char *work;    /* writable copy of the line being parsed */
     struct label *labels;
     uint32_t *qpos; /* quote offsets, for parse_labels_fast() */
-    size_t qpos_cap;
+    /* The label names of the last line parse_labels_fast() took, known
+     * valid and distinct: the lines of a family repeat them, so a line
+     * that does skips checking its names (memo_off[i] into memo). */
+    char *memo;
+    uint32_t *memo_off;
+    uint32_t *memo_len;
+    size_t memo_n;
+
 
     /* The family opened by the latest HELP or TYPE line. */
     bool have_family;
@@ -435,13 +442,23 @@ static char *unescape_lvalue(char *r, char **wend)
  * Bloom filter of the names so far, so the common case costs no scan. The
  * Fibonacci hash of first byte, last byte and length happens to give
  * Flink's operator-scope label names (plus "quantile") 12 distinct bits. */
-static inline bool label_dup(const struct promparse *p, size_t nl,
-                             uint64_t *seen, const char *ln, uint32_t lnl)
+static inline uint64_t label_bit(const char *ln, uint32_t lnl)
 {
     uint64_t key = (uint64_t)(unsigned char)ln[0] |
                    (uint64_t)(unsigned char)ln[lnl - 1] << 8 |
                    (uint64_t)lnl << 16;
-    uint64_t bit = UINT64_C(1) << ((key * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
+    return UINT64_C(1) << ((key * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
+}
+
+static inline void label_seen(uint64_t *seen, const char *ln, uint32_t lnl)
+{
+    *seen |= label_bit(ln, lnl);
+}
+
+static inline bool label_dup(const struct promparse *p, size_t nl,
+                             uint64_t *seen, const char *ln, uint32_t lnl)
+{
+    uint64_t bit = label_bit(ln, lnl);
     if (*seen & bit) {
         for (size_t i = 0; i < nl; i++)
             if (p->labels[i].name_len == lnl &&
@@ -453,6 +470,29 @@ static inline bool label_dup(const struct promparse *p, size_t nl,
 }
 
 
+/* a[0..n) == b[0..n) for short strings without a call: two overlapping
+ * loads cover 4..16 bytes. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 #if defined(__SSE2__)
 /*
  * The label set as reporters write it, {name="value",...} with an optional
@@ -462,7 +502,7 @@ static inline bool label_dup(const struct promparse *p, size_t nl,
  * scan of the label before it, which keeps the CPU busy where the general
  * loop waits on one scan after another. q is just after the '{', end the
  * line's end. Returns the position after the '}' with the labels in
- * p->labels and *nlp set, or NULL, having written nothing, for the general
+ * p->labels and *nlp set, or NULL, with the line as it was, for the general
  * loop to parse (and report) the line as usual.
  */
 static char *parse_labels_fast(struct promparse *p, char *q, char *end,
@@ -472,25 +512,35 @@ static char *parse_labels_fast(struct promparse *p, char *q, char *end,
     const __m128i zero = _mm_setzero_si128();
     uint32_t *qp = p->qpos;
     size_t nq = 0;
-    for (char *b = q; b < end; b += 16) {
+    /* Backslashes and NULs only matter at all, so the full blocks just
+     * gather them; the last block (1 to 16 bytes) is masked to the line. */
+    const __m128i ones = _mm_set1_epi8((char)0xff);
+    __m128i acc_bs = zero, acc_min = ones;
+    char *b = q;
+    for (; end - b > 16; b += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)b);
+        acc_bs = _mm_or_si128(acc_bs, _mm_cmpeq_epi8(x, bs));
+        acc_min = _mm_min_epu8(acc_min, x);
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq));
-        unsigned mb = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, zero)));
-        if ((size_t)(end - b) < 16) {
-            unsigned keep = (1u << (end - b)) - 1;
-            mq &= keep;
-            mb &= keep;
-        }
-        /* qpos has 16 spare entries for the block that passes the cap */
-        if (mb || nq > p->qpos_cap)
-            return NULL;
         while (mq) {
             qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
             mq &= mq - 1;
         }
     }
-    if (nq > p->qpos_cap)
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)b);
+    unsigned keep = (1u << (end - b)) - 1;
+    unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq)) & keep;
+    unsigned bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                       _mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, zero))) &
+                   keep;
+    bad |= (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(acc_bs, _mm_cmpeq_epi8(acc_min, zero)));
+    while (mq) {
+        qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
+        mq &= mq - 1;
+    }
+    /* qpos has room for a quote per byte of the longest line */
+    if (bad || nq > 2 * p->max_labels)
         return NULL;
     if (nq & 1)
         return NULL;
@@ -498,34 +548,62 @@ static char *parse_labels_fast(struct promparse *p, char *q, char *end,
     uint64_t seen = 0;
     char *pos = q;
     size_t k = 0;
+    bool memo = true; /* the names so far are the memo's */
     for (; k < nq && *pos != '}'; k += 2) {
         char *open = q + qp[k], *close = q + qp[k + 1];
         char *ln = pos, *ln_end = open - 1;
-        if (open - pos < 2 || *ln_end != '=' || !(cl(ln) & C_LFIRST) ||
-            scan_name(ln + 1, false) != ln_end)
-            return NULL;
+        if (open - pos < 2 || *ln_end != '=')
+            goto bail;
         uint32_t lnl = (uint32_t)(ln_end - ln);
-        if (nl == p->max_labels || label_dup(p, nl, &seen, ln, lnl))
-            return NULL;
+        if (memo && !(nl < p->memo_n && lnl == p->memo_len[nl] &&
+                      bytes_eq(ln, p->memo + p->memo_off[nl], lnl))) {
+            /* off the memo: check from here on, with the names so far
+             * in the duplicate filter */
+            memo = false;
+            for (size_t i = 0; i < nl; i++)
+                label_seen(&seen, p->labels[i].name, p->labels[i].name_len);
+        }
+        if (!memo) {
+            if (!(cl(ln) & C_LFIRST) || scan_name(ln + 1, false) != ln_end)
+                goto bail;
+            if (nl == p->max_labels || label_dup(p, nl, &seen, ln, lnl))
+                goto bail;
+        }
         p->labels[nl].name = ln;
         p->labels[nl].name_len = lnl;
         p->labels[nl].value = open + 1;
         p->labels[nl].value_len = (uint32_t)(close - open - 1);
         nl++;
+        /* undone at bail */
+        *ln_end = '\0';
+        *close = '\0';
         pos = close + 1;
         if (*pos == ',')
             pos++;
         else if (*pos != '}')
-            return NULL;
+            goto bail;
     }
     if (k != nq || *pos != '}')
-        return NULL;
-    for (size_t i = 0; i < nl; i++) {
-        ((char *)p->labels[i].name)[p->labels[i].name_len] = '\0';
-        ((char *)p->labels[i].value)[p->labels[i].value_len] = '\0';
+        goto bail;
+    if (!memo || nl != p->memo_n) {
+        size_t off = 0;
+        for (size_t i = 0; i < nl; i++) {
+            memcpy(p->memo + off, p->labels[i].name, p->labels[i].name_len);
+            p->memo_off[i] = (uint32_t)off;
+            p->memo_len[i] = p->labels[i].name_len;
+            off += p->labels[i].name_len;
+        }
+        p->memo_n = nl;
     }
     *nlp = nl;
     return pos + 1;
+bail:
+    /* the general loop parses the line as it came */
+    for (size_t i = 0; i < nl; i++) {
+        ((char *)p->labels[i].name)[p->labels[i].name_len] = '=';
+        ((char *)p->labels[i].value)[p->labels[i].value_len] = '"';
+    }
+    return NULL;
 }
 #endif
 
@@ -818,8 +896,10 @@ struct promparse *promparse_new(const struct promparse_opts *o, sample_fn fn,
     p->part = xmalloc(p->max_line + 2);
     p->work = xcalloc(1, p->max_line + 2 + SCAN_PAD);
     p->labels = xcalloc(p->max_labels, sizeof(*p->labels));
-    p->qpos_cap = 2 * p->max_labels;
-    p->qpos = xcalloc(p->qpos_cap + 16, sizeof(*p->qpos));
+    p->qpos = xcalloc(p->max_line + 32, sizeof(*p->qpos));
+    p->memo = xmalloc(p->max_line + 1);
+    p->memo_off = xcalloc(p->max_labels, sizeof(*p->memo_off));
+    p->memo_len = xcalloc(p->max_labels, sizeof(*p->memo_len));
     buf_init(&p->fam_name, p->max_line + 1);
     buf_init(&p->fam_help, p->max_line + 1);
     return p;
@@ -833,6 +913,7 @@ void promparse_reset(struct promparse *p, const char *target)
     }
     p->part_len = 0;
     p->skipping = false;
+    p->memo_n = 0;
     p->have_family = false;
     p->fam_has_help = false;
     p->fam_type = MT_UNTYPED;
@@ -847,6 +928,7 @@ int promparse_feed(struct promparse *p, const char *data, size_t len)
 {
     const char *end = data + len;
     while (data < end && !p->aborted) {
+
         size_t avail = (size_t)(end - data);
         const char *nl = memchr(data, '\n', avail);
         if (p->skipping) {
@@ -913,6 +995,9 @@ void promparse_free(struct promparse **pp)
     free(p->work);
     free(p->labels);
     free(p->qpos);
+    free(p->memo);
+    free(p->memo_off);
+    free(p->memo_len);
     buf_release(&p->fam_name);
     buf_release(&p->fam_help);
     free(p);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errstate.h"
 #include "log.h"
 #include "promparse.h"
 #include "scrape.h"
@@ -32,6 +33,9 @@ struct reporters {
     struct trim_stats last; /* trim's totals at the end of the last
                                collection: stats are reported per cycle */
     bool out_failed;
+    /* A dead endpoint is logged when it starts failing and when it is back,
+     * not every cycle (the agent counts every failure). */
+    struct errstate *failing;
 };
 
 static int on_series(void *vr, const struct series *s)
@@ -79,9 +83,7 @@ static void on_done(void *vt, const struct scrape_result *sr)
         snprintf(res->error, sizeof(res->error), "output aborted");
     else
         res->error[0] = '\0';
-    if (!res->ok)
-        log_error("cannot scrape '%s': %s", res->url, res->error);
-    else if (ps.errors > 0)
+    if (res->ok && ps.errors > 0)
         log_warn("scraped '%s' with %llu malformed lines skipped", res->url,
                  (unsigned long long)ps.errors);
 }
@@ -97,6 +99,7 @@ struct reporters *reporters_new(const struct cfg_trim *trim, series_fn out,
         free(r);
         return NULL;
     }
+    r->failing = errstate_new("reporter endpoint");
     return r;
 }
 
@@ -110,6 +113,7 @@ void reporters_free(struct reporters **rp)
     free(r->ctx);
     free(r->results);
     trim_free(&r->trim);
+    errstate_free(&r->failing);
     free(r);
     *rp = NULL;
 }
@@ -175,8 +179,13 @@ int reporters_collect(struct reporters *r, struct scraper *sc,
     st->targets = n;
     for (size_t i = 0; i < n; i++) {
         const struct reporter_result *res = &r->results[i];
-        if (!res->ok)
+        if (res->ok) {
+            errstate_ok(r->failing, res->url);
+        } else {
+            errstate_fail(r->failing, LOG_LVL_ERROR, res->url,
+                          "cannot scrape '%s': %s", res->url, res->error);
             st->targets_failed++;
+        }
         st->samples += res->samples;
         st->parse_errors += res->parse_errors;
         st->bytes += res->bytes;
@@ -189,6 +198,7 @@ int reporters_collect(struct reporters *r, struct scraper *sc,
                   (ts.dropped_over_cap - r->last.dropped_over_cap);
     st->folded_in = ts.folded_in - r->last.folded_in;
     r->last = ts;
+    errstate_settle(r->failing);
     rc = (st->targets_failed || r->out_failed) ? -1 : 0;
 out:
     free(st_targets);

@@ -146,6 +146,12 @@ static void report(const char *what, int64_t ms,
            b->reader_assigns - a->reader_assigns,
            b->reader_messages - a->reader_messages,
            b->cache_hits - a->cache_hits, b->cache_misses - a->cache_misses);
+    printf("  steps (ms): groups+metadata %" PRId64 ", OffsetFetch %" PRId64
+           ", ListOffsets %" PRId64 ", reader %" PRId64 ", assemble %" PRId64
+           "; reader seeks %" PRIu64 "\n",
+           b->last_groups_ms, b->last_offset_fetch_ms,
+           b->last_list_offsets_ms, b->last_timestamps_ms,
+           b->last_assemble_ms, b->reader_seeks - a->reader_seeks);
 }
 
 int main(int argc, char **argv)

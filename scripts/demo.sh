@@ -69,6 +69,7 @@ echo "   $B"
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
+  spool_dir: $TEST_TMPDIR/spool
   name: demo-agent
   interval: 15s
 flink:

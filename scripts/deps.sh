@@ -2,6 +2,7 @@
 # Installs everything lagwatch needs to build, test and run its demo on
 # Debian 12: the toolchain, the libraries, and the real servers the tests
 # start (influxd, prometheus/promtool), plus kcat and python3 for test tools.
+# systemd-analyze (package systemd), when present, verifies the unit.
 set -euo pipefail
 pkgs=(
     build-essential autoconf automake libtool pkg-config
@@ -10,6 +11,7 @@ pkgs=(
     zlib1g-dev libsnappy-dev libjansson-dev
     influxdb influxdb-client prometheus kcat
     python3 curl ca-certificates
+    openssl python3-yaml  # TLS certificates and YAML checks in the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

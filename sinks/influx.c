@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -15,6 +17,7 @@
 #include "buf.h"
 #include "lineproto.h"
 #include "log.h"
+#include "spool.h"
 #include "xalloc.h"
 
 /* A batch is queued at batch_size points or at this many bytes, whichever
@@ -26,7 +29,10 @@
 /* How much of influxd's error text goes into a log line. */
 #define ERR_CLIP 300
 #define BACKOFF_BASE_MS 200
-#define BACKOFF_MAX_MS 30000
+/* Also the longest gap between two /ping probes of a node marked down. */
+#define BACKOFF_MAX_MS 5000
+/* How often a spool that another sink still holds is tried again. */
+#define SPOOL_REOPEN_MS 1000
 /* influx_sink_free() waits this long for queued batches. */
 #define FREE_DRAIN_MS 2000
 #define SINK_MAGIC 0x1f1a5e57u
@@ -39,6 +45,7 @@ struct batch {
                        fields may hold raw newlines, so lines are not
                        found by scanning */
     size_t npoints;
+    int64_t formed_ms; /* wall clock when the batch was closed */
 };
 
 struct node {
@@ -48,6 +55,7 @@ struct node {
     char *url;     /* without userinfo, for log lines */
     char *write_url;
     char *query_url;
+    char *ping_url;
     pthread_t thread;
     bool started;
 
@@ -67,9 +75,25 @@ struct node {
     uint64_t refused_points;
     struct influx_node_stats st;
     struct lineproto_stats lps;
-    uint64_t dropped_seen; /* st.points_dropped at the last drain */
+    uint64_t dropped_seen; /* total dropped at the last drain */
+    bool spooling; /* new batches go to the spool (it is not empty) */
+    bool down;     /* marked down: probe /ping before replaying */
+
+    /* The spool: sp and these counters under spool_mu. Lock order: mu,
+     * then spool_mu; a batch is handed from mu to spool_mu hand over hand
+     * so that spool appends keep the order in which batches were closed. */
+    pthread_mutex_t spool_mu;
+    struct spool *sp;         /* NULL until opened */
+    char *spool_path;         /* NULL: no spool configured */
+    bool spool_unclaimed;     /* exists on disk but could not be opened */
+    uint64_t spool_retry_ms;  /* next open attempt after a failure */
+    uint64_t points_spooled;
+    uint64_t points_replayed;
+    uint64_t spool_io_dropped; /* could not be spooled nor kept */
 
     /* Writer thread only. */
+    unsigned fails; /* consecutive retryable failures */
+    bool probe;     /* /ping before the next replay (resumed spool) */
     CURL *curl;
     struct curl_slist *hdr_plain, *hdr_gzip, *hdr_form;
     z_stream zs;
@@ -91,6 +115,9 @@ struct influx_sink {
     uint64_t queue_max;
     bool create_db;
     bool gzip;
+    uint64_t spool_max;
+    bool spool_fsync;
+    unsigned down_after;
     struct node *nodes;
     size_t n;
 };
@@ -163,6 +190,138 @@ static void batch_free(struct batch *b)
     free(b);
 }
 
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Opens the node's spool when it is not open yet (spool_mu held); false
+ * when there is none or it cannot be opened now (logged, retried later). */
+static bool spool_ready(struct node *nd)
+{
+    struct influx_sink *s = nd->s;
+    if (nd->sp)
+        return true;
+    if (!nd->spool_path)
+        return false;
+    uint64_t now = mono_ms();
+    if (now < nd->spool_retry_ms)
+        return false;
+    char err[512];
+    nd->sp = spool_open(nd->spool_path, s->spool_max, s->spool_fsync, err,
+                        sizeof(err));
+    if (!nd->sp) {
+        nd->spool_retry_ms = now + SPOOL_REOPEN_MS;
+        log_error("cannot open the spool of node '%s' (%s): %s", nd->name,
+                  nd->url, err);
+        return false;
+    }
+    nd->spool_unclaimed = false;
+    return true;
+}
+
+/* Appends b to the node's spool (spool_mu held). Returns false when it
+ * could not be stored (no spool, I/O error): the caller keeps or drops
+ * it. A batch refused by the cap counts as handled (the spool counted it
+ * as dropped). The record is the line ends, then the lines. */
+static bool spool_put(struct node *nd, const struct batch *b)
+{
+    if (!spool_ready(nd))
+        return false;
+    size_t elen = b->npoints * sizeof(*b->ends);
+    char *rec = xmalloc(elen + b->len + 1);
+    memcpy(rec, b->ends, elen);
+    memcpy(rec + elen, b->data, b->len);
+    char err[512];
+    int rc = spool_append(nd->sp, rec, elen + b->len, (uint32_t)b->npoints,
+                          (uint64_t)b->formed_ms, err, sizeof(err));
+    free(rec);
+    if (rc < 0) {
+        log_error("cannot spool %zu points for node '%s' (%s): %s",
+                  b->npoints, nd->name, nd->url, err);
+        return false;
+    }
+    if (rc == 0) {
+        nd->points_spooled += b->npoints;
+        log_debug("batch accepted node=%s points=%zu via=spool "
+                  "formed_ms=%lld",
+                  nd->name, b->npoints, (long long)b->formed_ms);
+    }
+    return true;
+}
+
+static void batch_list_free(struct batch *b)
+{
+    while (b) {
+        struct batch *next = b->next;
+        batch_free(b);
+        b = next;
+    }
+}
+
+/* Spools first and then the list rest, in order (spool_mu held); what
+ * cannot be spooled is dropped and counted. Frees them all. */
+static void spool_list(struct node *nd, struct batch *first,
+                       struct batch *rest)
+{
+    uint64_t lost = 0;
+    if (first) {
+        first->next = rest;
+        rest = first;
+    }
+    for (struct batch *b = rest; b; b = b->next)
+        if (!spool_put(nd, b))
+            lost += b->npoints;
+    if (lost) {
+        nd->spool_io_dropped += lost;
+        log_error("dropping %llu points for node '%s' (%s): they can be "
+                  "neither written nor spooled",
+                  (unsigned long long)lost, nd->name, nd->url);
+    }
+    batch_list_free(rest);
+}
+
+/* Detaches the in-memory queue (mu held). */
+static struct batch *take_queue_locked(struct node *nd)
+{
+    struct batch *q = nd->head;
+    size_t n = 0;
+    for (struct batch *b = q; b; b = b->next)
+        n++;
+    nd->head = nd->tail = NULL;
+    nd->queued_bytes = 0;
+    nd->pending -= n;
+    if (nd->pending == 0)
+        pthread_cond_broadcast(&nd->idle);
+    return q;
+}
+
+/* Spools b and the in-memory queue, b first when it is older (a batch the
+ * writer had taken from the queue), else last. Called with mu held;
+ * returns with mu held, having released it while the batches went to
+ * disk. */
+static void to_spool_locked(struct node *nd, struct batch *b, bool b_first)
+{
+    struct batch *q = take_queue_locked(nd);
+    nd->spooling = true;
+    pthread_mutex_lock(&nd->spool_mu);
+    pthread_mutex_unlock(&nd->mu);
+    if (b_first) {
+        spool_list(nd, b, q);
+    } else {
+        struct batch **endp = &q;
+        while (*endp)
+            endp = &(*endp)->next;
+        *endp = b;
+        spool_list(nd, NULL, q);
+    }
+    pthread_mutex_unlock(&nd->spool_mu);
+    pthread_mutex_lock(&nd->mu);
+    pthread_cond_signal(&nd->wake);
+}
+
 static void enqueue_cur_locked(struct node *nd)
 {
     struct influx_sink *s = nd->s;
@@ -170,29 +329,6 @@ static void enqueue_cur_locked(struct node *nd)
     if (n == 0)
         return;
     nd->cur_points = 0;
-    /* No spool yet (a later issue replaces this drop with a disk spool):
-     * a full queue refuses the whole new batch, and says so once per
-     * change of state. */
-    if (nd->queued_bytes + nd->cur.len > s->queue_max) {
-        nd->st.points_dropped += n;
-        nd->st.batches_failed++;
-        nd->refused_points += n;
-        if (!nd->refusing) {
-            nd->refusing = true;
-            log_warn("queue of node '%s' (%s) is full (%llu bytes): "
-                     "dropping new batches",
-                     nd->name, nd->url, (unsigned long long)s->queue_max);
-        }
-        buf_reset(&nd->cur);
-        return;
-    }
-    if (nd->refusing) {
-        log_info("queue of node '%s' (%s) accepts batches again after "
-                 "dropping %llu points",
-                 nd->name, nd->url, (unsigned long long)nd->refused_points);
-        nd->refusing = false;
-        nd->refused_points = 0;
-    }
     struct batch *b = xcalloc(1, sizeof(*b));
     size_t cap = nd->cur.cap;
     b->data = buf_detach(&nd->cur, &b->len);
@@ -202,6 +338,41 @@ static void enqueue_cur_locked(struct node *nd)
     b->ends = nd->cur_ends;
     nd->cur_ends = NULL;
     b->npoints = n;
+    b->formed_ms = (int64_t)wall_ms();
+    bool full = nd->queued_bytes + b->len > s->queue_max;
+    /* Behind a non-empty spool (order), or in place of a full queue (a
+     * slow node): to disk. A batch the writer has in flight at that moment
+     * may end up spooled after these when it fails. */
+    if ((nd->spooling || full) && nd->spool_path) {
+        pthread_mutex_lock(&nd->spool_mu);
+        bool ok = spool_ready(nd);
+        pthread_mutex_unlock(&nd->spool_mu);
+        if (ok) {
+            to_spool_locked(nd, b, false);
+            return;
+        }
+        /* no spool now: the queue, or a counted drop */
+    }
+    if (full) {
+        nd->st.points_dropped += n;
+        nd->st.batches_failed++;
+        nd->refused_points += n;
+        if (!nd->refusing) {
+            nd->refusing = true;
+            log_warn("queue of node '%s' (%s) is full (%llu bytes) and "
+                     "there is no spool: dropping new batches",
+                     nd->name, nd->url, (unsigned long long)s->queue_max);
+        }
+        batch_free(b);
+        return;
+    }
+    if (nd->refusing) {
+        log_info("queue of node '%s' (%s) accepts batches again after "
+                 "dropping %llu points",
+                 nd->name, nd->url, (unsigned long long)nd->refused_points);
+        nd->refusing = false;
+        nd->refused_points = 0;
+    }
     if (nd->tail)
         nd->tail->next = b;
     else
@@ -415,8 +586,12 @@ static size_t count_str(const char *hay, const char *needle)
     return n;
 }
 
-static void send_range(struct node *nd, const struct batch *b, size_t lo,
-                       size_t hi);
+enum send_res { SEND_DONE, SEND_RETRY };
+
+#define WHY_LEN (ERR_CLIP + CURL_ERROR_SIZE + 160)
+
+static void send_retrying(struct node *nd, const struct batch *b, size_t lo,
+                          size_t hi);
 
 /* A partial write: influxd wrote the lines it could. dropped=N counts the
  * points it refused; lines it could not parse are not in N, each is named
@@ -439,8 +614,13 @@ static void on_partial(struct node *nd, size_t n, const char *body)
              nd->name, nd->url, (unsigned long long)lost, n, ERR_CLIP, body);
 }
 
-static void send_range(struct node *nd, const struct batch *b, size_t lo,
-                       size_t hi)
+/* One attempt at lines [lo, hi) of b (including the database creation
+ * and the halves of a 413). SEND_DONE: written, or refused for good and
+ * counted; SEND_RETRY: a retryable failure, nothing counted, the reason in
+ * why. */
+static enum send_res send_once(struct node *nd, const struct batch *b,
+                               size_t lo, size_t hi, char *why,
+                               size_t whylen)
 {
     struct influx_sink *s = nd->s;
     size_t off = lo ? b->ends[lo - 1] : 0;
@@ -448,9 +628,7 @@ static void send_range(struct node *nd, const struct batch *b, size_t lo,
     const char *data = b->data + off;
     size_t n = hi - lo;
     bool tried_create = false;
-    unsigned attempt = 0;
     char err[CURL_ERROR_SIZE + 64];
-    char why[ERR_CLIP + 96];
     for (;;) {
         err[0] = '\0';
         long status = post_write(nd, data, len, err, sizeof(err));
@@ -458,48 +636,30 @@ static void send_range(struct node *nd, const struct batch *b, size_t lo,
         if (status >= 200 && status < 300) {
             node_set_up(nd, true);
             count_written(nd, n);
-            return;
+            return SEND_DONE;
         }
         if (status == 0 || status >= 500 || status == 429) {
             if (status >= 500 && strstr(body, "retention policy not found")) {
                 /* influxd says 500 but nothing will change by retrying */
                 node_set_up(nd, true);
-                snprintf(why, sizeof(why), "HTTP %ld: %.*s", status,
-                         ERR_CLIP, body);
+                snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP,
+                         body);
                 count_dropped(nd, n, why);
-                return;
+                return SEND_DONE;
             }
             if (status == 0)
-                snprintf(why, sizeof(why), "%s", err);
+                snprintf(why, whylen, "%s", err);
             else
-                snprintf(why, sizeof(why), "HTTP %ld: %.*s", status,
-                         ERR_CLIP, body);
+                snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP,
+                         body);
             node_set_up(nd, status == 429);
-            if (attempt >= s->max_retries) {
-                char gave[sizeof(why) + 48];
-                snprintf(gave, sizeof(gave), "giving up after %u retries: %s",
-                         attempt, why);
-                count_dropped(nd, n, gave);
-                return;
-            }
-            attempt++;
-            log_warn("cannot write %zu points to node '%s' (%s), retry %u "
-                     "of %u: %s",
-                     n, nd->name, nd->url, attempt, s->max_retries, why);
             node_set_error(nd, why);
-            pthread_mutex_lock(&nd->mu);
-            nd->st.points_retried += n;
-            pthread_mutex_unlock(&nd->mu);
-            if (backoff_wait(nd, attempt)) {
-                count_dropped(nd, n, "sink stopping while retrying");
-                return;
-            }
-            continue;
+            return SEND_RETRY;
         }
         node_set_up(nd, true);
         if (status == 400 && strstr(body, "partial write")) {
             on_partial(nd, n, body);
-            return;
+            return SEND_DONE;
         }
         if (status == 404 && strstr(body, "database not found") &&
             s->create_db && !tried_create) {
@@ -512,14 +672,186 @@ static void send_range(struct node *nd, const struct batch *b, size_t lo,
             log_info("node '%s' (%s) refused %zu bytes as too large: "
                      "splitting %zu points in two",
                      nd->name, nd->url, len, n);
-            send_range(nd, b, lo, mid);
-            send_range(nd, b, mid, hi);
+            send_retrying(nd, b, lo, mid);
+            send_retrying(nd, b, mid, hi);
+            return SEND_DONE;
+        }
+        snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP, body);
+        count_dropped(nd, n, why);
+        return SEND_DONE;
+    }
+}
+
+/* Without a spool: retries in place cfg->max_retries times, then drops. */
+static void send_retrying(struct node *nd, const struct batch *b, size_t lo,
+                          size_t hi)
+{
+    struct influx_sink *s = nd->s;
+    size_t n = hi - lo;
+    char why[WHY_LEN];
+    for (unsigned attempt = 0;; attempt++) {
+        if (send_once(nd, b, lo, hi, why, sizeof(why)) == SEND_DONE)
+            return;
+        if (attempt >= s->max_retries) {
+            char gave[WHY_LEN + 48];
+            snprintf(gave, sizeof(gave), "giving up after %u retries: %s",
+                     attempt, why);
+            count_dropped(nd, n, gave);
             return;
         }
-        snprintf(why, sizeof(why), "HTTP %ld: %.*s", status, ERR_CLIP, body);
-        count_dropped(nd, n, why);
+        log_warn("cannot write %zu points to node '%s' (%s), retry %u "
+                 "of %u: %s",
+                 n, nd->name, nd->url, attempt + 1, s->max_retries, why);
+        pthread_mutex_lock(&nd->mu);
+        nd->st.points_retried += n;
+        pthread_mutex_unlock(&nd->mu);
+        if (backoff_wait(nd, attempt + 1)) {
+            count_dropped(nd, n, "sink stopping while retrying");
+            return;
+        }
+    }
+}
+
+/* GET /ping: influxd answers 204 once it is serving. */
+static bool probe_ping(struct node *nd)
+{
+    if (!nd->curl)
+        return false;
+    CURL *c = nd->curl;
+    buf_reset(&nd->resp);
+    curl_easy_setopt(c, CURLOPT_URL, nd->ping_url);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    log_debug("probe node=%s url=%s status=%ld", nd->name, nd->url, status);
+    return status == 204;
+}
+
+/* A retryable failure: counts it, marks the node down after down_after in
+ * a row, and waits the backoff. Returns true when the sink is stopping. */
+static bool on_failure(struct node *nd, const char *why)
+{
+    struct influx_sink *s = nd->s;
+    nd->fails++;
+    if (nd->fails >= s->down_after) {
+        pthread_mutex_lock(&nd->mu);
+        bool was = nd->down;
+        nd->down = true;
+        pthread_cond_broadcast(&nd->idle);
+        pthread_mutex_unlock(&nd->mu);
+        if (!was)
+            log_warn("node '%s' (%s) marked down after %u failed writes, "
+                     "probing /ping before replaying its spool: %s",
+                     nd->name, nd->url, nd->fails, why);
+    }
+    return backoff_wait(nd, nd->fails);
+}
+
+/* The live batch b failed with a retryable error: it goes to the spool
+ * with everything queued behind it (or, with no spool, is retried in
+ * place). Frees b. */
+static void spool_failed(struct node *nd, struct batch *b, const char *why)
+{
+    pthread_mutex_lock(&nd->spool_mu);
+    bool ok = spool_ready(nd);
+    pthread_mutex_unlock(&nd->spool_mu);
+    if (!ok) {
+        send_retrying(nd, b, 0, b->npoints);
+        batch_free(b);
         return;
     }
+    log_warn("cannot write %zu points to node '%s' (%s), spooling them: %s",
+             b->npoints, nd->name, nd->url, why);
+    pthread_mutex_lock(&nd->mu);
+    to_spool_locked(nd, b, true);
+    pthread_mutex_unlock(&nd->mu);
+    on_failure(nd, why);
+}
+
+/* One step of replaying the spool: probe when down, send the oldest
+ * record, acknowledge it when done. When the spool is empty, leaves the
+ * spooling state. */
+static void replay_step(struct node *nd)
+{
+    char why[WHY_LEN];
+    bool down;
+    pthread_mutex_lock(&nd->mu);
+    down = nd->down;
+    pthread_mutex_unlock(&nd->mu);
+    if (down || nd->probe) {
+        if (!probe_ping(nd)) {
+            on_failure(nd, "no answer to /ping");
+            return;
+        }
+        pthread_mutex_lock(&nd->mu);
+        nd->down = false;
+        pthread_mutex_unlock(&nd->mu);
+        nd->fails = 0;
+        nd->probe = false;
+        log_info("node '%s' (%s) answers /ping: replaying its spool",
+                 nd->name, nd->url);
+    }
+    struct spool_rec rec;
+    char err[512];
+    pthread_mutex_lock(&nd->spool_mu);
+    int rc = nd->sp ? spool_peek_oldest(nd->sp, &rec, err, sizeof(err)) : 0;
+    pthread_mutex_unlock(&nd->spool_mu);
+    if (rc < 0) {
+        log_error("cannot read the spool of node '%s' (%s): %s", nd->name,
+                  nd->url, err);
+        on_failure(nd, err);
+        return;
+    }
+    if (rc == 0) {
+        /* Both locks: no append can slip in between the check and the
+         * switch back to the in-memory queue. */
+        pthread_mutex_lock(&nd->mu);
+        pthread_mutex_lock(&nd->spool_mu);
+        if (!nd->sp || spool_empty(nd->sp)) {
+            nd->spooling = false;
+            pthread_cond_broadcast(&nd->idle);
+            log_info("spool of node '%s' (%s) replayed: %llu points so far",
+                     nd->name, nd->url,
+                     (unsigned long long)nd->points_replayed);
+        }
+        pthread_mutex_unlock(&nd->spool_mu);
+        pthread_mutex_unlock(&nd->mu);
+        return;
+    }
+    size_t elen = (size_t)rec.points * sizeof(uint32_t);
+    struct batch b = {0};
+    bool sane = rec.points > 0 && rec.len >= elen;
+    if (sane) {
+        b.ends = rec.data;
+        b.data = (char *)rec.data + elen;
+        b.len = rec.len - elen;
+        b.npoints = rec.points;
+        for (size_t i = 0; i < b.npoints && sane; i++)
+            sane = b.ends[i] <= b.len && (i == 0 || b.ends[i] >= b.ends[i - 1]);
+    }
+    enum send_res r = SEND_DONE;
+    if (!sane)
+        count_dropped(nd, rec.points, "spool record is not a batch");
+    else
+        r = send_once(nd, &b, 0, b.npoints, why, sizeof(why));
+    pthread_mutex_lock(&nd->spool_mu);
+    if (r == SEND_DONE) {
+        nd->points_replayed += rec.points;
+        spool_ack(nd->sp, &rec);
+    } else {
+        spool_release(nd->sp, &rec);
+    }
+    pthread_mutex_unlock(&nd->spool_mu);
+    if (r == SEND_DONE) {
+        nd->fails = 0;
+        return;
+    }
+    pthread_mutex_lock(&nd->mu);
+    nd->st.points_retried += b.npoints;
+    pthread_mutex_unlock(&nd->mu);
+    on_failure(nd, why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -585,6 +917,26 @@ static void writer_teardown(struct node *nd)
     buf_release(&nd->resp);
 }
 
+/* A spool left on disk that another sink held when this one started (a
+ * reload): claimed as soon as it is free. Called without locks. */
+static void claim_spool(struct node *nd)
+{
+    pthread_mutex_lock(&nd->mu);
+    pthread_mutex_lock(&nd->spool_mu);
+    if (nd->spool_unclaimed && spool_ready(nd) && !spool_empty(nd->sp)) {
+        struct spool_stats st;
+        spool_get_stats(nd->sp, &st);
+        nd->spooling = true;
+        nd->probe = true;
+        log_info("resuming the spool of node '%s' (%s): %llu points, %llu "
+                 "bytes",
+                 nd->name, nd->url, (unsigned long long)st.points,
+                 (unsigned long long)st.bytes);
+    }
+    pthread_mutex_unlock(&nd->spool_mu);
+    pthread_mutex_unlock(&nd->mu);
+}
+
 static void *writer_main(void *arg)
 {
     struct node *nd = arg;
@@ -600,20 +952,48 @@ static void *writer_main(void *arg)
         if (nd->head) {
             struct batch *b = nd->head;
             nd->head = b->next;
+            b->next = NULL;
             if (!nd->head)
                 nd->tail = NULL;
             nd->queued_bytes -= b->len;
             pthread_mutex_unlock(&nd->mu);
-            send_range(nd, b, 0, b->npoints);
-            batch_free(b);
+            char why[WHY_LEN];
+            if (send_once(nd, b, 0, b->npoints, why, sizeof(why)) ==
+                SEND_DONE) {
+                nd->fails = 0;
+                log_debug("batch accepted node=%s points=%zu via=write "
+                          "formed_ms=%lld",
+                          nd->name, b->npoints, (long long)b->formed_ms);
+                batch_free(b);
+            } else {
+                spool_failed(nd, b, why);
+            }
             pthread_mutex_lock(&nd->mu);
             nd->pending--;
             if (nd->pending == 0)
                 pthread_cond_broadcast(&nd->idle);
             continue;
         }
-        if (nd->cur_points) {
-            struct timespec ts = abs_ms(nd->cur_since_ms + s->flush_ms);
+        if (nd->spooling) {
+            pthread_mutex_unlock(&nd->mu);
+            replay_step(nd);
+            pthread_mutex_lock(&nd->mu);
+            continue;
+        }
+        if (nd->spool_unclaimed) {
+            pthread_mutex_unlock(&nd->mu);
+            claim_spool(nd);
+            pthread_mutex_lock(&nd->mu);
+            if (nd->spooling || nd->stop)
+                continue;
+        }
+        uint64_t wake_at = UINT64_MAX;
+        if (nd->cur_points)
+            wake_at = nd->cur_since_ms + s->flush_ms;
+        if (nd->spool_unclaimed && mono_ms() + SPOOL_REOPEN_MS < wake_at)
+            wake_at = mono_ms() + SPOOL_REOPEN_MS;
+        if (wake_at != UINT64_MAX) {
+            struct timespec ts = abs_ms(wake_at);
             pthread_cond_timedwait(&nd->wake, &nd->mu, &ts);
         } else {
             pthread_cond_wait(&nd->wake, &nd->mu);
@@ -639,6 +1019,7 @@ static int node_init(struct influx_sink *s, struct node *nd, size_t idx,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&nd->mu, NULL);
+    pthread_mutex_init(&nd->spool_mu, NULL);
     pthread_cond_init(&nd->wake, &ca);
     pthread_cond_init(&nd->idle, &ca);
     pthread_condattr_destroy(&ca);
@@ -670,13 +1051,87 @@ static int node_init(struct influx_sink *s, struct node *nd, size_t idx,
     buf_adds(&b, base);
     buf_adds(&b, "/query");
     nd->query_url = buf_detach(&b, NULL);
+    buf_adds(&b, base);
+    buf_adds(&b, "/ping");
+    nd->ping_url = buf_detach(&b, NULL);
     free(base);
-
     return 0;
 }
 
-struct influx_sink *influx_sink_new(const struct cfg_influx *cfg, char *err,
-                                    size_t errlen)
+/* The directory name of a node's spool: the node name with every byte
+ * outside [A-Za-z0-9_-] as %XX, so that any name is one safe path
+ * component and a node keeps its spool across reloads by name. */
+static void spool_name(struct buf *b, const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!name[0])
+        buf_adds(b, "%");
+    for (const char *p = name; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_') {
+            buf_addc(b, (char)c);
+        } else {
+            buf_addc(b, '%');
+            buf_addc(b, hex[c >> 4]);
+            buf_addc(b, hex[c & 15]);
+        }
+    }
+}
+
+/* Opens an existing spool of nd at start (before the threads run). */
+static void spool_resume(struct node *nd)
+{
+    struct stat sb;
+    if (stat(nd->spool_path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return; /* created on first need */
+    if (!spool_ready(nd)) {
+        /* another sink (the one a reload replaces) still holds it */
+        nd->spool_unclaimed = true;
+        return;
+    }
+    if (spool_empty(nd->sp))
+        return;
+    struct spool_stats st;
+    spool_get_stats(nd->sp, &st);
+    nd->spooling = true;
+    nd->probe = true; /* before the first replay; the writer owns it */
+    log_info("resuming the spool of node '%s' (%s): %llu points, %llu bytes",
+             nd->name, nd->url, (unsigned long long)st.points,
+             (unsigned long long)st.bytes);
+}
+
+/* Spools of nodes that are not configured (any more) stay on disk: say so
+ * once at start. */
+static void report_orphans(struct influx_sink *s, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    struct buf want = BUF_INIT;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        bool known = false;
+        for (size_t i = 0; i < s->n && !known; i++) {
+            buf_reset(&want);
+            spool_name(&want, s->nodes[i].name);
+            known = strcmp(want.data, de->d_name) == 0;
+        }
+        if (!known)
+            log_warn("spool directory '%s/%s' belongs to no configured "
+                     "node: kept on disk, resumed when a node of that name "
+                     "comes back",
+                     dir, de->d_name);
+    }
+    buf_release(&want);
+    closedir(d);
+}
+
+struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
+                                    const struct influx_spool_opts *spool,
+                                    char *err, size_t errlen)
 {
     struct influx_sink *s = NULL;
     if (cfg->n_nodes == 0) {
@@ -705,12 +1160,31 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg, char *err,
                                         : 64ull * 1024 * 1024;
     s->create_db = cfg->create_database;
     s->gzip = cfg->gzip;
+    s->down_after = cfg->max_retries ? cfg->max_retries : 1;
+    if (spool) {
+        s->spool_max = spool->max_bytes;
+        s->spool_fsync = spool->fsync;
+    }
     s->nodes = xcalloc(cfg->n_nodes, sizeof(*s->nodes));
     s->n = cfg->n_nodes;
     for (size_t i = 0; i < s->n; i++) {
         if (node_init(s, &s->nodes[i], i, &cfg->nodes[i], cfg, err,
                       errlen) < 0)
             goto fail;
+    }
+    if (spool && spool->dir && spool->dir[0]) {
+        struct buf b = BUF_INIT;
+        for (size_t i = 0; i < s->n; i++) {
+            struct node *nd = &s->nodes[i];
+            buf_reset(&b);
+            buf_adds(&b, spool->dir);
+            buf_addc(&b, '/');
+            spool_name(&b, nd->name);
+            nd->spool_path = xstrdup(b.data);
+            spool_resume(nd);
+        }
+        buf_release(&b);
+        report_orphans(s, spool->dir);
     }
     for (size_t i = 0; i < s->n; i++) {
         struct node *nd = &s->nodes[i];
@@ -771,29 +1245,50 @@ void influx_sink_flush(struct influx_sink *s)
     }
 }
 
+/* Points lost so far on nd (mu held; takes spool_mu). */
+static uint64_t dropped_total_locked(struct node *nd, uint64_t *spool_part)
+{
+    uint64_t sp = 0;
+    pthread_mutex_lock(&nd->spool_mu);
+    sp = nd->spool_io_dropped;
+    if (nd->sp) {
+        struct spool_stats st;
+        spool_get_stats(nd->sp, &st);
+        sp += st.dropped_points + st.corrupt_points;
+    }
+    pthread_mutex_unlock(&nd->spool_mu);
+    if (spool_part)
+        *spool_part = sp;
+    return nd->st.points_dropped + sp;
+}
+
 int influx_sink_drain(struct influx_sink *s, uint64_t timeout_ms)
 {
     int rc = 0;
+    bool left = false;
     uint64_t until = mono_ms() + timeout_ms;
     struct timespec ts = abs_ms(until);
     influx_sink_flush(s);
     for (size_t i = 0; i < s->n; i++) {
         struct node *nd = &s->nodes[i];
         pthread_mutex_lock(&nd->mu);
-        while (nd->pending > 0 && nd->started) {
+        /* A node marked down is not waited for: its spool keeps the
+         * points. */
+        while (nd->started &&
+               (nd->pending > 0 || (nd->spooling && !nd->down))) {
             if (pthread_cond_timedwait(&nd->idle, &nd->mu, &ts) ==
-                    ETIMEDOUT &&
-                nd->pending > 0) {
-                rc = -1;
+                ETIMEDOUT)
                 break;
-            }
         }
-        if (nd->st.points_dropped != nd->dropped_seen)
+        if (nd->pending > 0 || nd->spooling || nd->spool_unclaimed)
+            left = true;
+        uint64_t dropped = dropped_total_locked(nd, NULL);
+        if (dropped != nd->dropped_seen)
             rc = -1;
-        nd->dropped_seen = nd->st.points_dropped;
+        nd->dropped_seen = dropped;
         pthread_mutex_unlock(&nd->mu);
     }
-    return rc;
+    return rc < 0 ? -1 : left ? 1 : 0;
 }
 
 void influx_sink_node_stats(struct influx_sink *s, size_t node,
@@ -804,7 +1299,47 @@ void influx_sink_node_stats(struct influx_sink *s, size_t node,
     pthread_mutex_lock(&nd->mu);
     *out = nd->st;
     out->points_skipped_invalid = lineproto_stats_skipped(&nd->lps);
+    out->down = nd->down;
+    out->points_dropped = dropped_total_locked(nd,
+                                               &out->points_dropped_spool);
+    pthread_mutex_lock(&nd->spool_mu);
+    out->points_spooled = nd->points_spooled;
+    out->points_replayed = nd->points_replayed;
+    if (nd->sp) {
+        struct spool_stats st;
+        spool_get_stats(nd->sp, &st);
+        out->spool_bytes = st.bytes;
+        out->spool_points = st.points;
+    }
+    pthread_mutex_unlock(&nd->spool_mu);
     pthread_mutex_unlock(&nd->mu);
+}
+
+/* After the writer stopped: what is still in memory goes to the spool
+ * (behind what is there), or is counted as dropped without one. */
+static void keep_leftovers(struct node *nd)
+{
+    pthread_mutex_lock(&nd->mu);
+    if (nd->spool_path)
+        nd->spooling = true; /* enqueue spools the partial batch */
+    enqueue_cur_locked(nd);
+    struct batch *q = take_queue_locked(nd);
+    pthread_mutex_unlock(&nd->mu);
+    if (!q)
+        return;
+    if (nd->spool_path) {
+        pthread_mutex_lock(&nd->spool_mu);
+        spool_list(nd, NULL, q);
+        pthread_mutex_unlock(&nd->spool_mu);
+        return;
+    }
+    uint64_t lost = 0;
+    for (struct batch *b = q; b; b = b->next)
+        lost += b->npoints;
+    batch_list_free(q);
+    log_error("dropping %llu unsent points for node '%s' (%s): sink stopped "
+              "and no spool is configured",
+              (unsigned long long)lost, nd->name, nd->url);
 }
 
 void influx_sink_free(struct influx_sink **sp)
@@ -831,19 +1366,11 @@ void influx_sink_free(struct influx_sink **sp)
         struct node *nd = &s->nodes[i];
         if (nd->started)
             pthread_join(nd->thread, NULL);
-        uint64_t lost = nd->cur_points;
-        for (struct batch *b = nd->head; b;) {
-            struct batch *next = b->next;
-            lost += b->npoints;
-            batch_free(b);
-            b = next;
-        }
-        if (lost)
-            log_error("dropping %llu unsent points for node '%s' (%s): "
-                      "sink stopped",
-                      (unsigned long long)lost, nd->name, nd->url);
         if (nd->name) {
+            keep_leftovers(nd);
+            spool_close(&nd->sp);
             pthread_mutex_destroy(&nd->mu);
+            pthread_mutex_destroy(&nd->spool_mu);
             pthread_cond_destroy(&nd->wake);
             pthread_cond_destroy(&nd->idle);
         }
@@ -855,6 +1382,8 @@ void influx_sink_free(struct influx_sink **sp)
         free(nd->url);
         free(nd->write_url);
         free(nd->query_url);
+        free(nd->ping_url);
+        free(nd->spool_path);
     }
     free(s->nodes);
     free(s->db);

@@ -59,6 +59,7 @@ lport=$(free_port)
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
+  spool_dir: $TEST_TMPDIR/spool
   name: kafka-agent
   interval: 1s
   listen: 127.0.0.1:$lport

@@ -52,6 +52,7 @@ tap_ok "fake flink on port $fport, static server on $sport"
 write_config() { # FILE DB EXTRA_REPORTER
     cat > "$1" <<YAML
 agent:
+  spool_dir: $TEST_TMPDIR/spool
   name: it-agent
   interval: 15s
   scrape_timeout: 5s

@@ -33,6 +33,7 @@ for n in a b c; do
 cfg3=$TEST_TMPDIR/discover.yml
 cat > "$cfg3" <<YAML
 agent:
+  spool_dir: $TEST_TMPDIR/spool
   name: rest-agent
 flink:
   - name: prod
@@ -76,6 +77,7 @@ tap_ok "three influxd nodes and the fake JobManager up"
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
+  spool_dir: $TEST_TMPDIR/spool-discover
   name: rest-agent
 flink:
   - name: prod

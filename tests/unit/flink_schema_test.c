@@ -152,6 +152,41 @@ TAP_CASE(plain_and_summary_parts)
     flink_schema_scratch_release(&sc);
 }
 
+/* The kind of the last metric is remembered in the scratch: runs and
+ * changes of metric (one too long to remember among them) must each get
+ * their own field. */
+TAP_CASE(metric_kind_follows_changes)
+{
+    static const struct {
+        const char *metric;
+        const char *key;
+        enum field_kind kind;
+    } m[] = {
+        {"numRecordsIn", "count", FIELD_INT},
+        {"numRecordsInPerSecond", "rate", FIELD_FLOAT},
+        {"busyTimeMsPerSecond", "value", FIELD_FLOAT},
+        {"numRecordsIn_but_a_name_longer_than_sixty_four_bytes_is_not_cached",
+         "value", FIELD_FLOAT},
+        {"numRecordsInX", "value", FIELD_FLOAT},
+    };
+    static const size_t order[] = {0, 0, 1, 1, 0, 2, 3, 3, 0, 4, 0, 3, 2};
+    struct flink_schema_scratch sc = FLINK_SCHEMA_SCRATCH_INIT;
+    struct flink_schema_opts o = {0};
+    for (size_t i = 0; i < TAP_N(order); i++) {
+        char metric[128];
+        snprintf(metric, sizeof(metric), "%s", m[order[i]].metric);
+        struct series s = mk(OP "x", OP "x", metric, MT_GAUGE, task_labels,
+                             TAP_N(task_labels), 42);
+        struct point p;
+        TAP_EQ_INT(0, flink_schema_point(&s, &o, &p, &sc));
+        TAP_EQ_STR(m[order[i]].key, p.fields[0].key);
+        TAP_EQ_INT(m[order[i]].kind, p.fields[0].kind);
+        /* the same text at another address, then changed in place */
+        metric[0] = 'X';
+    }
+    flink_schema_scratch_release(&sc);
+}
+
 TAP_CASE(quantile_fields)
 {
     static const struct {
@@ -338,6 +373,7 @@ TAP_CASE(opts_from_config)
 
 static const struct tap_case tcases[] = {
     TAP_ENTRY(plain_and_summary_parts),
+    TAP_ENTRY(metric_kind_follows_changes),
     TAP_ENTRY(quantile_fields),
     TAP_ENTRY(flink_summary_without_sum),
     TAP_ENTRY(histogram_buckets),

@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -257,7 +260,7 @@ TAP_CASE(round_trip)
     struct cfg_influx cfg;
     base_cfg(&cfg, db);
     char err[256] = "";
-    struct influx_sink *s = influx_sink_new(&cfg, err, sizeof(err));
+    struct influx_sink *s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     const int64_t ts0 = 1700000000000;
@@ -352,7 +355,7 @@ TAP_CASE(split_on_413)
     base_cfg(&cfg, db);
     cfg.gzip = false;
     char err[256] = "";
-    struct influx_sink *s = influx_sink_new(&cfg, err, sizeof(err));
+    struct influx_sink *s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     char tagv[80];
@@ -381,7 +384,7 @@ TAP_CASE(database_created_or_not)
     struct cfg_influx cfg;
     base_cfg(&cfg, db);
     char err[256] = "";
-    struct influx_sink *s = influx_sink_new(&cfg, err, sizeof(err));
+    struct influx_sink *s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     write_simple(s, 0, "m", "a", 1700000000000, 1);
@@ -392,7 +395,7 @@ TAP_CASE(database_created_or_not)
 
     base_cfg(&cfg, db2);
     cfg.create_database = false;
-    s = influx_sink_new(&cfg, err, sizeof(err));
+    s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     write_simple(s, 0, "m", "a", 1700000000000, 1);
@@ -414,7 +417,7 @@ TAP_CASE(type_conflict_partial_write)
     struct cfg_influx cfg;
     base_cfg(&cfg, db);
     char err[256] = "";
-    struct influx_sink *s = influx_sink_new(&cfg, err, sizeof(err));
+    struct influx_sink *s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     write_simple(s, 0, "m", "a", 1700000000000, 1);
@@ -444,7 +447,7 @@ TAP_CASE(auto_flush)
     base_cfg(&cfg, db);
     cfg.flush_interval_ms = 100;
     char err[256] = "";
-    struct influx_sink *s = influx_sink_new(&cfg, err, sizeof(err));
+    struct influx_sink *s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     write_simple(s, 0, "m", "a", 1700000000000, 1);
@@ -494,7 +497,7 @@ TAP_CASE(dead_node_does_not_block)
     cfg.n_nodes = 2;
     cfg.max_retries = 3; /* backoff ~0.2 + 0.4 + 0.8 s */
     char err[256] = "";
-    struct influx_sink *s = influx_sink_new(&cfg, err, sizeof(err));
+    struct influx_sink *s = influx_sink_new(&cfg, NULL, err, sizeof(err));
     if (!s)
         TAP_FAIL_("influx_sink_new: %s", err);
     for (int i = 0; i < 10; i++) {
@@ -530,6 +533,109 @@ TAP_CASE(dead_node_does_not_block)
     TAP_EQ_INT(10, query_count(db, "SELECT count(v) FROM m"));
 }
 
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    char p[1024];
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* A node that cannot be reached spools its batches (nothing dropped, the
+ * drain says "left in the spool"); a later sink with a node of the SAME
+ * NAME but a live URL resumes the spool and replays every point. With a
+ * cap, what the cap dropped is counted exactly: written + dropped = sent. */
+TAP_CASE(spool_and_resume_by_name)
+{
+    static const struct {
+        uint64_t cap;
+        unsigned points;
+    } runs[] = {
+        {0, 3000},          /* no cap: everything arrives */
+        {256u << 10, 6000}, /* ~600 KB of records: the oldest go */
+    };
+    for (size_t r = 0; r < TAP_N(runs); r++) {
+        char db[64], dead_url[64], dir[256];
+        fresh_db(db, sizeof(db), "spool");
+        snprintf(dir, sizeof(dir), "/tmp/lw_spool_%ld_%zu", (long)getpid(),
+                 r);
+        rm_tree(dir);
+        int port = dead_port();
+        TAP_OK(port > 0);
+        snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%d", port);
+        struct cfg_influx cfg;
+        base_cfg(&cfg, db);
+        cfg.batch_size = 100;
+        cfg.gzip = false;
+        cfg.max_retries = 1;
+        struct cfg_influx_node node = {.name = "n/1", .url = dead_url,
+                                       .weight = 1};
+        cfg.nodes = &node;
+        cfg.n_nodes = 1;
+        struct influx_spool_opts so = {.dir = dir, .max_bytes = runs[r].cap,
+                                       .fsync = r == 0};
+        char err[256] = "";
+        struct influx_sink *s = influx_sink_new(&cfg, &so, err, sizeof(err));
+        if (!s)
+            TAP_FAIL_("influx_sink_new: %s", err);
+        char tagv[32];
+        for (unsigned i = 0; i < runs[r].points; i++) {
+            snprintf(tagv, sizeof(tagv), "series-%04u-padding-padding",
+                     i % 50);
+            write_simple(s, 0, "sp", tagv, 1700000000000 + i, i);
+        }
+        int rc = influx_sink_drain(s, 20000);
+        struct influx_node_stats st;
+        influx_sink_node_stats(s, 0, &st);
+        influx_sink_free(&s);
+        TAP_EQ_INT(runs[r].cap ? -1 : 1, rc);
+        TAP_EQ_INT(1, st.down);
+        TAP_EQ_U64(0, st.points_written);
+        TAP_EQ_U64(runs[r].points, st.points_spooled);
+        TAP_EQ_U64(runs[r].points, st.spool_points + st.points_dropped);
+        TAP_EQ_U64(st.points_dropped, st.points_dropped_spool);
+        if (runs[r].cap)
+            TAP_OK(st.points_dropped > 0 && st.spool_bytes <= runs[r].cap);
+        else
+            TAP_EQ_U64(0, st.points_dropped);
+        uint64_t waiting = st.spool_points;
+
+        node.url = (char *)influx_url;
+        s = influx_sink_new(&cfg, &so, err, sizeof(err));
+        if (!s)
+            TAP_FAIL_("influx_sink_new: %s", err);
+        rc = influx_sink_drain(s, 20000);
+        influx_sink_node_stats(s, 0, &st);
+        influx_sink_free(&s);
+        TAP_EQ_INT(0, rc);
+        TAP_EQ_U64(waiting, st.points_replayed);
+        TAP_EQ_U64(0, st.spool_points);
+        TAP_EQ_INT((long long)waiting,
+                   query_count(db, "SELECT count(v) FROM sp"));
+        if (runs[r].cap) {
+            /* the newest survived: the last point is there */
+            char q[128];
+            snprintf(q, sizeof(q), "SELECT count(v) FROM sp WHERE v = %u",
+                     runs[r].points - 1);
+            TAP_EQ_INT(1, query_count(db, q));
+        }
+        rm_tree(dir);
+    }
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(round_trip),
     TAP_ENTRY(split_on_413),
@@ -537,6 +643,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(type_conflict_partial_write),
     TAP_ENTRY(auto_flush),
     TAP_ENTRY(dead_node_does_not_block),
+    TAP_ENTRY(spool_and_resume_by_name),
 };
 
 int main(int argc, char **argv)

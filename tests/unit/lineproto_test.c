@@ -225,6 +225,78 @@ TAP_CASE(buf_cap_refuses)
     buf_release(&b);
 }
 
+/* Reference escape: a backslash before every byte of set. */
+static void ref_esc(struct buf *b, const char *s, const char *set)
+{
+    for (; *s; s++) {
+        if (strchr(set, *s))
+            buf_addc(b, '\\');
+        buf_addc(b, *s);
+    }
+}
+
+/* Names and values are copied 16, 8 or 4 bytes at a time when nothing
+ * needs escaping, with overlapping loads at the end: every length from 0
+ * to 40 with each special byte at each position (or none) must come out
+ * exactly as the byte-by-byte rule says, in every context. */
+TAP_CASE(escape_every_length_and_position)
+{
+    static const char specials[] = ", =\"\\";
+    char meas[48], tk[48], tv[48], fk[48], sv[48];
+    struct buf b = BUF_INIT, want = BUF_INIT;
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t pos = 0; pos <= n; pos++) {
+            for (size_t si = 0; si < sizeof(specials) - 1; si++) {
+                char c = specials[si];
+                for (size_t i = 0; i < n; i++) {
+                    char x = (char)('a' + (i * 7 + n) % 26);
+                    meas[i] = tk[i] = tv[i] = fk[i] = sv[i] = x;
+                }
+                meas[n] = tk[n] = tv[n] = fk[n] = sv[n] = '\0';
+                /* pos == n: no special byte at all */
+                if (pos < n) {
+                    sv[pos] = c;
+                    /* backslashes in names have rules of their own */
+                    if (c != '\\') {
+                        meas[pos] = tk[pos] = fk[pos] = c;
+                        tv[pos] = c;
+                    }
+                }
+                /* a leading '#' or a trailing backslash is another test */
+                struct label tag = {tk, tv, (uint32_t)n, (uint32_t)n};
+                struct field f[2] = {
+                    {.key = fk, .kind = FIELD_INT, .i = 1},
+                    {.key = "s", .kind = FIELD_STRING, .s = sv},
+                };
+                struct point p = {.measurement = meas, .tags = &tag,
+                                  .ntags = 1, .fields = f, .nfields = 2,
+                                  .ts_ms = 12};
+                buf_reset(&b);
+                buf_reset(&want);
+                ref_esc(&want, meas, ", =\"");
+                buf_addc(&want, ',');
+                ref_esc(&want, tk, ", =");
+                buf_addc(&want, '=');
+                ref_esc(&want, tv, ", =");
+                buf_addc(&want, ' ');
+                ref_esc(&want, fk, ", =\"");
+                buf_adds(&want, "=1i,s=\"");
+                ref_esc(&want, sv, "\"\\");
+                buf_adds(&want, "\" 12\n");
+                int rc = lineproto_encode(&b, &p, NULL);
+                if (rc != 0 || strcmp(b.data, want.data) != 0)
+                    printf("# n %zu pos %zu byte '%c': rc %d\n# got  %s# want "
+                           "%s",
+                           n, pos, c, rc, b.data, want.data);
+                TAP_EQ_INT(0, rc);
+                TAP_EQ_STR(want.data, b.data);
+            }
+        }
+    }
+    buf_release(&b);
+    buf_release(&want);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -289,6 +361,7 @@ static const struct tap_case tap_cases[] = {
     TAP_ENTRY(float_round_trip),
     TAP_ENTRY(line_cap),
     TAP_ENTRY(buf_cap_refuses),
+    TAP_ENTRY(escape_every_length_and_position),
 };
 
 int main(int argc, char **argv)

@@ -459,6 +459,64 @@ TAP_CASE(malformed_lines_counted)
     }
 }
 
+/* The parser remembers the label names of the last line and skips
+ * checking names that repeat them: a line that starts like the line before
+ * and then goes wrong must still fail, and one that differs must still
+ * parse to its own names. Each row: a good line, then the line under test,
+ * then a good line again; errors expected for the middle one. */
+static const struct {
+    const char *name;
+    const char *mid;
+    unsigned errors;
+    const char *want_mid; /* rendered sample when errors == 0 */
+} memo_cases[] = {
+    {"duplicate after known names", "m{a=\"1\",b=\"2\",a=\"3\"} 1\n", 1,
+     NULL},
+    {"duplicate of the first name", "m{a=\"1\",a=\"2\"} 1\n", 1, NULL},
+    {"bad name after known one", "m{a=\"1\",b-c=\"2\"} 1\n", 1, NULL},
+    {"too many after known names",
+     "m{a=\"1\",b=\"2\",c=\"3\",d=\"4\"} 1\n", 1, NULL},
+    {"known names, no blank", "m{a=\"1\",b=\"2\",c=\"3\"}1\n", 1, NULL},
+    {"known names, bad value", "m{a=\"1\",b=\"2\",c=\"3\"} x\n", 1, NULL},
+    {"name longer than known", "m{ab=\"1\",b=\"2\"} 5\n", 0,
+     "m/untyped m{ab=\"1\",b=\"2\"} 5\n"},
+    {"fewer names", "m{a=\"9\"} 5\n", 0, "m/untyped m{a=\"9\"} 5\n"},
+    {"other order", "m{c=\"3\",a=\"1\",b=\"2\",} 5\n", 0,
+     "m/untyped m{c=\"3\",a=\"1\",b=\"2\"} 5\n"},
+    {"escape in value", "m{a=\"1\",b=\"x\\\"y\",c=\"3\"} 5\n", 0,
+     "m/untyped m{a=\"1\",b=\"x\"y\",c=\"3\"} 5\n"},
+    {"blanks", "m { a = \"1\" , b=\"2\",c=\"3\" } 5\n", 0,
+     "m/untyped m{a=\"1\",b=\"2\",c=\"3\"} 5\n"},
+};
+
+TAP_CASE(label_memo_keeps_checks)
+{
+    static const char good[] = "m{a=\"1\",b=\"2\",c=\"3\"} 7\n";
+    static const char good_out[] = "m/untyped m{a=\"1\",b=\"2\",c=\"3\"} 7\n";
+    struct promparse_opts o = {.max_labels = 3, .max_logged_errors = 1000};
+    for (size_t i = 0; i < TAP_N(memo_cases); i++) {
+        struct buf in = BUF_INIT, want = BUF_INIT;
+        buf_adds(&in, good);
+        buf_adds(&in, memo_cases[i].mid);
+        buf_adds(&in, good);
+        buf_adds(&want, good_out);
+        if (memo_cases[i].want_mid)
+            buf_adds(&want, memo_cases[i].want_mid);
+        buf_adds(&want, good_out);
+        struct result r;
+        parse_body(&o, in.data, in.len, CH_WHOLE, 0, &r);
+        bool ok = r.rc == 0 && r.st.errors == memo_cases[i].errors &&
+                  !r.c.bad && strcmp(r.c.out.data, want.data) == 0;
+        if (!ok)
+            printf("# case '%s': errors %llu\n# got: %s", memo_cases[i].name,
+                   (unsigned long long)r.st.errors, r.c.out.data);
+        result_release(&r);
+        buf_release(&in);
+        buf_release(&want);
+        TAP_OK(ok);
+    }
+}
+
 TAP_CASE(label_count_limits)
 {
     struct buf in = BUF_INIT;
@@ -808,6 +866,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(family_and_line_counts),
     TAP_ENTRY(values_equal_strtod),
     TAP_ENTRY(malformed_lines_counted),
+    TAP_ENTRY(label_memo_keeps_checks),
     TAP_ENTRY(label_count_limits),
     TAP_ENTRY(max_line_boundary),
     TAP_ENTRY(huge_label),

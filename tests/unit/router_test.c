@@ -111,12 +111,56 @@ TAP_CASE(replicas_are_distinct_and_cached_route_is_stable)
     hashring_free(&r);
 }
 
+/* router_route() remembers the raw shard_by values of the last point:
+ * any sequence of points, with values repeating, changing, absent or
+ * falling back to the group tag, and interleaved router_route_key() calls,
+ * must get the owners of its own key (as a fresh router computes them). */
+TAP_CASE(route_cache_follows_every_change)
+{
+    struct hashring *r = three_nodes();
+    char *by[] = {"job_name", "task"};
+    struct router *rt = router_new(r, by, 2, 2, "agent-1");
+    struct label p[][2] = {
+        {L("job_name", "j-1"), L("task", "t")},
+        {L("job_name", "j-1"), L("task", "t")},
+        {L("job_name", "j_1"), L("task", "t")},
+        {L("job_name", "j-1"), L("task", "u")},
+        {L("job_name", "j-1t"), L("task", "")},
+        {L("job_name", "j-1"), L("taskx", "t")},
+        {L("group", "g-1"), L("other", "t")},
+        {L("group", "g-2"), L("other", "t")},
+        {L("job_name", "j-2"), L("task", "t")},
+        {L("job_name", "j-1"), L("task", "t")},
+    };
+    size_t np = sizeof(p) / sizeof(p[0]);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < np; i++) {
+            size_t idx = round == 1 ? np - 1 - i : (i * 7 + round) % np;
+            size_t got[2], want[2];
+            size_t n = router_route(rt, p[idx], 2, got);
+            struct router *fresh = router_new(r, by, 2, 2, "agent-1");
+            size_t wn = router_route(fresh, p[idx], 2, want);
+            router_free(&fresh);
+            TAP_EQ_INT(wn, n);
+            TAP_EQ_INT(want[0], got[0]);
+            TAP_EQ_INT(want[1], got[1]);
+            if (round == 2 && i % 3 == 0) {
+                size_t k[2];
+                router_route_key(rt, "zz", k);
+            }
+        }
+    }
+    router_free(&rt);
+    hashring_free(&r);
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(key_is_normalized_job_name),
     TAP_ENTRY(rest_and_reporter_names_land_together),
     TAP_ENTRY(several_shard_tags_join_with_comma_absent_is_empty),
     TAP_ENTRY(no_job_falls_back_to_group_then_agent),
     TAP_ENTRY(replicas_are_distinct_and_cached_route_is_stable),
+    TAP_ENTRY(route_cache_follows_every_change),
 };
 
 int main(int argc, char **argv)
