@@ -8,6 +8,7 @@
 #include "expo.h"
 #include "hashring/hashring.h"
 #include "httpd.h"
+#include "jsonw.h"
 #include "log.h"
 #include "ready.h"
 #include "secret.h"
@@ -190,16 +191,7 @@ static void ringview_unref(struct endpoint *ep, struct ringview *rv)
 
 static void json_string(struct buf *b, const char *s)
 {
-    buf_addc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_addf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            buf_addf(b, "\\u%04x", *p);
-        else
-            buf_addc(b, (char)*p);
-    }
-    buf_addc(b, '"');
+    jsonw_str(b, s, strlen(s));
 }
 
 #define RING_MAX_REPLICAS 16

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "timefmt.h"
 
 /* What the sweep results say about one query. */
@@ -22,71 +23,12 @@ struct tally {
     int64_t through;   /* min consumed_through_ms over matched topics */
 };
 
-/* Length of the valid UTF-8 sequence at p (at most len bytes), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t len)
-{
-    unsigned char c = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* UTF-16 surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (len < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return need;
-}
-
 /* Appends the escaped text of s (no quotes), at most max bytes of it. A
  * clip may cut a UTF-8 sequence: its bytes then come out as \ufffd, which
  * is still valid JSON. */
 static void json_esc(struct buf *b, const char *s, size_t max)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len = strnlen(s, max);
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            buf_addc(b, '\\');
-            buf_addc(b, (char)c);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            buf_addf(b, "\\u%04x", c);
-            i++;
-        } else {
-            size_t n = utf8_seq(p + i, len - i);
-            if (n == 0) {
-                /* One replacement per bad byte: simple and never longer
-                 * than 6 bytes of output per input byte. */
-                buf_adds(b, "\\ufffd");
-                i++;
-            } else {
-                buf_add(b, p + i, n);
-                i += n;
-            }
-        }
-    }
+    jsonw_escape(b, s, max == SIZE_MAX ? strlen(s) : strnlen(s, max));
 }
 
 void ready_json_str(struct buf *b, const char *s, size_t max)

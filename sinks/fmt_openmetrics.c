@@ -4,21 +4,6 @@
 
 #include "fmt_prom.h"
 
-static void escaped(struct buf *out, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '\\')
-            buf_add(out, "\\\\", 2);
-        else if (c == '"')
-            buf_add(out, "\\\"", 2);
-        else if (c == '\n')
-            buf_add(out, "\\n", 2);
-        else
-            buf_addc(out, c);
-    }
-}
-
 static bool has_total(const char *name, size_t len)
 {
     return len > 6 && memcmp(name + len - 6, "_total", 6) == 0;
@@ -51,25 +36,13 @@ int fmt_openmetrics_write(const struct expo *e, struct buf *out)
             buf_adds(out, "# HELP ");
             buf_add(out, fam->name, flen);
             buf_addc(out, ' ');
-            escaped(out, fam->help, strlen(fam->help));
+            fmt_prom_label_value(out, fam->help, strlen(fam->help));
             buf_addc(out, '\n');
         }
         for (uint32_t s = fam->first; s != EXPO_NONE; s = smp[s].next) {
             const struct expo_sample *sm = &smp[s];
             buf_add(out, fam->name, len);
-            if (sm->nlabels > 0) {
-                buf_addc(out, '{');
-                for (uint32_t i = 0; i < sm->nlabels; i++) {
-                    const struct label *l = &sm->labels[i];
-                    if (i > 0)
-                        buf_addc(out, ',');
-                    buf_add(out, l->name, l->name_len);
-                    buf_add(out, "=\"", 2);
-                    escaped(out, l->value, l->value_len);
-                    buf_addc(out, '"');
-                }
-                buf_addc(out, '}');
-            }
+            fmt_prom_labels(out, sm->labels, sm->nlabels);
             buf_addc(out, ' ');
             fmt_prom_value(out, sm->value);
             buf_addc(out, '\n');

@@ -53,22 +53,28 @@ int fmt_prom_family(struct buf *out, const char *name, const char *type,
     return buf_error(out) ? -1 : 0;
 }
 
+int fmt_prom_labels(struct buf *out, const struct label *labels, size_t n)
+{
+    if (n == 0)
+        return buf_error(out) ? -1 : 0;
+    buf_addc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf_addc(out, ',');
+        buf_add(out, labels[i].name, labels[i].name_len);
+        buf_add(out, "=\"", 2);
+        fmt_prom_label_value(out, labels[i].value, labels[i].value_len);
+        buf_addc(out, '"');
+    }
+    buf_addc(out, '}');
+    return buf_error(out) ? -1 : 0;
+}
+
 int fmt_prom_sample(struct buf *out, const char *name,
                     const struct label *labels, size_t nlabels, double v)
 {
     buf_adds(out, name);
-    if (nlabels > 0) {
-        buf_addc(out, '{');
-        for (size_t i = 0; i < nlabels; i++) {
-            if (i > 0)
-                buf_addc(out, ',');
-            buf_add(out, labels[i].name, labels[i].name_len);
-            buf_add(out, "=\"", 2);
-            fmt_prom_label_value(out, labels[i].value, labels[i].value_len);
-            buf_addc(out, '"');
-        }
-        buf_addc(out, '}');
-    }
+    fmt_prom_labels(out, labels, nlabels);
     buf_addc(out, ' ');
     fmt_prom_value(out, v);
     buf_addc(out, '\n');
@@ -81,19 +87,7 @@ static void add_sample(struct buf *out, const struct series *s,
 {
     buf_add(out, s->name, s->name_len);
     buf_adds(out, suffix);
-    if (s->nlabels > 0) {
-        buf_addc(out, '{');
-        for (size_t i = 0; i < s->nlabels; i++) {
-            const struct label *l = &s->labels[i];
-            if (i > 0)
-                buf_addc(out, ',');
-            buf_add(out, l->name, l->name_len);
-            buf_add(out, "=\"", 2);
-            fmt_prom_label_value(out, l->value, l->value_len);
-            buf_addc(out, '"');
-        }
-        buf_addc(out, '}');
-    }
+    fmt_prom_labels(out, s->labels, s->nlabels);
     buf_addc(out, ' ');
     fmt_prom_value(out, v);
     if (o->timestamps)

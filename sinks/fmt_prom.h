@@ -36,6 +36,10 @@ int fmt_prom_family(struct buf *out, const char *name, const char *type,
 int fmt_prom_sample(struct buf *out, const char *name,
                     const struct label *labels, size_t nlabels, double v);
 
+/* Appends {name="value",...} with values escaped (nothing for n == 0):
+ * the label block of the text format and of OpenMetrics alike. */
+int fmt_prom_labels(struct buf *out, const struct label *labels, size_t n);
+
 /* Appends a label value with \\, \" and \n escaped. */
 int fmt_prom_label_value(struct buf *out, const char *s, size_t len);
 
