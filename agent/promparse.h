@@ -22,6 +22,7 @@
 #ifndef AGENT_PROMPARSE_H
 #define AGENT_PROMPARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ struct promparse_opts {
     size_t max_line;            /* bytes per line, \n excluded; 0: default */
     size_t max_labels;          /* labels per sample; 0: default */
     unsigned max_logged_errors; /* per body; 0: default */
+    /* Testing: use the SSE2 label scan even on a CPU with AVX2. */
+    bool no_avx2;
 };
 
 struct promparse_stats {
@@ -45,6 +48,9 @@ struct promparse_stats {
     uint64_t samples;  /* samples handed to the callback */
     uint64_t errors;   /* malformed lines skipped */
     uint64_t families; /* families opened by HELP or TYPE lines */
+    /* Samples whose label set took the fast scan (a reporter's plain
+     * {name="value",...}): for tests and profiling only. */
+    uint64_t fast_labels;
 };
 
 struct promparse;
@@ -70,6 +76,14 @@ int promparse_finish(struct promparse *p);
  * state and the abort flag are cleared. target (copied) replaces the one
  * given before; NULL keeps it. */
 void promparse_reset(struct promparse *p, const char *target);
+
+/* During the callback only: an id of the sample's label names, in order,
+ * or 0 when not known. Two samples of one parser with the same nonzero id
+ * have the same names in the same order, across bodies too, for as long as
+ * the parser lives; an id is never reused by a parser made later at the
+ * same address. trim_sample_shaped() takes it with the parser as source,
+ * so that trim skips comparing the names of every sample of a family. */
+uint64_t promparse_label_shape(const struct promparse *p);
 
 void promparse_get_stats(const struct promparse *p,
                          struct promparse_stats *out);

@@ -51,7 +51,11 @@ static int on_series(void *vr, const struct series *s)
 static int on_sample(void *vt, const struct sample *s)
 {
     struct target_ctx *tc = vt;
-    return trim_sample(tc->r->trim, s, tc->extra, 1, tc->ts_ms);
+    /* The parser names each label-name sequence, so trim can skip
+     * re-checking names it already planned for. */
+    return trim_sample_shaped(tc->r->trim, s, tc->pp,
+                              promparse_label_shape(tc->pp), tc->extra, 1,
+                              tc->ts_ms);
 }
 
 static int on_data(void *vt, const char *data, size_t len)

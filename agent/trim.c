@@ -47,6 +47,11 @@ struct plan {
     uint8_t kind[PLAN_MAX_LABELS];      /* enum plan_kind, by order */
     char *names;
     size_t names_cap;
+    /* The promparse_label_shape() id (and its parser) of the last sample
+     * that matched the plan: a sample with the same id has the same names,
+     * so only the extra labels are compared. shape 0: none. */
+    const void *shape_src;
+    uint64_t shape;
 };
 
 /* Samples of one family arrive one after the other, so the last answer of
@@ -456,21 +461,32 @@ static size_t plan_slot(const struct sample *s, const struct label *extra,
     return h & (PLAN_SLOTS - 1);
 }
 
-static bool plan_matches(const struct plan *pl, const struct sample *s,
-                         const struct label *extra, size_t nextra, bool drop)
+/* Whether the plan was built for these extra names and drop answer, and
+ * as many sample labels. */
+static bool plan_frame_matches(const struct plan *pl, const struct sample *s,
+                               const struct label *extra, size_t nextra,
+                               bool drop)
 {
     if (!pl->valid || pl->drop != drop || pl->nin != s->nlabels ||
         pl->nextra != nextra)
         return false;
-    for (size_t i = 0; i < s->nlabels; i++) {
-        const struct label *l = &s->labels[i];
+    for (size_t e = 0; e < nextra; e++) {
+        const struct label *l = &extra[e];
+        size_t i = s->nlabels + e;
         if (l->name_len != pl->name_len[i] ||
             !bytes_eq(l->name, pl->names + pl->name_off[i], l->name_len))
             return false;
     }
-    for (size_t e = 0; e < nextra; e++) {
-        const struct label *l = &extra[e];
-        size_t i = s->nlabels + e;
+    return true;
+}
+
+static bool plan_matches(const struct plan *pl, const struct sample *s,
+                         const struct label *extra, size_t nextra, bool drop)
+{
+    if (!plan_frame_matches(pl, s, extra, nextra, drop))
+        return false;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const struct label *l = &s->labels[i];
         if (l->name_len != pl->name_len[i] ||
             !bytes_eq(l->name, pl->names + pl->name_off[i], l->name_len))
             return false;
@@ -802,6 +818,14 @@ static int labels_general(struct trim *t, struct label *v, size_t *n,
 int trim_sample(struct trim *t, const struct sample *s,
                 const struct label *extra, size_t nextra, int64_t ts_ms)
 {
+    return trim_sample_shaped(t, s, NULL, 0, extra, nextra, ts_ms);
+}
+
+int trim_sample_shaped(struct trim *t, const struct sample *s,
+                       const void *shape_src, uint64_t shape,
+                       const struct label *extra, size_t nextra,
+                       int64_t ts_ms)
+{
     t->st.samples_in++;
     const char *name = s->name;
     size_t name_len = s->name_len;
@@ -848,8 +872,15 @@ int trim_sample(struct trim *t, const struct sample *s,
         bool drop = t->ndrop && cached_match(&t->drop_cache, name, name_len,
                                              &t->drop_re, 1);
         struct plan *pl = &t->plans[plan_slot(s, extra, nextra, drop)];
-        if (!plan_matches(pl, s, extra, nextra, drop))
-            plan_build(t, pl, s, extra, nextra, drop);
+        bool known = shape && pl->shape == shape &&
+                     pl->shape_src == shape_src &&
+                     plan_frame_matches(pl, s, extra, nextra, drop);
+        if (!known) {
+            if (!plan_matches(pl, s, extra, nextra, drop))
+                plan_build(t, pl, s, extra, nextra, drop);
+            pl->shape_src = shape_src;
+            pl->shape = shape;
+        }
         if (pl->valid) {
             long k = plan_apply(t, pl, s, extra, &sub);
             if (k < 0) {

@@ -65,6 +65,17 @@ void trim_free(struct trim **tp);
 int trim_sample(struct trim *t, const struct sample *s,
                 const struct label *extra, size_t nextra, int64_t ts_ms);
 
+/* trim_sample() for a sample whose label names carry an id from their
+ * source (shape_src, e.g. the parser): samples of one source with the same
+ * nonzero shape must have the same label names in the same order, as
+ * promparse_label_shape() guarantees; then trim compares the names of a
+ * family's first sample only. shape 0 means unknown (same as
+ * trim_sample()). */
+int trim_sample_shaped(struct trim *t, const struct sample *s,
+                       const void *shape_src, uint64_t shape,
+                       const struct label *extra, size_t nextra,
+                       int64_t ts_ms);
+
 /* Emits every fold group of this cycle and resets the cycle (fold table
  * and the max_series budget): call it once per scrape cycle even when
  * nothing folds. Returns -1 if a callback returned non-zero (the others are

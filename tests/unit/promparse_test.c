@@ -667,6 +667,168 @@ TAP_CASE(every_split_gives_same_samples)
     TAP_OK(ok);
 }
 
+/* Lines whose quotes, backslashes, NULs and ends fall on every offset of
+ * a 16- and a 32-byte block of the label scan, in forms the fast label
+ * path takes and forms it hands to the general loop. */
+static const char body_fill[] =
+    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrs";
+
+static void build_scan_body(struct buf *b)
+{
+    for (size_t len = 0; len < 70; len++) {
+        for (int kind = 0; kind < 6; kind++) {
+            buf_adds(b, "m{a=\"");
+            for (size_t i = 0; i < len; i++)
+                buf_addc(b, (char)('a' + i % 26));
+            if (kind == 0)
+                buf_adds(b, "\"} 1\n");
+            else if (kind == 1)
+                buf_adds(b, "\",bb=\"x\\\"y\",} 2\n");
+            else if (kind == 2)
+                buf_adds(b, "\",c=\"\"} 3\n");
+            else if (kind == 3)
+                buf_adds(b, "\n"); /* unterminated value */
+            else if (kind == 4)
+                buf_add(b, "\0\"} 4\n", 6);
+            else
+                buf_adds(b, "\",d=\"q\"}\n"); /* no value */
+        }
+        buf_adds(b, "m{");
+        for (size_t i = 0; i < len % 40; i++)
+            buf_addc(b, 'n');
+        buf_adds(b, "\n");
+        /* quotes on every offset of the full blocks, too */
+        buf_addf(b,
+                 "m{a=\"%.*s\",bb=\"%.*s\",c=\"x\",dd=\"%.*s\",e=\"y\"} 5\n",
+                 (int)len, body_fill, (int)(70 - len), body_fill, (int)len,
+                 body_fill);
+    }
+}
+
+/* The AVX2 and the SSE2 quote scans must give the same samples, errors and
+ * log lines; where the CPU has no AVX2 both runs take SSE2. */
+TAP_CASE(avx2_and_sse2_label_scans_agree)
+{
+    struct buf body = BUF_INIT;
+    build_scan_body(&body);
+    build_mixed_body(&body);
+    struct promparse_opts o = {.max_logged_errors = 1};
+    struct promparse_opts o_sse2 = {.max_logged_errors = 1, .no_avx2 = true};
+    struct result a, b;
+    parse_body(&o, body.data, body.len, CH_WHOLE, 0, &a);
+    parse_body(&o_sse2, body.data, body.len, CH_WHOLE, 0, &b);
+#if defined(__x86_64__)
+    printf("# cpu has avx2: %s\n",
+           __builtin_cpu_supports("avx2") ? "yes" : "no");
+#endif
+    printf("# %llu samples, %llu errors\n", (unsigned long long)a.st.samples,
+           (unsigned long long)a.st.errors);
+    TAP_OK(a.st.samples > 200 && a.st.errors > 300);
+    TAP_OK(same_result(&a, &b));
+    /* a scan that misses a quote is caught by the checks after it and the
+     * line still parses (the general way): count the fast ones */
+    printf("# fast label scans: %llu and %llu\n",
+           (unsigned long long)a.st.fast_labels,
+           (unsigned long long)b.st.fast_labels);
+    TAP_EQ_INT((long long)b.st.fast_labels, (long long)a.st.fast_labels);
+    TAP_OK(a.st.fast_labels > 200);
+    result_release(&a);
+    result_release(&b);
+    buf_release(&body);
+}
+
+/* Samples of one parser with the same nonzero promparse_label_shape() have
+ * the same label names in the same order, across bodies; lines of one
+ * shape in a row share an id; the general path (a blank, an escape) gives
+ * 0. */
+struct shape_coll {
+    struct promparse *p;
+    uint64_t ids[1024];
+    char names[1024][64];
+    size_t nids;
+    size_t n, nonzero, reused, zero_expected_bad, bad;
+    uint64_t last_id;
+};
+
+static int shape_fn(void *ctx, const struct sample *s)
+{
+    struct shape_coll *c = ctx;
+    uint64_t id = promparse_label_shape(c->p);
+    char names[64] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < s->nlabels && len + 16 < sizeof(names); i++)
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s,",
+                                s->labels[i].name);
+    c->n++;
+    /* the test's general-path lines all have a value "\\" or start "  " */
+    bool general = s->nlabels && (s->labels[0].value[0] == '\\' ||
+                                  s->labels[0].value[0] == ' ');
+    if (general && id != 0)
+        c->zero_expected_bad++;
+    if (id == 0)
+        return 0;
+    c->nonzero++;
+    if (id == c->last_id)
+        c->reused++;
+    c->last_id = id;
+    for (size_t i = 0; i < c->nids; i++) {
+        if (c->ids[i] == id) {
+            if (strcmp(c->names[i], names) != 0)
+                c->bad++;
+            return 0;
+        }
+    }
+    if (c->nids < 1024) {
+        c->ids[c->nids] = id;
+        memcpy(c->names[c->nids], names, sizeof(names));
+        c->nids++;
+    }
+    return 0;
+}
+
+TAP_CASE(label_shape_ids_name_the_names)
+{
+    static const char *const shapes[][3] = {
+        {"a", "bb", "c"}, {"a", "bb", "d"}, {"a", "cc", "c"},
+        {"bb", "a", "c"}, {"a", "bb", "c"}, {"x", "y", "z"},
+    };
+    struct shape_coll c;
+    memset(&c, 0, sizeof(c));
+    c.p = promparse_new(NULL, shape_fn, &c);
+    TAP_OK(c.p != NULL);
+    uint64_t seed = 88172645463325252u;
+    for (int body = 0; body < 3; body++) {
+        for (int i = 0; i < 2000; i++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            const char *const *sh = shapes[(seed % 8 < 7 ? (size_t)i / 30
+                                                         : seed >> 8) % 6];
+            const char *v = (seed >> 20) % 13 == 0   ? "\\\\"
+                            : (seed >> 20) % 13 == 1 ? " \" "
+                                                     : "v";
+            char line[128];
+            int n = snprintf(line, sizeof(line),
+                             "m{%s=\"%s\",%s=\"w\",%s=\"u\"} 1\n", sh[0], v,
+                             sh[1], sh[2]);
+            /* the blank before '=' sends the line to the general loop */
+            if (v[0] == ' ')
+                n = snprintf(line, sizeof(line),
+                             "m{%s =\" \",%s=\"w\",%s=\"u\"} 1\n", sh[0],
+                             sh[1], sh[2]);
+            promparse_feed(c.p, line, (size_t)n);
+        }
+        promparse_reset(c.p, NULL);
+    }
+    printf("# %zu samples, %zu with an id, %zu ids, %zu same as before\n",
+           c.n, c.nonzero, c.nids, c.reused);
+    TAP_EQ_INT(6000, (long long)c.n);
+    TAP_EQ_INT(0, (long long)c.bad);
+    TAP_EQ_INT(0, (long long)c.zero_expected_bad);
+    TAP_OK(c.nonzero > 4000 && c.reused > 3000 && c.nids > 6);
+    promparse_free(&c.p);
+}
+
 TAP_CASE(callback_abort_and_reset)
 {
     const char *in = "# TYPE a gauge\na 1\na 2\na 3\na 4\n";
@@ -872,6 +1034,8 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(huge_label),
     TAP_ENTRY(every_split_gives_same_samples),
     TAP_ENTRY(callback_abort_and_reset),
+    TAP_ENTRY(avx2_and_sse2_label_scans_agree),
+    TAP_ENTRY(label_shape_ids_name_the_names),
     TAP_ENTRY(error_logging_capped),
     TAP_ENTRY(flink_fixtures_parse_cleanly),
 };

@@ -592,6 +592,114 @@ TAP_CASE(label_plans_match_general_path)
     trim_free(&gen);
 }
 
+/* Two parsers feed one trim_sample_shaped() trim and, line for line, one
+ * trim_sample() trim: the shape ids let the first skip comparing names,
+ * which must change nothing. The lines are drawn from label-name shapes
+ * that share lengths and first and last names (so they share plan slots),
+ * with blanks or escapes now and then (the parser's general path: shape
+ * 0), and the two parsers interleave (their ids must not mix). */
+struct shaped_pair {
+    struct promparse *pp;
+    struct trim *shaped;
+    struct trim *plain;
+};
+
+static int shaped_feed(void *ctx, const struct sample *s)
+{
+    struct shaped_pair *sp = ctx;
+    uint64_t shape = promparse_label_shape(sp->pp);
+    if (trim_sample_shaped(sp->shaped, s, sp->pp, shape, cluster, 1, 7) < 0)
+        return -1;
+    return trim_sample(sp->plain, s, cluster, 1, 7);
+}
+
+TAP_CASE(shaped_samples_match_unshaped)
+{
+    static const char *const shapes[][5] = {
+        {"job_name", "subtask_index", "ab", "tm_id", "zz"},
+        {"job_name", "subtask_index", "ba", "tm_id", "zz"},
+        {"job_name", "subtask_index", "tm_id", "ab", "zz"},
+        {"job_name", "host", "ab", "tm_id", "zz"},
+        {"job_name", "subtask_index", "ab", "flink_cluster", "zz"},
+        {"job_name", "subtask_index", "ab", "tm_id", "zy"},
+    };
+    static const char *const metrics[] = {
+        OP "numRecordsIn", TASK "busyTimeMsPerSecond",
+        "flink_taskmanager_Status_JVM_CPU_Load",
+    };
+    struct coll c1 = {0}, c2 = {0};
+    struct cfg_trim cfg = default_cfg();
+    cfg.max_label_bytes = 64; /* the longest metric name: 63 */
+    char err[256];
+    struct shaped_pair sp[2];
+    struct trim *shaped = trim_new(&cfg, collect, &c1, err, sizeof(err));
+    struct trim *plain = trim_new(&cfg, collect, &c2, err, sizeof(err));
+    TAP_OK(shaped && plain);
+    for (int i = 0; i < 2; i++) {
+        sp[i].shaped = shaped;
+        sp[i].plain = plain;
+        sp[i].pp = promparse_new(NULL, shaped_feed, &sp[i]);
+        TAP_OK(sp[i].pp != NULL);
+    }
+    uint64_t seed = 0x2545f4914f6cdd1du;
+    size_t nonzero = 0;
+    for (int cycle = 0; cycle < 3; cycle++) {
+        for (int i = 0; i < 3000; i++) {
+            uint64_t r = xorshift(&seed);
+            /* runs of one shape, as in a family */
+            const char *const *sh = shapes[(r % 64 < 56 ? (size_t)i / 40
+                                                           : r % 6) % 6];
+            char line[512];
+            size_t n = (size_t)snprintf(line, sizeof(line), "%s{",
+                                        metrics[(r >> 8) % 3]);
+            size_t nl = 3 + (r >> 12) % 3;
+            for (size_t k = 0; k < nl; k++) {
+                uint64_t vr = xorshift(&seed);
+                static const char long_v[] =
+                    "a value over max_label_bytes (64), which is well over "
+                    "that: 80 bytes long.......";
+                const char *v = vr % 11 == 0   ? ""
+                                : vr % 5 == 0  ? "x"
+                                : vr % 89 == 0 ? long_v
+                                               : "yy";
+                n += (size_t)snprintf(line + n, sizeof(line) - n,
+                                      "%s%s=\"%s%s\",",
+                                      (r >> 20) % 29 == 0 ? " " : "", sh[k],
+                                      v, (r >> 24) % 31 == 0 ? "\\n" : "");
+            }
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "} %u\n",
+                                  (unsigned)(r >> 40) % 1000);
+            c1.len = c2.len = 0;
+            c1.out[0] = c2.out[0] = '\0';
+            struct shaped_pair *p = &sp[(r >> 30) % 2];
+            TAP_EQ_INT(0, promparse_feed(p->pp, line, n));
+            TAP_EQ_STR(c2.out, c1.out);
+            nonzero += c1.n > 0;
+        }
+        c1.len = c2.len = 0;
+        c1.out[0] = c2.out[0] = '\0';
+        TAP_EQ_INT(0, trim_flush(shaped));
+        TAP_EQ_INT(0, trim_flush(plain));
+        TAP_EQ_STR(c2.out, c1.out);
+        promparse_reset(sp[0].pp, NULL);
+    }
+    struct trim_stats s1, s2;
+    trim_get_stats(shaped, &s1);
+    trim_get_stats(plain, &s2);
+    TAP_OK(memcmp(&s1, &s2, sizeof(s1)) == 0);
+    printf("# in %llu out %llu invalid %llu folded %llu, %zu lines "
+           "with output\n",
+           (unsigned long long)s1.samples_in,
+           (unsigned long long)s1.series_out,
+           (unsigned long long)s1.dropped_invalid,
+           (unsigned long long)s1.folded_in, nonzero);
+    TAP_OK(s1.dropped_invalid > 0 && s1.folded_in > 0 && s1.series_out > 0);
+    for (int i = 0; i < 2; i++)
+        promparse_free(&sp[i].pp);
+    trim_free(&shaped);
+    trim_free(&plain);
+}
+
 TAP_CASE(callback_error_propagates)
 {
     struct coll c = {.fail_after = 1};
@@ -810,6 +918,7 @@ static const struct tap_case tcases[] = {
     TAP_ENTRY(relabel_before_drop_labels),
     TAP_ENTRY(callback_error_propagates),
     TAP_ENTRY(label_plans_match_general_path),
+    TAP_ENTRY(shaped_samples_match_unshaped),
     TAP_ENTRY(taskmanager_fixture_through_parser),
 };
 
