@@ -1231,6 +1231,12 @@ static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
         return fail(c, n, "influxdb node needs a 'name'");
     if (!nd->url)
         return fail(c, n, "influxdb node '%s' needs a 'url'", nd->name);
+    /* A node's spool is agent.spool_dir/<name>: this one would share the
+     * remote-write sink's spool directory. */
+    if (strcmp(nd->name, "remote_write") == 0)
+        return fail(c, n, "influxdb node name 'remote_write' is reserved "
+                    "(agent.spool_dir/remote_write is the remote-write "
+                    "spool): rename the node");
     return 0;
 }
 

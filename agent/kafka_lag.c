@@ -5,8 +5,6 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <pcre2.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "buf.h"
+#include "kafka_groups.h"
+#include "kafka_reaper.h"
 #include "kafka_tscache.h"
 #include "log.h"
 #include "xalloc.h"
@@ -28,6 +28,22 @@
 /* Offsets read forward to the next group's committed offset before a seek
  * is cheaper: a fetch of a small batch costs about as much as a seek. */
 #define READ_AHEAD_MAX 1000
+/* Partitions per OffsetFetch on a group's first explicit sweep, when it is
+ * asked for every partition of the cluster: librdkafka 2.0.2 handles an
+ * OffsetFetch response in time quadratic in the request's partitions, so
+ * smaller requests cost less in total (measured with bench/bench_lag:
+ * 10,000 partitions x 50 groups, see the KAFKA LAG section of
+ * lagwatch(8)). */
+#define FIRST_CHUNK 250
+
+/* Whether the cluster answers an OffsetFetch without a partition list
+ * with every committed partition of the group (Kafka since 0.10.2 does;
+ * librdkafka 2.0.2's mock cluster answers nothing). */
+enum all_offsets {
+    ALL_UNTRIED, /* no group with commits has shown it yet */
+    ALL_WORKS,   /* one request per group; an empty answer is complete */
+    ALL_EMPTY,   /* explicit partition lists only */
+};
 
 /* ================ sweep state ================ */
 
@@ -94,11 +110,8 @@ struct kafka_lag {
     uint64_t reader_seq;
     struct known_group *known; /* topics each group has committed on */
     size_t n_known, cap_known;
-    /* The last reader is closed and destroyed on this thread (see
-     * reader_close): reaper_busy while it has not finished. */
-    pthread_t reaper;
-    struct reaper_state *reaper_st; /* non-NULL while a reaper exists */
-    bool reaper_stuck_logged;
+    enum all_offsets all_offsets;
+    struct kafka_reaper *reaper; /* closes the last reader */
 };
 
 struct sweep {
@@ -140,120 +153,9 @@ static int remaining_ms(const struct sweep *sw)
     return (int)left;
 }
 
-/* ================ results ================ */
-
-static void topic_release(struct kafka_lag_topic *t)
-{
-    free(t->topic);
-    free(t->parts);
-}
-
-static void group_release(struct kafka_lag_group *g)
-{
-    for (size_t i = 0; i < g->n_topics; i++)
-        topic_release(&g->topics[i]);
-    free(g->topics);
-    free(g->group);
-    free(g->job);
-}
-
-void kafka_lag_cluster_free(struct kafka_lag_cluster **cp)
-{
-    struct kafka_lag_cluster *c = *cp;
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->n_groups; i++)
-        group_release(&c->groups[i]);
-    free(c->groups);
-    free(c->name);
-    free(c->error);
-    free(c);
-    *cp = NULL;
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? xstrdup(s) : NULL;
-}
-
-struct kafka_lag_cluster *
-kafka_lag_cluster_dup(const struct kafka_lag_cluster *c)
-{
-    struct kafka_lag_cluster *d = xcalloc(1, sizeof(*d));
-    *d = *c;
-    d->name = dup_or_null(c->name);
-    d->error = dup_or_null(c->error);
-    d->groups = c->n_groups ? xcalloc(c->n_groups, sizeof(*d->groups)) : NULL;
-    for (size_t i = 0; i < c->n_groups; i++) {
-        const struct kafka_lag_group *sg = &c->groups[i];
-        struct kafka_lag_group *dg = &d->groups[i];
-        dg->group = xstrdup(sg->group);
-        dg->job = dup_or_null(sg->job);
-        dg->n_topics = sg->n_topics;
-        dg->topics =
-            sg->n_topics ? xcalloc(sg->n_topics, sizeof(*dg->topics)) : NULL;
-        for (size_t j = 0; j < sg->n_topics; j++) {
-            dg->topics[j] = sg->topics[j];
-            dg->topics[j].topic = xstrdup(sg->topics[j].topic);
-            size_t n = sg->topics[j].n_parts;
-            dg->topics[j].parts = n ? xmalloc(n * sizeof(struct
-                                                      kafka_lag_part))
-                                    : NULL;
-            if (n)
-                memcpy(dg->topics[j].parts, sg->topics[j].parts,
-                       n * sizeof(struct kafka_lag_part));
-        }
-    }
-    return d;
-}
-
-/* Time lag first, then record lag, then the lower partition id. */
-static bool part_slower(const struct kafka_lag_part *a,
-                        const struct kafka_lag_part *b)
-{
-    if (a->lag_seconds != b->lag_seconds)
-        return a->lag_seconds > b->lag_seconds;
-    if (a->lag != b->lag)
-        return a->lag > b->lag;
-    return a->partition < b->partition;
-}
-
-void kafka_lag_topic_finish(struct kafka_lag_topic *t, int64_t now_ms,
-                            struct kafka_lag_stats *st)
-{
-    t->max_lag = 0;
-    t->sum_lag = 0;
-    t->max_lag_seconds = 0;
-    t->slowest_partition = -1;
-    t->partitions = t->n_parts;
-    t->consumed_through_ms = now_ms;
-    const struct kafka_lag_part *slowest = NULL;
-    for (size_t i = 0; i < t->n_parts; i++) {
-        struct kafka_lag_part *p = &t->parts[i];
-        if (p->lag > 0 && p->has_ts) {
-            int64_t age = now_ms - p->first_unconsumed_ts_ms;
-            if (age < 0) {
-                age = 0;
-                st->negative_age_clamped++;
-            }
-            p->lag_seconds = (double)age / 1000.0;
-            if (p->first_unconsumed_ts_ms < t->consumed_through_ms)
-                t->consumed_through_ms = p->first_unconsumed_ts_ms;
-        } else {
-            p->lag_seconds = 0;
-            if (p->lag == 0 || p->has_ts)
-                p->first_unconsumed_ts_ms = now_ms;
-        }
-        if (p->lag > t->max_lag)
-            t->max_lag = p->lag;
-        t->sum_lag += p->lag;
-        if (!slowest || part_slower(p, slowest))
-            slowest = p;
-    }
-    if (slowest) {
-        t->slowest_partition = slowest->partition;
-        t->max_lag_seconds = slowest->lag_seconds;
-    }
 }
 
 /* ================ construction ================ */
@@ -324,6 +226,7 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
     kl->name = xstrdup(cfg->name);
     kl->from_earliest = cfg->lag_from_earliest;
     kl->cache = kafka_tscache_new(KAFKA_LAG_CACHE_MAX);
+    kl->reaper = kafka_reaper_new(cfg->name);
     if (cfg->n_brokers == 0) {
         snprintf(err, errlen, "kafka cluster '%s': no brokers", cfg->name);
         goto fail;
@@ -398,24 +301,13 @@ static void known_clear(struct kafka_lag *kl)
     kl->n_known = kl->cap_known = 0;
 }
 
-struct reaper_state;
-static bool reaper_wait(struct kafka_lag *kl, int64_t ms);
-static void reaper_state_unref(struct reaper_state *st);
 
 void kafka_lag_free(struct kafka_lag **klp)
 {
     struct kafka_lag *kl = *klp;
     if (!kl)
         return;
-    if (!reaper_wait(kl, 5000)) {
-        /* Let a stuck reader go: the process may be exiting anyway. */
-        log_warn("kafka cluster '%s': leaving a timestamp reader that did "
-                 "not shut down",
-                 kl->name);
-        pthread_detach(kl->reaper);
-        reaper_state_unref(kl->reaper_st);
-        kl->reaper_st = NULL;
-    }
+    kafka_reaper_free(&kl->reaper);
     if (kl->q)
         rd_kafka_queue_destroy(kl->q);
     if (kl->rk)
@@ -489,95 +381,26 @@ static void sel_add(struct sweep *sw, size_t *cap, const char *name,
     g->entry = entry;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists the cluster's groups on a short-lived handle: in librdkafka 2.0.2
- * a failed group listing can leave the handle unable to reach coordinators
- * (and its destroy hanging), which must not hit the long-lived handle.
- * Returns 0 with the ids in sw->listed, 1 when the cluster does not
- * support listing, -1 on other errors. */
+/* Lists the cluster's groups (kafka_groups): 0 with the ids in
+ * sw->listed, 1 when the cluster does not support listing, -1 on other
+ * errors. */
 static int list_groups(struct sweep *sw)
 {
     struct kafka_lag *kl = sw->kl;
     char err[1024];
-    int rc = -1;
-    rd_kafka_t *rk = NULL;
-    rd_kafka_queue_t *q = NULL;
-    rd_kafka_event_t *ev = NULL;
-    rd_kafka_AdminOptions_t *opts = NULL;
     rd_kafka_conf_t *conf = conf_build(kl, err, sizeof(err));
     if (!conf) {
         buf_addf(&sw->err, "%s", err);
-        goto out;
+        return -1;
     }
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        buf_addf(&sw->err, "cannot create client: %s", err);
-        goto out;
-    }
-    q = rd_kafka_queue_new(rk);
-    opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
     int tmo = remaining_ms(sw);
     if (tmo > LIST_GROUPS_TIMEOUT_MS)
         tmo = LIST_GROUPS_TIMEOUT_MS;
-    if (rd_kafka_AdminOptions_set_request_timeout(opts, tmo, err,
-                                                  sizeof(err)) != 0) {
-        buf_addf(&sw->err, "%s", err);
-        goto out;
-    }
     kl->st.req_list_groups++;
-    rd_kafka_ListConsumerGroups(rk, opts, q);
-    ev = rd_kafka_queue_poll(q, tmo + 1000);
-    if (!ev) {
-        buf_addf(&sw->err, "cannot list consumer groups: timeout");
-        goto out;
-    }
-    const rd_kafka_ListConsumerGroups_result_t *res =
-        rd_kafka_event_ListConsumerGroups_result(ev);
-    rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-    size_t n_errs = 0;
-    const rd_kafka_error_t **errs =
-        res ? rd_kafka_ListConsumerGroups_result_errors(res, &n_errs) : NULL;
-    for (size_t i = 0; !e && i < n_errs; i++)
-        e = rd_kafka_error_code(errs[i]);
-    if (e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
-        e == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION) {
-        rc = 1;
-        goto out;
-    }
-    if (e || !res) {
-        buf_addf(&sw->err, "cannot list consumer groups: %s",
-                 rd_kafka_err2str(e));
-        goto out;
-    }
-    size_t n = 0;
-    const rd_kafka_ConsumerGroupListing_t **l =
-        rd_kafka_ListConsumerGroups_result_valid(res, &n);
-    if (n > KAFKA_LAG_MAX_GROUPS) {
-        log_warn("kafka cluster '%s' lists %zu groups, only the first %u "
-                 "are matched against patterns",
-                 kl->name, n, KAFKA_LAG_MAX_GROUPS);
-        n = KAFKA_LAG_MAX_GROUPS;
-    }
-    sw->listed = n ? xcalloc(n, sizeof(*sw->listed)) : NULL;
-    for (size_t i = 0; i < n; i++)
-        sw->listed[sw->n_listed++] =
-            xstrdup(rd_kafka_ConsumerGroupListing_group_id(l[i]));
-    if (sw->n_listed)
-        qsort(sw->listed, sw->n_listed, sizeof(*sw->listed), cmp_str);
-    rc = 0;
-out:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opts);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    if (rk)
-        rd_kafka_destroy(rk);
+    int rc = kafka_groups_list(conf, kl->name, tmo, KAFKA_LAG_MAX_GROUPS,
+                               &sw->listed, &sw->n_listed, err, sizeof(err));
+    if (rc < 0)
+        buf_addf(&sw->err, "%s", err);
     return rc;
 }
 
@@ -699,21 +522,28 @@ static int load_metadata(struct sweep *sw)
 
 struct fetch_req {
     size_t group;
-    const size_t *idx; /* indexes into sw->parts */
+    const size_t *idx; /* indexes into sw->parts; NULL: no partition list,
+                          every committed partition of the group */
     size_t count;
 };
 
 static void send_offset_fetch(struct sweep *sw, struct fetch_req *r)
 {
     struct kafka_lag *kl = sw->kl;
-    rd_kafka_topic_partition_list_t *l =
-        rd_kafka_topic_partition_list_new((int)r->count);
-    for (size_t i = 0; i < r->count; i++)
-        rd_kafka_topic_partition_list_add(l, sw->parts[r->idx[i]].topic,
-                                          sw->parts[r->idx[i]].partition);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (r->idx) {
+        l = rd_kafka_topic_partition_list_new((int)r->count);
+        for (size_t i = 0; i < r->count; i++)
+            rd_kafka_topic_partition_list_add(
+                l, sw->parts[r->idx[i]].topic,
+                sw->parts[r->idx[i]].partition);
+    } else {
+        kl->st.req_offset_fetch_all++;
+    }
     rd_kafka_ListConsumerGroupOffsets_t *req =
         rd_kafka_ListConsumerGroupOffsets_new(sw->groups[r->group].name, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(
         kl->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     char errstr[256];
@@ -741,6 +571,13 @@ static int take_offset_fetch(struct sweep *sw, rd_kafka_event_t *ev)
     struct fetch_req *r = rd_kafka_event_opaque(ev);
     struct sel_group *g = &sw->groups[r->group];
     rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+    if (e && !r->idx) {
+        /* The explicit request that follows reports it if it persists. */
+        log_debug("kafka cluster '%s': cannot list every committed offset "
+                  "of group '%s': %s",
+                  sw->kl->name, g->name, rd_kafka_event_error_string(ev));
+        return 0;
+    }
     if (e) {
         buf_addf(&sw->err, "cannot fetch committed offsets of group '%s': %s",
                  g->name, rd_kafka_event_error_string(ev));
@@ -753,6 +590,8 @@ static int take_offset_fetch(struct sweep *sw, rd_kafka_event_t *ev)
         res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : NULL;
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[i]);
+        if (ge && !r->idx)
+            return 0;
         if (ge) {
             buf_addf(&sw->err,
                      "cannot fetch committed offsets of group '%s': %s",
@@ -810,13 +649,16 @@ static bool known_has(const struct known_group *k, uint32_t topic_id)
  * group that starts on a new topic is still found, within
  * ceil(partitions / KAFKA_LAG_CHUNK) sweeps, and on clusters of at most
  * KAFKA_LAG_CHUNK partitions at once. */
-static size_t plan_group(struct sweep *sw, size_t g, size_t *idx)
+static size_t plan_group(struct sweep *sw, size_t g, size_t *idx,
+                         size_t *chunk)
 {
     struct known_group *k = known_find(sw->kl, sw->groups[g].name);
     size_t n = 0;
+    *chunk = KAFKA_LAG_CHUNK;
     if (!k) {
         for (size_t i = 0; i < sw->n_parts; i++)
             idx[n++] = i;
+        *chunk = FIRST_CHUNK;
         return n;
     }
     for (size_t i = 0; i < sw->n_parts; i++) {
@@ -867,30 +709,15 @@ static void known_update(struct sweep *sw)
     }
 }
 
-static int fetch_committed(struct sweep *sw)
+/* Sends reqs (at most ADMIN_MAX_INFLIGHT at a time) and takes their
+ * results. */
+static int run_fetches(struct sweep *sw, struct fetch_req *reqs, size_t n)
 {
     struct kafka_lag *kl = sw->kl;
-    size_t **lists = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*lists))
-                                  : NULL;
-    struct fetch_req *reqs = NULL;
-    size_t n_reqs = 0, cap_reqs = 0;
-    int rc = -1;
-    for (size_t g = 0; g < sw->n_groups; g++) {
-        lists[g] = sw->n_parts ? xcalloc(sw->n_parts, sizeof(**lists))
-                               : NULL;
-        size_t n = plan_group(sw, g, lists[g]);
-        for (size_t start = 0; start < n; start += KAFKA_LAG_CHUNK) {
-            reqs = xgrow(reqs, &cap_reqs, n_reqs + 1, sizeof(*reqs));
-            struct fetch_req *r = &reqs[n_reqs++];
-            r->group = g;
-            r->idx = lists[g] + start;
-            r->count = n - start < KAFKA_LAG_CHUNK ? n - start
-                                                   : KAFKA_LAG_CHUNK;
-        }
-    }
     size_t sent = 0, done = 0;
-    while (done < n_reqs) {
-        while (sent < n_reqs && sent - done < ADMIN_MAX_INFLIGHT)
+    int rc = -1;
+    while (done < n) {
+        while (sent < n && sent - done < ADMIN_MAX_INFLIGHT)
             send_offset_fetch(sw, &reqs[sent++]);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(kl->q, remaining_ms(sw));
         if (!ev) {
@@ -908,16 +735,10 @@ static int fetch_committed(struct sweep *sw)
         if (trc != 0)
             goto out;
     }
-    for (size_t g = 0; g < sw->n_groups; g++) {
-        if (sw->groups[g].n_commits)
-            qsort(sw->groups[g].commits, sw->groups[g].n_commits,
-                  sizeof(struct commit), cmp_commit);
-    }
-    known_update(sw);
     rc = 0;
 out:
     /* Results still in flight reference reqs: wait for them (bounded by
-     * their request timeout) before freeing. */
+     * their request timeout) before the caller frees them. */
     while (done < sent) {
         rd_kafka_event_t *ev = rd_kafka_queue_poll(kl->q, 1000);
         if (!ev)
@@ -927,6 +748,77 @@ out:
             done++;
         rd_kafka_event_destroy(ev);
     }
+    return rc;
+}
+
+/* Asks each group for every committed partition in one request, unless
+ * the cluster is known not to answer that. */
+static int fetch_all_committed(struct sweep *sw)
+{
+    struct kafka_lag *kl = sw->kl;
+    if (kl->all_offsets == ALL_EMPTY || sw->n_groups == 0)
+        return 0;
+    struct fetch_req *reqs = xcalloc(sw->n_groups, sizeof(*reqs));
+    for (size_t g = 0; g < sw->n_groups; g++)
+        reqs[g].group = g;
+    int rc = run_fetches(sw, reqs, sw->n_groups);
+    free(reqs);
+    for (size_t g = 0; rc == 0 && g < sw->n_groups; g++) {
+        if (sw->groups[g].n_commits)
+            kl->all_offsets = ALL_WORKS;
+    }
+    return rc;
+}
+
+/* Committed offsets of every selected group: first without partition
+ * lists (one request per group, complete on Kafka), then with explicit
+ * lists (plan_group) for the groups that answer returned nothing, unless
+ * the cluster has shown that such an answer is complete. */
+static int fetch_committed(struct sweep *sw)
+{
+    struct kafka_lag *kl = sw->kl;
+    bool tried_all = kl->all_offsets != ALL_EMPTY;
+    size_t **lists = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*lists))
+                                  : NULL;
+    struct fetch_req *reqs = NULL;
+    size_t n_reqs = 0, cap_reqs = 0;
+    int rc = -1;
+    if (fetch_all_committed(sw) != 0)
+        goto out;
+    for (size_t g = 0; g < sw->n_groups; g++) {
+        if (kl->all_offsets == ALL_WORKS || sw->groups[g].n_commits)
+            continue;
+        lists[g] = sw->n_parts ? xcalloc(sw->n_parts, sizeof(**lists))
+                               : NULL;
+        size_t chunk;
+        size_t n = plan_group(sw, g, lists[g], &chunk);
+        for (size_t start = 0; start < n; start += chunk) {
+            reqs = xgrow(reqs, &cap_reqs, n_reqs + 1, sizeof(*reqs));
+            struct fetch_req *r = &reqs[n_reqs++];
+            r->group = g;
+            r->idx = lists[g] + start;
+            r->count = n - start < chunk ? n - start : chunk;
+        }
+    }
+    if (run_fetches(sw, reqs, n_reqs) != 0)
+        goto out;
+    for (size_t g = 0; g < sw->n_groups; g++) {
+        if (!sw->groups[g].n_commits)
+            continue;
+        if (tried_all && kl->all_offsets == ALL_UNTRIED) {
+            /* Commits that the request without a list did not return. */
+            log_debug("kafka cluster '%s' does not return committed "
+                      "offsets without a partition list: asking for "
+                      "explicit partitions",
+                      kl->name);
+            kl->all_offsets = ALL_EMPTY;
+        }
+        qsort(sw->groups[g].commits, sw->groups[g].n_commits,
+              sizeof(struct commit), cmp_commit);
+    }
+    known_update(sw);
+    rc = 0;
+out:
     free(reqs);
     for (size_t g = 0; g < sw->n_groups; g++)
         free(lists[g]);
@@ -960,6 +852,22 @@ static void mark_wanted(struct sweep *sw)
                     sw->parts[i].want_earliest = true;
                 }
             }
+        }
+    }
+}
+
+/* After the end offsets: the log start is needed wherever a group is
+ * behind, since retention may have deleted records at or after its
+ * committed offset (data loss), and then its first unconsumed message is
+ * the earliest one left. Partitions without lag cannot have lost any. */
+static void mark_earliest(struct sweep *sw)
+{
+    for (size_t g = 0; g < sw->n_groups; g++) {
+        const struct sel_group *sg = &sw->groups[g];
+        for (size_t k = 0; k < sg->n_commits; k++) {
+            struct md_part *p = &sw->parts[sg->commits[k].md];
+            if (sg->commits[k].offset < p->end)
+                p->want_earliest = true;
         }
     }
 }
@@ -1007,7 +915,10 @@ static int list_offsets(struct sweep *sw, bool earliest)
             rd_kafka_topic_partition_list_destroy(l);
             continue;
         }
-        kl->st.req_list_offsets += count_leaders(l, sw, idx);
+        size_t reqs = count_leaders(l, sw, idx);
+        kl->st.req_list_offsets += reqs;
+        if (earliest)
+            kl->st.req_list_offsets_earliest += reqs;
         rd_kafka_resp_err_t e =
             rd_kafka_offsets_for_times(kl->rk, l, remaining_ms(sw));
         for (int j = 0; !e && j < l->cnt; j++) {
@@ -1084,6 +995,13 @@ static int64_t start_offset(const struct sweep *sw, const struct sel_group *g,
     return -1;
 }
 
+/* Where the first unconsumed message after offset off is: at off, or at
+ * the log start when retention has deleted records past off. */
+static int64_t read_offset(const struct md_part *p, int64_t off)
+{
+    return p->earliest > off ? p->earliest : off;
+}
+
 /* Calls fn for every partition of every topic group g has committed on,
  * with the offset its lag counts from (-1: no commit, skipped). */
 static void each_group_part(struct sweep *sw, const struct sel_group *sg,
@@ -1115,7 +1033,10 @@ static void need_if_uncached(struct sweep *sw, size_t md, int64_t off,
     int64_t ts;
     int tstype;
     (void)has_commit;
-    if (off < 0 || p->end <= off)
+    if (off < 0)
+        return;
+    off = read_offset(p, off);
+    if (p->end <= off)
         return;
     if (kafka_tscache_get(kl->cache, p->topic_id, p->partition, off, &ts,
                           &tstype) == 0) {
@@ -1249,8 +1170,8 @@ static void reader_take(struct sweep *sw, rd_kafka_t *rk,
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
         m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         log_warn("kafka cluster '%s': offset %" PRId64 " of '%s' [%" PRId32
-                 "] is out of range (deleted by retention?): its time lag is "
-                 "unknown",
+                 "] is out of range (deleted by retention during the sweep?): "
+                 "its time lag is unknown",
                  kl->name, n->offset, topic, m->partition);
         n->done = true;
         if ((size_t)++p->cursor == p->need_hi)
@@ -1282,65 +1203,20 @@ static void reader_take(struct sweep *sw, rd_kafka_t *rk,
         reader_seek(sw, rk, p);
 }
 
-/* How long a sweep waits for the last reader to shut down. */
+/* How long a sweep that needs timestamps waits for the previous reader to
+ * shut down. */
 #define REAPER_WAIT_MS 2000
-
-/* Shared by a reaper thread and its kafka_lag; freed by whichever lets go
- * last, so a reaper still stuck when the kafka_lag is freed never writes
- * into freed memory. */
-struct reaper_state {
-    rd_kafka_t *rk;
-    atomic_bool done;
-    atomic_int refs;
-};
-
-static void reaper_state_unref(struct reaper_state *st)
-{
-    if (atomic_fetch_sub(&st->refs, 1) == 1)
-        free(st);
-}
-
-static void *reaper_main(void *v)
-{
-    struct reaper_state *st = v;
-    (void)rd_kafka_consumer_close(st->rk);
-    rd_kafka_destroy(st->rk);
-    atomic_store(&st->done, true);
-    reaper_state_unref(st);
-    return NULL;
-}
-
-/* Waits up to ms for the reaper; joins it when it finished. Returns true
- * when no reader is left behind. */
-static bool reaper_wait(struct kafka_lag *kl, int64_t ms)
-{
-    struct reaper_state *st = kl->reaper_st;
-    if (!st)
-        return true;
-    int64_t until = mono_ms() + ms;
-    while (!atomic_load(&st->done) && mono_ms() < until) {
-        struct timespec ts = {0, 5 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    if (!atomic_load(&st->done))
-        return false;
-    pthread_join(kl->reaper, NULL);
-    reaper_state_unref(st);
-    kl->reaper_st = NULL;
-    if (kl->reaper_stuck_logged)
-        log_info("kafka cluster '%s': the previous reader has shut down",
-                 kl->name);
-    kl->reaper_stuck_logged = false;
-    return true;
-}
 
 /* Unassigns, drains and closes the reader. librdkafka 2.0.2 can block
  * forever in rd_kafka_destroy() when a broker thread still holds fetched
  * messages (seen here after pause, and after resume + unassign), so the
- * queue is drained first and close + destroy run on a thread of their own
- * that the sweep waits for a bounded time: a stuck reader is left behind
- * (at most one; the next sweeps read no timestamps until it is gone) and
- * never stalls the collection. */
+ * queue is drained first and close + destroy run on a thread of their own.
+ * The sweep does not wait for it: shutting down a reader of 10,000
+ * partitions took 0.3-1 s here, which now overlaps the interval between
+ * sweeps; the next sweep that needs a reader waits for it a bounded time
+ * (read_timestamps). A stuck reader is left behind (at most one; the
+ * sweeps read no timestamps until it is gone) and never stalls the
+ * collection. */
 static void reader_close(struct kafka_lag *kl, rd_kafka_t *rk, bool assigned)
 {
     if (assigned)
@@ -1352,25 +1228,7 @@ static void reader_close(struct kafka_lag *kl, rd_kafka_t *rk, bool assigned)
             break;
         rd_kafka_message_destroy(m);
     }
-    struct reaper_state *st = xcalloc(1, sizeof(*st));
-    st->rk = rk;
-    atomic_init(&st->done, false);
-    atomic_init(&st->refs, 2);
-    if (pthread_create(&kl->reaper, NULL, reaper_main, st) != 0) {
-        free(st);
-        (void)rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        return;
-    }
-    kl->reaper_st = st;
-    if (!reaper_wait(kl, REAPER_WAIT_MS) && !kl->reaper_stuck_logged) {
-        log_warn("kafka cluster '%s': the timestamp reader did not shut "
-                 "down within %d ms (a librdkafka 2.0.2 issue); it is left "
-                 "to finish in the background and no timestamps are read "
-                 "until it has",
-                 kl->name, REAPER_WAIT_MS);
-        kl->reaper_stuck_logged = true;
-    }
+    kafka_reaper_hand(kl->reaper, rk);
 }
 
 /* Reads the first unconsumed message of every needed (partition, offset):
@@ -1383,11 +1241,13 @@ static int read_timestamps(struct sweep *sw)
     struct kafka_lag *kl = sw->kl;
     if (sw->n_needs == 0)
         return 0;
-    if (!reaper_wait(kl, 0)) {
-        /* The partitions keep has_ts false: their time lag reads 0 and
-         * consumed_through holds still (hold_through). */
+    int wait = remaining_ms(sw) / 2;
+    if (!kafka_reaper_wait(kl->reaper,
+                           wait < REAPER_WAIT_MS ? wait : REAPER_WAIT_MS)) {
+        /* The partitions keep has_ts false: their time lag is unknown and
+         * consumed_through holds still (kafka_lag_topic_hold). */
         kl->st.ts_timeouts += sw->n_needs;
-        return 1;
+        return 0;
     }
     char err[1024];
     int rc = -1;
@@ -1464,16 +1324,16 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
     struct kafka_lag *kl = sw->kl;
     const struct md_part *p = &sw->parts[md];
     kp->partition = p->partition;
-    kp->committed = off;
-    kp->end = p->end;
-    kp->lag = p->end > off ? p->end - off : 0;
+    int64_t rd = kafka_lag_part_offsets(kp, off, p->earliest, p->end);
     kp->first_unconsumed_ts_ms = now;
     kp->has_ts = true;
     if (kp->lag == 0)
         return;
+    if (rd >= p->end)
+        return; /* every record left to consume was deleted */
     int64_t ts;
     int tstype;
-    long ni = need_find(sw, md, off);
+    long ni = need_find(sw, md, rd);
     if (ni >= 0) {
         const struct ts_need *n = &sw->needs[ni];
         if (n->eof)
@@ -1485,7 +1345,7 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
         ts = n->ts_ms;
         tstype = n->tstype;
     } else {
-        if (kafka_tscache_get(kl->cache, p->topic_id, p->partition, off, &ts,
+        if (kafka_tscache_get(kl->cache, p->topic_id, p->partition, rd, &ts,
                               &tstype) != 0) {
             kp->has_ts = false;
             return;
@@ -1494,32 +1354,6 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
     kp->first_unconsumed_ts_ms = ts;
     if (strcmp(t->ts_type, "unknown") == 0)
         t->ts_type = tstype_name(tstype);
-}
-
-/* consumed_through promises that every earlier message was consumed, so a
- * lagging partition whose first unconsumed timestamp could not be read
- * must not let it advance: the topic keeps the value of the last good
- * sweep (committed offsets only move forward, so it is still true), or 0
- * ("nothing is promised") when there is none. */
-static void hold_through(const struct kafka_lag *kl, const char *group,
-                         struct kafka_lag_topic *t)
-{
-    bool unknown = false;
-    for (size_t i = 0; i < t->n_parts; i++)
-        unknown = unknown || (t->parts[i].lag > 0 && !t->parts[i].has_ts);
-    if (!unknown)
-        return;
-    int64_t prev = 0;
-    const struct kafka_lag_cluster *c = kl->last;
-    for (size_t g = 0; c && g < c->n_groups; g++) {
-        if (strcmp(c->groups[g].group, group) != 0)
-            continue;
-        for (size_t k = 0; k < c->groups[g].n_topics; k++)
-            if (strcmp(c->groups[g].topics[k].topic, t->topic) == 0)
-                prev = c->groups[g].topics[k].consumed_through_ms;
-    }
-    if (prev < t->consumed_through_ms)
-        t->consumed_through_ms = prev;
 }
 
 static void build_topic(struct sweep *sw, const struct sel_group *sg,
@@ -1541,8 +1375,8 @@ static void build_topic(struct sweep *sw, const struct sel_group *sg,
         fill_part(sw, t, kp, i, off, now);
         kp->has_commit = has_commit;
     }
-    kafka_lag_topic_finish(t, now, &kl->st);
-    hold_through(kl, sg->name, t);
+    kafka_lag_topic_finish(t, now, &kl->st.negative_age_clamped);
+    kafka_lag_topic_hold(t, sg->name, kl->last);
 }
 
 static struct kafka_lag_cluster *assemble(struct sweep *sw, int64_t now)
@@ -1551,6 +1385,7 @@ static struct kafka_lag_cluster *assemble(struct sweep *sw, int64_t now)
     struct kafka_lag_cluster *c = xcalloc(1, sizeof(*c));
     c->name = xstrdup(kl->name);
     c->swept_at_ms = now;
+    kl->st.last_data_loss = kl->st.last_ts_unknown = 0;
     c->n_groups = sw->n_groups;
     c->groups = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*c->groups))
                              : NULL;
@@ -1573,6 +1408,8 @@ static struct kafka_lag_cluster *assemble(struct sweep *sw, int64_t now)
             struct kafka_lag_topic *t = &kg->topics[kg->n_topics++];
             memset(t, 0, sizeof(*t));
             build_topic(sw, sg, &k, first, last, t, now);
+            kl->st.last_data_loss += t->data_loss_parts;
+            kl->st.last_ts_unknown += t->ts_unknown_parts;
         }
     }
     return c;
@@ -1627,8 +1464,10 @@ int kafka_lag_sweep(struct kafka_lag *kl, int timeout_ms,
         goto out;
     kl->st.last_offset_fetch_ms = step_ms(&t);
     mark_wanted(&sw);
-    if (list_offsets(&sw, false) != 0 ||
-        (kl->from_earliest && list_offsets(&sw, true) != 0))
+    if (list_offsets(&sw, false) != 0)
+        goto out;
+    mark_earliest(&sw);
+    if (list_offsets(&sw, true) != 0)
         goto out;
     kl->st.last_list_offsets_ms = step_ms(&t);
     collect_needs(&sw);

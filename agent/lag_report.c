@@ -96,8 +96,16 @@ static void json_part(struct buf *b, const struct kafka_lag_part *p)
              "{\"partition\":%" PRId32 ",\"committed\":%" PRId64
              ",\"end\":%" PRId64 ",\"lag\":%" PRId64 ",\"lag_seconds\":",
              p->partition, p->committed, p->end, p->lag);
-    json_seconds(b, p->lag_seconds);
+    /* An unread timestamp is unknown, not 0: 0 would claim caught up. */
+    bool unknown = p->lag > 0 && !p->has_ts;
+    if (unknown)
+        buf_adds(b, "null,\"ts_unknown\":true");
+    else
+        json_seconds(b, p->lag_seconds);
     buf_addf(b, ",\"has_commit\":%s", p->has_commit ? "true" : "false");
+    if (p->data_loss)
+        buf_addf(b, ",\"data_loss\":true,\"lost_records\":%" PRId64,
+                 p->lost_records);
     if (p->has_ts)
         buf_addf(b, ",\"first_unconsumed_ts_ms\":%" PRId64,
                  p->first_unconsumed_ts_ms);
@@ -115,9 +123,14 @@ static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
     buf_addf(b,
              ",\"slowest_partition\":%" PRId32 ",\"sum_lag\":%" PRId64
              ",\"consumed_through_ms\":%" PRId64
-             ",\"partition_count\":%zu,\"partitions\":[",
+             ",\"partition_count\":%zu",
              t->slowest_partition, t->sum_lag, t->consumed_through_ms,
              t->partitions);
+    if (t->ts_unknown_parts)
+        buf_addf(b, ",\"ts_unknown_partitions\":%zu", t->ts_unknown_parts);
+    if (t->data_loss_parts)
+        buf_addf(b, ",\"data_loss_partitions\":%zu", t->data_loss_parts);
+    buf_adds(b, ",\"partitions\":[");
     for (size_t i = 0; i < t->n_parts; i++) {
         if (i > 0)
             buf_addc(b, ',');
@@ -216,12 +229,17 @@ int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
             char *topic = printable(kt->topic);
             for (size_t p = 0; ok && p < kt->n_parts; p++) {
                 const struct kafka_lag_part *kp = &kt->parts[p];
+                char secs[32];
+                if (kp->lag > 0 && !kp->has_ts)
+                    snprintf(secs, sizeof(secs), "unknown");
+                else
+                    snprintf(secs, sizeof(secs), "%.3f", kp->lag_seconds);
                 ok = fprintf(f,
                              "%-*s %-*s %9" PRId32 " %12" PRId64 " %12" PRId64
-                             " %10" PRId64 " %11.3f\n",
+                             " %10" PRId64 " %11s%s\n",
                              gw, group, tw, topic, kp->partition,
-                             kp->committed, kp->end, kp->lag,
-                             kp->lag_seconds) >= 0;
+                             kp->committed, kp->end, kp->lag, secs,
+                             kp->data_loss ? " DATA LOSS" : "") >= 0;
             }
             ok = ok &&
                  fprintf(f,
@@ -232,6 +250,13 @@ int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
                          kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
                          kt->partitions, kt->ts_type ? kt->ts_type
                                                      : "unknown") >= 0;
+            if (ok && (kt->ts_unknown_parts || kt->data_loss_parts))
+                ok = fprintf(f,
+                             "# %s %s: %zu partitions of unknown time lag, "
+                             "%zu with data loss (committed offset below "
+                             "the log start)\n",
+                             group, topic, kt->ts_unknown_parts,
+                             kt->data_loss_parts) >= 0;
             free(topic);
         }
         free(group);

@@ -23,15 +23,20 @@
 /* Appends {"clusters":[...]} for the n clusters to out. Every SPEC field
  * is present; added fields: cluster "error" (when set) and "swept_at_ms";
  * group "job" (when mapped); topic "ts_type" and "partition_count";
- * partition "has_commit" and "first_unconsumed_ts_ms". Returns -1 when out
+ * partition "has_commit" and "first_unconsumed_ts_ms". A lagging
+ * partition whose timestamp could not be read has "lag_seconds":null and
+ * "ts_unknown":true (its topic "ts_unknown_partitions"); one whose
+ * committed offset is below the log start has "data_loss":true and
+ * "lost_records" (its topic "data_loss_partitions"). Returns -1 when out
  * hit its cap. */
 int lag_report_json(struct buf *out,
                     const struct kafka_lag_cluster *const *clusters,
                     size_t n);
 
 /* Writes the table GROUP TOPIC PARTITION COMMITTED END LAG LAG_SECONDS,
- * and after each group/topic a summary line naming the slowest partition.
- * Returns -1 on a write error. */
+ * and after each group/topic a summary line naming the slowest partition
+ * (and one counting partitions of unknown time lag and with data loss,
+ * when there are any; such rows read "unknown" and "DATA LOSS"). Returns -1 on a write error. */
 int lag_report_table(FILE *f, const struct kafka_lag_cluster *c);
 
 /* Calls fn once per group and topic of c with a kafka_consumergroup_lag

@@ -220,6 +220,9 @@ static void write_self(const struct lagcollect *lc, struct expo *out)
          "Timestamps of first unconsumed messages served from the cache"},
         {"lagwatch_kafka_timestamp_cache_misses_total", "counter",
          "Timestamps of first unconsumed messages read from Kafka"},
+        {"lagwatch_kafka_partitions_data_loss", "gauge",
+         "Partitions whose committed offset is below the log start in the "
+         "last sweep (retention deleted unconsumed records)"},
     };
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
         expo_family(out, fam[f].name, fam[f].type, fam[f].help);
@@ -235,7 +238,8 @@ static void write_self(const struct lagcollect *lc, struct expo *out)
                        : f == 5 ? (double)s->negative_age_clamped
                        : f == 6 ? (double)s->ts_timeouts
                        : f == 7 ? (double)s->cache_hits
-                                : (double)s->cache_misses;
+                       : f == 8 ? (double)s->cache_misses
+                                : (double)s->last_data_loss;
             expo_sample(out, fam[f].name, l, 1, v);
         }
     }

@@ -137,12 +137,15 @@ static void report(const char *what, int64_t ms,
             gp += c->groups[g].topics[t].n_parts;
     printf("%s sweep: %" PRId64 " ms, %zu group-partitions; requests: "
            "metadata %" PRIu64 ", OffsetFetch %" PRIu64
-           ", ListOffsets %" PRIu64 ", reader handles %" PRIu64
+           " (%" PRIu64 " without a partition list), ListOffsets %" PRIu64
+           " (%" PRIu64 " earliest), reader handles %" PRIu64
            ", reader messages %" PRIu64 "; cache hits %" PRIu64
            ", misses %" PRIu64 "\n",
            what, ms, gp, b->req_metadata - a->req_metadata,
            b->req_offset_fetch - a->req_offset_fetch,
+           b->req_offset_fetch_all - a->req_offset_fetch_all,
            b->req_list_offsets - a->req_list_offsets,
+           b->req_list_offsets_earliest - a->req_list_offsets_earliest,
            b->reader_assigns - a->reader_assigns,
            b->reader_messages - a->reader_messages,
            b->cache_hits - a->cache_hits, b->cache_misses - a->cache_misses);
@@ -214,8 +217,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_lag: %s\n", errstr);
         goto out;
     }
-    const char *what[] = {"cold", "warm"};
-    for (int i = 0; i < 2; i++) {
+    const char *what[] = {"cold", "warm", "warm"};
+    for (int i = 0; i < 3; i++) {
         struct kafka_lag_stats before = *kafka_lag_stats(kl);
         t0 = mono_ms();
         int src = kafka_lag_sweep(kl, 300000, &c);

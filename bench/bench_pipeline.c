@@ -12,6 +12,16 @@
  *
  *   bench_pipeline [--samples N] [--chunk BYTES] [--cycles N]
  *                  [--stage parse|trim|schema|route|encode]
+ *                  [--spool-dir DIR [--no-fsync]]
+ *
+ * --spool-dir DIR: after the normal run, the same cycles twice more, once
+ * discarding batches and once with node influx-a down: as in the InfluxDB
+ * sink, each of its full batches is handed to that node's own thread,
+ * which appends it to a disk spool in DIR/influx-a (sinks/spool.h,
+ * fdatasync per batch unless --no-fsync); past 64 MiB waiting (the sink's
+ * default queue_max_bytes) the pipeline appends itself and its time
+ * counts the wait for the disk. Both figures are printed, and how long
+ * the spool thread needed after the pipeline finished.
  *
  * Values are written the way the reporter writes them (Java's
  * Double.toString): counters and watermarks are integral ("12345.0",
@@ -29,6 +39,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +54,9 @@
 #include "log.h"
 #include "promparse.h"
 #include "router.h"
+#include "spool.h"
 #include "trim.h"
+#include "xalloc.h"
 
 #define NODES 3
 #define BATCH_POINTS 5000
@@ -71,7 +84,99 @@ struct bench {
     struct label extra[1];
     int64_t ts;
     enum stage stage;
+    struct promparse *pp; /* the source of label shapes */
+    struct spooler *down; /* node 0's spool thread in the spool pass */
+    double spool_wait_s; /* pipeline: wall minus CPU time of appends */
 };
+
+static double cpu_s(void);
+static double wall_s(void);
+
+#define SPOOL_QUEUE_MAX (64u << 20)
+
+struct spool_job {
+    struct spool_job *next;
+    char *data;
+    size_t len;
+    uint32_t points;
+};
+
+/* The down node's writer thread: appends handed-over batches in order. */
+struct spooler {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct spool_job *head, *tail;
+    size_t queued;
+    bool stop;
+    struct spool *sp;
+    uint64_t fail;
+    pthread_t th;
+};
+
+static void spooler_append(struct spooler *q, struct spool_job *j)
+{
+    char err[256];
+    if (spool_append(q->sp, j->data, j->len, j->points, 0, err,
+                     sizeof(err)) != 0)
+        q->fail++;
+    free(j->data);
+    free(j);
+}
+
+static void *spooler_main(void *arg)
+{
+    struct spooler *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        struct spool_job *j = q->head;
+        if (!j && q->stop)
+            break;
+        if (!j) {
+            pthread_cond_wait(&q->cv, &q->mu);
+            continue;
+        }
+        q->head = j->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->queued -= j->len;
+        pthread_mutex_unlock(&q->mu);
+        spooler_append(q, j);
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* A full batch of the down node: to its thread, or (queue full) to disk
+ * right here, as influx.c does. */
+static void spool_batch(struct bench *b, const struct buf *out,
+                        uint32_t points)
+{
+    struct spooler *q = b->down;
+    struct spool_job *j = xcalloc(1, sizeof(*j));
+    j->data = xmalloc(out->len ? out->len : 1);
+    memcpy(j->data, out->data, out->len);
+    j->len = out->len;
+    j->points = points;
+    pthread_mutex_lock(&q->mu);
+    if (q->queued + j->len > SPOOL_QUEUE_MAX) {
+        /* the sink appends on the caller's thread then; the thread's
+         * appends are serialized with this one by the mutex */
+        double w0 = wall_s(), c0 = cpu_s();
+        spooler_append(q, j);
+        b->spool_wait_s += (wall_s() - w0) - (cpu_s() - c0);
+        pthread_mutex_unlock(&q->mu);
+        return;
+    }
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->queued += j->len;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
 
 static int on_series(void *vb, const struct series *s)
 {
@@ -96,6 +201,8 @@ static int on_series(void *vb, const struct series *s)
         struct lineproto_stats ls = {0};
         lineproto_encode(out, &p, &ls);
         if (++b->batch_points[owners[i]] >= BATCH_POINTS) {
+            if (b->down && owners[i] == 0)
+                spool_batch(b, out, BATCH_POINTS);
             b->bytes_out += out->len;
             buf_reset(out);
             b->batch_points[owners[i]] = 0;
@@ -110,7 +217,9 @@ static int on_sample(void *vb, const struct sample *s)
     struct bench *b = vb;
     if (b->stage == ST_PARSE)
         return 0;
-    return trim_sample(b->trim, s, b->extra, 1, b->ts);
+    return trim_sample_shaped(b->trim, s, b->pp,
+                              promparse_label_shape(b->pp), b->extra, 1,
+                              b->ts);
 }
 
 /* The generator: walks (family, job, task, operator, subtask) in the order
@@ -231,6 +340,13 @@ static double cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* One scrape cycle over the same series: returns its pipeline CPU time. */
 static double run_cycle(struct bench *b, struct promparse *pp, struct gen *g,
                         struct buf *in, size_t chunk, uint64_t *in_bytes)
@@ -253,6 +369,78 @@ static double run_cycle(struct bench *b, struct promparse *pp, struct gen *g,
     return t_pipe;
 }
 
+/* cycles more cycles; samples parsed in *parsed, returns the pipeline
+ * time (CPU, plus the disk waits of the spool pass). */
+static double timed_cycles(struct bench *b, struct promparse *pp,
+                           struct buf *in, size_t chunk, uint64_t samples,
+                           unsigned cycles, uint64_t *parsed)
+{
+    double t = 0;
+    uint64_t in_bytes = 0;
+    *parsed = 0;
+    b->spool_wait_s = 0;
+    for (unsigned cy = 0; cy < cycles; cy++) {
+        struct gen g = {.jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16,
+                        .target = samples};
+        g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
+                 sizeof(task_metrics) / sizeof(task_metrics[0]);
+        promparse_reset(pp, NULL);
+        t += run_cycle(b, pp, &g, in, chunk, &in_bytes);
+        struct promparse_stats ps;
+        promparse_get_stats(pp, &ps);
+        *parsed += ps.samples;
+    }
+    return t + b->spool_wait_s;
+}
+
+/* --spool-dir: the same cycles without and with node 0 spooling. */
+static int spool_compare(struct bench *b, struct promparse *pp,
+                         struct buf *in, size_t chunk, uint64_t samples,
+                         unsigned cycles, const char *dir, bool fsync)
+{
+    char err[512], path[4096];
+    struct spooler q = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                        .cv = PTHREAD_COND_INITIALIZER};
+    snprintf(path, sizeof(path), "%s/influx-a", dir);
+    q.sp = spool_open(path, 0, fsync, err, sizeof(err));
+    if (!q.sp) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    if (pthread_create(&q.th, NULL, spooler_main, &q) != 0) {
+        fprintf(stderr, "cannot start the spool thread\n");
+        spool_close(&q.sp);
+        return -1;
+    }
+    uint64_t n_off, n_on;
+    b->down = NULL;
+    double t_off = timed_cycles(b, pp, in, chunk, samples, cycles, &n_off);
+    b->down = &q;
+    double t_on = timed_cycles(b, pp, in, chunk, samples, cycles, &n_on);
+    double wait = b->spool_wait_s;
+    b->down = NULL;
+    double w0 = wall_s();
+    pthread_mutex_lock(&q.mu);
+    q.stop = true;
+    pthread_cond_signal(&q.cv);
+    pthread_mutex_unlock(&q.mu);
+    pthread_join(q.th, NULL);
+    double behind = wall_s() - w0;
+    struct spool_stats st;
+    spool_get_stats(q.sp, &st);
+    spool_close(&q.sp);
+    double r_off = (double)n_off / t_off, r_on = (double)n_on / t_on;
+    printf("spool pass:          %u cycles each, node influx-a down, "
+           "fsync %s\n", cycles, fsync ? "on" : "off");
+    printf("  no spool:          %.0f samples/s\n", r_off);
+    printf("  spooling:          %.0f samples/s (%.1f%% lower; %.1f MiB in "
+           "%" PRIu64 " batches, pipeline waited %.3f s for the disk, "
+           "spool thread done %.3f s after it, %" PRIu64 " failed)\n",
+           r_on, 100.0 * (1.0 - r_on / r_off),
+           (double)st.bytes / 1048576.0, st.records, wait, behind, q.fail);
+    return q.fail ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t samples = 1000000;
@@ -264,13 +452,21 @@ int main(int argc, char **argv)
         {"chunk", required_argument, NULL, 'k'},
         {"cycles", required_argument, NULL, 'c'},
         {"stage", required_argument, NULL, 't'},
+        {"spool-dir", required_argument, NULL, 'd'},
+        {"no-fsync", no_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
     struct bench b;
     memset(&b, 0, sizeof(b));
     b.stage = ST_ENCODE;
-    while ((c = getopt_long(argc, argv, "s:k:c:t:", opts, NULL)) != -1) {
-        if (c == 's') {
+    const char *spool_dir = NULL;
+    bool spool_fsync = true;
+    while ((c = getopt_long(argc, argv, "s:k:c:t:d:n", opts, NULL)) != -1) {
+        if (c == 'd') {
+            spool_dir = optarg;
+        } else if (c == 'n') {
+            spool_fsync = false;
+        } else if (c == 's') {
             samples = strtoull(optarg, NULL, 10);
         } else if (c == 'k') {
             chunk = strtoull(optarg, NULL, 10);
@@ -328,6 +524,7 @@ int main(int argc, char **argv)
                                 .max_labels = 128,
                                 .max_logged_errors = 10};
     struct promparse *pp = promparse_new(&po, on_sample, &b);
+    b.pp = pp;
 
     struct buf in;
     buf_init(&in, 0);
@@ -376,6 +573,10 @@ int main(int argc, char **argv)
     printf("samples/s/core:      %.0f\n", (double)parsed / t_total);
     printf("ns/sample:           %.1f\n", t_total * 1e9 / (double)parsed);
     printf("peak RSS:            %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+    if (spool_dir && b.stage == ST_ENCODE &&
+        spool_compare(&b, pp, &in, chunk, samples, cycles, spool_dir,
+                      spool_fsync) < 0)
+        errors++;
 
     promparse_free(&pp);
     buf_release(&in);

@@ -13,6 +13,9 @@ pkgs=(
     python3 curl ca-certificates
     openssl python3-yaml  # TLS certificates and YAML checks in the tests
 )
+# npm: tests/integration/dashboards.sh validates the Grafana dashboards
+# against @grafana/schema (a NodeSource nodejs brings its own npm).
+command -v npm >/dev/null || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

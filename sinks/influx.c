@@ -36,6 +36,14 @@
 /* influx_sink_free() waits this long for queued batches. */
 #define FREE_DRAIN_MS 2000
 #define SINK_MAGIC 0x1f1a5e57u
+/* A spool record: "LWI2" | u16 database length | u16 retention policy
+ * length | database | retention policy | zero padding to a multiple of 4 |
+ * u32 line ends (host order: a spool never leaves its machine) | the
+ * lines. The database and retention policy travel with the batch so that a
+ * replay after a config change still goes where the batch was written
+ * for. */
+#define REC_MAGIC "LWI2"
+#define REC_NAME_MAX 0xffffu
 
 struct batch {
     struct batch *next;
@@ -46,6 +54,11 @@ struct batch {
                        found by scanning */
     size_t npoints;
     int64_t formed_ms; /* wall clock when the batch was closed */
+    int64_t ts_min, ts_max; /* point timestamps, for the debug log */
+    /* A replayed batch goes where it was written for: NULL for the
+     * node's configured database. */
+    const char *write_url;
+    const char *db;
 };
 
 struct node {
@@ -53,6 +66,7 @@ struct node {
     size_t idx;
     char *name;
     char *url;     /* without userinfo, for log lines */
+    char *base_url; /* with userinfo, for /write URLs of replayed batches */
     char *write_url;
     char *query_url;
     char *ping_url;
@@ -67,6 +81,7 @@ struct node {
     uint32_t *cur_ends;
     size_t cur_points;
     uint64_t cur_since_ms;
+    int64_t cur_ts_min, cur_ts_max;
     struct batch *head, *tail;
     uint64_t queued_bytes;
     size_t pending; /* queued plus in flight */
@@ -101,11 +116,13 @@ struct node {
     struct buf gz;
     struct buf resp;
     unsigned seed;
+    char *replay_target; /* "db/rp" last announced as differing */
 };
 
 struct influx_sink {
     unsigned magic;
     char *db;
+    char *rp; /* "" when none */
     char *user;
     char *pass;
     size_t batch_size;
@@ -230,13 +247,24 @@ static bool spool_put(struct node *nd, const struct batch *b)
 {
     if (!spool_ready(nd))
         return false;
+    struct influx_sink *s = nd->s;
     size_t elen = b->npoints * sizeof(*b->ends);
-    char *rec = xmalloc(elen + b->len + 1);
-    memcpy(rec, b->ends, elen);
-    memcpy(rec + elen, b->data, b->len);
+    size_t dl = strlen(s->db), rl = strlen(s->rp);
+    size_t hlen = (8 + dl + rl + 3) & ~(size_t)3;
+    char *rec = xcalloc(1, hlen + elen + b->len + 1);
+    memcpy(rec, REC_MAGIC, 4);
+    rec[4] = (char)(dl & 0xff);
+    rec[5] = (char)(dl >> 8);
+    rec[6] = (char)(rl & 0xff);
+    rec[7] = (char)(rl >> 8);
+    memcpy(rec + 8, s->db, dl);
+    memcpy(rec + 8 + dl, s->rp, rl);
+    memcpy(rec + hlen, b->ends, elen);
+    memcpy(rec + hlen + elen, b->data, b->len);
     char err[512];
-    int rc = spool_append(nd->sp, rec, elen + b->len, (uint32_t)b->npoints,
-                          (uint64_t)b->formed_ms, err, sizeof(err));
+    int rc = spool_append(nd->sp, rec, hlen + elen + b->len,
+                          (uint32_t)b->npoints, (uint64_t)b->formed_ms, err,
+                          sizeof(err));
     free(rec);
     if (rc < 0) {
         log_error("cannot spool %zu points for node '%s' (%s): %s",
@@ -246,8 +274,9 @@ static bool spool_put(struct node *nd, const struct batch *b)
     if (rc == 0) {
         nd->points_spooled += b->npoints;
         log_debug("batch accepted node=%s points=%zu via=spool "
-                  "formed_ms=%lld",
-                  nd->name, b->npoints, (long long)b->formed_ms);
+                  "formed_ms=%lld ts_min=%lld ts_max=%lld",
+                  nd->name, b->npoints, (long long)b->formed_ms,
+                  (long long)b->ts_min, (long long)b->ts_max);
     }
     return true;
 }
@@ -339,11 +368,15 @@ static void enqueue_cur_locked(struct node *nd)
     nd->cur_ends = NULL;
     b->npoints = n;
     b->formed_ms = (int64_t)wall_ms();
+    b->ts_min = nd->cur_ts_min;
+    b->ts_max = nd->cur_ts_max;
     bool full = nd->queued_bytes + b->len > s->queue_max;
-    /* Behind a non-empty spool (order), or in place of a full queue (a
-     * slow node): to disk. A batch the writer has in flight at that moment
-     * may end up spooled after these when it fails. */
-    if ((nd->spooling || full) && nd->spool_path) {
+    /* In place of a full queue (a slow node): to disk now. Behind a
+     * non-empty spool the batch is queued as usual and the writer thread
+     * spools it (order kept), so that the caller never waits for the disk.
+     * A batch the writer has in flight at that moment may end up spooled
+     * after these when it fails. */
+    if (full && nd->spool_path) {
         pthread_mutex_lock(&nd->spool_mu);
         bool ok = spool_ready(nd);
         pthread_mutex_unlock(&nd->spool_mu);
@@ -479,30 +512,28 @@ static long http_post(struct node *nd, const char *url,
     return status;
 }
 
-static long post_write(struct node *nd, const char *data, size_t len,
-                       char *err, size_t errlen)
+static long post_write(struct node *nd, const char *url, const char *data,
+                       size_t len, char *err, size_t errlen)
 {
     if (nd->s->gzip) {
         if (gzip_body(nd, data, len) < 0) {
             snprintf(err, errlen, "cannot gzip the request body");
             return 0;
         }
-        return http_post(nd, nd->write_url, nd->hdr_gzip, nd->gz.data,
-                         nd->gz.len, err, errlen);
+        return http_post(nd, url, nd->hdr_gzip, nd->gz.data, nd->gz.len, err,
+                         errlen);
     }
-    return http_post(nd, nd->write_url, nd->hdr_plain, data, len, err,
-                     errlen);
+    return http_post(nd, url, nd->hdr_plain, data, len, err, errlen);
 }
 
 /* CREATE DATABASE "db" through /query; 0 on success. */
-static int create_database(struct node *nd)
+static int create_database(struct node *nd, const char *db)
 {
-    struct influx_sink *s = nd->s;
     struct buf q = BUF_INIT, body = BUF_INIT;
     char err[CURL_ERROR_SIZE + 64] = "";
     int rc = -1;
     buf_adds(&q, "CREATE DATABASE \"");
-    for (const char *p = s->db; *p; p++) {
+    for (const char *p = db; *p; p++) {
         if (*p == '"' || *p == '\\')
             buf_addc(&q, '\\');
         buf_addc(&q, *p);
@@ -513,12 +544,12 @@ static int create_database(struct node *nd)
     long status = http_post(nd, nd->query_url, nd->hdr_form, body.data,
                             body.len, err, sizeof(err));
     if (status == 200 && !strstr(nd->resp.data, "\"error\"")) {
-        log_info("created database '%s' on node '%s' (%s)", s->db, nd->name,
+        log_info("created database '%s' on node '%s' (%s)", db, nd->name,
                  nd->url);
         rc = 0;
         goto out;
     }
-    log_error("cannot create database '%s' on node '%s' (%s): %s", s->db,
+    log_error("cannot create database '%s' on node '%s' (%s): %s", db,
               nd->name, nd->url,
               status ? nd->resp.data : err);
 out:
@@ -564,8 +595,14 @@ static bool backoff_wait(struct node *nd, unsigned attempt)
     struct timespec ts = abs_ms(until);
     bool stop;
     pthread_mutex_lock(&nd->mu);
-    while (!nd->stop && mono_ms() < until)
+    while (!nd->stop && mono_ms() < until) {
+        if (nd->spooling && nd->head) {
+            /* new batches behind the spool go to disk meanwhile */
+            to_spool_locked(nd, NULL, true);
+            continue;
+        }
         pthread_cond_timedwait(&nd->wake, &nd->mu, &ts);
+    }
     stop = nd->stop;
     pthread_mutex_unlock(&nd->mu);
     return stop;
@@ -631,7 +668,9 @@ static enum send_res send_once(struct node *nd, const struct batch *b,
     char err[CURL_ERROR_SIZE + 64];
     for (;;) {
         err[0] = '\0';
-        long status = post_write(nd, data, len, err, sizeof(err));
+        long status = post_write(nd, b->write_url ? b->write_url
+                                                  : nd->write_url,
+                                 data, len, err, sizeof(err));
         const char *body = nd->resp.data;
         if (status >= 200 && status < 300) {
             node_set_up(nd, true);
@@ -664,7 +703,7 @@ static enum send_res send_once(struct node *nd, const struct batch *b,
         if (status == 404 && strstr(body, "database not found") &&
             s->create_db && !tried_create) {
             tried_create = true;
-            if (create_database(nd) == 0)
+            if (create_database(nd, b->db ? b->db : s->db) == 0)
                 continue;
         }
         if (status == 413 && n > 1) {
@@ -770,6 +809,65 @@ static void spool_failed(struct node *nd, struct batch *b, const char *why)
     on_failure(nd, why);
 }
 
+/* Reads a spool record (see REC_MAGIC) into b, which points into
+ * rec->data. When the record was written for another database or
+ * retention policy than the configured ones, *db and *url (the caller
+ * frees them) say where it goes: a batch is never replayed into a database
+ * it was not written for. False when the record is not a batch. */
+static bool rec_to_batch(struct node *nd, const struct spool_rec *rec,
+                         struct batch *b, char **db, char **url)
+{
+    struct influx_sink *s = nd->s;
+    const unsigned char *p = rec->data;
+    *db = *url = NULL;
+    if (rec->len < 8 || memcmp(p, REC_MAGIC, 4) != 0 || rec->points == 0)
+        return false;
+    size_t dl = p[4] | (size_t)p[5] << 8, rl = p[6] | (size_t)p[7] << 8;
+    size_t hlen = (8 + dl + rl + 3) & ~(size_t)3;
+    size_t elen = (size_t)rec->points * sizeof(uint32_t);
+    if (dl == 0 || rec->len < hlen || rec->len - hlen < elen)
+        return false;
+    /* hlen is a multiple of 4 and rec->data comes from malloc: aligned */
+    b->ends = (uint32_t *)(void *)((char *)rec->data + hlen);
+    b->data = (char *)rec->data + hlen + elen;
+    b->len = rec->len - hlen - elen;
+    b->npoints = rec->points;
+    for (size_t i = 0; i < b->npoints; i++)
+        if (b->ends[i] > b->len || (i > 0 && b->ends[i] < b->ends[i - 1]))
+            return false;
+    const char *rdb = (const char *)p + 8, *rrp = rdb + dl;
+    if (dl == strlen(s->db) && memcmp(rdb, s->db, dl) == 0 &&
+        rl == strlen(s->rp) && memcmp(rrp, s->rp, rl) == 0)
+        return true;
+    *db = xstrndup(rdb, dl);
+    char *rp = xstrndup(rrp, rl);
+    struct buf u = BUF_INIT;
+    buf_adds(&u, nd->base_url);
+    buf_adds(&u, "/write?db=");
+    add_pct(&u, *db);
+    if (rp[0]) {
+        buf_adds(&u, "&rp=");
+        add_pct(&u, rp);
+    }
+    buf_adds(&u, "&precision=ms");
+    *url = buf_detach(&u, NULL);
+    buf_adds(&u, *db);
+    buf_addc(&u, '/');
+    buf_adds(&u, rp);
+    if (!nd->replay_target || strcmp(nd->replay_target, u.data) != 0) {
+        log_info("spooled points of node '%s' (%s) were written for "
+                 "database '%s' retention policy '%s': replaying them "
+                 "there, not into the configured database '%s' retention "
+                 "policy '%s'",
+                 nd->name, nd->url, *db, rp, s->db, s->rp);
+        free(nd->replay_target);
+        nd->replay_target = buf_detach(&u, NULL);
+    }
+    buf_release(&u);
+    free(rp);
+    return true;
+}
+
 /* One step of replaying the spool: probe when down, send the oldest
  * record, acknowledge it when done. When the spool is empty, leaves the
  * spooling state. */
@@ -820,22 +918,18 @@ static void replay_step(struct node *nd)
         pthread_mutex_unlock(&nd->mu);
         return;
     }
-    size_t elen = (size_t)rec.points * sizeof(uint32_t);
     struct batch b = {0};
-    bool sane = rec.points > 0 && rec.len >= elen;
-    if (sane) {
-        b.ends = rec.data;
-        b.data = (char *)rec.data + elen;
-        b.len = rec.len - elen;
-        b.npoints = rec.points;
-        for (size_t i = 0; i < b.npoints && sane; i++)
-            sane = b.ends[i] <= b.len && (i == 0 || b.ends[i] >= b.ends[i - 1]);
-    }
+    char *db = NULL, *url = NULL;
     enum send_res r = SEND_DONE;
-    if (!sane)
+    if (!rec_to_batch(nd, &rec, &b, &db, &url)) {
         count_dropped(nd, rec.points, "spool record is not a batch");
-    else
+    } else {
+        b.db = db;
+        b.write_url = url;
         r = send_once(nd, &b, 0, b.npoints, why, sizeof(why));
+    }
+    free(db);
+    free(url);
     pthread_mutex_lock(&nd->spool_mu);
     if (r == SEND_DONE) {
         nd->points_replayed += rec.points;
@@ -949,6 +1043,12 @@ static void *writer_main(void *arg)
             break;
         if (nd->cur_points && mono_ms() >= nd->cur_since_ms + s->flush_ms)
             enqueue_cur_locked(nd);
+        if (nd->head && nd->spooling) {
+            /* behind a non-empty spool: to disk, in order, on this thread
+             * so that the pipeline never waits for an fsync */
+            to_spool_locked(nd, NULL, true);
+            continue;
+        }
         if (nd->head) {
             struct batch *b = nd->head;
             nd->head = b->next;
@@ -962,8 +1062,11 @@ static void *writer_main(void *arg)
                 SEND_DONE) {
                 nd->fails = 0;
                 log_debug("batch accepted node=%s points=%zu via=write "
-                          "formed_ms=%lld",
-                          nd->name, b->npoints, (long long)b->formed_ms);
+                          "formed_ms=%lld ts_min=%lld ts_max=%lld "
+                          "age_ms=%lld",
+                          nd->name, b->npoints, (long long)b->formed_ms,
+                          (long long)b->ts_min, (long long)b->ts_max,
+                          (long long)wall_ms() - (long long)b->formed_ms);
                 batch_free(b);
             } else {
                 spool_failed(nd, b, why);
@@ -1037,6 +1140,7 @@ static int node_init(struct influx_sink *s, struct node *nd, size_t idx,
     while (ulen > 0 && cn->url[ulen - 1] == '/')
         ulen--;
     char *base = xstrndup(cn->url, ulen);
+    nd->base_url = base;
     nd->url = url_for_log(base);
     struct buf b = BUF_INIT;
     buf_adds(&b, base);
@@ -1054,7 +1158,6 @@ static int node_init(struct influx_sink *s, struct node *nd, size_t idx,
     buf_adds(&b, base);
     buf_adds(&b, "/ping");
     nd->ping_url = buf_detach(&b, NULL);
-    free(base);
     return 0;
 }
 
@@ -1111,7 +1214,9 @@ static void report_orphans(struct influx_sink *s, const char *dir)
     struct dirent *de;
     struct buf want = BUF_INIT;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
+        /* remote_write: the remote-write sink's spool (agent.spool_dir is
+         * shared; config.c reserves that node name) */
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "remote_write") == 0)
             continue;
         bool known = false;
         for (size_t i = 0; i < s->n && !known; i++) {
@@ -1142,6 +1247,13 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
         snprintf(err, errlen, "no influxdb database configured");
         return NULL;
     }
+    if (strlen(cfg->database) > REC_NAME_MAX ||
+        (cfg->retention_policy &&
+         strlen(cfg->retention_policy) > REC_NAME_MAX)) {
+        snprintf(err, errlen, "influxdb database or retention policy name "
+                 "longer than %u bytes", REC_NAME_MAX);
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "cannot initialize libcurl");
         return NULL;
@@ -1149,6 +1261,7 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
     s = xcalloc(1, sizeof(*s));
     s->magic = SINK_MAGIC;
     s->db = xstrdup(cfg->database);
+    s->rp = xstrdup(cfg->retention_policy ? cfg->retention_policy : "");
     s->user = cfg->username && cfg->username[0] ? xstrdup(cfg->username)
                                                  : NULL;
     s->pass = cfg->password ? xstrdup(cfg->password) : NULL;
@@ -1219,6 +1332,10 @@ int influx_sink_write(struct influx_sink *s, size_t node,
     rc = lineproto_encode(&nd->cur, p, &nd->lps);
     if (rc == 0) {
         nd->cur_ends[nd->cur_points++] = (uint32_t)nd->cur.len;
+        if (nd->cur_points == 1 || p->ts_ms < nd->cur_ts_min)
+            nd->cur_ts_min = p->ts_ms;
+        if (nd->cur_points == 1 || p->ts_ms > nd->cur_ts_max)
+            nd->cur_ts_max = p->ts_ms;
         if (nd->cur_points == 1) {
             nd->cur_since_ms = mono_ms();
             /* the writer arms the flush timer */
@@ -1380,6 +1497,8 @@ void influx_sink_free(struct influx_sink **sp)
         free(nd->cur_ends);
         free(nd->name);
         free(nd->url);
+        free(nd->base_url);
+        free(nd->replay_target);
         free(nd->write_url);
         free(nd->query_url);
         free(nd->ping_url);
@@ -1387,6 +1506,7 @@ void influx_sink_free(struct influx_sink **sp)
     }
     free(s->nodes);
     free(s->db);
+    free(s->rp);
     free(s->user);
     if (s->pass) {
         /* do not leave the secret in freed memory */

@@ -19,13 +19,19 @@
  * With a spool (influx_spool_opts.dir): a batch whose write fails with a
  * retryable error goes to the node's spool DIR/<node name> (see spool.h)
  * together with everything queued behind it, and so do all new batches of
- * that node while its spool is not empty, so that they arrive in order. The
+ * that node while its spool is not empty, so that they arrive in order
+ * (appended by the writer thread: influx_sink_write never waits for the
+ * disk, except when the in-memory queue is full). The
  * writer replays the spool oldest first with exponential backoff and
  * jitter; after cfg->max_retries consecutive failures (at least 1) the node
  * is marked down and /ping is probed before each replay attempt. A full
  * in-memory queue (cfg->queue_max_bytes, e.g. a slow node) also sends new
- * batches to the spool. At start an existing spool is resumed; spools of
- * nodes no longer configured are left on disk and logged. The spool of a
+ * batches to the spool. A spooled batch carries the database and
+ * retention policy it was written for and is replayed there even when the
+ * configuration changed meanwhile (logged once per change). At start an
+ * existing spool is resumed; spools of nodes no longer configured are left
+ * on disk and logged (spool DIR/remote_write belongs to the remote-write
+ * sink). The spool of a
  * node is locked (flock) while a sink uses it. Without a spool (or when it
  * cannot be opened) a failing batch is retried in place cfg->max_retries
  * times, then dropped.
@@ -107,8 +113,8 @@ void influx_sink_node_stats(struct influx_sink *s, size_t node,
                             struct influx_node_stats *out);
 
 /* Drains with a short deadline, stops the threads, spools what is left in
- * memory (or counts it as dropped without a spool), frees. NULL-safe; sets *sp to NULL. Not concurrently with any
- * other call on the sink. */
+ * memory (or counts it as dropped without a spool), frees. NULL-safe; sets
+ * *sp to NULL. Not concurrently with any other call on the sink. */
 void influx_sink_free(struct influx_sink **sp);
 
 #endif

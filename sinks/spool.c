@@ -300,12 +300,20 @@ static int seg_scan(struct spool *sp, struct segment *g, bool last,
                 why = "torn record";
         }
         if (why) {
-            /* Nothing after this can be trusted to start a record. */
+            /* Nothing after this can be trusted to start a record. A torn
+             * record (a crash mid-append, a cut file) still has a legible
+             * header: its points are counted as lost by that header. */
+            uint32_t lost = r > 0 && h.magic == REC_MAGIC &&
+                                    h.len <= SPOOL_MAX_RECORD
+                                ? h.points
+                                : 0;
             sp->st.corrupt_records++;
+            sp->st.corrupt_points += lost;
             sp->st.corrupt_bytes += fsize - off;
             log_warn("spool segment '%s': %s at offset %" PRIu64
-                     ": discarding the last %" PRIu64 " bytes",
-                     g->path, why, off, fsize - off);
+                     ": discarding the last %" PRIu64 " bytes (%" PRIu32
+                     " points by its header)",
+                     g->path, why, off, fsize - off, lost);
             if (last && ftruncate(fd, (off_t)off) < 0) {
                 snprintf(err, errlen, "cannot truncate '%s': %s", g->path,
                          strerror(errno));

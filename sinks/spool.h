@@ -21,8 +21,9 @@
  * or a torn end discards the rest of that segment (the last segment is
  * truncated there so that appends continue cleanly); a complete record with
  * a bad CRC is skipped. Both are logged once with the file and offset and
- * counted in the stats; nothing corrupt is ever returned by peek (CRCs are
- * checked again on every read).
+ * counted in the stats (points as the record's header says, when it is
+ * legible: a torn record's header is); nothing corrupt is ever returned by
+ * peek (CRCs are checked again on every read).
  *
  * The cap (max_bytes) bounds the bytes of the segment files. An append that
  * would exceed it first unlinks the oldest segments that do not hold a

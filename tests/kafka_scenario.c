@@ -2,12 +2,15 @@
  * kafka_scenario: sets up lag scenarios on a test cluster.
  *
  *   kafka_scenario --bootstrap B produce TOPIC PARTITION COUNT
- *                  [--ts-start MS] [--ts-step MS]
+ *                  [--ts-start MS] [--ts-step MS] [--size BYTES]
  *   kafka_scenario --bootstrap B commit GROUP TOPIC PARTITION OFFSET
  *                  [TOPIC PARTITION OFFSET ...]
  *
  * produce writes COUNT messages with CreateTime ts-start + i * ts-step
- * (default: now, step 0). commit stores the offsets for GROUP: a plain
+ * (default: now, step 0), each --size bytes long (default: a few; the
+ * mock cluster keeps at most 5 MiB per partition and deletes the oldest
+ * batches beyond that, which moves the log start like retention). commit
+ * stores the offsets for GROUP: a plain
  * commit works while the group does not exist yet; once it does, brokers
  * (and the mock) refuse a commit from a non-member, so the tool then joins
  * the group by subscribing and commits as a member.
@@ -29,7 +32,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: kafka_scenario --bootstrap B produce TOPIC PARTITION "
-            "COUNT [--ts-start MS] [--ts-step MS]\n"
+            "COUNT [--ts-start MS] [--ts-step MS] [--size BYTES]\n"
             "       kafka_scenario --bootstrap B commit GROUP TOPIC "
             "PARTITION OFFSET [TOPIC PARTITION OFFSET ...]\n");
     return 2;
@@ -79,7 +82,7 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, const char *bootstrap,
 
 static int cmd_produce(const char *bootstrap, int argc, char **argv)
 {
-    int64_t partition, count, ts_start = now_ms(), ts_step = 0;
+    int64_t partition, count, ts_start = now_ms(), ts_step = 0, size = 0;
     if (argc < 3 || parse_i64(argv[1], 0, INT32_MAX, &partition) != 0 ||
         parse_i64(argv[2], 1, 10000000, &count) != 0)
         return usage();
@@ -90,6 +93,9 @@ static int cmd_produce(const char *bootstrap, int argc, char **argv)
         } else if (strcmp(argv[i], "--ts-step") == 0 && i + 1 < argc) {
             if (parse_i64(argv[++i], 0, 86400000, &ts_step) != 0)
                 return usage();
+        } else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+            if (parse_i64(argv[++i], 1, 900000, &size) != 0)
+                return usage();
         } else {
             return usage();
         }
@@ -98,9 +104,20 @@ static int cmd_produce(const char *bootstrap, int argc, char **argv)
     if (!rk)
         return 1;
     int rc = 1;
+    char *big = size ? calloc(1, (size_t)size) : NULL;
+    if (size && !big)
+        goto out;
     for (int64_t i = 0; i < count; i++) {
-        char val[64];
-        int n = snprintf(val, sizeof(val), "m%" PRId64, i);
+        char small[64];
+        int n = snprintf(small, sizeof(small), "m%" PRId64, i);
+        char *val = small;
+        if (big) {
+            memset(big, 'x', (size_t)size);
+            memcpy(big, small, (size_t)n < (size_t)size ? (size_t)n
+                                                         : (size_t)size);
+            val = big;
+            n = (int)size;
+        }
         rd_kafka_resp_err_t err;
         for (;;) {
             err = rd_kafka_producev(
@@ -127,6 +144,7 @@ static int cmd_produce(const char *bootstrap, int argc, char **argv)
     }
     rc = 0;
 out:
+    free(big);
     rd_kafka_destroy(rk);
     return rc;
 }

@@ -2,7 +2,8 @@
 # Kafka lag end to end: a mock cluster (3 brokers, 2 topics), messages with
 # known timestamps, two groups whose slowest partition by time is not the
 # one furthest behind in records, then `lagwatch lag` in JSON and table
-# form, and finally the same command against the stopped cluster.
+# form, a group whose committed offset retention has passed (data loss),
+# and finally the same command against the stopped cluster.
 #
 # Environment: LAGWATCH (default ./lagwatch), KAFKA_MOCK_BROKER (default
 # ./tests/kafka_mock_broker), KAFKA_SCENARIO (default ./tests/kafka_scenario).
@@ -36,7 +37,7 @@ fail() {
     exit 1
 }
 
-"$BROKER" --brokers 3 --topic t1:4 --topic t2:3 \
+"$BROKER" --brokers 3 --topic t1:4 --topic t2:3 --topic t3:1 \
     --port-file "$tmp/bootstrap" >/dev/null 2>"$tmp/broker.err" &
 broker_pid=$!
 i=0
@@ -135,6 +136,39 @@ grep -q '^# g1 t1: slowest partition 0 (' "$tmp/lag.txt" ||
 grep -q '^# g2 t2: slowest partition 0 (.*max lag 30, sum lag 31' \
     "$tmp/lag.txt" || fail "g2 summary line: $(cat "$tmp/lag.txt")"
 pass "lag table"
+
+# Data loss: the mock keeps at most 5 MiB per partition and deletes the
+# oldest batches beyond that (as retention would); g3 committed offset 0
+# of t3, below the new log start. Its first unconsumed message is then the
+# earliest one left, so its time lag comes from that message's timestamp.
+"$SCENARIO" --bootstrap "$B" produce t3 0 80 --ts-start $((now - 3600000)) \
+    --ts-step 1000 --size 100000 || fail "produce t3"
+"$SCENARIO" --bootstrap "$B" commit g3 t3 0 0 || fail "commit g3"
+"$LAGWATCH" lag --brokers "$B" --group g3 --json >"$tmp/loss.json" \
+    2>"$tmp/lag.err" || fail "lag g3: $(cat "$tmp/lag.err")"
+python3 - "$tmp/loss.json" "$now" <<'PY' || fail "data loss assertions"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+now = int(sys.argv[2])
+(c,) = doc["clusters"]
+(g,) = c["groups"]
+(t,) = g["topics"]
+(p,) = t["partitions"]
+assert p["committed"] == 0 and p["end"] == 80 and p["lag"] == 80, p
+assert p["data_loss"] is True, p
+earliest = p["lost_records"]
+assert 0 < earliest < 80, p
+assert t["data_loss_partitions"] == 1, t
+first_ts = now - 3600000 + earliest * 1000
+assert p["first_unconsumed_ts_ms"] == first_ts, (p, first_ts)
+want = (c["swept_at_ms"] - first_ts) / 1000.0
+assert abs(p["lag_seconds"] - want) < 0.0015, (p, want)
+assert t["consumed_through_ms"] == first_ts, t
+PY
+"$LAGWATCH" lag --brokers "$B" --group g3 >"$tmp/loss.txt" 2>&1 ||
+    fail "lag g3 table"
+grep -q ' DATA LOSS$' "$tmp/loss.txt" || fail "table: $(cat "$tmp/loss.txt")"
+pass "data loss: committed offset below the log start"
 
 "$LAGWATCH" lag --brokers "$B" --group nope >"$tmp/usage.out" 2>&1 ||
     fail "unknown group must not be an error"

@@ -636,6 +636,65 @@ TAP_CASE(spool_and_resume_by_name)
     }
 }
 
+/* A spooled batch goes to the database and retention policy it was
+ * written for, even when the next sink is configured with others. */
+TAP_CASE(spool_replays_into_its_database)
+{
+    char db_a[64], db_b[64], dead_url[64], dir[256], q[256];
+    fresh_db(db_a, sizeof(db_a), "spool_a");
+    fresh_db(db_b, sizeof(db_b), "spool_b");
+    snprintf(dir, sizeof(dir), "/tmp/lw_spooldb_%ld", (long)getpid());
+    rm_tree(dir);
+    snprintf(q, sizeof(q), "CREATE DATABASE %s WITH DURATION INF "
+             "REPLICATION 1 NAME keep", db_a);
+    free(query_raw(db_a, q));
+    int port = dead_port();
+    TAP_OK(port > 0);
+    snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%d", port);
+    struct cfg_influx cfg;
+    base_cfg(&cfg, db_a);
+    cfg.retention_policy = "keep";
+    cfg.max_retries = 1;
+    struct cfg_influx_node node = {.name = "moved", .url = dead_url,
+                                   .weight = 1};
+    cfg.nodes = &node;
+    cfg.n_nodes = 1;
+    struct influx_spool_opts so = {.dir = dir, .max_bytes = 0};
+    char err[256] = "";
+    struct influx_sink *s = influx_sink_new(&cfg, &so, err, sizeof(err));
+    if (!s)
+        TAP_FAIL_("influx_sink_new: %s", err);
+    for (int i = 0; i < 20; i++)
+        write_simple(s, 0, "sp", "x", 1700000000000 + i, i);
+    TAP_EQ_INT(1, influx_sink_drain(s, 10000));
+    influx_sink_free(&s);
+
+    /* same node name, live URL, another database and no policy */
+    node.url = (char *)influx_url;
+    cfg.database = db_b;
+    cfg.retention_policy = NULL;
+    s = influx_sink_new(&cfg, &so, err, sizeof(err));
+    if (!s)
+        TAP_FAIL_("influx_sink_new: %s", err);
+    int rc = influx_sink_drain(s, 20000);
+    struct influx_node_stats st;
+    influx_sink_node_stats(s, 0, &st);
+    TAP_EQ_INT(0, rc);
+    TAP_EQ_U64(20, st.points_replayed);
+    write_simple(s, 0, "sp", "x", 1700000001000, 99);
+    rc = influx_sink_drain(s, 20000);
+    influx_sink_node_stats(s, 0, &st);
+    influx_sink_free(&s);
+    TAP_EQ_INT(0, rc);
+    TAP_EQ_U64(1, st.points_written - st.points_replayed);
+    TAP_EQ_U64(0, st.points_dropped);
+    snprintf(q, sizeof(q), "SELECT count(v) FROM \"%s\".\"keep\".\"sp\"",
+             db_a);
+    TAP_EQ_INT(20, query_count(db_a, q));
+    TAP_EQ_INT(1, query_count(db_b, "SELECT count(v) FROM sp"));
+    rm_tree(dir);
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(round_trip),
     TAP_ENTRY(split_on_413),
@@ -644,6 +703,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(auto_flush),
     TAP_ENTRY(dead_node_does_not_block),
     TAP_ENTRY(spool_and_resume_by_name),
+    TAP_ENTRY(spool_replays_into_its_database),
 };
 
 int main(int argc, char **argv)

@@ -154,7 +154,7 @@ TAP_CASE(topic_finish_table)
         struct kafka_lag_stats st;
         memset(&st, 0, sizeof(st));
         build(&t, parts, cases[i].in, cases[i].n);
-        kafka_lag_topic_finish(&t, NOW, &st);
+        kafka_lag_topic_finish(&t, NOW, &st.negative_age_clamped);
         if (t.slowest_partition != cases[i].slowest ||
             t.max_lag != cases[i].max_lag || t.sum_lag != cases[i].sum_lag ||
             t.consumed_through_ms != cases[i].consumed_through ||
@@ -172,6 +172,130 @@ TAP_CASE(topic_finish_table)
                 TAP_FAIL_("%s: negative lag_seconds", cases[i].name);
         }
     }
+}
+
+TAP_CASE(part_offsets_data_loss)
+{
+    static const struct {
+        const char *name;
+        int64_t committed, earliest, end;
+        int64_t lag, first, lost;
+        bool loss;
+    } cases[] = {
+        {"log start below the commit", 10, 5, 30, 20, 10, 0, false},
+        {"log start at the commit", 10, 10, 30, 20, 10, 0, false},
+        {"log start not read", 10, -1, 30, 20, 10, 0, false},
+        {"retention passed the commit", 10, 25, 30, 20, 25, 15, true},
+        {"everything unconsumed deleted", 10, 30, 30, 20, 30, 20, true},
+        {"caught up: nothing lost", 30, 40, 30, 0, 40, 0, false},
+        {"commit ahead of the end", 35, 0, 30, 0, 35, 0, false},
+    };
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        struct kafka_lag_part kp;
+        memset(&kp, 0, sizeof(kp));
+        int64_t first = kafka_lag_part_offsets(&kp, cases[i].committed,
+                                               cases[i].earliest,
+                                               cases[i].end);
+        if (first != cases[i].first || kp.lag != cases[i].lag ||
+            kp.lost_records != cases[i].lost ||
+            kp.data_loss != cases[i].loss ||
+            kp.committed != cases[i].committed || kp.end != cases[i].end)
+            TAP_FAIL_("%s: first %lld lag %lld lost %lld loss %d",
+                      cases[i].name, (long long)first, (long long)kp.lag,
+                      (long long)kp.lost_records, (int)kp.data_loss);
+    }
+}
+
+TAP_CASE(finish_counts_unknown_and_loss)
+{
+    struct kafka_lag_topic t;
+    struct kafka_lag_part parts[3];
+    static const struct part_in in[] = {
+        {0, 0, 9, 0, false},          /* lagging, timestamp unread */
+        {1, 0, 4, NOW - 2000, true},  /* data loss, earliest read */
+        {2, 5, 5, 0, true},           /* caught up */
+    };
+    build(&t, parts, in, TAP_N(in));
+    parts[1].data_loss = true;
+    parts[1].lost_records = 3;
+    uint64_t clamped = 0;
+    kafka_lag_topic_finish(&t, NOW, &clamped);
+    TAP_EQ_INT(1, (long long)t.ts_unknown_parts);
+    TAP_EQ_INT(1, (long long)t.data_loss_parts);
+    /* The data-loss partition ages from the earliest message left. */
+    TAP_EQ_DBL(2.0, parts[1].lag_seconds, 1e-9);
+    TAP_EQ_INT(1, t.slowest_partition);
+    TAP_EQ_INT(NOW - 2000, t.consumed_through_ms);
+
+    /* The unread partition holds consumed_through at the last result. */
+    struct kafka_lag_topic prev_t = {.topic = "t",
+                                     .consumed_through_ms = NOW - 60000};
+    struct kafka_lag_group prev_g = {.group = "g", .topics = &prev_t,
+                                     .n_topics = 1};
+    struct kafka_lag_cluster prev = {.name = "main", .groups = &prev_g,
+                                     .n_groups = 1};
+    kafka_lag_topic_hold(&t, "g", &prev);
+    TAP_EQ_INT(NOW - 60000, t.consumed_through_ms);
+    kafka_lag_topic_hold(&t, "other", &prev);
+    TAP_EQ_INT(0, t.consumed_through_ms); /* no earlier promise */
+    t.consumed_through_ms = NOW - 2000;
+    kafka_lag_topic_hold(&t, "g", NULL);
+    TAP_EQ_INT(0, t.consumed_through_ms);
+    /* Without unknown partitions nothing is held. */
+    parts[0].has_ts = true;
+    parts[0].first_unconsumed_ts_ms = NOW - 1000;
+    kafka_lag_topic_finish(&t, NOW, &clamped);
+    kafka_lag_topic_hold(&t, "g", &prev);
+    TAP_EQ_INT(NOW - 2000, t.consumed_through_ms);
+}
+
+TAP_CASE(json_unknown_and_loss)
+{
+    struct kafka_lag_part parts[2];
+    static const struct part_in in[] = {
+        {0, 0, 9, 0, false},
+        {1, 2, 12, NOW - 1500, true},
+    };
+    struct kafka_lag_topic t;
+    build(&t, parts, in, TAP_N(in));
+    kafka_lag_part_offsets(&parts[1], 2, 7, 12);
+    uint64_t clamped = 0;
+    kafka_lag_topic_finish(&t, NOW, &clamped);
+    struct kafka_lag_group g = {.group = "g", .topics = &t, .n_topics = 1};
+    struct kafka_lag_cluster c = {.name = "main", .swept_at_ms = NOW,
+                                  .groups = &g, .n_groups = 1};
+    const struct kafka_lag_cluster *one = &c;
+    struct buf b = BUF_INIT;
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    const char *want =
+        "\"partition_count\":2,\"ts_unknown_partitions\":1,"
+        "\"data_loss_partitions\":1,\"partitions\":[{\"partition\":0,"
+        "\"committed\":0,\"end\":9,\"lag\":9,\"lag_seconds\":null,"
+        "\"ts_unknown\":true,\"has_commit\":true},{\"partition\":1,"
+        "\"committed\":2,\"end\":12,\"lag\":10,\"lag_seconds\":1.5,"
+        "\"has_commit\":true,\"data_loss\":true,\"lost_records\":5,"
+        "\"first_unconsumed_ts_ms\":1763599998500}]";
+    bool found = strstr(b.data, want) != NULL;
+    if (!found)
+        printf("# got %s\n", b.data);
+    buf_release(&b);
+    TAP_OK(found);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    TAP_OK(f);
+    int rc = lag_report_table(f, &c);
+    fclose(f);
+    bool unknown = strstr(text, " 9     unknown\n") != NULL;
+    bool loss = strstr(text, "1.500 DATA LOSS\n") != NULL;
+    bool summary = strstr(text, "1 partitions of unknown time lag, 1 with "
+                                "data loss") != NULL;
+    if (!unknown || !loss || !summary)
+        printf("# table\n%s", text);
+    free(text);
+    TAP_EQ_INT(0, rc);
+    TAP_OK(unknown && loss && summary);
 }
 
 /* ================ renderings ================ */
@@ -209,7 +333,7 @@ static void finish_sample(void)
 {
     struct kafka_lag_stats st;
     memset(&st, 0, sizeof(st));
-    kafka_lag_topic_finish(&sample_topic, NOW, &st);
+    kafka_lag_topic_finish(&sample_topic, NOW, &st.negative_age_clamped);
 }
 
 TAP_CASE(json_document)
@@ -374,6 +498,9 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(topic_finish_table), TAP_ENTRY(json_document),
     TAP_ENTRY(json_stale_and_cap), TAP_ENTRY(dup_is_deep_and_equal),
     TAP_ENTRY(table_output),   TAP_ENTRY(points),
+    TAP_ENTRY(part_offsets_data_loss),
+    TAP_ENTRY(finish_counts_unknown_and_loss),
+    TAP_ENTRY(json_unknown_and_loss),
 };
 
 int main(int argc, char **argv)

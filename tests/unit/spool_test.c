@@ -262,7 +262,13 @@ TAP_CASE(record_larger_than_cap_is_dropped)
 }
 
 /* Damage applied to the newest segment before reopening. */
-enum damage { CUT_TAIL, FLIP_PAYLOAD, GARBAGE_HEAD, APPEND_JUNK };
+enum damage {
+    CUT_TAIL,
+    CUT_HEADER,
+    FLIP_PAYLOAD,
+    GARBAGE_HEAD,
+    APPEND_JUNK
+};
 
 TAP_CASE(corrupt_records_skipped_and_counted)
 {
@@ -272,7 +278,9 @@ TAP_CASE(corrupt_records_skipped_and_counted)
         uint64_t want_corrupt_points;
         unsigned first; /* first record number that survives */
     } cases[] = {
-        {CUT_TAIL, 4, 0, 0},     /* record 4 torn: unknown count */
+        {CUT_TAIL, 4, 5, 0},     /* record 4 (5 points) torn, header
+                                    legible */
+        {CUT_HEADER, 4, 0, 0},   /* record 4's header torn: unknown */
         {FLIP_PAYLOAD, 4, 2, 0}, /* record 1 (2 points) bad CRC */
         {GARBAGE_HEAD, 0, 0, 0}, /* nothing trustworthy */
         {APPEND_JUNK, 5, 0, 0},  /* junk after the last record */
@@ -297,6 +305,13 @@ TAP_CASE(corrupt_records_skipped_and_counted)
         case CUT_TAIL:
             TAP_OK(ftruncate(fd, sb.st_size - 7) == 0);
             break;
+        case CUT_HEADER: {
+            off_t rec4 = 0;
+            for (unsigned i = 0; i < 4; i++)
+                rec4 += 32 + (off_t)rec_len(i);
+            TAP_OK(ftruncate(fd, rec4 + 20) == 0);
+            break;
+        }
         case FLIP_PAYLOAD:
             TAP_OK(pread(fd, &x, 1, rec1_payload) == 1);
             x ^= 0x40;
