@@ -1,6 +1,9 @@
 #include "jsonw.h"
 
+#include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at p (at most len bytes), or 0. */
 static size_t utf8_seq(const unsigned char *p, size_t len)
@@ -70,4 +73,18 @@ void jsonw_str(struct buf *b, const char *s, size_t len)
     buf_addc(b, '"');
     jsonw_escape(b, s, len);
     buf_addc(b, '"');
+}
+
+void jsonw_seconds(struct buf *b, double v)
+{
+    char tmp[64];
+    if (!isfinite(v))
+        v = 0;
+    snprintf(tmp, sizeof(tmp), "%.3f", v);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '0')
+        len--;
+    if (len > 0 && tmp[len - 1] == '.')
+        len--;
+    buf_add(b, tmp, len);
 }

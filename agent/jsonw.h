@@ -19,4 +19,8 @@ void jsonw_str(struct buf *b, const char *s, size_t len);
 /* The same without the quotes. */
 void jsonw_escape(struct buf *b, const char *s, size_t len);
 
+/* Appends seconds with millisecond precision and no trailing zeros
+ * ("4.5", "12"); a value that is not finite is written as 0. */
+void jsonw_seconds(struct buf *b, double v);
+
 #endif

@@ -8,86 +8,19 @@
 #include <string.h>
 
 #include "hashring/hashring.h"
+#include "jsonw.h"
 #include "xalloc.h"
 
 /* ================ JSON ================ */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
-
 static void json_str(struct buf *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    buf_addc(b, '"');
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            buf_addc(b, '\\');
-            buf_addc(b, (char)c);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            buf_addf(b, "\\u%04x", c);
-            i++;
-        } else {
-            size_t len = utf8_len(p + i, n - i);
-            if (len == 0) {
-                buf_adds(b, "\\ufffd");
-                i++;
-            } else {
-                buf_add(b, p + i, len);
-                i += len;
-            }
-        }
-    }
-    buf_addc(b, '"');
+    jsonw_str(b, s, strlen(s));
 }
 
-/* Seconds with millisecond precision and no trailing zeros. */
 static void json_seconds(struct buf *b, double v)
 {
-    char tmp[64];
-    if (!isfinite(v))
-        v = 0;
-    snprintf(tmp, sizeof(tmp), "%.3f", v);
-    size_t len = strlen(tmp);
-    while (len > 1 && tmp[len - 1] == '0')
-        len--;
-    if (len > 0 && tmp[len - 1] == '.')
-        len--;
-    buf_add(b, tmp, len);
+    jsonw_seconds(b, v);
 }
 
 static void json_part(struct buf *b, const struct kafka_lag_part *p)

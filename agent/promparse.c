@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bytes_eq.h"
 #include "buf.h"
 #include "log.h"
 #include "xalloc.h"
@@ -478,28 +479,6 @@ static inline bool label_dup(const struct promparse *p, size_t nl,
 }
 
 
-/* a[0..n) == b[0..n) for short strings without a call: two overlapping
- * loads cover 4..16 bytes. */
-static inline bool bytes_eq(const char *a, const char *b, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t x0, x1, y0, y1;
-        memcpy(&x0, a, 8);
-        memcpy(&y0, b, 8);
-        memcpy(&x1, a + n - 8, 8);
-        memcpy(&y1, b + n - 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t x0, x1, y0, y1;
-        memcpy(&x0, a, 4);
-        memcpy(&y0, b, 4);
-        memcpy(&x1, a + n - 4, 4);
-        memcpy(&y1, b + n - 4, 4);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    return memcmp(a, b, n) == 0;
-}
 
 #if defined(__SSE2__)
 /* The offsets from q of the '"' in q[0..end) into qp, in order; returns

@@ -46,22 +46,6 @@ static void json_str_or_null(struct buf *b, const char *s, size_t max)
         buf_adds(b, "null");
 }
 
-/* Seconds with millisecond precision and no trailing zeros, like
- * /api/v1/lag writes them. */
-static void json_seconds(struct buf *b, double v)
-{
-    char tmp[64];
-    if (!isfinite(v))
-        v = 0;
-    snprintf(tmp, sizeof(tmp), "%.3f", v);
-    size_t len = strlen(tmp);
-    while (len > 1 && tmp[len - 1] == '0')
-        len--;
-    if (len > 0 && tmp[len - 1] == '.')
-        len--;
-    buf_add(b, tmp, len);
-}
-
 /* {"error":"<what><val, clipped><tail>"}; val and tail may be NULL. */
 static int fail(struct buf *b, int status, const char *what,
                 const char *val, const char *tail)
@@ -124,7 +108,7 @@ static void scan(const struct kafka_lag_cluster *const *clusters, size_t n,
                          ",\"consumed_through_ms\":%" PRId64
                          ",\"max_lag_seconds\":",
                          tp->consumed_through_ms);
-                json_seconds(list, tp->max_lag_seconds);
+                jsonw_seconds(list, tp->max_lag_seconds);
                 buf_addc(list, '}');
             }
         }
