@@ -26,12 +26,16 @@
 #include "lag_report.h"
 #include "lagcollect.h"
 #include "log.h"
+#include "ringinfo.h"
+#include "hashring/hashring.h"
 #include "sdnotify.h"
 #include "xalloc.h"
 
 /* Deadline for writing what is queued after --once and before a reload
  * (SIGTERM uses agent.shutdown_timeout). */
 #define DRAIN_TIMEOUT_MS 30000
+/* Before a reload: what is not written by then is spooled. */
+#define RELOAD_DRAIN_MS 2000
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -125,36 +129,64 @@ static int load(const char *path, const char *cli_level, struct config **cfgp,
 }
 
 /* On success the previous configuration is handed back in *oldp (the
- * endpoint is rebuilt from the difference), else *oldp is NULL. */
-static void reload(const char *path, const char *cli_level,
-                   struct config **cfgp, struct agent **agp,
-                   struct config **oldp)
+ * endpoint is rebuilt from the difference), else *oldp is NULL. Returns -1
+ * only when neither the new nor the running configuration could be set up
+ * again (the daemon then stops). */
+static int reload(const char *path, const char *cli_level,
+                  struct config **cfgp, struct agent **agp,
+                  struct config **oldp)
 {
-    struct config *ncfg = NULL;
-    struct agent *nag = NULL;
+    char err[1024];
     *oldp = NULL;
     log_info("reloading configuration from '%s'", path);
-    if (load(path, cli_level, &ncfg, &nag) != 0) {
+    struct config *ncfg = config_load(path, err, sizeof(err));
+    if (!ncfg || apply_log_level(cli_level, ncfg) < 0) {
+        if (ncfg)
+            log_error("invalid log level '%s'", cli_level);
+        else
+            log_error("%s", err);
         log_error("reload of '%s' rejected: keeping the running "
                   "configuration",
                   path);
+        config_free(&ncfg);
         apply_log_level(cli_level, *cfgp);
-        return;
+        return 0;
     }
-    const char *oldfp = agent_ring_fingerprint(*agp);
-    const char *newfp = agent_ring_fingerprint(nag);
-    if (strcmp(oldfp, newfp) != 0)
-        log_warn("ring changed on reload: fingerprint %s -> %s", oldfp,
-                 newfp);
-    /* What the old agent has queued goes to the nodes it was routed to
-     * under the old ring before the old sink is released. */
-    if (agent_drain(*agp, DRAIN_TIMEOUT_MS) < 0)
+    char oldfp[HASHRING_FINGERPRINT_LEN + 1] = "";
+    char newfp[HASHRING_FINGERPRINT_LEN + 1] = "";
+    ringinfo_fingerprint(*cfgp, oldfp);
+    ringinfo_fingerprint(ncfg, newfp);
+    /* The old agent goes first: its sinks hold the node spools the new
+     * ones open. What it has queued gets a short chance to be written;
+     * freeing it spools the rest, still addressed to the node it was
+     * routed to under the old ring (a dead node must not stall the
+     * reload). */
+    if (agent_drain(*agp, RELOAD_DRAIN_MS) < 0)
         log_warn("not every point queued before the reload was written");
     agent_free(agp);
+    *agp = agent_new(ncfg, err, sizeof(err));
+    if (!*agp) {
+        log_error("%s", err);
+        log_error("reload of '%s' rejected: keeping the running "
+                  "configuration",
+                  path);
+        config_free(&ncfg);
+        apply_log_level(cli_level, *cfgp);
+        *agp = agent_new(*cfgp, err, sizeof(err));
+        if (!*agp) {
+            log_error("cannot set up the running configuration again: %s",
+                      err);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(oldfp, newfp) != 0)
+        log_warn("ring changed on reload: fingerprint %s -> %s",
+                 oldfp[0] ? oldfp : "(none)", newfp[0] ? newfp : "(none)");
     *oldp = *cfgp;
     *cfgp = ncfg;
-    *agp = nag;
     log_info("configuration reloaded");
+    return 0;
 }
 
 /* Publishes the last cycle's self-metrics on the endpoint. */
@@ -331,7 +363,10 @@ int cmd_run(int argc, char **argv)
                            (unsigned long long)now.tv_sec * 1000000ULL +
                                (unsigned long long)now.tv_nsec / 1000ULL,
                            path);
-            reload(path, cli_level, &cfg, &ag, &old);
+            if (reload(path, cli_level, &cfg, &ag, &old) < 0) {
+                rc = EXIT_RUNTIME;
+                goto out_ep;
+            }
             if (old)
                 rebind(&ep, &old->agent, &cfg->agent);
             config_free(&old);
@@ -358,6 +393,7 @@ int cmd_run(int argc, char **argv)
     sdnotify_send(sn, "STOPPING=1\nSTATUS=stopping: writing what is queued");
     rc = agent_drain(ag, cfg->agent.shutdown_timeout_ms) < 0 ? EXIT_RUNTIME
                                                              : 0;
+out_ep:
     endpoint_free(&ep);
     sdnotify_free(&sn);
 out:

@@ -73,3 +73,23 @@ out:
     free(specs);
     return rc;
 }
+
+void ringinfo_fingerprint(const struct config *cfg, char out[17])
+{
+    const struct cfg_influx *ci = &cfg->influx;
+    out[0] = '\0';
+    if (!ci->enabled || ci->n_nodes == 0)
+        return;
+    struct hashring_node_spec *specs = xcalloc(ci->n_nodes, sizeof(*specs));
+    for (size_t i = 0; i < ci->n_nodes; i++) {
+        specs[i].name = ci->nodes[i].name;
+        specs[i].weight = ci->nodes[i].weight;
+    }
+    char err[256];
+    struct hashring *ring =
+        hashring_new(specs, ci->n_nodes, ci->vnodes, err, sizeof(err));
+    if (ring)
+        hashring_fingerprint(ring, out);
+    hashring_free(&ring);
+    free(specs);
+}

@@ -15,6 +15,10 @@
 
 #include "config.h"
 
+/* Writes the ring fingerprint of cfg's sinks.influxdb section into out
+ * ("" when there is no ring). */
+void ringinfo_fingerprint(const struct config *cfg, char out[17]);
+
 /* Returns 0, or -1 with a message in err (e.g. the ring cannot be built). */
 int ringinfo_print(const struct config *cfg, char *const *keys, size_t nkeys,
                    bool stats, FILE *out, char *err, size_t errlen);
