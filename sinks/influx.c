@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "lineproto.h"
+#include "http_client.h"
 #include "log.h"
 #include "spool.h"
 #include "xalloc.h"
@@ -419,14 +420,6 @@ static void enqueue_cur_locked(struct node *nd)
 /* ------------------------------------------------------------------ */
 /* HTTP (writer thread) */
 
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
-{
-    struct buf *b = ctx;
-    /* Past the cap the rest is ignored, not an error: only the start of
-     * influxd's message matters. */
-    buf_add(b, p, size * nmemb);
-    return size * nmemb;
-}
 
 /* Copies src into dst[n], cut to fit. */
 static void copy_clip(char *dst, size_t n, const char *src)
@@ -956,18 +949,8 @@ static void writer_setup(struct node *nd)
     struct influx_sink *s = nd->s;
     nd->curl = curl_easy_init();
     if (nd->curl) {
-        CURL *c = nd->curl;
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &nd->resp);
-        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-        if (s->user) {
-            curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-            curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
-            curl_easy_setopt(c, CURLOPT_PASSWORD, s->pass ? s->pass : "");
-        }
+        http_client_setup(nd->curl, s->timeout_ms, &nd->resp, s->user,
+                          s->pass);
     } else {
         log_error("cannot create a curl handle for node '%s' (%s)", nd->name,
                   nd->url);

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "http_client.h"
 #include "log.h"
 #include "rwproto.h"
 #include "secret.h"
@@ -282,15 +283,6 @@ void remote_write_get_stats(struct remote_write *rw,
 
 /* ---- sender thread ------------------------------------------------ */
 
-static size_t on_body(char *p, size_t size, size_t n, void *vb)
-{
-    struct buf *b = vb;
-    size_t len = size * n;
-    if (b->len + len > RESP_MAX_BYTES)
-        return len; /* the rest of a long answer is not needed */
-    buf_add(b, p, len);
-    return len;
-}
 
 enum outcome { SENT, REFUSED, RETRY };
 
@@ -683,17 +675,7 @@ static int setup_curl(struct remote_write *rw, char *err, size_t errlen)
     CURL *c = rw->curl;
     curl_easy_setopt(c, CURLOPT_URL, rw->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, rw->hdr);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)rw->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)rw->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &rw->resp);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (rw->user) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, rw->user);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, rw->pass ? rw->pass : "");
-    }
+    http_client_setup(c, rw->timeout_ms, &rw->resp, rw->user, rw->pass);
     return 0;
 }
 
@@ -710,7 +692,7 @@ struct remote_write *remote_write_new(const struct cfg_remote_write *cfg,
     pthread_cond_init(&rw->wake, &ca);
     pthread_cond_init(&rw->idle, &ca);
     pthread_condattr_destroy(&ca);
-    buf_init(&rw->resp, 0);
+    buf_init(&rw->resp, RESP_MAX_BYTES);
     buf_init(&rw->pb, 0);
     rw->cur = rwproto_batch_new();
 
