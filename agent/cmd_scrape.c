@@ -1,7 +1,8 @@
 /*
  * lagwatch scrape URL [-c FILE] [--format line|prom]: fetch one
- * PrometheusReporter endpoint, trim it with the config's rules (the
- * built-in defaults without -c) and print the result.
+ * PrometheusReporter endpoint and trim it with the config's rules (the
+ * built-in defaults without -c), or collect one JobManager REST base URL,
+ * and print the result.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,18 +13,23 @@
 #include "buf.h"
 #include "cmd.h"
 #include "config.h"
+#include "expo.h"
+#include "expo_flink.h"
+#include "flink_rest.h"
 #include "fmt_prom.h"
 #include "flink_schema.h"
 #include "lineproto.h"
 #include "log.h"
 #include "reporters.h"
 #include "scrape.h"
+#include "task_timing.h"
 
 struct scrape_out {
     bool prom;
     struct fmt_prom_opts prom_opts;
     struct flink_schema_opts schema_opts;
     struct flink_schema_scratch scratch;
+    struct expo *expo; /* --format prom of REST points */
     struct buf line;
     uint64_t unwritable;
 };
@@ -49,6 +55,94 @@ static int print_series(void *vo, const struct series *s)
     if (fwrite(o->line.data, 1, o->line.len, stdout) != o->line.len)
         return -1;
     return 0;
+}
+
+static int print_point(void *vo, const struct point *p)
+{
+    struct scrape_out *o = vo;
+    if (o->prom)
+        return expo_flink_point(o->expo, p) < 0 ? -1 : 0;
+    buf_reset(&o->line);
+    struct lineproto_stats ls = {0};
+    if (lineproto_encode(&o->line, p, &ls) != 0) {
+        o->unwritable++;
+        return 0;
+    }
+    if (fwrite(o->line.data, 1, o->line.len, stdout) != o->line.len)
+        return -1;
+    return 0;
+}
+
+/* A PrometheusReporter endpoint ends in /metrics (the reporter serves
+ * nothing else); any other URL is taken as a JobManager REST base URL. */
+static bool is_reporter_url(const char *url)
+{
+    size_t n = strcspn(url, "?#");
+    return n >= 8 && memcmp(url + n - 8, "/metrics", 8) == 0;
+}
+
+/* One JobManager REST collection: lagwatch_job and lagwatch_task_timing
+ * points, as `run` writes them. */
+static int scrape_rest(const char *url, const struct config *cfg,
+                       struct scrape_out *o, int64_t now)
+{
+    char err[1024];
+    int rc = EXIT_RUNTIME;
+    struct flink_rest *fr = NULL;
+    struct scraper *sc = NULL;
+    struct cfg_flink fl = {
+        .name = "",
+        .rest_url = (char *)url,
+        .rest_concurrency = 8,
+        .bottleneck_threshold = TASK_TIMING_DEFAULT_BUSY_THRESHOLD,
+    };
+    /* With -c, the settings of the cluster that has this rest_url. */
+    for (size_t i = 0; i < cfg->n_flink; i++)
+        if (cfg->flink[i].rest_url && strcmp(cfg->flink[i].rest_url, url) == 0)
+            fl = cfg->flink[i];
+    struct flink_rest_opts ro = {
+        .busy_threshold = fl.bottleneck_threshold,
+        .max_response_bytes = cfg->agent.max_response_bytes,
+    };
+    fr = flink_rest_new(&fl, &ro, err, sizeof(err));
+    if (!fr) {
+        fprintf(stderr, "lagwatch: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    struct scraper_opts so = {
+        .timeout_ms = cfg->agent.scrape_timeout_ms,
+        .max_bytes = cfg->agent.max_response_bytes,
+        .concurrency = fl.rest_concurrency,
+    };
+    sc = scraper_new(&so);
+    if (!sc) {
+        fprintf(stderr, "lagwatch: cannot create the HTTP scraper\n");
+        goto out;
+    }
+    if (o->prom)
+        o->expo = expo_new(256u << 20);
+    rc = flink_rest_collect(fr, sc, now, print_point, o) < 0 ? EXIT_RUNTIME
+                                                             : 0;
+    if (o->prom) {
+        buf_reset(&o->line);
+        expo_write_text(o->expo, &o->line);
+        if (fwrite(o->line.data, 1, o->line.len, stdout) != o->line.len)
+            rc = EXIT_RUNTIME;
+    }
+    fflush(stdout);
+    const struct flink_rest_stats *fs = flink_rest_stats(fr);
+    fprintf(stderr,
+            "collected '%s': %llu REST requests, %llu errors, %llu job and "
+            "task timing points\n",
+            url, (unsigned long long)fs->requests_last,
+            (unsigned long long)fs->errors_last,
+            (unsigned long long)fs->points_last);
+out:
+    expo_free(&o->expo);
+    scraper_free(&sc);
+    flink_rest_free(&fr);
+    return rc;
 }
 
 static const char scrape_usage[] =
@@ -130,6 +224,13 @@ int cmd_scrape(int argc, char **argv)
     o.prom_opts.fold_avg = ff & FLINK_SCHEMA_AVG;
     o.prom_opts.timestamps = false;
 
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (!is_reporter_url(url)) {
+        rc = scrape_rest(url, cfg, &o, now);
+        goto out;
+    }
     struct scraper_opts so = {
         .timeout_ms = cfg->agent.scrape_timeout_ms,
         .max_bytes = cfg->agent.max_response_bytes,
@@ -143,9 +244,6 @@ int cmd_scrape(int argc, char **argv)
         goto out;
     }
     struct reporter_target t = {.url = url, .cluster = ""};
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     struct reporters_stats st;
     rc = reporters_collect(rep, sc, &t, 1, now, &st) < 0 ? EXIT_RUNTIME : 0;
     fflush(stdout);

@@ -28,7 +28,17 @@ cleanup() {
 trap cleanup EXIT
 
 for n in a b c; do
-    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; # Discovery: no reporter listed; the TaskManagers come from /taskmanagers
+    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; # `lagwatch scrape` on the REST base URL prints the same points.
+"$LAGWATCH" scrape "http://127.0.0.1:$fport" >"$TEST_TMPDIR/scrape.out" 2>"$TEST_TMPDIR/scrape.err"
+tap_check "scrape of the REST base URL exits 0" test $? -eq 0
+tap_check "it prints the 8 job and task timing points" test "$(grep -c '^lagwatch_' "$TEST_TMPDIR/scrape.out")" = 8
+tap_check "the Window task is the bottleneck there too" \
+    grep -q '^lagwatch_task_timing,job_name=orders_enrich,task_name=Window_.*bottleneck=1i' "$TEST_TMPDIR/scrape.out"
+"$LAGWATCH" scrape "http://127.0.0.1:$fport" --format prom >"$TEST_TMPDIR/scrape.prom" 2>/dev/null
+tap_check "--format prom gives the /metrics names" \
+    grep -q '^lagwatch_task_busy_ratio_max{.*task_name="Window_.*} 0.987$' "$TEST_TMPDIR/scrape.prom"
+
+# Discovery: no reporter listed; the TaskManagers come from /taskmanagers
 # (the fake names them 127.0.0.2 and 127.0.0.3) and the configured port.
 cfg3=$TEST_TMPDIR/discover.yml
 cat > "$cfg3" <<YAML
