@@ -28,51 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 for n in a b c; do
-    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; # `lagwatch scrape` on the REST base URL prints the same points.
-"$LAGWATCH" scrape "http://127.0.0.1:$fport" >"$TEST_TMPDIR/scrape.out" 2>"$TEST_TMPDIR/scrape.err"
-tap_check "scrape of the REST base URL exits 0" test $? -eq 0
-tap_check "it prints the 8 job and task timing points" test "$(grep -c '^lagwatch_' "$TEST_TMPDIR/scrape.out")" = 8
-tap_check "the Window task is the bottleneck there too" \
-    grep -q '^lagwatch_task_timing,job_name=orders_enrich,task_name=Window_.*bottleneck=1i' "$TEST_TMPDIR/scrape.out"
-"$LAGWATCH" scrape "http://127.0.0.1:$fport" --format prom >"$TEST_TMPDIR/scrape.prom" 2>/dev/null
-tap_check "--format prom gives the /metrics names" \
-    grep -q '^lagwatch_task_busy_ratio_max{.*task_name="Window_.*} 0.987$' "$TEST_TMPDIR/scrape.prom"
-
-# Discovery: no reporter listed; the TaskManagers come from /taskmanagers
-# (the fake names them 127.0.0.2 and 127.0.0.3) and the configured port.
-cfg3=$TEST_TMPDIR/discover.yml
-cat > "$cfg3" <<YAML
-agent:
-  spool_dir: $TEST_TMPDIR/spool
-  name: rest-agent
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    discover_reporters: {port: $tmport}
-sinks:
-  influxdb:
-    database: discovered
-    nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
-YAML
-"$LAGWATCH" run -c "$cfg3" --once >"$TEST_TMPDIR/run3.out" 2>"$TEST_TMPDIR/run3.err"
-rc=$?
-tap_diag "$(cat "$TEST_TMPDIR/run3.out")"
-tap_check "discovery cycle exits 0" test $rc -eq 0
-tap_check "two reporter endpoints discovered" \
-    grep -q "reporter endpoints discovered through REST: 2" "$TEST_TMPDIR/run3.out"
-tap_check "the discovered TaskManager 1 reporter was scraped" \
-    grep -q "http://127.0.0.2:$tmport/metrics *ok" "$TEST_TMPDIR/run3.out"
-tap_check "the discovered TaskManager 2 reporter was scraped" \
-    grep -q "http://127.0.0.3:$tmport/metrics *ok" "$TEST_TMPDIR/run3.out"
-dcount=$(curl -s "${URL[$oa]}/query" --data-urlencode db=discovered \
-    --data-urlencode "q=SHOW SERIES FROM taskmanager_job_task_operator_numRecordsIn WHERE job_name = 'orders_enrich'" |
-    python3 -c 'import json,sys; print(sum(len(s["values"]) for s in json.load(sys.stdin)["results"][0].get("series",[])))')
-tap_check "reporter series of orders_enrich on its owner ($dcount)" test "${dcount:-0}" -gt 0
-
-tap_done; exit 1; }
+    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; tap_done; exit 1; }
 done
 python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
     --scenario restart-between=1 --log "$TEST_TMPDIR/fake.log" \
@@ -87,7 +43,7 @@ tap_ok "three influxd nodes and the fake JobManager up"
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
-  spool_dir: $TEST_TMPDIR/spool-discover
+  spool_dir: $TEST_TMPDIR/spool
   name: rest-agent
 flink:
   - name: prod
@@ -195,5 +151,49 @@ PY
 tcount=$(q "$oa" "SHOW SERIES FROM lagwatch_task_timing WHERE job_name = 'orders_enrich'" |
     python3 -c 'import json,sys; print(sum(len(s["values"]) for s in json.load(sys.stdin)["results"][0].get("series",[])))')
 tap_check "still 4 task timing series for orders_enrich (got $tcount)" test "$tcount" = 4
+
+# `lagwatch scrape` on the REST base URL prints the same points.
+"$LAGWATCH" scrape "http://127.0.0.1:$fport" >"$TEST_TMPDIR/scrape.out" 2>"$TEST_TMPDIR/scrape.err"
+tap_check "scrape of the REST base URL exits 0" test $? -eq 0
+tap_check "it prints the 8 job and task timing points" test "$(grep -c '^lagwatch_' "$TEST_TMPDIR/scrape.out")" = 8
+tap_check "the Window task is the bottleneck there too" \
+    grep -q '^lagwatch_task_timing,job_name=orders_enrich,task_name=Window_.*bottleneck=1i' "$TEST_TMPDIR/scrape.out"
+"$LAGWATCH" scrape "http://127.0.0.1:$fport" --format prom >"$TEST_TMPDIR/scrape.prom" 2>/dev/null
+tap_check "--format prom gives the /metrics names" \
+    grep -q '^lagwatch_task_busy_ratio_max{.*task_name="Window_.*} 0.987$' "$TEST_TMPDIR/scrape.prom"
+
+# Discovery: no reporter listed; the TaskManagers come from /taskmanagers
+# (the fake names them 127.0.0.2 and 127.0.0.3) and the configured port.
+cfg3=$TEST_TMPDIR/discover.yml
+cat > "$cfg3" <<YAML
+agent:
+  spool_dir: $TEST_TMPDIR/spool-discover
+  name: rest-agent
+flink:
+  - name: prod
+    rest_url: http://127.0.0.1:$fport
+    discover_reporters: {port: $tmport}
+sinks:
+  influxdb:
+    database: discovered
+    nodes:
+      - {name: influx-a, url: "$INFLUX_URL_a"}
+      - {name: influx-b, url: "$INFLUX_URL_b"}
+      - {name: influx-c, url: "$INFLUX_URL_c"}
+YAML
+"$LAGWATCH" run -c "$cfg3" --once >"$TEST_TMPDIR/run3.out" 2>"$TEST_TMPDIR/run3.err"
+rc=$?
+tap_diag "$(cat "$TEST_TMPDIR/run3.out")"
+tap_check "discovery cycle exits 0" test $rc -eq 0
+tap_check "two reporter endpoints discovered" \
+    grep -q "reporter endpoints discovered through REST: 2" "$TEST_TMPDIR/run3.out"
+tap_check "the discovered TaskManager 1 reporter was scraped" \
+    grep -q "http://127.0.0.2:$tmport/metrics *ok" "$TEST_TMPDIR/run3.out"
+tap_check "the discovered TaskManager 2 reporter was scraped" \
+    grep -q "http://127.0.0.3:$tmport/metrics *ok" "$TEST_TMPDIR/run3.out"
+dcount=$(curl -s "${URL[$oa]}/query" --data-urlencode db=discovered \
+    --data-urlencode "q=SHOW SERIES FROM taskmanager_job_task_operator_numRecordsIn WHERE job_name = 'orders_enrich'" |
+    python3 -c 'import json,sys; print(sum(len(s["values"]) for s in json.load(sys.stdin)["results"][0].get("series",[])))')
+tap_check "reporter series of orders_enrich on its owner ($dcount)" test "${dcount:-0}" -gt 0
 
 tap_done
