@@ -420,6 +420,8 @@ size_t flink_metrics_subtask_timing(const struct flink_metrics *m,
             t->idle_ms = m->v[i].value;
         else if (strcmp(end, "numRecordsInPerSecond") == 0)
             t->records_in = m->v[i].value;
+        else if (strcmp(end, "currentInputWatermark") == 0)
+            t->watermark_ms = m->v[i].value;
         else
             continue;
         set++;

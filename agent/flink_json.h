@@ -94,12 +94,12 @@ int flink_metrics_get(const struct flink_metrics *m, const char *id,
                       double *value);
 
 /* Fills st[k] from ids "<k>.busyTimeMsPerSecond",
- * "<k>.backPressuredTimeMsPerSecond", "<k>.idleTimeMsPerSecond" and
- * "<k>.numRecordsInPerSecond" for k < n (task scope only; operator-scoped
- * ids "<k>.<operator>.<metric>" are ignored). Fields not present are left
- * as they were, so one vertex's answer may come in several chunks: clear
- * the array with task_timing_subtask_clear() first. Returns the number of
- * values set. */
+ * "<k>.backPressuredTimeMsPerSecond", "<k>.idleTimeMsPerSecond",
+ * "<k>.numRecordsInPerSecond" and "<k>.currentInputWatermark" for k < n
+ * (task scope only; operator-scoped ids "<k>.<operator>.<metric>" are
+ * ignored). Fields not present are left as they were, so one vertex's
+ * answer may come in several chunks: clear the array with
+ * task_timing_subtask_clear() first. Returns the number of values set. */
 size_t flink_metrics_subtask_timing(const struct flink_metrics *m,
                                     struct task_timing_subtask *st, size_t n);
 

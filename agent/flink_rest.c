@@ -56,6 +56,7 @@ static const char *const metric_names[] = {
     "backPressuredTimeMsPerSecond",
     "idleTimeMsPerSecond",
     "numRecordsInPerSecond",
+    "currentInputWatermark",
 };
 #define N_METRIC_NAMES (sizeof(metric_names) / sizeof(metric_names[0]))
 
@@ -560,8 +561,9 @@ static void emit_tasks(struct flink_rest *fr, struct emitter *em,
     }
     task_timing_compute(tasks, nv, fr->busy_threshold, res);
     for (size_t v = 0; v < nv; v++) {
-        struct field f[6];
+        struct field f[7];
         size_t nf = 0;
+        int64_t lag;
         char *task;
         if (!ok[v])
             continue;
@@ -574,6 +576,8 @@ static void emit_tasks(struct flink_rest *fr, struct emitter *em,
             add_int(f, &nf, "slowest_subtask", res[v].slowest_subtask);
         if (complete)
             add_int(f, &nf, "bottleneck", res[v].bottleneck ? 1 : 0);
+        if (task_timing_watermark_lag(&res[v], em->ts_ms, &lag) == 0)
+            add_int(f, &nf, "watermark_lag_ms", lag);
         if (nf == 0)
             continue;
         task = norm_dup(w->det.v[v].name);

@@ -21,7 +21,13 @@
  *                         when undefined); integer fields slowest_subtask
  *                         and bottleneck (0/1, an int forever; left out for
  *                         every task of a job whose timing was incomplete
- *                         this cycle, since the rule compares all tasks)
+ *                         this cycle, since the rule compares all tasks);
+ *                         integer field watermark_lag_ms (an int forever):
+ *                         the cycle's ts_ms minus the lowest
+ *                         currentInputWatermark over the task's subtasks
+ *                         (values <= 0, i.e. no watermark yet, ignored),
+ *                         clamped to 0; left out when no subtask has one
+ *                         (sources)
  *
  * job_name and task_name are normalized like the PrometheusReporter writes
  * label values (hashring_normalize: every byte outside [A-Za-z0-9:_]
@@ -38,12 +44,13 @@
  * /jobs/:jid/checkpoints, plus for a RUNNING job /jobs/:jid (vertices and
  * plan) and per vertex /jobs/:jid/vertices/:vid/metrics?get=<k>.<metric>,...
  * with busyTimeMsPerSecond, backPressuredTimeMsPerSecond,
- * idleTimeMsPerSecond and numRecordsInPerSecond of every subtask k. That
+ * idleTimeMsPerSecond, numRecordsInPerSecond and currentInputWatermark of
+ * every subtask k. That
  * non-aggregated route silently drops unknown names (older Flink, legacy
  * sources), unlike subtasks/metrics, where one unknown name empties the
  * answer. Its query is split into several requests only when it would pass
  * FLINK_REST_MAX_QUERY bytes (Flink's Netty rejects request lines over
- * 4096 bytes): about 24 subtasks per request.
+ * 4096 bytes): about 20 subtasks per request.
  *
  * Failures (JobManager unreachable, timeout, non-2xx such as a job that
  * vanished between two requests, HTML or truncated JSON, a body over the

@@ -11,6 +11,21 @@ void task_timing_subtask_clear(struct task_timing_subtask *st)
     st->bp_ms = NAN;
     st->idle_ms = NAN;
     st->records_in = NAN;
+    st->watermark_ms = NAN;
+}
+
+int task_timing_watermark_lag(const struct task_timing_result *r,
+                              int64_t ts_ms, int64_t *lag_ms)
+{
+    double wm = r->watermark_min_ms;
+    if (!isfinite(wm) || wm <= 0.0)
+        return -1;
+    /* checked before the conversion: a double >= 2^63 has no int64 */
+    if (wm >= (double)ts_ms)
+        *lag_ms = 0;
+    else
+        *lag_ms = ts_ms - (int64_t)wm;
+    return 0;
 }
 
 static void task_one(const struct task_timing_task *t,
@@ -21,6 +36,7 @@ static void task_one(const struct task_timing_task *t,
     r->backpressured_ratio_max = NAN;
     r->idle_ratio_min = NAN;
     r->record_time_us_max = NAN;
+    r->watermark_min_ms = NAN;
     r->slowest_subtask = -1;
     r->bottleneck = false;
 
@@ -53,6 +69,10 @@ static void task_one(const struct task_timing_task *t,
             if (isnan(r->idle_ratio_min) || ratio < r->idle_ratio_min)
                 r->idle_ratio_min = ratio;
         }
+        if (isfinite(st->watermark_ms) && st->watermark_ms > 0.0 &&
+            (isnan(r->watermark_min_ms) ||
+             st->watermark_ms < r->watermark_min_ms))
+            r->watermark_min_ms = st->watermark_ms;
     }
 }
 

@@ -17,6 +17,12 @@
  *                           a subtask counts only when busy is defined and
  *                           records in per second is > 0; undefined (NaN)
  *                           when no subtask counts
+ *   watermark_min_ms        min over subtasks of currentInputWatermark
+ *                           (epoch ms); a value <= 0 (Long.MIN_VALUE before
+ *                           the first watermark) counts as missing, so a
+ *                           subtask still waiting cannot pull the min down
+ *                           to "never"; NaN when no subtask has one
+ *                           (sources register no task-level gauge)
  *   slowest_subtask         the subtask with the highest busy time (ties:
  *                           lowest index); -1 when busy is undefined on
  *                           every subtask (legacy SourceFunction tasks): the
@@ -44,6 +50,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TASK_TIMING_BACKPRESSURED 0.1
 #define TASK_TIMING_DEFAULT_BUSY_THRESHOLD 0.8
@@ -54,6 +61,7 @@ struct task_timing_subtask {
     double bp_ms;        /* backPressuredTimeMsPerSecond */
     double idle_ms;      /* idleTimeMsPerSecond */
     double records_in;   /* numRecordsInPerSecond */
+    double watermark_ms; /* currentInputWatermark, epoch ms */
 };
 
 struct task_timing_task {
@@ -70,6 +78,7 @@ struct task_timing_result {
     double backpressured_ratio_max; /* NaN = undefined */
     double idle_ratio_min;          /* NaN = undefined */
     double record_time_us_max;      /* NaN = undefined */
+    double watermark_min_ms;        /* NaN = undefined */
     long slowest_subtask;           /* -1 = none */
     bool bottleneck;
 };
@@ -83,5 +92,12 @@ void task_timing_subtask_clear(struct task_timing_subtask *st);
 long task_timing_compute(const struct task_timing_task *tasks, size_t n,
                          double busy_threshold,
                          struct task_timing_result *out);
+
+/* The field watermark_lag_ms at ts_ms: ts_ms - r->watermark_min_ms,
+ * clamped to 0 (a JobManager clock ahead of ours, or a watermark at
+ * Long.MAX_VALUE after the end of input). Returns -1 when the task has no
+ * watermark (the field is left out), else 0. */
+int task_timing_watermark_lag(const struct task_timing_result *r,
+                              int64_t ts_ms, int64_t *lag_ms);
 
 #endif

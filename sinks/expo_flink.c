@@ -83,6 +83,9 @@ static const struct field_map fields[] = {
     {"lagwatch_task_timing", "bottleneck", "lagwatch_task_bottleneck", 1,
      "1 when the task is the job's bottleneck (busy, not back-pressured, "
      "its upstream back-pressured)"},
+    {"lagwatch_task_timing", "watermark_lag_ms",
+     "lagwatch_task_watermark_lag_seconds", 1e-3,
+     "Time since the lowest input watermark over the subtasks of the task"},
     {"lagwatch_job", "running", "lagwatch_job_running", 1,
      "1 while the job runs"},
     {"lagwatch_job", "uptime_ms", "lagwatch_job_uptime_seconds", 1e-3,

@@ -45,8 +45,11 @@ holds, for every subtask k, "k.busyTimeMsPerSecond" (a Double gauge: "98.0",
 scenario.json's timing_ms_per_s, and "k.numRecordsInPerSecond",
 "k.numRecordsOutPerSecond" (Doubles) from the task-scope
 flink_taskmanager_job_task_numRecords{In,Out}PerSecond samples of the
-prometheus fixtures (sources: "0.0" in); plus every id a recorded answer of
-that vertex carries (operator scope, watermarks). The answer lists
+prometheus fixtures (sources: "0.0" in), "k.currentInputWatermark" (a Long
+gauge: "1718093297801") from the task-scope
+flink_taskmanager_job_task_currentInputWatermark samples (sources have
+none: not served); plus every id a recorded answer of that vertex carries
+(operator scope, watermarks). The answer lists
 {"id","value"} (values are strings) for each requested id that exists;
 unknown ids are silently left out (unlike subtasks/metrics). Order: the
 iteration order of Java's new HashSet<>(requested ids), which is what the
@@ -93,8 +96,10 @@ REST vertex metrics (/vertices/<vid>/metrics, exact or not): busy, idle
 and rates (ids ending in PerSecond, not TimeMsPerSecond) move as the
 Prometheus timing and rates above (busy + w, idle - w, clamped 0..1000, so
 busy + idle + backPressured stays 1000, since no recorded busy or idle is
-within 5 of a bound; rates * (100 + w) / 100; 0 and NaN never move); the
-rest (backPressured, soft, hard, watermarks) does not.
+within 5 of a bound; rates * (100 + w) / 100; 0 and NaN never move);
+"k.currentInputWatermark" moves like the Prometheus watermarks (v + 15000*k
+when v > 0); the rest (backPressured, soft, hard, the recorded
+operator-scope watermarks) does not.
 
 REST bodies: "read-records"/"write-records" v + 1000*k and
 "read-bytes"/"write-bytes" v + 100000*k (only when v > 0); checkpoint
@@ -373,8 +378,11 @@ def moves_in_rest(leaf):
 
 def vertex_metric_value(mid, kind, v, k):
     """String value of one vertex metric id; kind "long", "double" (v a
-    float) or "raw" (v the recorded string)."""
+    float), "watermark" (v an int, epoch ms) or "raw" (v the recorded
+    string)."""
     leaf = mid.rsplit(".", 1)[-1]
+    if kind == "watermark":
+        return "%d" % (v + 15000 * k if v > 0 else v)
     if kind == "raw":
         if k == 0 or not moves_in_rest(leaf):
             return v
@@ -508,7 +516,8 @@ class Fixtures:
         for fname in REPORTERS.values():
             for line in self.read(fname).split("\n"):
                 m = re.match(r"^flink_taskmanager_job_task_(numRecords"
-                             r"(?:In|Out)PerSecond)\{(.*)\} (\S+)$", line)
+                             r"(?:In|Out)PerSecond|currentInputWatermark)"
+                             r"\{(.*)\} (\S+)$", line)
                 if not m:
                     continue
                 lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
@@ -547,6 +556,11 @@ class Fixtures:
                                              "the prometheus fixtures"
                                              % (leaf, vid, k))
                         store["%d.%s" % (k, leaf)] = ("double", v)
+                    # a Long gauge; sources register none
+                    wm = rates.get((jid, vid, k, "currentInputWatermark"))
+                    if wm is not None:
+                        store["%d.currentInputWatermark" % k] = (
+                            "watermark", int(round(wm)))
                 self.vmodel[(jid, vid)] = store
         # ids only a recorded answer has (operator scope, watermarks)
         for path, recs in self.by_path.items():

@@ -214,6 +214,39 @@ TAP_CASE(vertex_metrics_per_subtask)
     flink_metrics_release(&m);
 }
 
+/* Task-scope "<k>.currentInputWatermark" (a Long gauge as a string, as the
+ * fake serves it from the reporter fixtures) fills watermark_ms;
+ * operator-scope watermarks (recorded above: "2.Window(...).
+ * currentInputWatermark", "0.Timestamps/Watermarks.currentInputWatermark")
+ * stay ignored; Long.MIN_VALUE is kept as the number it is (task_timing
+ * treats <= 0 as "no watermark"). */
+TAP_CASE(vertex_metrics_task_watermark)
+{
+    static const char body[] =
+        "[{\"id\":\"2.currentInputWatermark\",\"value\":\"1718093268440\"},"
+        "{\"id\":\"0.currentInputWatermark\",\"value\":\"1718093297028\"},"
+        "{\"id\":\"1.currentInputWatermark\","
+        "\"value\":\"-9223372036854775808\"},"
+        "{\"id\":\"0.busyTimeMsPerSecond\",\"value\":\"98.0\"},"
+        "{\"id\":\"3.Op.currentInputWatermark\",\"value\":\"5\"},"
+        "{\"id\":\"7.currentInputWatermark\",\"value\":\"5\"}]";
+    struct flink_metrics m;
+    struct task_timing_subtask st[4];
+    char err[256];
+    TAP_EQ_INT(0, flink_json_metrics(body, sizeof(body) - 1, &m, err,
+                                     sizeof(err)));
+    for (size_t k = 0; k < 4; k++)
+        task_timing_subtask_clear(&st[k]);
+    /* 3 watermarks + 1 busy; operator scope and subtask 7 >= 4 ignored */
+    TAP_EQ_INT(4, flink_metrics_subtask_timing(&m, st, 4));
+    TAP_EQ_DBL(1718093297028.0, st[0].watermark_ms, 0);
+    TAP_EQ_DBL(-9223372036854775808.0, st[1].watermark_ms, 0);
+    TAP_EQ_DBL(1718093268440.0, st[2].watermark_ms, 0);
+    TAP_OK(isnan(st[3].watermark_ms));
+    TAP_EQ_DBL(98.0, st[0].busy_ms, 0);
+    flink_metrics_release(&m);
+}
+
 TAP_CASE(aggregated_metrics)
 {
     static const struct {
@@ -678,6 +711,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(job_details_a_and_b),
     TAP_ENTRY(job_metrics),
     TAP_ENTRY(vertex_metrics_per_subtask),
+    TAP_ENTRY(vertex_metrics_task_watermark),
     TAP_ENTRY(aggregated_metrics),
     TAP_ENTRY(checkpoints_recorded),
     TAP_ENTRY(checkpoints_discriminators),

@@ -287,32 +287,45 @@ static bool near(double got, double want)
  * Job B: no bottleneck: its source has no busy time at all and
  * SessionWindow, the only task with one, is at 0.302 < 0.8 with nothing
  * backpressured.
+ *
+ * wm_min: the lowest task-scope
+ * flink_taskmanager_job_task_currentInputWatermark over the subtasks in the
+ * prometheus fixtures (INT64_MIN: sources have no such gauge, so no
+ * watermark_lag_ms field); watermark_lag_ms = the cycle's ts - wm_min,
+ * clamped to 0 (so 0 for the small ts of most cases below):
+ *   Map->Filter    min(1718093297801, ..801, ..799, ..518) = 1718093297518
+ *   Window         min(1718093297028, ..059, 1718093268440, 1718093296993)
+ *                  = 1718093268440
+ *   Sink           1718093268440 on all four subtasks
+ *   SessionWindow  1718093397620 on both subtasks
  */
 static const struct want_task {
     const char *job, *task;
     double busy, bp, idle, rec_us;
-    int64_t slowest, bottleneck;
+    int64_t slowest, bottleneck, wm_min;
 } want_tasks[] = {
     {"orders_enrich", "Source:_KafkaSource_orders_", 0.578, 0.420, 0.049,
-     NAN, 2, 0},
+     NAN, 2, 0, INT64_MIN},
     {"orders_enrich",
      "Map:_enrich_customer__cache_LRU_____Filter:_status_____TEST_", 0.164,
-     0.829, 0.027, 164.0 * 1000 / 3106.3, 2, 0},
+     0.829, 0.027, 164.0 * 1000 / 3106.3, 2, 0, 1718093297518LL},
     {"orders_enrich", WINDOW_TASK, 0.987, 0.0, 0.013,
-     987.0 * 1000 / 6452.3, 2, 1},
+     987.0 * 1000 / 6452.3, 2, 1, 1718093268440LL},
     {"orders_enrich", "Sink:_influxdb_orders_enriched_", 0.048, 0.0, 0.952,
-     48.0 * 1000 / 41.4, 2, 0},
+     48.0 * 1000 / 41.4, 2, 0, 1718093268440LL},
     {"clickstream_sessionize",
      "Source:_Custom_Source____Timestamps_Watermarks", NAN, 0.0, 0.0, NAN,
-     INT64_MIN, 0},
+     INT64_MIN, 0, INT64_MIN},
     {"clickstream_sessionize",
      "SessionWindow_gap__30_min______Sink:_Print_to_Std__Out", 0.302, 0.0,
-     0.698, 302.0 * 1000 / 848.0, 1, 0},
+     0.698, 302.0 * 1000 / 848.0, 1, 0, 1718093397620LL},
 };
 
 /* 0 when s holds exactly the point want describes (fields and count). */
 static int check_task(const struct sink *s, const struct want_task *w)
 {
+    int64_t ts = 0;
+    int64_t wm_lag = INT64_MIN;
     const struct cpoint *p =
         find(s, "lagwatch_task_timing", w->job, w->task);
     const double f[4] = {w->busy, w->bp, w->idle, w->rec_us};
@@ -324,6 +337,9 @@ static int check_task(const struct sink *s, const struct want_task *w)
         printf("# no task point %s/%s\n", w->job, w->task);
         return -1;
     }
+    ts = p->ts;
+    if (w->wm_min != INT64_MIN)
+        wm_lag = ts > w->wm_min ? ts - w->wm_min : 0;
     for (size_t i = 0; i < 4; i++) {
         if (!near(ffield(p, keys[i]), f[i])) {
             printf("# %s/%s: %s %.17g, want %.17g\n", w->job, w->task,
@@ -333,11 +349,15 @@ static int check_task(const struct sink *s, const struct want_task *w)
         nf += !isnan(f[i]);
     }
     nf += w->slowest != INT64_MIN;
+    nf += wm_lag != INT64_MIN;
     if (ifield(p, "slowest_subtask") != w->slowest ||
-        ifield(p, "bottleneck") != w->bottleneck || p->nf != nf) {
-        printf("# %s/%s: slowest %lld bottleneck %lld fields %zu\n", w->job,
-               w->task, (long long)ifield(p, "slowest_subtask"),
-               (long long)ifield(p, "bottleneck"), p->nf);
+        ifield(p, "bottleneck") != w->bottleneck ||
+        ifield(p, "watermark_lag_ms") != wm_lag || p->nf != nf) {
+        printf("# %s/%s: slowest %lld bottleneck %lld watermark lag %lld "
+               "fields %zu\n", w->job, w->task,
+               (long long)ifield(p, "slowest_subtask"),
+               (long long)ifield(p, "bottleneck"),
+               (long long)ifield(p, "watermark_lag_ms"), p->nf);
         return -1;
     }
     return 0;
@@ -376,15 +396,16 @@ TAP_CASE(one_cycle_recorded)
     st = flink_rest_stats(r.fr);
     CHECK(st->requests_last == 13);
     CHECK(log_count(&r.fk, "GET ") == 13);
-    /* one request per vertex, all subtasks' four timing metrics */
+    /* one request per vertex, all subtasks' five task metrics */
     CHECK(log_count(&r.fk, "/vertices/") == 6);
     CHECK(log_count(&r.fk, "/vertices/9823beb1e6ba3ad74de45321ad915a36/"
                            "metrics?get=0.busyTimeMsPerSecond,"
                            "0.backPressuredTimeMsPerSecond,"
                            "0.idleTimeMsPerSecond,0.numRecordsInPerSecond,"
+                           "0.currentInputWatermark,"
                            "1.busyTimeMsPerSecond") == 1);
-    CHECK(log_count(&r.fk, "3.numRecordsInPerSecond 200 ") == 4);
-    CHECK(log_count(&r.fk, "1.numRecordsInPerSecond 200 ") == 2);
+    CHECK(log_count(&r.fk, "3.currentInputWatermark 200 ") == 4);
+    CHECK(log_count(&r.fk, "1.currentInputWatermark 200 ") == 2);
     CHECK(log_count(&r.fk, " 404 ") == 0);
     CHECK(log_count(&r.fk, "/jobs/" JID_B "/checkpoints 200 ") == 1);
     CHECK(log_count(&r.fk, "/jobs/fdfb462fd6fad8dbf82d5644ef7d9967") == 0);
@@ -415,6 +436,21 @@ TAP_CASE(one_cycle_recorded)
 
     for (size_t i = 0; i < TAP_N(want_tasks); i++)
         CHECK(check_task(&s, &want_tasks[i]) == 0);
+    /* the same lags spelled out: 1718093400000 - wm_min of want_tasks */
+    CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
+                      WINDOW_TASK), "watermark_lag_ms") == 131560);
+    CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
+                      "Sink:_influxdb_orders_enriched_"),
+                 "watermark_lag_ms") == 131560);
+    CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
+                      "Map:_enrich_customer__cache_LRU_____Filter:_status_"
+                      "____TEST_"), "watermark_lag_ms") == 102482);
+    CHECK(ifield(find(&s, "lagwatch_task_timing", "clickstream_sessionize",
+                      "SessionWindow_gap__30_min______Sink:_Print_to_Std__"
+                      "Out"), "watermark_lag_ms") == 2380);
+    CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
+                      "Source:_KafkaSource_orders_"),
+                 "watermark_lag_ms") == INT64_MIN);
     for (size_t i = 0; i < s.n; i++)
         if (strcmp(s.p[i].meas, "lagwatch_task_timing") == 0)
             CHECK(strcmp(s.p[i].cluster, "prod") == 0 &&

@@ -64,13 +64,22 @@ static const struct job job_a = {
      "Window(TumblingEventTimeWindows(60000), ...)",
      "Sink: influxdb[orders_enriched]"},
     {4, 4, 4, 4},
-    {{{559, 383, 58, 0}, {535, 404, 61, 0}, {578, 352, 70, 0},
-      {531, 420, 49, 0}},
-     {{156, 813, 31, 3000}, {146, 827, 27, 3000}, {164, 801, 35, 3000},
-      {142, 829, 29, 3000}},
-     {{98, 0, 902, 1610}, {85, 0, 915, 1590}, {987, 0, 13, 6452.3},
-      {103, 0, 897, 1620}},
-     {{39, 0, 961, 40}, {42, 0, 958, 0}, {48, 0, 952, 0}, {37, 0, 963, 0}}},
+    {{{559, 383, 58, 0, N_},
+      {535, 404, 61, 0, N_},
+      {578, 352, 70, 0, N_},
+      {531, 420, 49, 0, N_}},
+     {{156, 813, 31, 3000, N_},
+      {146, 827, 27, 3000, N_},
+      {164, 801, 35, 3000, N_},
+      {142, 829, 29, 3000, N_}},
+     {{98, 0, 902, 1610, N_},
+      {85, 0, 915, 1590, N_},
+      {987, 0, 13, 6452.3, N_},
+      {103, 0, 897, 1620, N_}},
+     {{39, 0, 961, 40, N_},
+      {42, 0, 958, 0, N_},
+      {48, 0, 952, 0, N_},
+      {37, 0, 963, 0, N_}}},
     {{0}, {1}, {2}, {3}},
     4,
 };
@@ -129,7 +138,9 @@ static const struct {
     {"chain with backpressure two hops upstream",
      {{"A", "B", "C"},
       {1, 1, 1},
-      {{{400, 500, 100, N_}}, {{600, 300, 100, N_}}, {{900, 0, 100, N_}}},
+      {{{400, 500, 100, N_, N_}},
+       {{600, 300, 100, N_, N_}},
+       {{900, 0, 100, N_, N_}}},
       {{0}, {1}, {2}},
       3},
      0.8,
@@ -138,8 +149,9 @@ static const struct {
     {"no backpressure, one busy task",
      {{"A", "B", "C"},
       {1, 2, 1},
-      {{{300, 0, 700, N_}}, {{200, 0, 800, N_}, {850, 0, 150, N_}},
-       {{100, 0, 900, N_}}},
+      {{{300, 0, 700, N_, N_}},
+       {{200, 0, 800, N_, N_}, {850, 0, 150, N_, N_}},
+       {{100, 0, 900, N_, N_}}},
       {{0}, {1}, {2}},
       3},
      0.8,
@@ -148,19 +160,21 @@ static const struct {
     {"no backpressure, two busy tasks",
      {{"A", "B", "C"},
       {1, 1, 1},
-      {{{300, 0, 700, N_}}, {{850, 0, 150, N_}}, {{950, 0, 50, N_}}},
+      {{{300, 0, 700, N_, N_}},
+       {{850, 0, 150, N_, N_}},
+       {{950, 0, 50, N_, N_}}},
       {{0}, {1}, {2}},
       3},
      0.8,
      -1},
     /* source-only job, busy 0.95, nothing backpressured: the source */
     {"source-only job",
-     {{"S"}, {2}, {{{950, 0, 50, N_}, {700, 0, 300, N_}}}, {{0}}, 1},
+     {{"S"}, {2}, {{{950, 0, 50, N_, N_}, {700, 0, 300, N_, N_}}}, {{0}}, 1},
      0.8,
      0},
     /* source-only job at 0.5 busy: below threshold, none */
     {"source-only job, not busy",
-     {{"S"}, {1}, {{{500, 0, 500, N_}}}, {{0}}, 1},
+     {{"S"}, {1}, {{{500, 0, 500, N_, N_}}}, {{0}}, 1},
      0.8,
      -1},
     /* backpressure at C (0.3) but busy B (0.9) is upstream of C, not
@@ -170,8 +184,10 @@ static const struct {
     {"busy task only downstream of nothing backpressured",
      {{"A", "B", "C", "D"},
       {1, 1, 1, 1},
-      {{{100, 0, 900, N_}}, {{900, 0, 100, N_}}, {{500, 300, 200, N_}},
-       {{200, 0, 800, N_}}},
+      {{{100, 0, 900, N_, N_}},
+       {{900, 0, 100, N_, N_}},
+       {{500, 300, 200, N_, N_}},
+       {{200, 0, 800, N_, N_}}},
       {{0}, {1}, {2}, {3}},
       4},
      0.8,
@@ -181,7 +197,7 @@ static const struct {
     {"backpressure of exactly 0.1 is not backpressure",
      {{"A", "B"},
       {1, 1},
-      {{{900, 100, 0, N_}}, {{200, 0, 800, N_}}},
+      {{{900, 100, 0, N_, N_}}, {{200, 0, 800, N_, N_}}},
       {{0}, {1}},
       2},
      0.8,
@@ -190,7 +206,9 @@ static const struct {
     {"fan-in with one backpressured input",
      {{"A", "X", "C"},
       {1, 1, 1},
-      {{{300, 600, 100, N_}}, {{100, 0, 900, N_}}, {{950, 0, 50, N_}}},
+      {{{300, 600, 100, N_, N_}},
+       {{100, 0, 900, N_, N_}},
+       {{950, 0, 50, N_, N_}}},
       {{0}, {0}, {1, 2}},
       3},
      0.8,
@@ -199,7 +217,7 @@ static const struct {
     {"cycle in the graph terminates",
      {{"A", "B"},
       {1, 1},
-      {{{100, 0, 900, N_}}, {{900, 0, 100, N_}}},
+      {{{100, 0, 900, N_, N_}}, {{900, 0, 100, N_, N_}}},
       {{2}, {1}},
       2},
      0.8,
@@ -208,7 +226,7 @@ static const struct {
     {"all metrics missing",
      {{"A", "B"},
       {2, 1},
-      {{{N_, N_, N_, N_}, {N_, N_, N_, N_}}, {{N_, N_, N_, N_}}},
+      {{{N_, N_, N_, N_, N_}, {N_, N_, N_, N_, N_}}, {{N_, N_, N_, N_, N_}}},
       {{0}, {1}},
       2},
      0.8,
@@ -244,8 +262,8 @@ TAP_CASE(legacy_source_nan_busy)
         {"Source: Custom Source -> Timestamps/Watermarks",
          "SessionWindow[gap=\"30 min\"] -> Sink: Print to Std. Out"},
         {2, 2},
-        {{{N_, 0, 0, 50}, {N_, 0, 0, 60}},
-         {{288, 0, 712, 120}, {302, 0, 698, 151}}},
+        {{{N_, 0, 0, 50, N_}, {N_, 0, 0, 60, N_}},
+         {{288, 0, 712, 120, N_}, {302, 0, 698, 151, N_}}},
         {{0}, {1}},
         2,
     };
@@ -268,8 +286,8 @@ TAP_CASE(missing_metrics_older_flink)
     static const struct job jo = {
         {"Source", "Map"},
         {2, 2},
-        {{{N_, N_, 300, N_}, {N_, N_, 200, N_}},
-         {{N_, N_, 900, 10}, {N_, N_, 950, 20}}},
+        {{{N_, N_, 300, N_, N_}, {N_, N_, 200, N_, N_}},
+         {{N_, N_, 900, 10, N_}, {N_, N_, 950, 20, N_}}},
         {{0}, {1}},
         2,
     };
@@ -292,9 +310,9 @@ TAP_CASE(ties_and_degenerate_values)
     static const struct job jt = {
         {"T", "Z", "E"},
         {4, 2, 0},
-        {{{500, 0, 500, 0}, {700, 0, 300, 0}, {700, 0, 300, 0},
-          {INFINITY, 0, 0, 1}},
-         {{0, 0, 1000, 5}, {400, 0, 600, INFINITY}}},
+        {{{500, 0, 500, 0, N_}, {700, 0, 300, 0, N_}, {700, 0, 300, 0, N_},
+          {INFINITY, 0, 0, 1, N_}},
+         {{0, 0, 1000, 5, N_}, {400, 0, 600, INFINITY, N_}}},
         {{0}, {1}, {2}},
         3,
     };
@@ -312,10 +330,79 @@ TAP_CASE(ties_and_degenerate_values)
 
 TAP_CASE(subtask_clear_sets_nan)
 {
-    struct task_timing_subtask st = {1, 2, 3, 4};
+    struct task_timing_subtask st = {1, 2, 3, 4, 5};
     task_timing_subtask_clear(&st);
     TAP_OK(isnan(st.busy_ms) && isnan(st.bp_ms) && isnan(st.idle_ms) &&
-           isnan(st.records_in));
+           isnan(st.records_in) && isnan(st.watermark_ms));
+}
+
+/*
+ * watermark_min_ms and watermark_lag_ms. Watermarks <= 0 are "no watermark
+ * yet" (Long.MIN_VALUE, -9223372036854775808, arrives as the double
+ * -9.223372036854775808e18) and are skipped; NaN/Inf are missing. Lag =
+ * ts - min, clamped to 0; no usable watermark on any subtask: no field.
+ * Rows: the recorded Window task of job A (fixtures), ts 1718093400000.
+ */
+#define LMIN (-9223372036854775808.0)
+static const struct {
+    const char *what;
+    double wm[4];
+    size_t n;
+    int64_t ts;
+    int want_rc;
+    double want_min;
+    int64_t want_lag;
+} wm_cases[] = {
+    {"recorded Window task: min 1718093268440",
+     {1718093297028.0, 1718093297059.0, 1718093268440.0, 1718093296993.0},
+     4, 1718093400000LL, 0, 1718093268440.0, 131560},
+    {"Long.MIN_VALUE subtask ignored",
+     {LMIN, 1718093297059.0, 1718093297000.0, N_}, 4, 1718093400000LL, 0,
+     1718093297000.0, 103000},
+    {"zero and negative ignored",
+     {0.0, -5.0, 1718093399000.0, 1718093399500.0}, 4, 1718093400000LL, 0,
+     1718093399000.0, 1000},
+    {"no subtask has a watermark: no field",
+     {LMIN, LMIN, N_, 0.0}, 4, 1718093400000LL, -1, N_, 0},
+    {"no subtasks at all: no field", {0}, 0, 1718093400000LL, -1, N_, 0},
+    {"watermark ahead of the clock clamps to 0",
+     {1718093400250.0, 1718093401000.0, N_, N_}, 4, 1718093400000LL, 0,
+     1718093400250.0, 0},
+    {"equal to the clock: 0", {1718093400000.0, N_, N_, N_}, 1,
+     1718093400000LL, 0, 1718093400000.0, 0},
+    {"Long.MAX_VALUE (end of input) clamps to 0, no overflow",
+     {9223372036854775807.0, N_, N_, N_}, 1, 1718093400000LL, 0,
+     9223372036854775807.0, 0},
+    {"infinity is missing", {INFINITY, 1718093390000.0, N_, N_}, 2,
+     1718093400000LL, 0, 1718093390000.0, 10000},
+};
+
+TAP_CASE(watermark_lag)
+{
+    for (size_t c = 0; c < TAP_N(wm_cases); c++) {
+        struct task_timing_subtask st[4];
+        struct task_timing_task t = {"T", st, wm_cases[c].n, NULL, 0};
+        struct task_timing_result r;
+        int64_t lag = -12345;
+        int rc;
+        for (size_t k = 0; k < 4; k++) {
+            task_timing_subtask_clear(&st[k]);
+            st[k].watermark_ms = wm_cases[c].wm[k];
+        }
+        task_timing_compute(&t, 1, 0.8, &r);
+        rc = task_timing_watermark_lag(&r, wm_cases[c].ts, &lag);
+        printf("# %s\n", wm_cases[c].what);
+        TAP_EQ_INT(wm_cases[c].want_rc, rc);
+        if (wm_cases[c].want_rc == 0) {
+            TAP_EQ_DBL(wm_cases[c].want_min, r.watermark_min_ms, 0.0);
+            TAP_EQ_INT(wm_cases[c].want_lag, lag);
+        } else {
+            TAP_OK(isnan(r.watermark_min_ms));
+            TAP_EQ_INT(-12345, lag);
+        }
+        /* the watermark alone defines none of the timing fields */
+        TAP_OK(isnan(r.busy_ratio_max) && r.slowest_subtask == -1);
+    }
 }
 
 static const struct tap_case cases[] = {
@@ -326,6 +413,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(missing_metrics_older_flink),
     TAP_ENTRY(ties_and_degenerate_values),
     TAP_ENTRY(subtask_clear_sets_nan),
+    TAP_ENTRY(watermark_lag),
 };
 
 int main(int argc, char **argv)
