@@ -605,6 +605,13 @@ static void counter(struct expo *out, const char *name, const char *help,
     expo_sample(out, name, NULL, 0, v);
 }
 
+static void gauge(struct expo *out, const char *name, const char *help,
+                  double v)
+{
+    expo_family(out, name, "gauge", help);
+    expo_sample(out, name, NULL, 0, v);
+}
+
 static void write_targets(struct agent *ag, struct expo *out)
 {
     static const struct {
@@ -729,14 +736,12 @@ static void write_remote_write(struct agent *ag, struct expo *out)
     counter(out, "lagwatch_remote_write_samples_replayed_total",
             "Samples sent from the remote-write disk spool",
             (double)rs.samples_replayed);
-    expo_family(out, "lagwatch_remote_write_spool_samples", "gauge",
-                "Samples waiting in the remote-write disk spool");
-    expo_sample(out, "lagwatch_remote_write_spool_samples", NULL, 0,
-                (double)rs.spool_samples);
-    expo_family(out, "lagwatch_remote_write_spool_bytes", "gauge",
-                "Size of the remote-write spool segment files");
-    expo_sample(out, "lagwatch_remote_write_spool_bytes", NULL, 0,
-                (double)rs.spool_bytes);
+    gauge(out, "lagwatch_remote_write_spool_samples",
+          "Samples waiting in the remote-write disk spool",
+          (double)rs.spool_samples);
+    gauge(out, "lagwatch_remote_write_spool_bytes",
+          "Size of the remote-write spool segment files",
+          (double)rs.spool_bytes);
     counter(out, "lagwatch_remote_write_requests_total",
             "Remote-write requests sent, retries included",
             (double)rs.requests);
@@ -747,14 +752,13 @@ static void write_remote_write(struct agent *ag, struct expo *out)
     counter(out, "lagwatch_remote_write_bytes_total",
             "Remote-write request bytes sent (snappy-compressed)",
             (double)rs.bytes_sent);
-    expo_family(out, "lagwatch_remote_write_queue_bytes", "gauge",
-                "Compressed remote-write requests waiting in memory");
-    expo_sample(out, "lagwatch_remote_write_queue_bytes", NULL, 0,
-                (double)rs.queue_bytes);
-    expo_family(out, "lagwatch_remote_write_up", "gauge",
-                "1 when the last exchange with the remote-write "
-                "receiver got an answer below 500");
-    expo_sample(out, "lagwatch_remote_write_up", NULL, 0, rs.up);
+    gauge(out, "lagwatch_remote_write_queue_bytes",
+          "Compressed remote-write requests waiting in memory",
+          (double)rs.queue_bytes);
+    gauge(out, "lagwatch_remote_write_up",
+          "1 when the last exchange with the remote-write "
+          "receiver got an answer below 500",
+          rs.up);
 }
 
 static void write_rest(struct agent *ag, struct expo *out)
@@ -811,11 +815,10 @@ static void write_rest(struct agent *ag, struct expo *out)
 
 void agent_write_metrics(struct agent *ag, struct expo *out)
 {
-    expo_family(out, "lagwatch_exposition_samples_dropped", "gauge",
-                "Flink samples of the last cycle left out of /metrics: "
-                "over its memory cap");
-    expo_sample(out, "lagwatch_exposition_samples_dropped", NULL, 0,
-                (double)ag->expo_dropped);
+    gauge(out, "lagwatch_exposition_samples_dropped",
+          "Flink samples of the last cycle left out of /metrics: "
+          "over its memory cap",
+          (double)ag->expo_dropped);
     const struct agent_totals *t = &ag->totals;
     struct label bl[] = {L1("version", PACKAGE_VERSION)};
     expo_family(out, "lagwatch_build_info", "gauge",
@@ -835,14 +838,11 @@ void agent_write_metrics(struct agent *ag, struct expo *out)
     counter(out, "lagwatch_cycle_failures_total",
             "Cycles in which a target, a request or a write failed",
             (double)t->cycles_failed);
-    expo_family(out, "lagwatch_cycle_duration_seconds", "gauge",
-                    "Duration of the last collection cycle");
-    expo_sample(out, "lagwatch_cycle_duration_seconds", NULL, 0,
-                    ag->report.duration_s);
-    expo_family(out, "lagwatch_last_cycle_timestamp_seconds", "gauge",
-                    "Start of the last collection cycle, Unix time");
-    expo_sample(out, "lagwatch_last_cycle_timestamp_seconds", NULL, 0,
-                    (double)ag->report.ts_ms / 1000.0);
+    gauge(out, "lagwatch_cycle_duration_seconds",
+          "Duration of the last collection cycle", ag->report.duration_s);
+    gauge(out, "lagwatch_last_cycle_timestamp_seconds",
+          "Start of the last collection cycle, Unix time",
+          (double)ag->report.ts_ms / 1000.0);
 
     counter(out, "lagwatch_samples_scraped_total",
             "Samples parsed from reporter endpoints", (double)t->samples);
