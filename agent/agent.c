@@ -5,20 +5,20 @@
 #include <string.h>
 #include <time.h>
 
-#include "expo.h"
-#include "expo_flink.h"
-#include "flink_rest.h"
-#include "fmt_prom.h"
-#include "flink_schema.h"
+#include "prom/expo.h"
+#include "prom/expo_flink.h"
+#include "flink/flink_rest.h"
+#include "prom/fmt_prom.h"
+#include "influx/flink_schema.h"
 #include "hashring/hashring.h"
-#include "influx.h"
-#include "lagcollect.h"
-#include "log.h"
-#include "remote_write.h"
-#include "reporters.h"
-#include "router.h"
-#include "scrape.h"
-#include "xalloc.h"
+#include "influx/influx.h"
+#include "kafka/lagcollect.h"
+#include "util/log.h"
+#include "remote_write/remote_write.h"
+#include "flink/reporters.h"
+#include "route/router.h"
+#include "flink/scrape.h"
+#include "util/xalloc.h"
 
 #define AGENT_MAX_REPLICAS 16
 /* Cap on one cycle's /metrics model of Flink series (interned, about 25

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "config.h"
 
 struct agent;

@@ -24,11 +24,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "buf.h"
-#include "log.h"
-#include "secret.h"
-#include "units.h"
-#include "xalloc.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/secret.h"
+#include "util/units.h"
+#include "util/xalloc.h"
 
 #define MAX_LIST_ENTRIES   10000
 #define MAX_PROPERTIES     1000

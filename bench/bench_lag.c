@@ -18,8 +18,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "agent/kafka_lag.h"
-#include "agent/log.h"
+#include "kafka/kafka_lag.h"
+#include "util/log.h"
 
 static int64_t mono_ms(void)
 {

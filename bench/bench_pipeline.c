@@ -46,17 +46,17 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "config.h"
-#include "flink_schema.h"
+#include "influx/flink_schema.h"
 #include "hashring/hashring.h"
-#include "lineproto.h"
-#include "log.h"
-#include "promparse.h"
-#include "router.h"
+#include "influx/lineproto.h"
+#include "util/log.h"
+#include "pipeline/promparse.h"
+#include "route/router.h"
 #include "spool.h"
-#include "trim.h"
-#include "xalloc.h"
+#include "pipeline/trim.h"
+#include "util/xalloc.h"
 
 #define NODES 3
 #define BATCH_POINTS 5000

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "spool.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 static double mono_s(void)
 {

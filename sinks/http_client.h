@@ -9,7 +9,7 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* No signals, connect and whole-request timeouts of timeout_ms, TCP
  * keep-alive, basic auth when user is set (pass may be NULL), and the

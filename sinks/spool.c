@@ -15,8 +15,8 @@
 
 #include <zlib.h>
 
-#include "log.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "util/xalloc.h"
 
 #define REC_MAGIC 0x3153574cu /* "LWS1" little-endian */
 #define HDR_LEN 32

@@ -2,7 +2,7 @@
 # The man pages cannot drift from the code: every configuration key the
 # loader accepts (`lagwatch check --keys`, from the loader's own table) is
 # documented in lagwatch.yml(5), and every long option of every subcommand
-# (the getopt tables in agent/cmd_*.c) in lagwatch(8); README.md's command
+# (the getopt tables in agent/cmd/cmd_*.c) in lagwatch(8); README.md's command
 # list names every subcommand.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +24,7 @@ done
 tap_check "every config key is documented in lagwatch.yml(5)" test -z "$missing"
 [ -z "$missing" ] || tap_diag "undocumented keys:$missing"
 
-flags=$(grep -ho '{"[a-z][a-z-]*", *\(no\|required\|optional\)_argument' "$srcdir"/agent/cmd_*.c |
+flags=$(grep -ho '{"[a-z][a-z-]*", *\(no\|required\|optional\)_argument' "$srcdir"/agent/cmd/cmd_*.c |
     sed 's/{"\([a-z-]*\)".*/\1/' | sort -u)
 tap_check "the subcommands have long options" test -n "$flags"
 missing=

@@ -202,7 +202,7 @@ tap_check "protobuf decodes to the same samples, types and values as text" test 
 promtool check metrics <"$T/m.txt" >"$T/promtool.out" 2>&1
 prc=$?
 # Flink's own names are camelCase and folded series end in _sum by design
-# (sinks/fmt_prom.h); anything else is a finding.
+# (sinks/prom/fmt_prom.h); anything else is a finding.
 grep -v -e "^flink_[^ ]* metric names should be written in 'snake_case' not 'camelCase'" \
     -e '^flink_[^ ]*_sum non-histogram and non-summary metrics should not have "_sum" suffix' \
     "$T/promtool.out" >"$T/promtool.rest"

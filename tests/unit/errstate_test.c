@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "errstate.h"
-#include "log.h"
+#include "util/errstate.h"
+#include "util/log.h"
 #include "tests/lib/tap.h"
 
 /* stderr goes to a temp file; take() returns what was logged since the

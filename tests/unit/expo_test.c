@@ -12,12 +12,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "expo.h"
-#include "fmt_openmetrics.h"
-#include "fmt_promproto.h"
-#include "promparse.h"
-#include "sinks/metrics.pb-c.h"
+#include "util/buf.h"
+#include "prom/expo.h"
+#include "prom/fmt_openmetrics.h"
+#include "prom/fmt_promproto.h"
+#include "pipeline/promparse.h"
+#include "sinks/prom/metrics.pb-c.h"
 #include "tests/lib/tap.h"
 
 #define L(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}

@@ -8,8 +8,8 @@
 #include <jansson.h>
 #include <math.h>
 
-#include "../lib/tap.h"
-#include "flink_json.h"
+#include "tests/lib/tap.h"
+#include "flink/flink_json.h"
 
 #define JID_A "566bf9d7c55a45f8d1a6e55e9b9b1325"
 #define JID_B "1ff135342e825ce1158d003d9a0b2361"

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/tap.h"
-#include "flink_rest.h"
-#include "log.h"
+#include "tests/lib/tap.h"
+#include "flink/flink_rest.h"
+#include "util/log.h"
 
 #define JID_A "566bf9d7c55a45f8d1a6e55e9b9b1325"
 

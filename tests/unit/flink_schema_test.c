@@ -3,7 +3,7 @@
  * gauges, Flink summaries (no _sum) with their quantile fields, Prometheus
  * histogram buckets, folded series, and what is not written.
  */
-#include "flink_schema.h"
+#include "influx/flink_schema.h"
 
 #include <math.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * flinkcat_test: Flink metric names to their Flink types, per
  * FLINK-METRICS.md (the fixtures' HELP names included).
  */
-#include "flinkcat.h"
+#include "pipeline/flinkcat.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * httpd_test: drives agent/httpd.c over loopback with libcurl and raw
+ * httpd_test: drives agent/serve/httpd.c over loopback with libcurl and raw
  * sockets, on a port chosen by the kernel.
  */
 #include <arpa/inet.h>
@@ -16,8 +16,8 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
-#include "agent/buf.h"
-#include "agent/httpd.h"
+#include "util/buf.h"
+#include "serve/httpd.h"
 #include "tests/lib/tap.h"
 
 /* ---- handlers ---------------------------------------------------------- */

@@ -18,10 +18,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "../lib/tap.h"
-#include "buf.h"
-#include "influx.h"
-#include "log.h"
+#include "tests/lib/tap.h"
+#include "util/buf.h"
+#include "influx/influx.h"
+#include "util/log.h"
 
 static const char *influx_url;
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/buf.h"
-#include "agent/kafka_lag.h"
-#include "agent/lag_report.h"
+#include "util/buf.h"
+#include "kafka/kafka_lag.h"
+#include "kafka/lag_report.h"
 #include "tests/lib/tap.h"
 
 #define NOW 1763600000000LL

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "agent/kafka_tscache.h"
+#include "kafka/kafka_tscache.h"
 #include "tests/lib/tap.h"
 
 TAP_CASE(keys_are_exact)

@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../lib/tap.h"
-#include "buf.h"
-#include "lineproto.h"
+#include "tests/lib/tap.h"
+#include "util/buf.h"
+#include "influx/lineproto.h"
 
 #define MAX_TAGS 6
 #define MAX_FIELDS 4

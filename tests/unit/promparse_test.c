@@ -8,7 +8,7 @@
  *                                parse FILE 50 (ROUNDS) times, print
  *                                ns/sample and MB/s
  */
-#include "promparse.h"
+#include "pipeline/promparse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
+#include "util/buf.h"
+#include "util/log.h"
 #include "tests/lib/tap.h"
 
 /* ====================== Helpers ===================================== */

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "buf.h"
-#include "kafka_lag.h"
-#include "ready.h"
+#include "util/buf.h"
+#include "kafka/kafka_lag.h"
+#include "kafka/ready.h"
 #include "tests/lib/tap.h"
 
 /* consumed_through_ms values are whole seconds so epoch-second until=

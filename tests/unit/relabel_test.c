@@ -4,13 +4,13 @@
  * defaults, anchoring, $1 / ${1} / named-group expansion, an empty result
  * deleting the target) and rule validation.
  */
-#include "relabel.h"
+#include "pipeline/relabel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "labelset.h"
+#include "pipeline/labelset.h"
 #include "tests/lib/tap.h"
 
 #define SRC(...)                                                               \

@@ -12,9 +12,9 @@
 #include <microhttpd.h>
 #include <snappy-c.h>
 
-#include "buf.h"
-#include "remote_write.h"
-#include "sinks/remote_write.pb-c.h"
+#include "util/buf.h"
+#include "remote_write/remote_write.h"
+#include "sinks/remote_write/remote_write.pb-c.h"
 #include "tests/lib/tap.h"
 
 #define L(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}

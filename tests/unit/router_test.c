@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "hashring/hashring.h"
-#include "router.h"
+#include "route/router.h"
 #include "tests/lib/tap.h"
 
 #define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}

@@ -7,9 +7,9 @@
 
 #include <snappy-c.h>
 
-#include "buf.h"
-#include "rwproto.h"
-#include "sinks/remote_write.pb-c.h"
+#include "util/buf.h"
+#include "remote_write/rwproto.h"
+#include "sinks/remote_write/remote_write.pb-c.h"
 #include "tests/lib/tap.h"
 
 #define L(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}

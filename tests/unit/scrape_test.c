@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "scrape.h"
+#include "util/buf.h"
+#include "flink/scrape.h"
 #include "tests/lib/tap.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #define PROM_CT "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_FIXTURE (1u << 20)

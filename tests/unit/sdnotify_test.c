@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "sdnotify.h"
+#include "util/log.h"
+#include "util/sdnotify.h"
 #include "tests/lib/tap.h"
 
 /* A datagram socket bound to name ("/path" or "@abstract"), -1 on error. */

@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../lib/tap.h"
-#include "log.h"
+#include "tests/lib/tap.h"
+#include "util/log.h"
 #include "spool.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 static void tmpdir(char *out, size_t n)
 {

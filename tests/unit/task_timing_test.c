@@ -4,8 +4,8 @@
  */
 #include <math.h>
 
-#include "../lib/tap.h"
-#include "task_timing.h"
+#include "tests/lib/tap.h"
+#include "flink/task_timing.h"
 
 #define N_ NAN
 #define EPS 1e-9

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "tests/lib/tap.h"
-#include "timefmt.h"
+#include "util/timefmt.h"
 
 struct good {
     const char *in;

@@ -8,7 +8,7 @@
  *   trim_test --bench [SAMPLES]   trim a generated Flink stream, print
  *                                 ns/sample
  */
-#include "trim.h"
+#include "pipeline/trim.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "promparse.h"
+#include "pipeline/promparse.h"
 #include "tests/lib/tap.h"
 
 #define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}

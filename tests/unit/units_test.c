@@ -1,5 +1,5 @@
 /* units_test: duration and size parsing and formatting. */
-#include "units.h"
+#include "util/units.h"
 
 #include "tests/lib/tap.h"
 

@@ -1,0 +1,257 @@
+#include "kafka/lag_report.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashring/hashring.h"
+#include "util/jsonw.h"
+#include "util/xalloc.h"
+
+/* ================ JSON ================ */
+
+static void json_str(struct buf *b, const char *s)
+{
+    jsonw_str(b, s, strlen(s));
+}
+
+static void json_seconds(struct buf *b, double v)
+{
+    jsonw_seconds(b, v);
+}
+
+static void json_part(struct buf *b, const struct kafka_lag_part *p)
+{
+    buf_addf(b,
+             "{\"partition\":%" PRId32 ",\"committed\":%" PRId64
+             ",\"end\":%" PRId64 ",\"lag\":%" PRId64 ",\"lag_seconds\":",
+             p->partition, p->committed, p->end, p->lag);
+    /* An unread timestamp is unknown, not 0: 0 would claim caught up. */
+    bool unknown = p->lag > 0 && !p->has_ts;
+    if (unknown)
+        buf_adds(b, "null,\"ts_unknown\":true");
+    else
+        json_seconds(b, p->lag_seconds);
+    buf_addf(b, ",\"has_commit\":%s", p->has_commit ? "true" : "false");
+    if (p->data_loss)
+        buf_addf(b, ",\"data_loss\":true,\"lost_records\":%" PRId64,
+                 p->lost_records);
+    if (p->has_ts)
+        buf_addf(b, ",\"first_unconsumed_ts_ms\":%" PRId64,
+                 p->first_unconsumed_ts_ms);
+    buf_addc(b, '}');
+}
+
+static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
+{
+    buf_adds(b, "{\"topic\":");
+    json_str(b, t->topic);
+    buf_adds(b, ",\"ts_type\":");
+    json_str(b, t->ts_type ? t->ts_type : "unknown");
+    buf_addf(b, ",\"max_lag\":%" PRId64 ",\"max_lag_seconds\":", t->max_lag);
+    json_seconds(b, t->max_lag_seconds);
+    buf_addf(b,
+             ",\"slowest_partition\":%" PRId32 ",\"sum_lag\":%" PRId64
+             ",\"consumed_through_ms\":%" PRId64
+             ",\"partition_count\":%zu",
+             t->slowest_partition, t->sum_lag, t->consumed_through_ms,
+             t->partitions);
+    if (t->ts_unknown_parts)
+        buf_addf(b, ",\"ts_unknown_partitions\":%zu", t->ts_unknown_parts);
+    if (t->data_loss_parts)
+        buf_addf(b, ",\"data_loss_partitions\":%zu", t->data_loss_parts);
+    buf_adds(b, ",\"partitions\":[");
+    for (size_t i = 0; i < t->n_parts; i++) {
+        if (i > 0)
+            buf_addc(b, ',');
+        json_part(b, &t->parts[i]);
+    }
+    buf_adds(b, "]}");
+}
+
+static void json_cluster(struct buf *b, const struct kafka_lag_cluster *c)
+{
+    buf_adds(b, "{\"name\":");
+    json_str(b, c->name ? c->name : "");
+    buf_addf(b, ",\"stale\":%s", c->stale ? "true" : "false");
+    if (c->error) {
+        buf_adds(b, ",\"error\":");
+        json_str(b, c->error);
+    }
+    buf_addf(b, ",\"swept_at_ms\":%" PRId64 ",\"groups\":[", c->swept_at_ms);
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct kafka_lag_group *kg = &c->groups[g];
+        if (g > 0)
+            buf_addc(b, ',');
+        buf_adds(b, "{\"group\":");
+        json_str(b, kg->group);
+        if (kg->job) {
+            buf_adds(b, ",\"job\":");
+            json_str(b, kg->job);
+        }
+        buf_adds(b, ",\"topics\":[");
+        for (size_t t = 0; t < kg->n_topics; t++) {
+            if (t > 0)
+                buf_addc(b, ',');
+            json_topic(b, &kg->topics[t]);
+        }
+        buf_adds(b, "]}");
+    }
+    buf_adds(b, "]}");
+}
+
+int lag_report_json(struct buf *out,
+                    const struct kafka_lag_cluster *const *clusters, size_t n)
+{
+    buf_adds(out, "{\"clusters\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf_addc(out, ',');
+        json_cluster(out, clusters[i]);
+    }
+    buf_adds(out, "]}");
+    return buf_error(out) ? -1 : 0;
+}
+
+/* ================ table ================ */
+
+/* A copy of s safe for a terminal: control characters become '?'. */
+static char *printable(const char *s)
+{
+    char *d = xstrdup(s);
+    for (char *p = d; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f)
+            *p = '?';
+    }
+    return d;
+}
+
+static int width_of(const char *s, int min)
+{
+    size_t n = strlen(s);
+    int w = n > 200 ? 200 : (int)n;
+    return w > min ? w : min;
+}
+
+int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
+{
+    int gw = 5, tw = 5;
+    for (size_t g = 0; g < c->n_groups; g++) {
+        gw = width_of(c->groups[g].group, gw);
+        for (size_t t = 0; t < c->groups[g].n_topics; t++)
+            tw = width_of(c->groups[g].topics[t].topic, tw);
+    }
+    bool ok = true;
+    if (c->stale) {
+        char *e = printable(c->error ? c->error : "unknown error");
+        ok = fprintf(f, "# stale result: %s\n", e) >= 0;
+        free(e);
+    }
+    ok = ok && fprintf(f, "%-*s %-*s %9s %12s %12s %10s %11s\n", gw, "GROUP",
+                       tw, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG",
+                       "LAG_SECONDS") >= 0;
+    for (size_t g = 0; ok && g < c->n_groups; g++) {
+        const struct kafka_lag_group *kg = &c->groups[g];
+        char *group = printable(kg->group);
+        for (size_t t = 0; ok && t < kg->n_topics; t++) {
+            const struct kafka_lag_topic *kt = &kg->topics[t];
+            char *topic = printable(kt->topic);
+            for (size_t p = 0; ok && p < kt->n_parts; p++) {
+                const struct kafka_lag_part *kp = &kt->parts[p];
+                char secs[32];
+                if (kp->lag > 0 && !kp->has_ts)
+                    snprintf(secs, sizeof(secs), "unknown");
+                else
+                    snprintf(secs, sizeof(secs), "%.3f", kp->lag_seconds);
+                ok = fprintf(f,
+                             "%-*s %-*s %9" PRId32 " %12" PRId64 " %12" PRId64
+                             " %10" PRId64 " %11s%s\n",
+                             gw, group, tw, topic, kp->partition,
+                             kp->committed, kp->end, kp->lag, secs,
+                             kp->data_loss ? " DATA LOSS" : "") >= 0;
+            }
+            ok = ok &&
+                 fprintf(f,
+                         "# %s %s: slowest partition %" PRId32
+                         " (%.3f s behind), max lag %" PRId64
+                         ", sum lag %" PRId64 ", %zu partitions, %s\n",
+                         group, topic, kt->slowest_partition,
+                         kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
+                         kt->partitions, kt->ts_type ? kt->ts_type
+                                                     : "unknown") >= 0;
+            if (ok && (kt->ts_unknown_parts || kt->data_loss_parts))
+                ok = fprintf(f,
+                             "# %s %s: %zu partitions of unknown time lag, "
+                             "%zu with data loss (committed offset below "
+                             "the log start)\n",
+                             group, topic, kt->ts_unknown_parts,
+                             kt->data_loss_parts) >= 0;
+            free(topic);
+        }
+        free(group);
+    }
+    return ok ? 0 : -1;
+}
+
+/* ================ points ================ */
+
+int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn,
+                      void *ctx)
+{
+    if (c->stale)
+        return 0;
+    int rc = 0;
+    for (size_t g = 0; rc == 0 && g < c->n_groups; g++) {
+        const struct kafka_lag_group *kg = &c->groups[g];
+        char *job = NULL;
+        size_t job_len = 0;
+        if (kg->job) {
+            size_t n = strlen(kg->job);
+            job = xmalloc(n + 1);
+            job_len = hashring_normalize(job, kg->job, n);
+            job[job_len] = '\0';
+        }
+        for (size_t t = 0; rc == 0 && t < kg->n_topics; t++) {
+            const struct kafka_lag_topic *kt = &kg->topics[t];
+            /* Sorted by key, as influxd prefers. */
+            struct label tags[4];
+            size_t nt = 0;
+            tags[nt++] = (struct label){"group", kg->group, 5,
+                                        (uint32_t)strlen(kg->group)};
+            if (job && job_len > 0)
+                tags[nt++] = (struct label){"job_name", job, 8,
+                                            (uint32_t)job_len};
+            tags[nt++] = (struct label){"kafka_cluster", c->name, 13,
+                                        (uint32_t)strlen(c->name)};
+            tags[nt++] = (struct label){"topic", kt->topic, 5,
+                                        (uint32_t)strlen(kt->topic)};
+            struct field fields[] = {
+                {.key = "consumed_through_ms", .kind = FIELD_INT,
+                 .i = kt->consumed_through_ms},
+                {.key = "max_lag", .kind = FIELD_INT, .i = kt->max_lag},
+                {.key = "max_lag_seconds", .kind = FIELD_FLOAT,
+                 .f = kt->max_lag_seconds},
+                {.key = "partitions", .kind = FIELD_INT,
+                 .i = (int64_t)kt->partitions},
+                {.key = "slowest_partition", .kind = FIELD_INT,
+                 .i = kt->slowest_partition},
+                {.key = "sum_lag", .kind = FIELD_INT, .i = kt->sum_lag},
+            };
+            struct point pt = {
+                .measurement = LAG_REPORT_MEASUREMENT,
+                .tags = tags,
+                .ntags = nt,
+                .fields = fields,
+                .nfields = sizeof(fields) / sizeof(fields[0]),
+                .ts_ms = c->swept_at_ms,
+            };
+            rc = fn(ctx, &pt);
+        }
+        free(job);
+    }
+    return rc;
+}

@@ -1,0 +1,963 @@
+#include "pipeline/trim.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "util/bytes_eq.h"
+#include "hashring/hashring.h"
+#include "pipeline/labelset.h"
+#include "pipeline/relabel.h"
+#include "util/xalloc.h"
+
+#define DEFAULT_MAX_SERIES 1000000u
+#define DEFAULT_MAX_LABEL_BYTES 4096u
+#define DEFAULT_DROP_MATCH "flink_taskmanager_job_.*"
+/* Names longer than this are matched every time instead of cached. */
+#define CACHE_MAX 512
+/* Label-name sequences remembered (direct-mapped, power of two) and the
+ * most labels (sample plus extra) a remembered sequence may have. */
+#define PLAN_SLOTS 16
+#define PLAN_MAX_LABELS 32
+
+/* What step 5 of trim_sample() does to a sequence of label names, worked
+ * out once: the exposition writes the labels of every series of a family
+ * in the same order, so sorting, overriding and dropping by name are the
+ * same for all of them and only the values need looking at per sample. */
+enum plan_kind {
+    PK_PLAIN = 0,
+    PK_JOB,     /* job_name: normalized */
+    PK_SUBTASK, /* subtask_index */
+};
+
+struct plan {
+    bool valid;
+    bool drop;     /* built with drop_labels applied */
+    uint32_t nin;  /* sample labels */
+    uint32_t nextra;
+    uint32_t nout; /* labels kept, at most nin + nextra */
+    uint32_t name_len[PLAN_MAX_LABELS]; /* of the input names, in order */
+    uint32_t name_off[PLAN_MAX_LABELS]; /* into names */
+    uint8_t order[PLAN_MAX_LABELS];     /* input index, in sorted order */
+    uint8_t kind[PLAN_MAX_LABELS];      /* enum plan_kind, by order */
+    char *names;
+    size_t names_cap;
+    /* The promparse_label_shape() id (and its parser) of the last sample
+     * that matched the plan: a sample with the same id has the same names,
+     * so only the extra labels are compared. shape 0: none. */
+    const void *shape_src;
+    uint64_t shape;
+};
+
+/* Samples of one family arrive one after the other, so the last answer of
+ * a regex is nearly always the next one. */
+struct match_cache {
+    char s[CACHE_MAX];
+    size_t len;
+    bool valid;
+    bool result;
+};
+
+/* One fold group. Its key, metric and family live in trim.keys (offsets:
+ * the buffer moves as it grows). */
+struct fold {
+    uint64_t hash;
+    size_t key_off;
+    size_t key_len;
+    size_t metric_off;
+    size_t metric_len;
+    size_t family_off;
+    size_t family_len;
+    enum metric_type type;
+    int64_t ts_ms;
+    double max;
+    double sum;
+    uint32_t count;
+};
+
+struct trim {
+    series_fn out;
+    void *ctx;
+    struct relabel *rl; /* NULL without rules: no __name__ work at all */
+    struct labelset *ls;
+    struct relabel_regex *drop_re;
+    struct match_cache drop_cache;
+    char **drop;
+    size_t *drop_len;
+    size_t ndrop;
+    struct relabel_regex **fold_re;
+    size_t nfold;
+    struct match_cache fold_cache;
+    uint64_t max_series;
+    uint64_t max_label_bytes;
+    uint64_t cycle_series; /* direct series + fold groups this cycle */
+
+    /* HELP text of the last family and the metric name taken from it. */
+    char *help;
+    size_t help_len;
+    size_t help_cap;
+    char *metric;
+    size_t metric_len;
+    size_t metric_cap;
+    bool help_valid;
+
+    struct fold *groups;
+    size_t ngroups;
+    size_t groups_cap;
+    uint32_t *slots; /* open addressing: group index + 1, 0 = empty */
+    size_t nslots;   /* power of two */
+    char *keys;
+    size_t keys_len;
+    size_t keys_cap;
+    char *kbuf; /* the key being looked up */
+    size_t kbuf_cap;
+    struct label *flush_labels;
+    size_t flush_cap;
+
+    /* The working label array when there are no relabel rules (the
+     * labelset is then only the arena), and the sort keys. */
+    struct label *work;
+    size_t work_cap;
+    uint64_t *sort_keys;
+    size_t sort_cap;
+    /* The last job_name seen and its normalized form: one job's samples
+     * come in runs. */
+    char *job_raw;
+    size_t job_raw_len;
+    size_t job_raw_cap;
+    char *job_norm;
+    size_t job_norm_len;
+    size_t job_norm_cap;
+    bool job_valid;
+
+    struct plan plans[PLAN_SLOTS];
+    /* The last fold group a sample went to: the subtasks of one operator
+     * mostly come one after the other. */
+    size_t last_group;
+    bool last_group_valid;
+
+    struct trim_stats st;
+};
+
+/* ===================== construction ===================== */
+
+struct trim *trim_new(const struct cfg_trim *cfg, series_fn out, void *ctx,
+                      char *err, size_t errlen)
+{
+    struct trim *t = xcalloc(1, sizeof(*t));
+    t->out = out;
+    t->ctx = ctx;
+    t->ls = labelset_new();
+    t->max_series = cfg->max_series ? cfg->max_series : DEFAULT_MAX_SERIES;
+    t->max_label_bytes =
+        cfg->max_label_bytes ? cfg->max_label_bytes : DEFAULT_MAX_LABEL_BYTES;
+    if (cfg->n_relabel) {
+        char msg[512];
+        t->rl = relabel_new(cfg->relabel, cfg->n_relabel, msg, sizeof(msg));
+        if (!t->rl) {
+            snprintf(err, errlen, "trim.relabel_configs: %s", msg);
+            goto fail;
+        }
+    }
+    const char *dm =
+        cfg->drop_labels_match ? cfg->drop_labels_match : DEFAULT_DROP_MATCH;
+    char msg[512];
+    t->drop_re = relabel_regex_new(dm, msg, sizeof(msg));
+    if (!t->drop_re) {
+        snprintf(err, errlen, "trim.drop_labels_match: %s", msg);
+        goto fail;
+    }
+    t->ndrop = cfg->n_drop_labels;
+    t->drop = xcalloc(t->ndrop ? t->ndrop : 1, sizeof(*t->drop));
+    t->drop_len = xcalloc(t->ndrop ? t->ndrop : 1, sizeof(*t->drop_len));
+    for (size_t i = 0; i < t->ndrop; i++) {
+        t->drop[i] = xstrdup(cfg->drop_labels[i]);
+        t->drop_len[i] = strlen(t->drop[i]);
+    }
+    t->fold_re = xcalloc(cfg->n_fold_metrics ? cfg->n_fold_metrics : 1,
+                         sizeof(*t->fold_re));
+    for (size_t i = 0; i < cfg->n_fold_metrics; i++) {
+        t->fold_re[i] = relabel_regex_new(cfg->fold_metrics[i], msg,
+                                          sizeof(msg));
+        if (!t->fold_re[i]) {
+            snprintf(err, errlen, "trim.fold_subtasks.metrics: %s", msg);
+            goto fail;
+        }
+        t->nfold = i + 1;
+    }
+    return t;
+fail:
+    trim_free(&t);
+    return NULL;
+}
+
+void trim_free(struct trim **tp)
+{
+    if (!tp || !*tp)
+        return;
+    struct trim *t = *tp;
+    relabel_free(&t->rl);
+    labelset_free(&t->ls);
+    relabel_regex_free(&t->drop_re);
+    for (size_t i = 0; i < t->ndrop; i++)
+        free(t->drop[i]);
+    free(t->drop);
+    free(t->drop_len);
+    for (size_t i = 0; i < t->nfold; i++)
+        relabel_regex_free(&t->fold_re[i]);
+    free(t->fold_re);
+    free(t->help);
+    free(t->metric);
+    free(t->groups);
+    free(t->slots);
+    free(t->keys);
+    free(t->kbuf);
+    free(t->flush_labels);
+    free(t->work);
+    free(t->sort_keys);
+    free(t->job_raw);
+    free(t->job_norm);
+    for (size_t i = 0; i < PLAN_SLOTS; i++)
+        free(t->plans[i].names);
+    free(t);
+    *tp = NULL;
+}
+
+void trim_get_stats(const struct trim *t, struct trim_stats *out)
+{
+    *out = t->st;
+}
+
+/* ===================== per-sample helpers ===================== */
+
+static bool cached_match(struct match_cache *c, const char *s, size_t n,
+                         struct relabel_regex *const *re, size_t nre)
+{
+    if (c->valid && c->len == n && memcmp(c->s, s, n) == 0)
+        return c->result;
+    bool r = false;
+    for (size_t i = 0; i < nre && !r; i++)
+        r = relabel_regex_match(re[i], s, n);
+    if (n <= CACHE_MAX) {
+        memcpy(c->s, s, n);
+        c->len = n;
+        c->valid = true;
+        c->result = r;
+    }
+    return r;
+}
+
+/* Label names are short and mostly differ in length or first byte: test
+ * those inline before calling memcmp. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    return n == 0 || (a[0] == b[0] && memcmp(a, b, n) == 0);
+}
+
+static inline bool name_is(const struct label *l, const char *name,
+                           size_t len)
+{
+    return l->name_len == len && same_bytes(l->name, name, len);
+}
+
+static bool is_dropped(const struct trim *t, const struct label *l)
+{
+    for (size_t i = 0; i < t->ndrop; i++)
+        if (l->name_len == t->drop_len[i] &&
+            same_bytes(l->name, t->drop[i], l->name_len))
+            return true;
+    return false;
+}
+
+static int name_cmp(const struct label *a, const struct label *b)
+{
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    int c = memcmp(a->name, b->name, n);
+    if (c)
+        return c;
+    return (a->name_len > b->name_len) - (a->name_len < b->name_len);
+}
+
+/* The first 8 bytes of a name as a big-endian integer, zero-padded: keys
+ * order like the names (a name holds no NUL), and most names differ in
+ * them, so the sort compares integers. */
+static inline uint64_t prefix_key(const struct label *l)
+{
+    uint64_t k = 0;
+    if (l->name_len >= 8) {
+        memcpy(&k, l->name, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        k = __builtin_bswap64(k);
+#endif
+        return k;
+    }
+    for (uint32_t i = 0; i < 8; i++)
+        k = (k << 8) | (i < l->name_len ? (unsigned char)l->name[i] : 0);
+    return k;
+}
+
+/* Insertion sort: about a dozen labels. Returns -1 on a duplicate name. */
+static int sort_labels(struct trim *t, struct label *v, size_t n)
+{
+    if (n > t->sort_cap)
+        t->sort_keys = xgrow(t->sort_keys, &t->sort_cap, n,
+                             sizeof(*t->sort_keys));
+    uint64_t *k = t->sort_keys;
+    for (size_t i = 0; i < n; i++)
+        k[i] = prefix_key(&v[i]);
+    for (size_t i = 1; i < n; i++) {
+        struct label x = v[i];
+        uint64_t xk = k[i];
+        size_t j = i;
+        while (j > 0) {
+            int c;
+            if (k[j - 1] != xk)
+                c = k[j - 1] < xk ? -1 : 1;
+            else
+                c = name_cmp(&v[j - 1], &x);
+            if (c == 0)
+                return -1;
+            if (c < 0)
+                break;
+            v[j] = v[j - 1];
+            k[j] = k[j - 1];
+            j--;
+        }
+        v[j] = x;
+        k[j] = xk;
+    }
+    return 0;
+}
+
+/* job_name normalized as the ring does, from a one-entry cache. */
+static void normalize_job(struct trim *t, struct label *l)
+{
+    if (!(t->job_valid && t->job_raw_len == l->value_len &&
+          memcmp(t->job_raw, l->value, l->value_len) == 0)) {
+        size_t n = l->value_len;
+        if (n + 1 > t->job_raw_cap)
+            t->job_raw = xgrow(t->job_raw, &t->job_raw_cap, n + 1, 1);
+        if (n + 1 > t->job_norm_cap)
+            t->job_norm = xgrow(t->job_norm, &t->job_norm_cap, n + 1, 1);
+        memcpy(t->job_raw, l->value, n);
+        t->job_raw_len = n;
+        t->job_norm_len = hashring_normalize(t->job_norm, l->value, n);
+        t->job_norm[t->job_norm_len] = '\0';
+        t->job_valid = true;
+    }
+    l->value = t->job_norm;
+    l->value_len = (uint32_t)t->job_norm_len;
+}
+
+static void store_help(struct trim *t, const char *help, size_t hlen,
+                       size_t mlen)
+{
+    if (hlen + 1 > t->help_cap)
+        t->help = xgrow(t->help, &t->help_cap, hlen + 1, 1);
+    memcpy(t->help, help, hlen);
+    t->help[hlen] = '\0';
+    t->help_len = hlen;
+    if (mlen + 1 > t->metric_cap)
+        t->metric = xgrow(t->metric, &t->metric_cap, mlen + 1, 1);
+    memcpy(t->metric, help, mlen);
+    t->metric[mlen] = '\0';
+    t->metric_len = mlen;
+    t->help_valid = true;
+}
+
+/* The Flink metric name: from HELP "<metric> (scope: <scope>)" when the
+ * reporter wrote one, else the last '_'-separated part of the family. */
+static const char *metric_of(struct trim *t, const struct sample *s,
+                             size_t *len)
+{
+    if (s->help && s->help_len) {
+        if (t->help_valid && t->help_len == s->help_len &&
+            memcmp(t->help, s->help, s->help_len) == 0) {
+            *len = t->metric_len;
+            return t->metric;
+        }
+        static const char scope[] = " (scope: ";
+        const char *p = memmem(s->help, s->help_len, scope, sizeof(scope) - 1);
+        if (p && p > s->help) {
+            store_help(t, s->help, s->help_len, (size_t)(p - s->help));
+            *len = t->metric_len;
+            return t->metric;
+        }
+    }
+    const char *f = s->family ? s->family : s->name;
+    size_t flen = s->family ? s->family_len : s->name_len;
+    const char *u = memrchr(f, '_', flen);
+    if (!u || (size_t)(u - f) + 1 == flen) {
+        *len = flen;
+        return f;
+    }
+    *len = flen - (size_t)(u + 1 - f);
+    return u + 1;
+}
+
+
+/* ===================== label plans ===================== */
+
+
+static inline const struct label *input_label(const struct sample *s,
+                                              const struct label *extra,
+                                              size_t i)
+{
+    return i < s->nlabels ? &s->labels[i] : &extra[i - s->nlabels];
+}
+
+static size_t plan_slot(const struct sample *s, const struct label *extra,
+                        size_t nextra, bool drop)
+{
+    size_t nin = s->nlabels + nextra;
+    size_t h = nin * 31 + (drop ? 7 : 0);
+    if (nin) {
+        h += input_label(s, extra, 0)->name_len * 5;
+        h += input_label(s, extra, nin - 1)->name_len * 3;
+    }
+    return h & (PLAN_SLOTS - 1);
+}
+
+/* Whether the plan was built for these extra names and drop answer, and
+ * as many sample labels. */
+static bool plan_frame_matches(const struct plan *pl, const struct sample *s,
+                               const struct label *extra, size_t nextra,
+                               bool drop)
+{
+    if (!pl->valid || pl->drop != drop || pl->nin != s->nlabels ||
+        pl->nextra != nextra)
+        return false;
+    for (size_t e = 0; e < nextra; e++) {
+        const struct label *l = &extra[e];
+        size_t i = s->nlabels + e;
+        if (l->name_len != pl->name_len[i] ||
+            !bytes_eq(l->name, pl->names + pl->name_off[i], l->name_len))
+            return false;
+    }
+    return true;
+}
+
+static bool plan_matches(const struct plan *pl, const struct sample *s,
+                         const struct label *extra, size_t nextra, bool drop)
+{
+    if (!plan_frame_matches(pl, s, extra, nextra, drop))
+        return false;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const struct label *l = &s->labels[i];
+        if (l->name_len != pl->name_len[i] ||
+            !bytes_eq(l->name, pl->names + pl->name_off[i], l->name_len))
+            return false;
+    }
+    return true;
+}
+
+static inline bool overridden(const struct label *l,
+                              const struct label *extra, size_t nextra);
+
+/* Works out the plan of the sample's label names into pl. It is left
+ * invalid when the names need the general path: too many, a kept name
+ * over max_label_bytes or a repeated kept name (those depend on which
+ * values are empty). */
+static void plan_build(struct trim *t, struct plan *pl, const struct sample *s,
+                       const struct label *extra, size_t nextra, bool drop)
+{
+    size_t nin = s->nlabels + nextra;
+    pl->valid = false;
+    if (nin > PLAN_MAX_LABELS)
+        return;
+    size_t need = 0;
+    for (size_t i = 0; i < nin; i++)
+        need += input_label(s, extra, i)->name_len;
+    if (need + 1 > pl->names_cap)
+        pl->names = xgrow(pl->names, &pl->names_cap, need + 1, 1);
+    size_t off = 0, nout = 0;
+    for (size_t i = 0; i < nin; i++) {
+        const struct label *l = input_label(s, extra, i);
+        pl->name_len[i] = l->name_len;
+        pl->name_off[i] = (uint32_t)off;
+        memcpy(pl->names + off, l->name, l->name_len);
+        off += l->name_len;
+        if (i < s->nlabels && overridden(l, extra, nextra))
+            continue;
+        if (drop && is_dropped(t, l))
+            continue;
+        if (l->name_len > t->max_label_bytes)
+            return;
+        /* insertion by name */
+        size_t j = nout;
+        while (j > 0) {
+            int c = name_cmp(input_label(s, extra, pl->order[j - 1]), l);
+            if (c == 0)
+                return;
+            if (c < 0)
+                break;
+            pl->order[j] = pl->order[j - 1];
+            j--;
+        }
+        pl->order[j] = (uint8_t)i;
+        nout++;
+    }
+    for (size_t j = 0; j < nout; j++) {
+        const struct label *l = input_label(s, extra, pl->order[j]);
+        pl->kind[j] = name_is(l, "job_name", 8)        ? PK_JOB
+                      : name_is(l, "subtask_index", 13) ? PK_SUBTASK
+                                                        : PK_PLAIN;
+    }
+    pl->nin = (uint32_t)s->nlabels;
+    pl->nextra = (uint32_t)nextra;
+    pl->nout = (uint32_t)nout;
+    pl->drop = drop;
+    pl->valid = true;
+}
+
+/* Step 5 by the plan: the kept labels with a value, in name order, into
+ * t->work. Returns their number, or -1 when a value is too long; *sub is
+ * the index of subtask_index or -1. */
+static long plan_apply(struct trim *t, const struct plan *pl,
+                       const struct sample *s, const struct label *extra,
+                       long *sub)
+{
+    struct label *v = t->work;
+    size_t o = 0;
+    *sub = -1;
+    for (size_t j = 0; j < pl->nout; j++) {
+        const struct label *l = input_label(s, extra, pl->order[j]);
+        if (l->value_len == 0)
+            continue;
+        /* copied straight to v: a copy on the stack, written in parts
+         * and read whole, stalls store forwarding */
+        struct label *d = &v[o];
+        *d = *l;
+        if (pl->kind[j] == PK_JOB)
+            normalize_job(t, d);
+        else if (pl->kind[j] == PK_SUBTASK)
+            *sub = (long)o;
+        if (d->value_len > t->max_label_bytes)
+            return -1;
+        o++;
+    }
+    return (long)o;
+}
+
+/* ===================== fold table ===================== */
+
+static void put_u32(char *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static uint32_t get_u32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Key = name and every label but subtask_index, length-prefixed so that no
+ * byte sequence is ambiguous, with a NUL after each string so that flush
+ * can hand the strings out as they are. */
+static size_t build_key(struct trim *t, const char *name, size_t name_len,
+                        const struct label *v, size_t n, size_t skip)
+{
+    size_t need = 4 + name_len + 1 + 4;
+    for (size_t i = 0; i < n; i++)
+        need += 8 + v[i].name_len + 1 + v[i].value_len + 1;
+    if (need > t->kbuf_cap)
+        t->kbuf = xgrow(t->kbuf, &t->kbuf_cap, need, 1);
+    char *p = t->kbuf;
+    put_u32(p, (uint32_t)name_len);
+    p += 4;
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = '\0';
+    put_u32(p, (uint32_t)(n - 1));
+    p += 4;
+    for (size_t i = 0; i < n; i++) {
+        if (i == skip)
+            continue;
+        put_u32(p, v[i].name_len);
+        put_u32(p + 4, v[i].value_len);
+        p += 8;
+        memcpy(p, v[i].name, v[i].name_len);
+        p += v[i].name_len;
+        *p++ = '\0';
+        memcpy(p, v[i].value, v[i].value_len);
+        p += v[i].value_len;
+        *p++ = '\0';
+    }
+    return (size_t)(p - t->kbuf);
+}
+
+static void slots_insert(uint32_t *slots, size_t nslots, uint64_t h,
+                         uint32_t val)
+{
+    size_t mask = nslots - 1;
+    size_t i = (size_t)h & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = val;
+}
+
+static void slots_grow(struct trim *t)
+{
+    size_t n = t->nslots ? t->nslots * 2 : 1024;
+    uint32_t *s = xcalloc(n, sizeof(*s));
+    for (size_t g = 0; g < t->ngroups; g++)
+        slots_insert(s, n, t->groups[g].hash, (uint32_t)(g + 1));
+    free(t->slots);
+    t->slots = s;
+    t->nslots = n;
+}
+
+static size_t keys_append(struct trim *t, const char *p, size_t n, bool nul)
+{
+    size_t need = t->keys_len + n + (nul ? 1 : 0);
+    if (need > t->keys_cap)
+        t->keys = xgrow(t->keys, &t->keys_cap, need, 1);
+    size_t off = t->keys_len;
+    memcpy(t->keys + off, p, n);
+    if (nul)
+        t->keys[off + n] = '\0';
+    t->keys_len = need;
+    return off;
+}
+
+/* Whether group g's key is the one build_key() would make of name and
+ * v[0..n) without v[skip]; compares without building it. */
+static bool key_is(const struct trim *t, const struct fold *g,
+                   const char *name, size_t name_len, const struct label *v,
+                   size_t n, size_t skip)
+{
+    const char *p = t->keys + g->key_off;
+    const char *end = p + g->key_len;
+    if (get_u32(p) != name_len || !bytes_eq(p + 4, name, name_len))
+        return false;
+    p += 4 + name_len + 1;
+    if (get_u32(p) != n - 1)
+        return false;
+    p += 4;
+    for (size_t i = 0; i < n; i++) {
+        if (i == skip)
+            continue;
+        if (get_u32(p) != v[i].name_len || get_u32(p + 4) != v[i].value_len)
+            return false;
+        p += 8;
+        if (!bytes_eq(p, v[i].name, v[i].name_len))
+            return false;
+        p += v[i].name_len + 1;
+        if (!bytes_eq(p, v[i].value, v[i].value_len))
+            return false;
+        p += v[i].value_len + 1;
+    }
+    return p == end;
+}
+
+static void fold_into(struct trim *t, struct fold *g, double value,
+                      int64_t ts)
+{
+    if (value > g->max)
+        g->max = value;
+    g->sum += value;
+    g->count++;
+    if (ts > g->ts_ms)
+        g->ts_ms = ts;
+    t->st.folded_in++;
+}
+
+static int fold_add(struct trim *t, const struct sample *s, const char *name,
+                    size_t name_len, const struct label *v, size_t n,
+                    size_t subtask, const char *metric, size_t metric_len,
+                    int64_t ts)
+{
+    if (!isfinite(s->value)) {
+        t->st.nonfinite_skipped++;
+        return 0;
+    }
+    if (t->last_group_valid &&
+        key_is(t, &t->groups[t->last_group], name, name_len, v, n,
+               subtask)) {
+        fold_into(t, &t->groups[t->last_group], s->value, ts);
+        return 0;
+    }
+    size_t klen = build_key(t, name, name_len, v, n, subtask);
+    uint64_t h = XXH3_64bits(t->kbuf, klen);
+    if (t->nslots) {
+        size_t mask = t->nslots - 1;
+        for (size_t i = (size_t)h & mask; t->slots[i]; i = (i + 1) & mask) {
+            struct fold *g = &t->groups[t->slots[i] - 1];
+            if (g->hash != h || g->key_len != klen ||
+                memcmp(t->keys + g->key_off, t->kbuf, klen) != 0)
+                continue;
+            fold_into(t, g, s->value, ts);
+            t->last_group = t->slots[i] - 1;
+            t->last_group_valid = true;
+            return 0;
+        }
+    }
+    if (t->cycle_series >= t->max_series) {
+        t->st.dropped_over_cap++;
+        return 0;
+    }
+    if ((t->ngroups + 1) * 2 > t->nslots)
+        slots_grow(t);
+    if (t->ngroups == t->groups_cap)
+        t->groups = xgrow(t->groups, &t->groups_cap, t->ngroups + 1,
+                          sizeof(*t->groups));
+    struct fold *g = &t->groups[t->ngroups];
+    g->hash = h;
+    g->key_len = klen;
+    g->key_off = keys_append(t, t->kbuf, klen, false);
+    g->metric_off = keys_append(t, metric, metric_len, true);
+    g->metric_len = metric_len;
+    const char *fam = s->family ? s->family : s->name;
+    size_t flen = s->family ? s->family_len : s->name_len;
+    g->family_off = keys_append(t, fam, flen, true);
+    g->family_len = flen;
+    g->type = s->type;
+    g->ts_ms = ts;
+    g->max = s->value;
+    g->sum = s->value;
+    g->count = 1;
+    t->last_group = t->ngroups;
+    t->last_group_valid = true;
+    t->ngroups++;
+    slots_insert(t->slots, t->nslots, h, (uint32_t)t->ngroups);
+    t->cycle_series++;
+    t->st.folded_groups++;
+    t->st.folded_in++;
+    return 0;
+}
+
+/* ===================== the pipeline step ===================== */
+
+static inline bool overridden(const struct label *l,
+                              const struct label *extra, size_t nextra)
+{
+    for (size_t e = 0; e < nextra; e++)
+        if (name_is(l, extra[e].name, extra[e].name_len))
+            return true;
+    return false;
+}
+
+/* Step 5 the general way on v[0..*n): returns -1 when the sample is
+ * invalid; *sub is the index of subtask_index or -1. */
+static int labels_general(struct trim *t, struct label *v, size_t *n,
+                          bool drop, long *sub)
+{
+    size_t o = 0;
+    bool has_subtask = false;
+    for (size_t i = 0; i < *n; i++) {
+        struct label l = v[i];
+        if (l.value_len == 0 || (drop && is_dropped(t, &l)))
+            continue;
+        if (name_is(&l, "job_name", 8))
+            normalize_job(t, &l);
+        else if (name_is(&l, "subtask_index", 13))
+            has_subtask = true;
+        if (l.name_len > t->max_label_bytes ||
+            l.value_len > t->max_label_bytes)
+            return -1;
+        v[o++] = l;
+    }
+    *n = o;
+    if (sort_labels(t, v, o) < 0)
+        return -1;
+    *sub = -1;
+    if (has_subtask) {
+        size_t i = 0;
+        while (!name_is(&v[i], "subtask_index", 13))
+            i++;
+        *sub = (long)i;
+    }
+    return 0;
+}
+
+int trim_sample(struct trim *t, const struct sample *s,
+                const struct label *extra, size_t nextra, int64_t ts_ms)
+{
+    return trim_sample_shaped(t, s, NULL, 0, extra, nextra, ts_ms);
+}
+
+int trim_sample_shaped(struct trim *t, const struct sample *s,
+                       const void *shape_src, uint64_t shape,
+                       const struct label *extra, size_t nextra,
+                       int64_t ts_ms)
+{
+    t->st.samples_in++;
+    const char *name = s->name;
+    size_t name_len = s->name_len;
+    struct label *v;
+    size_t n;
+    long sub = -1;
+    if (t->rl) {
+        struct labelset *ls = t->ls;
+        labelset_clear(ls);
+        for (size_t i = 0; i < s->nlabels; i++) {
+            const struct label *l = &s->labels[i];
+            if (!overridden(l, extra, nextra))
+                labelset_push(ls, l->name, l->name_len, l->value,
+                              l->value_len);
+        }
+        for (size_t e = 0; e < nextra; e++)
+            labelset_push(ls, extra[e].name, extra[e].name_len,
+                          extra[e].value, extra[e].value_len);
+        labelset_push(ls, "__name__", 8, s->name, s->name_len);
+        if (relabel_apply(t->rl, ls)) {
+            t->st.dropped_relabel++;
+            return 0;
+        }
+        long i = labelset_find(ls, "__name__", 8);
+        if (i < 0) {
+            t->st.dropped_invalid++;
+            return 0;
+        }
+        v = labelset_items(ls, &n);
+        name = v[i].value;
+        name_len = v[i].value_len;
+        labelset_del_at(ls, (size_t)i);
+        n--;
+    } else {
+        size_t need = s->nlabels + nextra;
+        if (need > t->work_cap)
+            t->work = xgrow(t->work, &t->work_cap, need, sizeof(*t->work));
+        v = t->work;
+        n = 0;
+        if (name_len > t->max_label_bytes) {
+            t->st.dropped_invalid++;
+            return 0;
+        }
+        bool drop = t->ndrop && cached_match(&t->drop_cache, name, name_len,
+                                             &t->drop_re, 1);
+        struct plan *pl = &t->plans[plan_slot(s, extra, nextra, drop)];
+        bool known = shape && pl->shape == shape &&
+                     pl->shape_src == shape_src &&
+                     plan_frame_matches(pl, s, extra, nextra, drop);
+        if (!known) {
+            if (!plan_matches(pl, s, extra, nextra, drop))
+                plan_build(t, pl, s, extra, nextra, drop);
+            pl->shape_src = shape_src;
+            pl->shape = shape;
+        }
+        if (pl->valid) {
+            long k = plan_apply(t, pl, s, extra, &sub);
+            if (k < 0) {
+                t->st.dropped_invalid++;
+                return 0;
+            }
+            n = (size_t)k;
+            goto labels_done;
+        }
+        for (size_t i = 0; i < s->nlabels; i++)
+            if (!overridden(&s->labels[i], extra, nextra))
+                v[n++] = s->labels[i];
+        for (size_t e = 0; e < nextra; e++)
+            v[n++] = extra[e];
+        if (labels_general(t, v, &n, drop, &sub) < 0) {
+            t->st.dropped_invalid++;
+            return 0;
+        }
+        goto labels_done;
+    }
+    if (name_len > t->max_label_bytes) {
+        t->st.dropped_invalid++;
+        return 0;
+    }
+    bool drop = t->ndrop && cached_match(&t->drop_cache, name, name_len,
+                                         &t->drop_re, 1);
+    if (labels_general(t, v, &n, drop, &sub) < 0) {
+        t->st.dropped_invalid++;
+        return 0;
+    }
+labels_done:;
+    size_t metric_len;
+    const char *metric = metric_of(t, s, &metric_len);
+    int64_t ts = s->has_ts ? s->ts_ms : ts_ms;
+
+    if (sub >= 0 && t->nfold &&
+        cached_match(&t->fold_cache, metric, metric_len, t->fold_re,
+                     t->nfold))
+        return fold_add(t, s, name, name_len, v, n, (size_t)sub, metric,
+                        metric_len, ts);
+
+    if (t->cycle_series >= t->max_series) {
+        t->st.dropped_over_cap++;
+        return 0;
+    }
+    t->cycle_series++;
+    struct series se = {
+        .name = name,
+        .name_len = name_len,
+        .metric = metric,
+        .metric_len = metric_len,
+        .family = s->family ? s->family : s->name,
+        .family_len = s->family ? s->family_len : s->name_len,
+        .type = s->type,
+        .labels = v,
+        .nlabels = n,
+        .ts_ms = ts,
+        .folded = false,
+        .value = s->value,
+    };
+    t->st.series_out++;
+    return t->out(t->ctx, &se) ? -1 : 0;
+}
+
+int trim_flush(struct trim *t)
+{
+    int rc = 0;
+    for (size_t gi = 0; gi < t->ngroups; gi++) {
+        const struct fold *g = &t->groups[gi];
+        const char *p = t->keys + g->key_off;
+        uint32_t name_len = get_u32(p);
+        const char *name = p + 4;
+        p += 4 + name_len + 1;
+        uint32_t n = get_u32(p);
+        p += 4;
+        if (n > t->flush_cap)
+            t->flush_labels = xgrow(t->flush_labels, &t->flush_cap, n,
+                                    sizeof(*t->flush_labels));
+        for (uint32_t i = 0; i < n; i++) {
+            struct label *l = &t->flush_labels[i];
+            l->name_len = get_u32(p);
+            l->value_len = get_u32(p + 4);
+            p += 8;
+            l->name = p;
+            p += l->name_len + 1;
+            l->value = p;
+            p += l->value_len + 1;
+        }
+        struct series se = {
+            .name = name,
+            .name_len = name_len,
+            .metric = t->keys + g->metric_off,
+            .metric_len = g->metric_len,
+            .family = t->keys + g->family_off,
+            .family_len = g->family_len,
+            .type = g->type,
+            .labels = t->flush_labels,
+            .nlabels = n,
+            .ts_ms = g->ts_ms,
+            .folded = true,
+            .value = g->max,
+            .max = g->max,
+            .sum = g->sum,
+            .count = g->count,
+        };
+        t->st.series_out++;
+        if (t->out(t->ctx, &se))
+            rc = -1;
+    }
+    t->ngroups = 0;
+    t->last_group_valid = false;
+    t->keys_len = 0;
+    if (t->nslots)
+        memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+    t->cycle_series = 0;
+    return rc;
+}

@@ -1,0 +1,197 @@
+#include "prom/expo_flink.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "influx/flink_schema.h"
+
+/* Long enough for any Prometheus name lagwatch keeps; a longer one is
+ * refused like a sample over the cap. */
+#define NAME_MAX_BYTES 1024
+
+static int add(struct expo *e, const struct series *s, const char *suffix,
+               enum metric_type type, const char *what, double v)
+{
+    char name[NAME_MAX_BYTES];
+    char help[NAME_MAX_BYTES + 128];
+    int n = snprintf(name, sizeof(name), "%.*s%s", (int)s->name_len,
+                     s->name, suffix);
+    if (n < 0 || (size_t)n >= sizeof(name))
+        return -1;
+    int h = snprintf(help, sizeof(help), "Flink metric %.*s%s",
+                     (int)(s->metric_len < 512 ? s->metric_len : 512),
+                     s->metric, what);
+    if (h < 0)
+        return -1;
+    if ((size_t)h >= sizeof(help))
+        h = (int)sizeof(help) - 1;
+    return expo_add(e, name, (size_t)n, type, help, (size_t)h, s->labels,
+                    s->nlabels, v);
+}
+
+int expo_flink_series(struct expo *e, const struct series *s,
+                      unsigned fold_fields)
+{
+    if (!s->folded) {
+        enum metric_type t = s->type == MT_COUNTER || s->type == MT_GAUGE
+                                 ? s->type
+                                 : MT_UNTYPED;
+        return add(e, s, "", t, "", s->value);
+    }
+    if (s->count == 0)
+        return 0;
+    unsigned want = fold_fields ? fold_fields
+                                : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM |
+                                      FLINK_SCHEMA_AVG;
+    int rc = 0;
+    if ((want & FLINK_SCHEMA_MAX) &&
+        add(e, s, "_max", MT_GAUGE, ", maximum over the subtasks", s->max) < 0)
+        rc = -1;
+    if ((want & FLINK_SCHEMA_SUM) &&
+        add(e, s, "_sum", MT_GAUGE, ", sum over the subtasks", s->sum) < 0)
+        rc = -1;
+    if ((want & FLINK_SCHEMA_AVG) &&
+        add(e, s, "_avg", MT_GAUGE, ", average over the subtasks",
+            s->sum / (double)s->count) < 0)
+        rc = -1;
+    return rc;
+}
+
+struct field_map {
+    const char *measurement;
+    const char *field;
+    const char *name;
+    double scale;
+    const char *help;
+};
+
+static const struct field_map fields[] = {
+    {"lagwatch_task_timing", "busy_ratio_max", "lagwatch_task_busy_ratio_max",
+     1, "Highest share of time a subtask of the task was busy (0..1)"},
+    {"lagwatch_task_timing", "backpressured_ratio_max",
+     "lagwatch_task_backpressured_ratio_max", 1,
+     "Highest share of time a subtask of the task was back-pressured (0..1)"},
+    {"lagwatch_task_timing", "idle_ratio_min", "lagwatch_task_idle_ratio_min",
+     1, "Lowest share of time a subtask of the task was idle (0..1)"},
+    {"lagwatch_task_timing", "record_time_us_max",
+     "lagwatch_task_record_time_seconds_max", 1e-6,
+     "Highest busy time per record over the subtasks of the task"},
+    {"lagwatch_task_timing", "slowest_subtask",
+     "lagwatch_task_slowest_subtask", 1,
+     "Index of the busiest subtask of the task"},
+    {"lagwatch_task_timing", "bottleneck", "lagwatch_task_bottleneck", 1,
+     "1 when the task is the job's bottleneck (busy, not back-pressured, "
+     "its upstream back-pressured)"},
+    {"lagwatch_task_timing", "watermark_lag_ms",
+     "lagwatch_task_watermark_lag_seconds", 1e-3,
+     "Time since the lowest input watermark over the subtasks of the task"},
+    {"lagwatch_job", "running", "lagwatch_job_running", 1,
+     "1 while the job runs"},
+    {"lagwatch_job", "uptime_ms", "lagwatch_job_uptime_seconds", 1e-3,
+     "Time since the job last (re)started"},
+    {"lagwatch_job", "restarts", "lagwatch_job_restarts", 1,
+     "Restarts of the job"},
+    {"lagwatch_job", "last_checkpoint_completed_ms",
+     "lagwatch_job_last_checkpoint_completed_timestamp_seconds", 1e-3,
+     "When the latest completed checkpoint was acknowledged, Unix time"},
+    {"lagwatch_job", "last_checkpoint_duration_ms",
+     "lagwatch_job_last_checkpoint_duration_seconds", 1e-3,
+     "Duration of the latest completed checkpoint"},
+    {"lagwatch_job", "last_checkpoint_size_bytes",
+     "lagwatch_job_last_checkpoint_size_bytes", 1,
+     "Size of the latest completed checkpoint"},
+    {"lagwatch_job", "completed_checkpoints",
+     "lagwatch_job_checkpoints_completed", 1,
+     "Checkpoints completed, as the JobManager counts them"},
+    {"lagwatch_job", "failed_checkpoints", "lagwatch_job_checkpoints_failed",
+     1, "Checkpoints failed, as the JobManager counts them"},
+    {"lagwatch_job", "in_progress_checkpoints",
+     "lagwatch_job_checkpoints_in_progress", 1, "Checkpoints in progress"},
+};
+
+/* The Kafka lag points keep, for Prometheus, the family names of
+ * kafka-lag-exporter that /metrics uses (agent/lagcollect.c). */
+static const struct field_map lag_fields[] = {
+    {"kafka_consumergroup_lag", "max_lag", "kafka_consumergroup_group_max_lag",
+     1, ""},
+    {"kafka_consumergroup_lag", "max_lag_seconds",
+     "kafka_consumergroup_group_max_lag_seconds", 1, ""},
+    {"kafka_consumergroup_lag", "sum_lag", "kafka_consumergroup_group_sum_lag",
+     1, ""},
+    {"kafka_consumergroup_lag", "slowest_partition",
+     "kafka_consumergroup_group_slowest_partition", 1, ""},
+    {"kafka_consumergroup_lag", "consumed_through_ms",
+     "kafka_consumergroup_group_consumed_through_seconds", 1e-3, ""},
+    {"kafka_consumergroup_lag", "partitions",
+     "kafka_consumergroup_group_partitions", 1, ""},
+};
+
+static const struct field_map *find_map(const char *measurement,
+                                        const char *field)
+{
+    for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+        if (strcmp(fields[k].measurement, measurement) == 0 &&
+            strcmp(fields[k].field, field) == 0)
+            return &fields[k];
+    for (size_t k = 0; k < sizeof(lag_fields) / sizeof(lag_fields[0]); k++)
+        if (strcmp(lag_fields[k].measurement, measurement) == 0 &&
+            strcmp(lag_fields[k].field, field) == 0)
+            return &lag_fields[k];
+    return NULL;
+}
+
+static const char *prefix_of(const char *measurement)
+{
+    if (strcmp(measurement, "lagwatch_task_timing") == 0)
+        return "lagwatch_task";
+    return measurement;
+}
+
+int expo_flink_field(const struct point *p, size_t i, char *name, size_t n,
+                     double *v)
+{
+    const struct field *f = &p->fields[i];
+    if (f->kind == FIELD_FLOAT)
+        *v = f->f;
+    else if (f->kind == FIELD_INT)
+        *v = (double)f->i;
+    else if (f->kind == FIELD_BOOL)
+        *v = f->b ? 1 : 0;
+    else
+        return -1;
+    const struct field_map *m = find_map(p->measurement, f->key);
+    int len;
+    if (m) {
+        len = snprintf(name, n, "%s", m->name);
+        *v *= m->scale;
+    } else {
+        len = snprintf(name, n, "%s_%s", prefix_of(p->measurement), f->key);
+    }
+    return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+int expo_flink_point(struct expo *e, const struct point *p)
+{
+    if (strcmp(p->measurement, "lagwatch_task_timing") != 0 &&
+        strcmp(p->measurement, "lagwatch_job") != 0)
+        return 0;
+    int rc = 0;
+    for (size_t i = 0; i < p->nfields; i++) {
+        char name[256], help[320];
+        double v;
+        if (expo_flink_field(p, i, name, sizeof(name), &v) < 0)
+            continue;
+        const struct field_map *m =
+            find_map(p->measurement, p->fields[i].key);
+        if (m)
+            snprintf(help, sizeof(help), "%s", m->help);
+        else
+            snprintf(help, sizeof(help), "Field %.200s of the %s point",
+                     p->fields[i].key, p->measurement);
+        if (expo_add(e, name, strlen(name), MT_GAUGE, help, strlen(help),
+                     p->tags, p->ntags, v) < 0)
+            rc = -1;
+    }
+    return rc;
+}
