@@ -147,8 +147,8 @@ static int on_series(void *vag, const struct series *s)
     return route_point(ag, &p);
 }
 
-static struct hashring *ring_from_config(const struct cfg_influx *ci,
-                                         char *err, size_t errlen)
+static struct hashring *ring_from_config(const struct cfg_influx *ci, char *err,
+                                         size_t errlen)
 {
     struct hashring_node_spec *specs =
         xcalloc(ci->n_nodes ? ci->n_nodes : 1, sizeof(*specs));
@@ -212,15 +212,14 @@ static int discover(struct agent *ag)
     return rc;
 }
 
-static struct target_stats *target_stats_for(struct agent *ag,
-                                             const char *url,
+static struct target_stats *target_stats_for(struct agent *ag, const char *url,
                                              const char *cluster)
 {
     for (size_t i = 0; i < ag->n_tstats; i++)
         if (strcmp(ag->tstats[i].url, url) == 0)
             return &ag->tstats[i];
-    ag->tstats =
-        xgrow(ag->tstats, &ag->cap_tstats, ag->n_tstats + 1, sizeof(*ag->tstats));
+    ag->tstats = xgrow(ag->tstats, &ag->cap_tstats, ag->n_tstats + 1,
+                       sizeof(*ag->tstats));
     struct target_stats *ts = &ag->tstats[ag->n_tstats++];
     memset(ts, 0, sizeof(*ts));
     ts->url = xstrdup(url);
@@ -269,9 +268,9 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     if (!ag->ring)
         goto fail;
     hashring_fingerprint(ag->ring, ag->fingerprint);
-    ag->router = router_new(ag->ring, cfg->influx.shard_by,
-                            cfg->influx.n_shard_by, cfg->influx.replicas,
-                            cfg->agent.name);
+    ag->router =
+        router_new(ag->ring, cfg->influx.shard_by, cfg->influx.n_shard_by,
+                   cfg->influx.replicas, cfg->agent.name);
 
     struct scraper_opts so = {
         .timeout_ms = cfg->agent.scrape_timeout_ms,
@@ -287,8 +286,8 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     if (!ag->reporters)
         goto fail;
 
-    if (flink_schema_opts_from_cfg(&cfg->trim, &ag->schema_opts, err,
-                                   errlen) < 0)
+    if (flink_schema_opts_from_cfg(&cfg->trim, &ag->schema_opts, err, errlen) <
+        0)
         goto fail;
 
     struct influx_spool_opts so_spool = {
@@ -301,8 +300,8 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
         goto fail;
     if (cfg->remote_write.enabled) {
         char *rdir = NULL;
-        if (cfg->agent.spool_dir && asprintf(&rdir, "%s/remote_write",
-                                             cfg->agent.spool_dir) < 0)
+        if (cfg->agent.spool_dir &&
+            asprintf(&rdir, "%s/remote_write", cfg->agent.spool_dir) < 0)
             rdir = NULL;
         struct remote_write_spool rw_spool = {
             .dir = rdir,
@@ -366,8 +365,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     }
 
     ag->report.n_nodes = cfg->influx.n_nodes;
-    ag->report.nodes =
-        xcalloc(cfg->influx.n_nodes, sizeof(*ag->report.nodes));
+    ag->report.nodes = xcalloc(cfg->influx.n_nodes, sizeof(*ag->report.nodes));
     for (size_t i = 0; i < cfg->influx.n_nodes; i++) {
         ag->report.nodes[i].name = cfg->influx.nodes[i].name;
         ag->report.nodes[i].url = cfg->influx.nodes[i].url;
@@ -457,8 +455,8 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     }
 
     uint64_t lag_timeout = ag->cfg->agent.scrape_timeout_ms;
-    if (lagcollect_sweep(ag->lag, lag_timeout > 600000 ? 600000
-                                                       : (int)lag_timeout,
+    if (lagcollect_sweep(ag->lag,
+                         lag_timeout > 600000 ? 600000 : (int)lag_timeout,
                          on_point, ag) < 0)
         rc = -1;
 
@@ -478,8 +476,8 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     log_info("cycle done targets=%" PRIu64 " failed=%" PRIu64
              " samples=%" PRIu64 " series_kept=%" PRIu64 " points=%" PRIu64
              " duration=%.3fs",
-             r->targets, r->targets_failed, r->samples_scraped,
-             r->series_kept, r->points_out, r->duration_s);
+             r->targets, r->targets_failed, r->samples_scraped, r->series_kept,
+             r->points_out, r->duration_s);
     *rep = r;
     return rc;
 }
@@ -491,9 +489,8 @@ int agent_drain(struct agent *ag, uint64_t timeout_ms)
     if (ag->rw) {
         /* both sinks share the deadline */
         double spent_ms = (mono_s() - t0) * 1000.0;
-        uint64_t left = spent_ms < (double)timeout_ms
-                            ? timeout_ms - (uint64_t)spent_ms
-                            : 0;
+        uint64_t left =
+            spent_ms < (double)timeout_ms ? timeout_ms - (uint64_t)spent_ms : 0;
         int rrc = remote_write_drain(ag->rw, left);
         if (rrc < 0 || (rrc > 0 && rc == 0))
             rc = rrc;
@@ -513,8 +510,7 @@ void agent_refresh_nodes(struct agent *ag)
         nr->points_retried = ns.points_retried;
         nr->points_spooled = ns.points_spooled;
         nr->spool_points = ns.spool_points;
-        snprintf(nr->last_error, sizeof(nr->last_error), "%s",
-                 ns.last_error);
+        snprintf(nr->last_error, sizeof(nr->last_error), "%s", ns.last_error);
     }
 }
 
@@ -527,8 +523,8 @@ void agent_print_report(struct agent *ag, FILE *out)
     fprintf(out, "scraped %zu endpoint(s) in %.3f s:\n", n, r->duration_s);
     for (size_t i = 0; i < n; i++) {
         if (res[i].ok)
-            fprintf(out, "  %-40s ok   %6" PRIu64 " samples %8" PRIu64
-                         " bytes\n",
+            fprintf(out,
+                    "  %-40s ok   %6" PRIu64 " samples %8" PRIu64 " bytes\n",
                     res[i].url, res[i].samples, res[i].bytes);
         else
             fprintf(out, "  %-40s FAIL %s\n", res[i].url, res[i].error);
@@ -543,8 +539,8 @@ void agent_print_report(struct agent *ag, FILE *out)
         fprintf(out, "reduction: %.2fx fewer series than samples\n",
                 (double)r->samples_scraped / (double)r->series_kept);
     if (r->targets_discovered)
-        fprintf(out, "reporter endpoints discovered through REST: %" PRIu64
-                     "\n",
+        fprintf(out,
+                "reporter endpoints discovered through REST: %" PRIu64 "\n",
                 r->targets_discovered);
     for (size_t i = 0; i < ag->cfg->n_flink; i++) {
         if (!ag->rest[i])
@@ -553,12 +549,13 @@ void agent_print_report(struct agent *ag, FILE *out)
         fprintf(out,
                 "JobManager REST %s: %" PRIu64 " requests, %" PRIu64
                 " errors, %" PRIu64 " job and task timing points\n",
-                ag->cfg->flink[i].rest_url, fs->requests_last,
-                fs->errors_last, fs->points_last);
+                ag->cfg->flink[i].rest_url, fs->requests_last, fs->errors_last,
+                fs->points_last);
     }
     lagcollect_print(ag->lag, out);
-    fprintf(out, "points mapped: %" PRIu64 " (%" PRIu64
-                 " not writable: no finite field)\n",
+    fprintf(out,
+            "points mapped: %" PRIu64 " (%" PRIu64
+            " not writable: no finite field)\n",
             r->points_out, r->points_unwritable);
     for (size_t i = 0; i < r->n_nodes; i++) {
         const struct agent_node_report *nr = &r->nodes[i];
@@ -577,10 +574,9 @@ void agent_print_report(struct agent *ag, FILE *out)
                 "  remote write %-28s sent %6" PRIu64 "  failed %" PRIu64
                 "  dropped %" PRIu64 "  spooled %" PRIu64 " (waiting %" PRIu64
                 ")%s%s\n",
-                ag->cfg->remote_write.url, rs.samples_sent,
-                rs.samples_failed, rs.samples_dropped, rs.samples_spooled,
-                rs.spool_samples, rs.last_error[0] ? "  last error: " : "",
-                rs.last_error);
+                ag->cfg->remote_write.url, rs.samples_sent, rs.samples_failed,
+                rs.samples_dropped, rs.samples_spooled, rs.spool_samples,
+                rs.last_error[0] ? "  last error: " : "", rs.last_error);
     }
 }
 
@@ -596,7 +592,10 @@ const char *agent_ring_fingerprint(const struct agent *ag)
 
 /* ==================== self-metrics (/metrics) ====================== */
 
-#define L1(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
+#define L1(n, v)                                                               \
+    {                                                                          \
+        n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
+    }
 
 static void counter(struct expo *out, const char *name, const char *help,
                     double v)
@@ -690,16 +689,16 @@ static void write_nodes(struct agent *ag, struct expo *out)
         for (size_t i = 0; i < ci->n_nodes; i++) {
             struct label l[] = {L1("node", ci->nodes[i].name)};
             const struct influx_node_stats *s = &ns[i];
-            double v = f == 0   ? (double)s->points_written
-                       : f == 1 ? (double)s->points_dropped
-                       : f == 2 ? (double)s->points_retried
-                       : f == 3 ? (double)s->points_skipped_invalid
-                       : f == 4 ? (double)s->write_count
-                       : f == 5 ? (double)s->write_ns_total / 1e9
-                       : f == 6 ? (double)s->bytes_sent
-                       : f == 7 ? (double)s->up
-                       : f == 8 ? (double)s->points_spooled
-                       : f == 9 ? (double)s->points_replayed
+            double v = f == 0    ? (double)s->points_written
+                       : f == 1  ? (double)s->points_dropped
+                       : f == 2  ? (double)s->points_retried
+                       : f == 3  ? (double)s->points_skipped_invalid
+                       : f == 4  ? (double)s->write_count
+                       : f == 5  ? (double)s->write_ns_total / 1e9
+                       : f == 6  ? (double)s->bytes_sent
+                       : f == 7  ? (double)s->up
+                       : f == 8  ? (double)s->points_spooled
+                       : f == 9  ? (double)s->points_replayed
                        : f == 10 ? (double)s->spool_bytes
                        : f == 11 ? (double)s->spool_points
                        : f == 12 ? (double)s->points_dropped_spool
@@ -770,26 +769,26 @@ static void write_rest(struct agent *ag, struct expo *out)
     if (!any)
         return;
     expo_family(out, "lagwatch_rest_requests_total", "counter",
-                    "JobManager REST requests sent");
+                "JobManager REST requests sent");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
         struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
         expo_sample(out, "lagwatch_rest_requests_total", l, 1,
-                        (double)flink_rest_stats(ag->rest[i])->requests_total);
+                    (double)flink_rest_stats(ag->rest[i])->requests_total);
     }
     expo_family(out, "lagwatch_rest_requests_last_cycle", "gauge",
-                    "JobManager REST requests of the last cycle (grows with "
-                    "jobs and vertices, not subtasks)");
+                "JobManager REST requests of the last cycle (grows with "
+                "jobs and vertices, not subtasks)");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
         struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
         expo_sample(out, "lagwatch_rest_requests_last_cycle", l, 1,
-                        (double)flink_rest_stats(ag->rest[i])->requests_last);
+                    (double)flink_rest_stats(ag->rest[i])->requests_last);
     }
     expo_family(out, "lagwatch_rest_errors_total", "counter",
-                    "Failed JobManager REST requests, by kind");
+                "Failed JobManager REST requests, by kind");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
@@ -799,17 +798,17 @@ static void write_rest(struct agent *ag, struct expo *out)
                 L1("flink_cluster", cfg->flink[i].name),
                 L1("kind", flink_rest_err_name((enum flink_rest_err)k))};
             expo_sample(out, "lagwatch_rest_errors_total", l, 2,
-                            (double)fs->errors_total[k]);
+                        (double)fs->errors_total[k]);
         }
     }
     expo_family(out, "lagwatch_rest_duration_seconds", "gauge",
-                    "Wall time of the last JobManager REST collection");
+                "Wall time of the last JobManager REST collection");
     for (size_t i = 0; i < cfg->n_flink; i++) {
         if (!ag->rest[i])
             continue;
         struct label l[] = {L1("flink_cluster", cfg->flink[i].name)};
         expo_sample(out, "lagwatch_rest_duration_seconds", l, 1,
-                        flink_rest_stats(ag->rest[i])->duration_s_last);
+                    flink_rest_stats(ag->rest[i])->duration_s_last);
     }
 }
 
@@ -822,15 +821,14 @@ void agent_write_metrics(struct agent *ag, struct expo *out)
     const struct agent_totals *t = &ag->totals;
     struct label bl[] = {L1("version", PACKAGE_VERSION)};
     expo_family(out, "lagwatch_build_info", "gauge",
-                    "Always 1; the version label names the build");
+                "Always 1; the version label names the build");
     expo_sample(out, "lagwatch_build_info", bl, 1, 1);
     char vn[16];
     snprintf(vn, sizeof(vn), "%u", ag->cfg->influx.vnodes);
-    struct label rl[] = {L1("fingerprint", ag->fingerprint),
-                         L1("vnodes", vn)};
+    struct label rl[] = {L1("fingerprint", ag->fingerprint), L1("vnodes", vn)};
     expo_family(out, "lagwatch_ring_info", "gauge",
-                    "Always 1; agents with the same nodes, weights and "
-                    "vnodes have the same fingerprint");
+                "Always 1; agents with the same nodes, weights and "
+                "vnodes have the same fingerprint");
     expo_sample(out, "lagwatch_ring_info", rl, 2, 1);
 
     counter(out, "lagwatch_cycles_total", "Collection cycles run",

@@ -40,14 +40,14 @@ struct agent_cycle_report {
     uint64_t samples_scraped;
     uint64_t parse_errors;
     uint64_t series_kept;
-    uint64_t samples_dropped;   /* by trim rules and caps */
-    uint64_t samples_folded;    /* folded into per-task series */
-    uint64_t points_out;        /* mapped points, before replication */
-    uint64_t points_unwritable; /* e.g. every field NaN */
+    uint64_t samples_dropped;    /* by trim rules and caps */
+    uint64_t samples_folded;     /* folded into per-task series */
+    uint64_t points_out;         /* mapped points, before replication */
+    uint64_t points_unwritable;  /* e.g. every field NaN */
     uint64_t targets_discovered; /* reporter targets found via REST */
-    uint64_t rest_requests;     /* JobManager REST requests this cycle */
+    uint64_t rest_requests;      /* JobManager REST requests this cycle */
     uint64_t rest_errors;
-    uint64_t rest_points;       /* lagwatch_job and lagwatch_task_timing */
+    uint64_t rest_points; /* lagwatch_job and lagwatch_task_timing */
     size_t n_nodes;
     struct agent_node_report *nodes; /* owned by the agent */
 };

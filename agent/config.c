@@ -1234,7 +1234,8 @@ static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
     /* A node's spool is agent.spool_dir/<name>: this one would share the
      * remote-write sink's spool directory. */
     if (strcmp(nd->name, "remote_write") == 0)
-        return fail(c, n, "influxdb node name 'remote_write' is reserved "
+        return fail(c, n,
+                    "influxdb node name 'remote_write' is reserved "
                     "(agent.spool_dir/remote_write is the remote-write "
                     "spool): rename the node");
     return 0;
@@ -1363,9 +1364,9 @@ static int rw_check(struct ctx *c, const yaml_node_t *n, void *base)
         /* read again by the sink at start; checked here so that `lagwatch
          * check` refuses what the daemon would */
         char err[512];
-        char *s = secret_read_file(rw->password_file,
-                                   "remote write password file", false, err,
-                                   sizeof(err));
+        char *s =
+            secret_read_file(rw->password_file, "remote write password file",
+                             false, err, sizeof(err));
         if (!s)
             return fail(c, map_get(c, n, "password_file"), "%s", err);
         secret_free(&s);
@@ -1390,12 +1391,12 @@ static int check_endpoint_files(struct ctx *c, const yaml_node_t *agent,
     char err[768];
     char *s = NULL;
     if (!a->tls_cert_file != !a->tls_key_file)
-        return fail(c,
-                    map_get(c, agent,
-                            a->tls_cert_file ? "tls_cert_file"
-                                             : "tls_key_file"),
-                    "'agent.tls_cert_file' and 'agent.tls_key_file' must be "
-                    "set together");
+        return fail(
+            c,
+            map_get(c, agent,
+                    a->tls_cert_file ? "tls_cert_file" : "tls_key_file"),
+            "'agent.tls_cert_file' and 'agent.tls_key_file' must be "
+            "set together");
     if (a->tls_cert_file &&
         secret_check_pem(a->tls_cert_file, "TLS certificate file",
                          MAX_TLS_FILE_BYTES, err, sizeof(err)) < 0)
@@ -1426,8 +1427,8 @@ static int check_endpoint_files(struct ctx *c, const yaml_node_t *agent,
                              "basic auth password file", false, err,
                              sizeof(err));
         if (!s)
-            return fail(c, map_get(c, agent, "basic_auth_password_file"),
-                        "%s", err);
+            return fail(c, map_get(c, agent, "basic_auth_password_file"), "%s",
+                        err);
         secret_free(&s);
     }
     return 0;

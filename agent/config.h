@@ -17,19 +17,19 @@
 #include <stdio.h>
 
 struct cfg_agent {
-    char *name;              /* default: the host name */
-    uint64_t interval_ms;    /* default 15s */
-    char *listen;            /* default "127.0.0.1:9743" */
-    char *spool_dir;         /* default "/var/lib/lagwatch/spool" */
-    uint64_t spool_max_bytes; /* default 1GiB */
-    char *log_level;         /* default "info" */
-    uint64_t scrape_timeout_ms;  /* default 10s; must be <= interval */
-    uint64_t max_response_bytes; /* default 64MiB per scrape response */
-    unsigned scrape_concurrency; /* default 16 */
+    char *name;                   /* default: the host name */
+    uint64_t interval_ms;         /* default 15s */
+    char *listen;                 /* default "127.0.0.1:9743" */
+    char *spool_dir;              /* default "/var/lib/lagwatch/spool" */
+    uint64_t spool_max_bytes;     /* default 1GiB */
+    char *log_level;              /* default "info" */
+    uint64_t scrape_timeout_ms;   /* default 10s; must be <= interval */
+    uint64_t max_response_bytes;  /* default 64MiB per scrape response */
+    unsigned scrape_concurrency;  /* default 16 */
     uint64_t shutdown_timeout_ms; /* SIGTERM drain deadline, default 30s */
-    bool spool_fsync;        /* fsync each spooled batch, default true */
-    unsigned max_connections; /* HTTP endpoint, default 64 */
-    char *tls_cert_file;     /* HTTP endpoint TLS, optional */
+    bool spool_fsync;             /* fsync each spooled batch, default true */
+    unsigned max_connections;     /* HTTP endpoint, default 64 */
+    char *tls_cert_file;          /* HTTP endpoint TLS, optional */
     char *tls_key_file;
     char *bearer_token_file; /* HTTP endpoint auth, optional */
     char *basic_auth_user;
@@ -37,11 +37,11 @@ struct cfg_agent {
 };
 
 struct cfg_flink {
-    char *name;        /* tag flink_cluster; required, unique */
-    char *rest_url;    /* optional */
-    char **reporters;  /* PrometheusReporter URLs */
+    char *name;       /* tag flink_cluster; required, unique */
+    char *rest_url;   /* optional */
+    char **reporters; /* PrometheusReporter URLs */
     size_t n_reporters;
-    unsigned discover_port; /* discover_reporters: {port: N}; 0 = off */
+    unsigned discover_port;    /* discover_reporters: {port: N}; 0 = off */
     unsigned rest_concurrency; /* default 8 */
     /* busy ratio at or above which a task can be the job's bottleneck
      * (see flink_rest.h / task_timing.h), default 0.8 */
@@ -88,12 +88,12 @@ struct cfg_relabel {
     enum relabel_action action; /* default replace */
     char **source_labels;
     size_t n_source_labels;
-    char *separator;    /* default ";" */
-    char *regex;        /* default "(.*)"; anchored at both ends */
+    char *separator; /* default ";" */
+    char *regex;     /* default "(.*)"; anchored at both ends */
     char *target_label;
-    char *replacement;  /* default "$1" */
-    uint64_t modulus;   /* hashmod */
-    int line, col;      /* position of the entry, for error messages */
+    char *replacement; /* default "$1" */
+    uint64_t modulus;  /* hashmod */
+    int line, col;     /* position of the entry, for error messages */
 };
 
 struct cfg_trim {
@@ -116,30 +116,30 @@ struct cfg_trim {
 };
 
 struct cfg_influx_node {
-    char *name; /* unique */
-    char *url;  /* http(s)://host:port, no path other than a prefix */
+    char *name;      /* unique */
+    char *url;       /* http(s)://host:port, no path other than a prefix */
     unsigned weight; /* default 1, >= 1 */
 };
 
 struct cfg_influx {
-    bool enabled; /* false when sinks.influxdb is absent */
+    bool enabled;           /* false when sinks.influxdb is absent */
     char *database;         /* default "flink" */
     char *retention_policy; /* optional */
     char **shard_by;        /* default [job_name] */
     size_t n_shard_by;
-    unsigned vnodes;        /* default 1000 */
-    unsigned replicas;      /* default 1, <= number of nodes */
-    unsigned batch_size;    /* points per request, default 5000 */
+    unsigned vnodes;            /* default 1000 */
+    unsigned replicas;          /* default 1, <= number of nodes */
+    unsigned batch_size;        /* points per request, default 5000 */
     uint64_t flush_interval_ms; /* default 1s */
-    uint64_t timeout_ms;    /* per request, default 10s */
-    unsigned max_retries;   /* per batch within a cycle, default 3 */
-    uint64_t queue_max_bytes; /* in-memory queue per node, default 64MiB */
-    bool create_database;   /* create on 404, default true */
-    bool gzip;              /* default true */
-    char *username;         /* optional */
-    char *password_file;    /* optional; read at load time */
-    char *password_env;     /* optional: name of an environment variable */
-    char *password;         /* resolved secret; never printed or logged */
+    uint64_t timeout_ms;        /* per request, default 10s */
+    unsigned max_retries;       /* per batch within a cycle, default 3 */
+    uint64_t queue_max_bytes;   /* in-memory queue per node, default 64MiB */
+    bool create_database;       /* create on 404, default true */
+    bool gzip;                  /* default true */
+    char *username;             /* optional */
+    char *password_file;        /* optional; read at load time */
+    char *password_env;         /* optional: name of an environment variable */
+    char *password;             /* resolved secret; never printed or logged */
     struct cfg_influx_node *nodes;
     size_t n_nodes;
 };

@@ -38,8 +38,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"run", cmd_run},       {"check", cmd_check}, {"lag", cmd_lag},
-        {"ring", cmd_ring},     {"scrape", cmd_scrape},
+        {"run", cmd_run},   {"check", cmd_check},   {"lag", cmd_lag},
+        {"ring", cmd_ring}, {"scrape", cmd_scrape},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(sub, cmds[i].name) == 0)

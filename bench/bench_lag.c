@@ -136,11 +136,10 @@ static void report(const char *what, int64_t ms,
         for (size_t t = 0; t < c->groups[g].n_topics; t++)
             gp += c->groups[g].topics[t].n_parts;
     printf("%s sweep: %" PRId64 " ms, %zu group-partitions; requests: "
-           "metadata %" PRIu64 ", OffsetFetch %" PRIu64
-           " (%" PRIu64 " without a partition list), ListOffsets %" PRIu64
-           " (%" PRIu64 " earliest), reader handles %" PRIu64
-           ", reader messages %" PRIu64 "; cache hits %" PRIu64
-           ", misses %" PRIu64 "\n",
+           "metadata %" PRIu64 ", OffsetFetch %" PRIu64 " (%" PRIu64
+           " without a partition list), ListOffsets %" PRIu64 " (%" PRIu64
+           " earliest), reader handles %" PRIu64 ", reader messages %" PRIu64
+           "; cache hits %" PRIu64 ", misses %" PRIu64 "\n",
            what, ms, gp, b->req_metadata - a->req_metadata,
            b->req_offset_fetch - a->req_offset_fetch,
            b->req_offset_fetch_all - a->req_offset_fetch_all,
@@ -152,9 +151,9 @@ static void report(const char *what, int64_t ms,
     printf("  steps (ms): groups+metadata %" PRId64 ", OffsetFetch %" PRId64
            ", ListOffsets %" PRId64 ", reader %" PRId64 ", assemble %" PRId64
            "; reader seeks %" PRIu64 "\n",
-           b->last_groups_ms, b->last_offset_fetch_ms,
-           b->last_list_offsets_ms, b->last_timestamps_ms,
-           b->last_assemble_ms, b->reader_seeks - a->reader_seeks);
+           b->last_groups_ms, b->last_offset_fetch_ms, b->last_list_offsets_ms,
+           b->last_timestamps_ms, b->last_assemble_ms,
+           b->reader_seeks - a->reader_seeks);
 }
 
 int main(int argc, char **argv)
@@ -176,7 +175,7 @@ int main(int argc, char **argv)
     struct kafka_lag *kl = NULL;
     struct kafka_lag_cluster *c = NULL;
     struct cfg_kafka_group *cg = calloc((size_t)groups, sizeof(*cg));
-    char (*names)[32] = calloc((size_t)groups, sizeof(*names));
+    char(*names)[32] = calloc((size_t)groups, sizeof(*names));
     if (!cg || !names)
         goto out;
 
@@ -209,8 +208,10 @@ int main(int argc, char **argv)
         cg[g].name = names[g];
     }
     char *brokers[] = {boot};
-    struct cfg_kafka cfg = {.name = "bench", .brokers = brokers,
-                            .n_brokers = 1, .groups = cg,
+    struct cfg_kafka cfg = {.name = "bench",
+                            .brokers = brokers,
+                            .n_brokers = 1,
+                            .groups = cg,
                             .n_groups = (size_t)groups};
     kl = kafka_lag_new(&cfg, errstr, sizeof(errstr));
     if (!kl) {

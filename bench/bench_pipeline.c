@@ -58,7 +58,7 @@
 #include "pipeline/trim.h"
 #include "util/xalloc.h"
 
-#define NODES 3
+#define NODES        3
 #define BATCH_POINTS 5000
 
 enum stage {
@@ -86,7 +86,7 @@ struct bench {
     enum stage stage;
     struct promparse *pp; /* the source of label shapes */
     struct spooler *down; /* node 0's spool thread in the spool pass */
-    double spool_wait_s; /* pipeline: wall minus CPU time of appends */
+    double spool_wait_s;  /* pipeline: wall minus CPU time of appends */
 };
 
 static double cpu_s(void);
@@ -116,8 +116,8 @@ struct spooler {
 static void spooler_append(struct spooler *q, struct spool_job *j)
 {
     char err[256];
-    if (spool_append(q->sp, j->data, j->len, j->points, 0, err,
-                     sizeof(err)) != 0)
+    if (spool_append(q->sp, j->data, j->len, j->points, 0, err, sizeof(err)) !=
+        0)
         q->fail++;
     free(j->data);
     free(j);
@@ -149,8 +149,7 @@ static void *spooler_main(void *arg)
 
 /* A full batch of the down node: to its thread, or (queue full) to disk
  * right here, as influx.c does. */
-static void spool_batch(struct bench *b, const struct buf *out,
-                        uint32_t points)
+static void spool_batch(struct bench *b, const struct buf *out, uint32_t points)
 {
     struct spooler *q = b->down;
     struct spool_job *j = xcalloc(1, sizeof(*j));
@@ -217,25 +216,29 @@ static int on_sample(void *vb, const struct sample *s)
     struct bench *b = vb;
     if (b->stage == ST_PARSE)
         return 0;
-    return trim_sample_shaped(b->trim, s, b->pp,
-                              promparse_label_shape(b->pp), b->extra, 1,
-                              b->ts);
+    return trim_sample_shaped(b->trim, s, b->pp, promparse_label_shape(b->pp),
+                              b->extra, 1, b->ts);
 }
 
 /* The generator: walks (family, job, task, operator, subtask) in the order
  * the reporter writes families. */
 static const char *const op_metrics[] = {
-    "numRecordsIn",          "numRecordsOut",
-    "numRecordsInPerSecond", "numRecordsOutPerSecond",
-    "numBytesIn",            "numBytesOut",
-    "currentInputWatermark", "currentOutputWatermark",
-    "numLateRecordsDropped", "numRecordsInErrors",
+    "numRecordsIn",
+    "numRecordsOut",
+    "numRecordsInPerSecond",
+    "numRecordsOutPerSecond",
+    "numBytesIn",
+    "numBytesOut",
+    "currentInputWatermark",
+    "currentOutputWatermark",
+    "numLateRecordsDropped",
+    "numRecordsInErrors",
 };
 static const char *const task_metrics[] = {
-    "busyTimeMsPerSecond", "idleTimeMsPerSecond",
+    "busyTimeMsPerSecond",          "idleTimeMsPerSecond",
     "backPressuredTimeMsPerSecond", "isBackPressured",
-    "numBuffersInLocalPerSecond", "numBuffersOutPerSecond",
-    "checkpointStartDelayNanos", "mailboxMailsPerSecond",
+    "numBuffersInLocalPerSecond",   "numBuffersOutPerSecond",
+    "checkpointStartDelayNanos",    "mailboxMailsPerSecond",
 };
 
 /* Java's Double.toString for an integral v >= 0: "123.0" below 10^7, else
@@ -380,7 +383,10 @@ static double timed_cycles(struct bench *b, struct promparse *pp,
     *parsed = 0;
     b->spool_wait_s = 0;
     for (unsigned cy = 0; cy < cycles; cy++) {
-        struct gen g = {.jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16,
+        struct gen g = {.jobs = 64,
+                        .tasks = 8,
+                        .ops = 2,
+                        .subtasks = 16,
                         .target = samples};
         g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
                  sizeof(task_metrics) / sizeof(task_metrics[0]);
@@ -394,9 +400,9 @@ static double timed_cycles(struct bench *b, struct promparse *pp,
 }
 
 /* --spool-dir: the same cycles without and with node 0 spooling. */
-static int spool_compare(struct bench *b, struct promparse *pp,
-                         struct buf *in, size_t chunk, uint64_t samples,
-                         unsigned cycles, const char *dir, bool fsync)
+static int spool_compare(struct bench *b, struct promparse *pp, struct buf *in,
+                         size_t chunk, uint64_t samples, unsigned cycles,
+                         const char *dir, bool fsync)
 {
     char err[512], path[4096];
     struct spooler q = {.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -431,13 +437,14 @@ static int spool_compare(struct bench *b, struct promparse *pp,
     spool_close(&q.sp);
     double r_off = (double)n_off / t_off, r_on = (double)n_on / t_on;
     printf("spool pass:          %u cycles each, node influx-a down, "
-           "fsync %s\n", cycles, fsync ? "on" : "off");
+           "fsync %s\n",
+           cycles, fsync ? "on" : "off");
     printf("  no spool:          %.0f samples/s\n", r_off);
     printf("  spooling:          %.0f samples/s (%.1f%% lower; %.1f MiB in "
            "%" PRIu64 " batches, pipeline waited %.3f s for the disk, "
            "spool thread done %.3f s after it, %" PRIu64 " failed)\n",
-           r_on, 100.0 * (1.0 - r_on / r_off),
-           (double)st.bytes / 1048576.0, st.records, wait, behind, q.fail);
+           r_on, 100.0 * (1.0 - r_on / r_off), (double)st.bytes / 1048576.0,
+           st.records, wait, behind, q.fail);
     return q.fail ? -1 : 0;
 }
 
@@ -478,8 +485,10 @@ int main(int argc, char **argv)
                 if (strcmp(optarg, stage_names[i]) == 0)
                     break;
             if (i > ST_ENCODE) {
-                fprintf(stderr, "unknown stage '%s' (parse, trim, schema, "
-                        "route or encode)\n", optarg);
+                fprintf(stderr,
+                        "unknown stage '%s' (parse, trim, schema, "
+                        "route or encode)\n",
+                        optarg);
                 return 2;
             }
             b.stage = (enum stage)i;
@@ -532,7 +541,10 @@ int main(int argc, char **argv)
     double t_total = 0;
     uint64_t parsed = 0, errors = 0;
     for (unsigned cy = 0; cy < cycles; cy++) {
-        struct gen g = {.jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16,
+        struct gen g = {.jobs = 64,
+                        .tasks = 8,
+                        .ops = 2,
+                        .subtasks = 16,
                         .target = samples};
         g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
                  sizeof(task_metrics) / sizeof(task_metrics[0]);
@@ -562,8 +574,7 @@ int main(int argc, char **argv)
            parsed, errors);
     printf("input:               %.1f MiB of exposition\n",
            (double)in_bytes / 1048576.0);
-    printf("series kept:         %" PRIu64 " (%" PRIu64
-           " samples folded)\n",
+    printf("series kept:         %" PRIu64 " (%" PRIu64 " samples folded)\n",
            ts.series_out, ts.folded_in);
     printf("points encoded:      %" PRIu64 " (%.1f MiB line protocol, "
            "%" PRIu64 " skipped non-integral)\n",

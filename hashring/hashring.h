@@ -30,7 +30,7 @@ struct hashring_node_spec {
     unsigned weight; /* >= 1 */
 };
 
-#define HASHRING_DEFAULT_VNODES 1000u
+#define HASHRING_DEFAULT_VNODES  1000u
 #define HASHRING_FINGERPRINT_LEN 16
 
 /* Builds a ring over n nodes (n >= 1, names unique and non-empty, weights
@@ -39,9 +39,8 @@ struct hashring_node_spec {
  * 4194304 points (vnodes * total weight) or when out of memory. The ring
  * copies the names; the caller keeps nodes. A built ring is immutable: any
  * thread may look up concurrently without locks. */
-struct hashring *hashring_new(const struct hashring_node_spec *nodes,
-                              size_t n, unsigned vnodes, char *err,
-                              size_t errlen);
+struct hashring *hashring_new(const struct hashring_node_spec *nodes, size_t n,
+                              unsigned vnodes, char *err, size_t errlen);
 void hashring_free(struct hashring **rp);
 
 uint64_t hashring_hash(const void *p, size_t n);

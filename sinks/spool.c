@@ -18,11 +18,11 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define REC_MAGIC 0x3153574cu /* "LWS1" little-endian */
-#define HDR_LEN 32
-#define SEG_MIN (64u << 10)
-#define SEG_MAX (64u << 20)
-#define SEG_SUFFIX ".seg"
+#define REC_MAGIC       0x3153574cu /* "LWS1" little-endian */
+#define HDR_LEN         32
+#define SEG_MIN         (64u << 10)
+#define SEG_MAX         (64u << 20)
+#define SEG_SUFFIX      ".seg"
 #define SEG_NAME_DIGITS 20
 
 struct segment {
@@ -97,8 +97,7 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
-static uint32_t rec_crc(const unsigned char *hdr, const void *data,
-                        size_t len)
+static uint32_t rec_crc(const unsigned char *hdr, const void *data, size_t len)
 {
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, hdr + 4, HDR_LEN - 8);
@@ -266,14 +265,12 @@ static int seg_scan(struct spool *sp, struct segment *g, bool last,
     int fd = open(g->path, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     int rc = -1;
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open '%s': %s", g->path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot open '%s': %s", g->path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) < 0) {
-        snprintf(err, errlen, "cannot stat '%s': %s", g->path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot stat '%s': %s", g->path, strerror(errno));
         goto out;
     }
     uint64_t fsize = (uint64_t)sb.st_size, off = 0;
@@ -303,10 +300,10 @@ static int seg_scan(struct spool *sp, struct segment *g, bool last,
             /* Nothing after this can be trusted to start a record. A torn
              * record (a crash mid-append, a cut file) still has a legible
              * header: its points are counted as lost by that header. */
-            uint32_t lost = r > 0 && h.magic == REC_MAGIC &&
-                                    h.len <= SPOOL_MAX_RECORD
-                                ? h.points
-                                : 0;
+            uint32_t lost =
+                r > 0 && h.magic == REC_MAGIC && h.len <= SPOOL_MAX_RECORD
+                    ? h.points
+                    : 0;
             sp->st.corrupt_records++;
             sp->st.corrupt_points += lost;
             sp->st.corrupt_bytes += fsize - off;
@@ -339,8 +336,7 @@ static int seg_scan(struct spool *sp, struct segment *g, bool last,
                      ": skipping the record (%" PRIu32 " points by its "
                      "header)",
                      g->path, off, h.points);
-            g->bad = xgrow(g->bad, &g->cap_bad, g->nbad + 1,
-                           sizeof(*g->bad));
+            g->bad = xgrow(g->bad, &g->cap_bad, g->nbad + 1, sizeof(*g->bad));
             g->bad[g->nbad++] = off;
             off += HDR_LEN + (uint64_t)h.len;
             continue;
@@ -362,8 +358,8 @@ static int scan_dir(struct spool *sp, char *err, size_t errlen)
 {
     DIR *d = opendir(sp->dir);
     if (!d) {
-        snprintf(err, errlen, "cannot open spool directory '%s': %s",
-                 sp->dir, strerror(errno));
+        snprintf(err, errlen, "cannot open spool directory '%s': %s", sp->dir,
+                 strerror(errno));
         return -1;
     }
     struct dirent *de;
@@ -371,8 +367,8 @@ static int scan_dir(struct spool *sp, char *err, size_t errlen)
         uint64_t seq;
         if (!seg_name(de->d_name, &seq))
             continue;
-        sp->segs = xgrow(sp->segs, &sp->cap_segs, sp->nsegs + 1,
-                         sizeof(*sp->segs));
+        sp->segs =
+            xgrow(sp->segs, &sp->cap_segs, sp->nsegs + 1, sizeof(*sp->segs));
         struct segment *g = &sp->segs[sp->nsegs++];
         memset(g, 0, sizeof(*g));
         g->first_seq = seq;
@@ -475,8 +471,7 @@ static bool make_room(struct spool *sp, uint64_t need)
 
 static int open_tail(struct spool *sp, char *err, size_t errlen)
 {
-    bool fresh = sp->nsegs == 0 ||
-                 sp->segs[sp->nsegs - 1].size >= sp->seg_max;
+    bool fresh = sp->nsegs == 0 || sp->segs[sp->nsegs - 1].size >= sp->seg_max;
     if (!fresh && sp->tail_fd >= 0)
         return 0;
     if (sp->tail_fd >= 0) {
@@ -494,16 +489,14 @@ static int open_tail(struct spool *sp, char *err, size_t errlen)
         return 0;
     }
     char *path = seg_path(sp->dir, sp->next_seq);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0640);
+    int fd =
+        open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot create '%s': %s", path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
         free(path);
         return -1;
     }
-    sp->segs = xgrow(sp->segs, &sp->cap_segs, sp->nsegs + 1,
-                     sizeof(*sp->segs));
+    sp->segs = xgrow(sp->segs, &sp->cap_segs, sp->nsegs + 1, sizeof(*sp->segs));
     struct segment *g = &sp->segs[sp->nsegs++];
     memset(g, 0, sizeof(*g));
     g->first_seq = sp->next_seq;
@@ -539,8 +532,7 @@ int spool_append(struct spool *sp, const void *data, size_t len,
                  uint32_t points, uint64_t meta, char *err, size_t errlen)
 {
     uint64_t need = HDR_LEN + (uint64_t)len;
-    if (len > SPOOL_MAX_RECORD ||
-        (sp->max_bytes && !make_room(sp, need))) {
+    if (len > SPOOL_MAX_RECORD || (sp->max_bytes && !make_room(sp, need))) {
         sp->st.dropped_records++;
         sp->st.dropped_points += points;
         log_warn("spool '%s' cannot hold a batch of %zu bytes under its cap "
@@ -563,8 +555,7 @@ int spool_append(struct spool *sp, const void *data, size_t len,
     else if (sp->fsync && fdatasync(sp->tail_fd) < 0)
         e = errno;
     if (e) {
-        snprintf(err, errlen, "cannot write to '%s': %s", g->path,
-                 strerror(e));
+        snprintf(err, errlen, "cannot write to '%s': %s", g->path, strerror(e));
         /* cut a partial record off so that the next append starts clean */
         if (ftruncate(sp->tail_fd, (off_t)g->size) < 0)
             log_warn("cannot truncate '%s': %s", g->path, strerror(errno));

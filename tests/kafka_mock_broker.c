@@ -128,8 +128,10 @@ int main(int argc, char **argv)
         rd_kafka_resp_err_t err =
             rd_kafka_mock_topic_create(mc, topics[i], (int)parts[i], repl);
         if (err) {
-            fprintf(stderr, "kafka_mock_broker: cannot create topic '%s': "
-                            "%s\n", topics[i], rd_kafka_err2str(err));
+            fprintf(stderr,
+                    "kafka_mock_broker: cannot create topic '%s': "
+                    "%s\n",
+                    topics[i], rd_kafka_err2str(err));
             goto out;
         }
     }
@@ -138,8 +140,8 @@ int main(int argc, char **argv)
     printf("%s\n", boot);
     fflush(stdout);
     if (port_file && write_port_file(port_file, boot) != 0) {
-        fprintf(stderr, "kafka_mock_broker: cannot write '%s': %s\n",
-                port_file, strerror(errno));
+        fprintf(stderr, "kafka_mock_broker: cannot write '%s': %s\n", port_file,
+                strerror(errno));
         goto out;
     }
     int sig = 0;

@@ -25,7 +25,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#define MAX_COMMITS 100000
+#define MAX_COMMITS     100000
 #define JOIN_TIMEOUT_MS 30000
 
 static int usage(void)
@@ -63,11 +63,11 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, const char *bootstrap,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
                           sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-        (group && (rd_kafka_conf_set(conf, "group.id", group, errstr,
-                                     sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-                   rd_kafka_conf_set(conf, "enable.auto.commit", "false",
-                                     errstr,
-                                     sizeof(errstr)) != RD_KAFKA_CONF_OK))) {
+        (group &&
+         (rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr)) !=
+              RD_KAFKA_CONF_OK ||
+          rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
+                            sizeof(errstr)) != RD_KAFKA_CONF_OK))) {
         fprintf(stderr, "kafka_scenario: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -113,8 +113,8 @@ static int cmd_produce(const char *bootstrap, int argc, char **argv)
         char *val = small;
         if (big) {
             memset(big, 'x', (size_t)size);
-            memcpy(big, small, (size_t)n < (size_t)size ? (size_t)n
-                                                         : (size_t)size);
+            memcpy(big, small,
+                   (size_t)n < (size_t)size ? (size_t)n : (size_t)size);
             val = big;
             n = (int)size;
         }
@@ -138,8 +138,8 @@ static int cmd_produce(const char *bootstrap, int argc, char **argv)
     }
     rd_kafka_resp_err_t err = rd_kafka_flush(rk, 30000);
     if (err) {
-        fprintf(stderr, "kafka_scenario: cannot flush to '%s': %s\n",
-                argv[0], rd_kafka_err2str(err));
+        fprintf(stderr, "kafka_scenario: cannot flush to '%s': %s\n", argv[0],
+                rd_kafka_err2str(err));
         goto out;
     }
     rc = 0;
@@ -151,7 +151,8 @@ out:
 
 /* Subscribes to every topic in offs and waits for an assignment, so that
  * the commit comes from a group member. */
-static int join_group(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *offs)
+static int join_group(rd_kafka_t *rk,
+                      const rd_kafka_topic_partition_list_t *offs)
 {
     rd_kafka_topic_partition_list_t *sub =
         rd_kafka_topic_partition_list_new(offs->cnt);

@@ -60,8 +60,7 @@ int cmd_check(int argc, char **argv)
     int rc = 0;
     if (cfg->influx.enabled) {
         printf("ring:\n");
-        if (ringinfo_print(cfg, NULL, 0, false, stdout, err, sizeof(err)) <
-            0) {
+        if (ringinfo_print(cfg, NULL, 0, false, stdout, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             rc = EXIT_USAGE;
         }

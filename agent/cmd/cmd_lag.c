@@ -11,9 +11,9 @@
 #include "kafka/lag_report.h"
 #include "util/xalloc.h"
 
-#define LAG_MAX_ARGS 10000
+#define LAG_MAX_ARGS           10000
 #define LAG_DEFAULT_TIMEOUT_MS 15000
-#define LAG_JSON_MAX (256u << 20)
+#define LAG_JSON_MAX           (256u << 20)
 
 static const char usage[] =
     "usage: lagwatch lag --brokers HOST:PORT[,..] [--group G]... [--json]\n"
@@ -39,8 +39,8 @@ static int add_brokers(struct cfg_kafka *cfg, size_t *cap, const char *list)
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         if (n == 0 || cfg->n_brokers >= LAG_MAX_ARGS)
             return -1;
-        cfg->brokers = xgrow(cfg->brokers, cap, cfg->n_brokers + 1,
-                             sizeof(*cfg->brokers));
+        cfg->brokers =
+            xgrow(cfg->brokers, cap, cfg->n_brokers + 1, sizeof(*cfg->brokers));
         cfg->brokers[cfg->n_brokers++] = xstrndup(p, n);
         if (!comma)
             return 0;
@@ -86,8 +86,10 @@ int cmd_lag(int argc, char **argv)
             rc = 0;
             goto out;
         } else if (!v) {
-            fprintf(stderr, "lagwatch lag: unknown or incomplete option "
-                            "'%s'\n%s", a, usage);
+            fprintf(stderr,
+                    "lagwatch lag: unknown or incomplete option "
+                    "'%s'\n%s",
+                    a, usage);
             goto out;
         } else if (strcmp(a, "--brokers") == 0) {
             if (add_brokers(&cfg, &cap_brokers, v) != 0) {
@@ -108,13 +110,15 @@ int cmd_lag(int argc, char **argv)
         } else if (strcmp(a, "-X") == 0) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v || cfg.n_properties >= LAG_MAX_ARGS) {
-                fprintf(stderr, "lagwatch lag: bad property '%s', want "
-                                "key=value\n", v);
+                fprintf(stderr,
+                        "lagwatch lag: bad property '%s', want "
+                        "key=value\n",
+                        v);
                 goto out;
             }
-            cfg.properties = xgrow(cfg.properties, &cap_props,
-                                   cfg.n_properties + 1,
-                                   sizeof(*cfg.properties));
+            cfg.properties =
+                xgrow(cfg.properties, &cap_props, cfg.n_properties + 1,
+                      sizeof(*cfg.properties));
             cfg.properties[cfg.n_properties].key =
                 xstrndup(v, (size_t)(eq - v));
             cfg.properties[cfg.n_properties++].value = xstrdup(eq + 1);
@@ -126,14 +130,15 @@ int cmd_lag(int argc, char **argv)
             }
             i++;
         } else {
-            fprintf(stderr, "lagwatch lag: unknown option '%s'\n%s", a,
-                    usage);
+            fprintf(stderr, "lagwatch lag: unknown option '%s'\n%s", a, usage);
             goto out;
         }
     }
     if (cfg.n_brokers == 0 || cfg.n_groups == 0) {
-        fprintf(stderr, "lagwatch lag: --brokers and at least one --group "
-                        "are required\n%s", usage);
+        fprintf(stderr,
+                "lagwatch lag: --brokers and at least one --group "
+                "are required\n%s",
+                usage);
         goto out;
     }
 

@@ -64,8 +64,7 @@ int cmd_ring(int argc, char **argv)
                 path);
         goto out;
     }
-    if (ringinfo_print(cfg, keys, nkeys, stats, stdout, err, sizeof(err)) <
-        0) {
+    if (ringinfo_print(cfg, keys, nkeys, stats, stdout, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", path, err);
         goto out;
     }

@@ -132,9 +132,8 @@ static int load(const char *path, const char *cli_level, struct config **cfgp,
  * endpoint is rebuilt from the difference), else *oldp is NULL. Returns -1
  * only when neither the new nor the running configuration could be set up
  * again (the daemon then stops). */
-static int reload(const char *path, const char *cli_level,
-                  struct config **cfgp, struct agent **agp,
-                  struct config **oldp)
+static int reload(const char *path, const char *cli_level, struct config **cfgp,
+                  struct agent **agp, struct config **oldp)
 {
     char err[1024];
     *oldp = NULL;
@@ -174,8 +173,7 @@ static int reload(const char *path, const char *cli_level,
         apply_log_level(cli_level, *cfgp);
         *agp = agent_new(*cfgp, err, sizeof(err));
         if (!*agp) {
-            log_error("cannot set up the running configuration again: %s",
-                      err);
+            log_error("cannot set up the running configuration again: %s", err);
             return -1;
         }
         return 0;
@@ -391,8 +389,7 @@ int cmd_run(int argc, char **argv)
     log_info("stopping: writing what is queued (deadline %llu ms)",
              (unsigned long long)cfg->agent.shutdown_timeout_ms);
     sdnotify_send(sn, "STOPPING=1\nSTATUS=stopping: writing what is queued");
-    rc = agent_drain(ag, cfg->agent.shutdown_timeout_ms) < 0 ? EXIT_RUNTIME
-                                                             : 0;
+    rc = agent_drain(ag, cfg->agent.shutdown_timeout_ms) < 0 ? EXIT_RUNTIME : 0;
 out_ep:
     endpoint_free(&ep);
     sdnotify_free(&sn);

@@ -122,8 +122,7 @@ static int scrape_rest(const char *url, const struct config *cfg,
     }
     if (o->prom)
         o->expo = expo_new(256u << 20);
-    rc = flink_rest_collect(fr, sc, now, print_point, o) < 0 ? EXIT_RUNTIME
-                                                             : 0;
+    rc = flink_rest_collect(fr, sc, now, print_point, o) < 0 ? EXIT_RUNTIME : 0;
     if (o->prom) {
         buf_reset(&o->line);
         expo_write_text(o->expo, &o->line);
@@ -217,8 +216,10 @@ int cmd_scrape(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    unsigned ff = o.schema_opts.fold_fields ? o.schema_opts.fold_fields
-                                            : (FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG);
+    unsigned ff =
+        o.schema_opts.fold_fields
+            ? o.schema_opts.fold_fields
+            : (FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG);
     o.prom_opts.fold_max = ff & FLINK_SCHEMA_MAX;
     o.prom_opts.fold_sum = ff & FLINK_SCHEMA_SUM;
     o.prom_opts.fold_avg = ff & FLINK_SCHEMA_AVG;
@@ -251,8 +252,8 @@ int cmd_scrape(int argc, char **argv)
             "scraped %llu samples from '%s', kept %llu series "
             "(%llu folded, %llu dropped, %llu parse errors)\n",
             (unsigned long long)st.samples, url,
-            (unsigned long long)st.series_out,
-            (unsigned long long)st.folded_in, (unsigned long long)st.dropped,
+            (unsigned long long)st.series_out, (unsigned long long)st.folded_in,
+            (unsigned long long)st.dropped,
             (unsigned long long)st.parse_errors);
 out:
     reporters_free(&rep);

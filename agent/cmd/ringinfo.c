@@ -49,8 +49,9 @@ int ringinfo_print(const struct config *cfg, char *const *keys, size_t nkeys,
         fprintf(out, "points: %u\n", ci->vnodes * total_weight);
         fprintf(out, "replicas: %u\n", ci->replicas);
         fprintf(out, "max share / weighted ideal: %.3f\n", max_ratio);
-        fprintf(out, "keys moved when one node of weight 1 is added: "
-                     "~%.2f%%\n",
+        fprintf(out,
+                "keys moved when one node of weight 1 is added: "
+                "~%.2f%%\n",
                 100.0 / (double)(total_weight + 1));
     }
 

@@ -12,7 +12,7 @@
 
 /* A job graph this large is not a job graph; it bounds the plan work. */
 #define FLINK_MAX_VERTICES 4096
-#define FLINK_MAX_ID_LEN 64
+#define FLINK_MAX_ID_LEN   64
 #define FLINK_MAX_HOST_LEN 253
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -33,8 +33,8 @@ static json_t *load(const char *s, size_t len, char *err, size_t errlen)
     json_error_t je;
     json_t *root = json_loadb(s, len, 0, &je);
     if (!root)
-        set_err(err, errlen, "invalid JSON at line %d column %d: %s",
-                je.line, je.column, je.text);
+        set_err(err, errlen, "invalid JSON at line %d column %d: %s", je.line,
+                je.column, je.text);
     return root;
 }
 
@@ -228,8 +228,8 @@ static void add_upstream(struct flink_vertex *v, size_t u, size_t *cap)
     for (size_t k = 0; k < v->n_upstream; k++)
         if (v->upstream[k] == u)
             return;
-    v->upstream = xgrow(v->upstream, cap, v->n_upstream + 1,
-                        sizeof(*v->upstream));
+    v->upstream =
+        xgrow(v->upstream, cap, v->n_upstream + 1, sizeof(*v->upstream));
     v->upstream[v->n_upstream++] = u;
 }
 
@@ -309,8 +309,10 @@ int flink_json_job_details(const char *s, size_t len,
         struct flink_vertex *v;
         if (!valid_id(vid) || !vname || par < 1 ||
             par > FLINK_MAX_PARALLELISM) {
-            set_err(err, errlen, "vertex %zu: no valid \"id\", \"name\" and "
-                    "\"parallelism\"", i);
+            set_err(err, errlen,
+                    "vertex %zu: no valid \"id\", \"name\" and "
+                    "\"parallelism\"",
+                    i);
             goto out;
         }
         v = &out->v[out->n++];
@@ -575,8 +577,8 @@ int flink_json_checkpoints(const char *s, size_t len,
         }
     }
     latest = json_object_get(root, "latest");
-    completed = json_is_object(latest) ? json_object_get(latest, "completed")
-                                       : NULL;
+    completed =
+        json_is_object(latest) ? json_object_get(latest, "completed") : NULL;
     if (json_is_object(completed))
         take_latest(out, completed);
     else if (best)

@@ -29,9 +29,9 @@
 /* ---- GET /jobs/overview ---- */
 
 struct flink_job_summary {
-    char *jid;   /* validated: 1-64 chars of [0-9A-Za-z] */
+    char *jid; /* validated: 1-64 chars of [0-9A-Za-z] */
     char *name;
-    char *state; /* JobStatus, e.g. "RUNNING" */
+    char *state;           /* JobStatus, e.g. "RUNNING" */
     int64_t start_time_ms; /* -1 when absent */
 };
 
@@ -52,7 +52,7 @@ bool flink_job_state_terminal(const char *state);
 /* ---- GET /jobs/:jid (vertices and plan) ---- */
 
 struct flink_vertex {
-    char *id;   /* validated like a jid */
+    char *id; /* validated like a jid */
     char *name;
     size_t parallelism; /* 1 .. FLINK_MAX_PARALLELISM */
     size_t *upstream;   /* indices into flink_job_details.v, from the plan */

@@ -18,7 +18,7 @@
 #define FLINK_REST_MAGIC 0x464c4b52u
 /* Job names remembered between cycles (to report a stop once). */
 #define MAX_TRACKED_JOBS 100000
-#define MAX_URL 8192
+#define MAX_URL          8192
 
 struct job_mem {
     char *name; /* normalized */
@@ -52,10 +52,8 @@ struct req {
 };
 
 static const char *const metric_names[] = {
-    "busyTimeMsPerSecond",
-    "backPressuredTimeMsPerSecond",
-    "idleTimeMsPerSecond",
-    "numRecordsInPerSecond",
+    "busyTimeMsPerSecond",   "backPressuredTimeMsPerSecond",
+    "idleTimeMsPerSecond",   "numRecordsInPerSecond",
     "currentInputWatermark",
 };
 #define N_METRIC_NAMES (sizeof(metric_names) / sizeof(metric_names[0]))
@@ -87,19 +85,22 @@ struct flink_rest *flink_rest_new(const struct cfg_flink *cfg,
     const char *u = cfg->rest_url;
     size_t len;
 
-    if (!u || (strncmp(u, "http://", 7) != 0 &&
-               strncmp(u, "https://", 8) != 0)) {
-        snprintf(err, errlen, "flink cluster '%s': rest_url '%s' is not an "
-                 "http(s) URL", cfg->name ? cfg->name : "",
-                 u ? u : "");
+    if (!u ||
+        (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
+        snprintf(err, errlen,
+                 "flink cluster '%s': rest_url '%s' is not an "
+                 "http(s) URL",
+                 cfg->name ? cfg->name : "", u ? u : "");
         return NULL;
     }
     len = strlen(u);
     while (len > 0 && u[len - 1] == '/')
         len--;
     if (len > MAX_URL / 2) {
-        snprintf(err, errlen, "flink cluster '%s': rest_url longer than %d "
-                 "bytes", cfg->name ? cfg->name : "", MAX_URL / 2);
+        snprintf(err, errlen,
+                 "flink cluster '%s': rest_url longer than %d "
+                 "bytes",
+                 cfg->name ? cfg->name : "", MAX_URL / 2);
         return NULL;
     }
     fr = xcalloc(1, sizeof(*fr));
@@ -274,8 +275,7 @@ static void parse_failed(struct flink_rest *fr, const struct req *r,
 
 /* ======================= job memory ======================= */
 
-static long mem_find(const struct flink_rest *fr, const char *name,
-                     size_t *pos)
+static long mem_find(const struct flink_rest *fr, const char *name, size_t *pos)
 {
     size_t lo = 0, hi = fr->n_mem;
     while (lo < hi) {
@@ -336,9 +336,8 @@ static struct label mklabel(const char *name, const char *value)
                           (uint32_t)strlen(value)};
 }
 
-static void emit(struct emitter *em, const char *measurement,
-                 const char *job, const char *task, const struct field *f,
-                 size_t nf)
+static void emit(struct emitter *em, const char *measurement, const char *job,
+                 const char *task, const struct field *f, size_t nf)
 {
     struct label tags[3];
     size_t nt = 0;
@@ -443,7 +442,8 @@ static void plan_vertex_requests(struct flink_rest *fr, struct jwork *w)
             buf_release(&q);
             if (!url) {
                 log_warn("cannot build the metrics URL of vertex '%s' of "
-                         "job '%s'", fv->id, w->det.jid);
+                         "job '%s'",
+                         fv->id, w->det.jid);
                 count_err(fr, FLINK_REST_ERR_PARSE);
                 break;
             }
@@ -455,8 +455,7 @@ static void plan_vertex_requests(struct flink_rest *fr, struct jwork *w)
     }
 }
 
-static void emit_job(struct flink_rest *fr, struct emitter *em,
-                     struct jwork *w)
+static void emit_job(struct flink_rest *fr, struct emitter *em, struct jwork *w)
 {
     struct field f[10];
     size_t nf = 0;
@@ -488,8 +487,8 @@ static void emit_job(struct flink_rest *fr, struct emitter *em,
         log_debug("no checkpoints for job '%s': %s", w->js->name, perr);
     } else if (req_check(fr, &w->ckp) == 0) {
         struct flink_checkpoints c;
-        if (flink_json_checkpoints(w->ckp.body.data, w->ckp.body.len, &c,
-                                   perr, sizeof(perr)) < 0) {
+        if (flink_json_checkpoints(w->ckp.body.data, w->ckp.body.len, &c, perr,
+                                   sizeof(perr)) < 0) {
             parse_failed(fr, &w->ckp, perr);
         } else {
             if (c.has_latest && c.latest_ack_ms >= 0)
@@ -599,8 +598,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int flink_rest_collect(struct flink_rest *fr, struct scraper *sc,
-                       int64_t ts_ms, point_fn fn, void *ctx)
+int flink_rest_collect(struct flink_rest *fr, struct scraper *sc, int64_t ts_ms,
+                       point_fn fn, void *ctx)
 {
     struct emitter em = {fr, fn, ctx, ts_ms, 0};
     struct req ov = {0};
@@ -640,9 +639,9 @@ int flink_rest_collect(struct flink_rest *fr, struct scraper *sc,
             continue;
         w[nw].js = &jobs.v[i];
         w[nw].name = norm_dup(jobs.v[i].name);
-        w[nw].rank = flink_job_state_terminal(jobs.v[i].state)
-                         ? 0
-                         : strcmp(jobs.v[i].state, "RUNNING") == 0 ? 2 : 1;
+        w[nw].rank = flink_job_state_terminal(jobs.v[i].state) ? 0
+                     : strcmp(jobs.v[i].state, "RUNNING") == 0 ? 2
+                                                               : 1;
         nw++;
     }
     qsort(w, nw, sizeof(*w), jwork_cmp);
@@ -773,7 +772,8 @@ int flink_rest_discover_reporters(struct flink_rest *fr, struct scraper *sc,
     *n = 0;
     if (fr->cfg->discover_port == 0 || fr->cfg->discover_port > 65535) {
         log_warn("cannot discover reporters of '%s': no valid "
-                 "discover_reporters port", fr->cfg->name);
+                 "discover_reporters port",
+                 fr->cfg->name);
         return -1;
     }
     fr->requests_cycle = 0;
@@ -793,8 +793,8 @@ int flink_rest_discover_reporters(struct flink_rest *fr, struct scraper *sc,
     out = xcalloc(tms.n + 1, sizeof(*out));
     for (size_t i = 0; i < tms.n; i++) {
         char u[512];
-        int len = snprintf(u, sizeof(u), "http://%s:%u/metrics",
-                           tms.v[i].host, fr->cfg->discover_port);
+        int len = snprintf(u, sizeof(u), "http://%s:%u/metrics", tms.v[i].host,
+                           fr->cfg->discover_port);
         if (len < 0 || (size_t)len >= sizeof(u))
             continue;
         out[nout++] = xstrdup(u);

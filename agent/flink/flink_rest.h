@@ -70,7 +70,7 @@
 #include "pipeline/sample.h"
 #include "flink/scrape.h"
 
-#define FLINK_REST_MAX_QUERY 3000
+#define FLINK_REST_MAX_QUERY            3000
 #define FLINK_REST_DEFAULT_MAX_RESPONSE (16u << 20)
 
 struct flink_rest_opts {
@@ -89,12 +89,12 @@ enum flink_rest_err {
 
 struct flink_rest_stats {
     uint64_t cycles;
-    uint64_t requests_last;  /* requests of the last cycle */
+    uint64_t requests_last; /* requests of the last cycle */
     uint64_t requests_total;
-    uint64_t errors_last;    /* errors of the last cycle */
+    uint64_t errors_last; /* errors of the last cycle */
     uint64_t errors_total[FLINK_REST_ERR_N_];
-    uint64_t points_last;    /* points handed to point_fn last cycle */
-    double duration_s_last;  /* wall time of the last cycle */
+    uint64_t points_last;   /* points handed to point_fn last cycle */
+    double duration_s_last; /* wall time of the last cycle */
 };
 
 struct flink_rest;
@@ -111,8 +111,8 @@ void flink_rest_free(struct flink_rest **frp);
  * hands every point, stamped ts_ms, to fn. Points are views valid during
  * the call only. Returns 0 when every request and every fn call succeeded,
  * -1 otherwise (points of the parts that worked are emitted either way). */
-int flink_rest_collect(struct flink_rest *fr, struct scraper *sc,
-                       int64_t ts_ms, point_fn fn, void *ctx);
+int flink_rest_collect(struct flink_rest *fr, struct scraper *sc, int64_t ts_ms,
+                       point_fn fn, void *ctx);
 
 /* GET /taskmanagers and builds http://<tm host>:<discover_port>/metrics
  * for each distinct TaskManager host (from its RPC path, else from a

@@ -133,8 +133,7 @@ int reporters_collect(struct reporters *r, struct scraper *sc,
 
     if (n > r->cap_ctx) {
         r->ctx = xrealloc(r->ctx, n * sizeof(*r->ctx));
-        memset(r->ctx + r->cap_ctx, 0,
-               (n - r->cap_ctx) * sizeof(*r->ctx));
+        memset(r->ctx + r->cap_ctx, 0, (n - r->cap_ctx) * sizeof(*r->ctx));
         r->cap_ctx = n;
     }
     free(r->results);

@@ -41,9 +41,9 @@ struct reporters_stats {
     uint64_t samples;      /* parsed from the expositions */
     uint64_t parse_errors; /* malformed lines skipped */
     uint64_t bytes;
-    uint64_t series_out;   /* series handed to the output after trimming */
-    uint64_t dropped;      /* samples dropped by trimming rules or caps */
-    uint64_t folded_in;    /* samples folded into per-task series */
+    uint64_t series_out; /* series handed to the output after trimming */
+    uint64_t dropped;    /* samples dropped by trimming rules or caps */
+    uint64_t folded_in;  /* samples folded into per-task series */
 };
 
 /* The trim config is compiled here; out receives every series. */

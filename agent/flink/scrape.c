@@ -30,8 +30,8 @@
 
 /* Zero option fields mean "use the default"; a scrape must always have a
  * deadline and a size cap. */
-#define SCRAPE_DEFAULT_TIMEOUT_MS 10000
-#define SCRAPE_DEFAULT_MAX_BYTES (64u * 1024 * 1024)
+#define SCRAPE_DEFAULT_TIMEOUT_MS  10000
+#define SCRAPE_DEFAULT_MAX_BYTES   (64u * 1024 * 1024)
 #define SCRAPE_DEFAULT_CONCURRENCY 4
 /* Error bodies are read and discarded (keeps the connection reusable), but
  * only this much of them. */
@@ -44,8 +44,8 @@ struct scrape_slot {
     const struct scrape_target *t;
     struct curl_slist *headers;
     uint64_t max_bytes;
-    uint64_t bytes;      /* delivered to on_data */
-    uint64_t discarded;  /* error-body bytes read and dropped */
+    uint64_t bytes;     /* delivered to on_data */
+    uint64_t discarded; /* error-body bytes read and dropped */
     bool too_big;
     bool aborted;
     struct timespec start;
@@ -78,15 +78,13 @@ static double scrape_elapsed_s(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static size_t scrape_on_body(char *data, size_t size, size_t nmemb,
-                             void *user)
+static size_t scrape_on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     struct scrape_slot *sl = user;
     size_t len = size * nmemb;
     long code = 0;
 
-    if (curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &code) !=
-        CURLE_OK)
+    if (curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
         code = 0;
     if (code < 200 || code > 299) {
         /* The status decides the outcome; only the connection wants the
@@ -110,8 +108,7 @@ static size_t scrape_on_body(char *data, size_t size, size_t nmemb,
 static int scrape_setup(struct scraper *s, struct scrape_slot *sl, char *err,
                         size_t errlen)
 {
-    const char *accept = sl->t->accept ? sl->t->accept
-                                       : SCRAPE_DEFAULT_ACCEPT;
+    const char *accept = sl->t->accept ? sl->t->accept : SCRAPE_DEFAULT_ACCEPT;
     char *hdr = NULL;
     struct curl_slist *tmp = NULL;
     long timeout = s->timeout_ms > LONG_MAX ? LONG_MAX : (long)s->timeout_ms;
@@ -190,8 +187,7 @@ static void scrape_finish(struct scraper *s, struct scrape_slot *sl,
         if (curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE,
                               &r.http_status) != CURLE_OK)
             r.http_status = 0;
-        if (curl_easy_getinfo(sl->easy, CURLINFO_CONTENT_TYPE, &ct) ==
-            CURLE_OK)
+        if (curl_easy_getinfo(sl->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK)
             r.content_type = ct;
     }
 
@@ -238,14 +234,13 @@ struct scraper *scraper_new(const struct scraper_opts *opts)
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
-    s->timeout_ms = opts->timeout_ms ? opts->timeout_ms
-                                     : SCRAPE_DEFAULT_TIMEOUT_MS;
-    s->max_bytes = opts->max_bytes ? opts->max_bytes
-                                   : SCRAPE_DEFAULT_MAX_BYTES;
-    s->concurrency = opts->concurrency ? opts->concurrency
-                                       : SCRAPE_DEFAULT_CONCURRENCY;
-    s->user_agent = xstrdup(opts->user_agent ? opts->user_agent
-                                             : SCRAPE_DEFAULT_UA);
+    s->timeout_ms =
+        opts->timeout_ms ? opts->timeout_ms : SCRAPE_DEFAULT_TIMEOUT_MS;
+    s->max_bytes = opts->max_bytes ? opts->max_bytes : SCRAPE_DEFAULT_MAX_BYTES;
+    s->concurrency =
+        opts->concurrency ? opts->concurrency : SCRAPE_DEFAULT_CONCURRENCY;
+    s->user_agent =
+        xstrdup(opts->user_agent ? opts->user_agent : SCRAPE_DEFAULT_UA);
     s->slots = xcalloc(s->concurrency, sizeof(*s->slots));
     s->multi = curl_multi_init();
     if (!s->multi) {
@@ -322,8 +317,8 @@ static unsigned scrape_fill(struct scraper *s,
         /* A target that fails to start leaves its slot free for the next
          * one, hence the inner loop. */
         while (!s->slots[i].t && *next < n)
-            active += (unsigned)scrape_start(s, &s->slots[i],
-                                             &targets[(*next)++]);
+            active +=
+                (unsigned)scrape_start(s, &s->slots[i], &targets[(*next)++]);
     }
     return active;
 }
@@ -337,8 +332,7 @@ static void scrape_fail_all(struct scraper *s,
     char err[256];
     struct scrape_slot tmp;
 
-    snprintf(err, sizeof(err), "scraper failure: %s",
-             curl_multi_strerror(mrc));
+    snprintf(err, sizeof(err), "scraper failure: %s", curl_multi_strerror(mrc));
     for (unsigned i = 0; i < s->concurrency; i++) {
         if (!s->slots[i].t)
             continue;

@@ -20,14 +20,14 @@
 typedef int (*scrape_data_fn)(void *user, const char *data, size_t len);
 
 struct scrape_result {
-    bool ok;          /* transfer done, HTTP 2xx, under the size cap */
-    long http_status; /* 0 if no response */
-    const char *error;   /* NULL when ok; human-readable cause otherwise,
-                            e.g. "timeout after 10000 ms", "HTTP 500",
-                            "response larger than 67108864 bytes" */
+    bool ok;                  /* transfer done, HTTP 2xx, under the size cap */
+    long http_status;         /* 0 if no response */
+    const char *error;        /* NULL when ok; human-readable cause otherwise,
+                                 e.g. "timeout after 10000 ms", "HTTP 500",
+                                 "response larger than 67108864 bytes" */
     const char *content_type; /* NULL if none */
     double duration_s;
-    uint64_t bytes;   /* body bytes delivered to data_fn */
+    uint64_t bytes; /* body bytes delivered to data_fn */
 };
 
 /* Called once per target when it completes, whatever the outcome. The
@@ -36,16 +36,16 @@ typedef void (*scrape_done_fn)(void *user, const struct scrape_result *r);
 
 struct scrape_target {
     const char *url;
-    const char *accept;  /* Accept header value, or NULL for a default */
+    const char *accept; /* Accept header value, or NULL for a default */
     scrape_data_fn on_data;
     scrape_done_fn on_done;
     void *user;
 };
 
 struct scraper_opts {
-    uint64_t timeout_ms;   /* whole transfer, per target */
-    uint64_t max_bytes;    /* cap on the decompressed body, per target */
-    unsigned concurrency;  /* transfers in flight at once */
+    uint64_t timeout_ms;    /* whole transfer, per target */
+    uint64_t max_bytes;     /* cap on the decompressed body, per target */
+    unsigned concurrency;   /* transfers in flight at once */
     const char *user_agent; /* NULL: "lagwatch/<version>" */
 };
 

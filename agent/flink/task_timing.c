@@ -14,8 +14,8 @@ void task_timing_subtask_clear(struct task_timing_subtask *st)
     st->watermark_ms = NAN;
 }
 
-int task_timing_watermark_lag(const struct task_timing_result *r,
-                              int64_t ts_ms, int64_t *lag_ms)
+int task_timing_watermark_lag(const struct task_timing_result *r, int64_t ts_ms,
+                              int64_t *lag_ms)
 {
     double wm = r->watermark_min_ms;
     if (!isfinite(wm) || wm <= 0.0)
@@ -115,8 +115,7 @@ static bool upstream_backpressured(const struct task_timing_task *tasks,
 }
 
 long task_timing_compute(const struct task_timing_task *tasks, size_t n,
-                         double busy_threshold,
-                         struct task_timing_result *out)
+                         double busy_threshold, struct task_timing_result *out)
 {
     long cand = -1;
     bool any_bp = false;

@@ -52,7 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TASK_TIMING_BACKPRESSURED 0.1
+#define TASK_TIMING_BACKPRESSURED          0.1
 #define TASK_TIMING_DEFAULT_BUSY_THRESHOLD 0.8
 
 /* One subtask's task-scope metrics; NaN where missing. */
@@ -90,14 +90,13 @@ void task_timing_subtask_clear(struct task_timing_subtask *st);
  * Returns the index of the bottleneck task, or -1 when there is none. The
  * graph may contain cycles (hostile input); they are walked once. */
 long task_timing_compute(const struct task_timing_task *tasks, size_t n,
-                         double busy_threshold,
-                         struct task_timing_result *out);
+                         double busy_threshold, struct task_timing_result *out);
 
 /* The field watermark_lag_ms at ts_ms: ts_ms - r->watermark_min_ms,
  * clamped to 0 (a JobManager clock ahead of ours, or a watermark at
  * Long.MAX_VALUE after the end of input). Returns -1 when the task has no
  * watermark (the field is left out), else 0. */
-int task_timing_watermark_lag(const struct task_timing_result *r,
-                              int64_t ts_ms, int64_t *lag_ms);
+int task_timing_watermark_lag(const struct task_timing_result *r, int64_t ts_ms,
+                              int64_t *lag_ms);
 
 #endif

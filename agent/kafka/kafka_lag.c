@@ -21,10 +21,10 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define ADMIN_MAX_INFLIGHT 32
+#define ADMIN_MAX_INFLIGHT     32
 #define LIST_GROUPS_TIMEOUT_MS 5000
-#define MIN_STEP_TIMEOUT_MS 100
-#define READER_POLL_MS 50
+#define MIN_STEP_TIMEOUT_MS    100
+#define READER_POLL_MS         50
 /* Offsets read forward to the next group's committed offset before a seek
  * is cheaper: a fetch of a small batch costs about as much as a seek. */
 #define READ_AHEAD_MAX 1000
@@ -56,7 +56,7 @@ struct md_part {
     bool want_end, want_earliest;
     int64_t end, earliest;
     size_t need_lo, need_hi; /* range of sw->needs for this partition */
-    long cursor; /* next unresolved need while reading, or -1 */
+    long cursor;             /* next unresolved need while reading, or -1 */
 };
 
 struct commit {
@@ -174,8 +174,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
         log_debug("librdkafka %s: %s", fac, msg);
 }
 
-static void error_cb(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     (void)opaque;
@@ -208,8 +207,8 @@ static rd_kafka_conf_t *conf_build(const struct kafka_lag *kl, char *err,
         conf_set(conf, "client.id", "lagwatch", err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < kl->n_props; i++) {
-        if (conf_set(conf, kl->props[i].key, kl->props[i].value, err,
-                     errlen) != 0)
+        if (conf_set(conf, kl->props[i].key, kl->props[i].value, err, errlen) !=
+            0)
             goto fail;
     }
     return conf;
@@ -244,8 +243,8 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
         kl->props[i].value = xstrdup(cfg->properties[i].value);
     }
     kl->n_groups = cfg->n_groups;
-    kl->groups = kl->n_groups ? xcalloc(kl->n_groups, sizeof(*kl->groups))
-                              : NULL;
+    kl->groups =
+        kl->n_groups ? xcalloc(kl->n_groups, sizeof(*kl->groups)) : NULL;
     kl->re = kl->n_groups ? xcalloc(kl->n_groups, sizeof(*kl->re)) : NULL;
     for (size_t i = 0; i < kl->n_groups; i++) {
         const struct cfg_kafka_group *g = &cfg->groups[i];
@@ -256,10 +255,9 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
             continue;
         int code = 0;
         PCRE2_SIZE off = 0;
-        kl->re[i] = pcre2_compile((PCRE2_SPTR)g->pattern, PCRE2_ZERO_TERMINATED,
-                                  PCRE2_ANCHORED | PCRE2_ENDANCHORED |
-                                      PCRE2_UTF,
-                                  &code, &off, NULL);
+        kl->re[i] = pcre2_compile(
+            (PCRE2_SPTR)g->pattern, PCRE2_ZERO_TERMINATED,
+            PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF, &code, &off, NULL);
         if (!kl->re[i]) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(code, msg, sizeof(msg));
@@ -300,7 +298,6 @@ static void known_clear(struct kafka_lag *kl)
     kl->known = NULL;
     kl->n_known = kl->cap_known = 0;
 }
-
 
 void kafka_lag_free(struct kafka_lag **klp)
 {
@@ -351,8 +348,8 @@ int kafka_lag_match_group(const struct kafka_lag *kl, const char *group)
         }
         if (!md)
             md = pcre2_match_data_create_from_pattern(kl->re[i], NULL);
-        int rc = pcre2_match(kl->re[i], (PCRE2_SPTR)group, strlen(group), 0,
-                             0, md, NULL);
+        int rc = pcre2_match(kl->re[i], (PCRE2_SPTR)group, strlen(group), 0, 0,
+                             md, NULL);
         if (rc >= 0)
             found = (int)i;
     }
@@ -371,8 +368,7 @@ static bool sel_has(const struct sweep *sw, const char *name)
     return false;
 }
 
-static void sel_add(struct sweep *sw, size_t *cap, const char *name,
-                    int entry)
+static void sel_add(struct sweep *sw, size_t *cap, const char *name, int entry)
 {
     sw->groups = xgrow(sw->groups, cap, sw->n_groups + 1, sizeof(*sw->groups));
     struct sel_group *g = &sw->groups[sw->n_groups++];
@@ -457,8 +453,8 @@ static long md_find(const struct sweep *sw, const char *topic,
     if (!sw->n_parts)
         return -1;
     struct md_part key = {.topic = topic, .partition = partition};
-    const struct md_part *p = bsearch(&key, sw->parts, sw->n_parts,
-                                      sizeof(*sw->parts), cmp_md_part);
+    const struct md_part *p =
+        bsearch(&key, sw->parts, sw->n_parts, sizeof(*sw->parts), cmp_md_part);
     return p ? (long)(p - sw->parts) : -1;
 }
 
@@ -477,8 +473,9 @@ static int load_metadata(struct sweep *sw)
     for (int i = 0; i < sw->md->topic_cnt; i++)
         total += (size_t)sw->md->topics[i].partition_cnt;
     if (total > KAFKA_LAG_MAX_PARTITIONS) {
-        buf_addf(&sw->err, "cluster has %zu partitions, more than the cap "
-                           "of %u",
+        buf_addf(&sw->err,
+                 "cluster has %zu partitions, more than the cap "
+                 "of %u",
                  total, KAFKA_LAG_MAX_PARTITIONS);
         return -1;
     }
@@ -489,8 +486,7 @@ static int load_metadata(struct sweep *sw)
          * never consumed by applications. */
         if (t->err || strncmp(t->topic, "__", 2) == 0)
             continue;
-        if (kafka_tscache_topics_full(kl->cache))
-        {
+        if (kafka_tscache_topics_full(kl->cache)) {
             kafka_tscache_clear(kl->cache);
             known_clear(kl); /* its topic ids are gone */
         }
@@ -512,8 +508,8 @@ static int load_metadata(struct sweep *sw)
      * that every part of this sweep uses the current table. */
     for (size_t i = 0; i < sw->n_parts; i++) {
         if (i == 0 || sw->parts[i].topic != sw->parts[i - 1].topic)
-            sw->parts[i].topic_id = kafka_tscache_topic(kl->cache,
-                                                        sw->parts[i].topic);
+            sw->parts[i].topic_id =
+                kafka_tscache_topic(kl->cache, sw->parts[i].topic);
         else
             sw->parts[i].topic_id = sw->parts[i - 1].topic_id;
     }
@@ -534,9 +530,8 @@ static void send_offset_fetch(struct sweep *sw, struct fetch_req *r)
     if (r->idx) {
         l = rd_kafka_topic_partition_list_new((int)r->count);
         for (size_t i = 0; i < r->count; i++)
-            rd_kafka_topic_partition_list_add(
-                l, sw->parts[r->idx[i]].topic,
-                sw->parts[r->idx[i]].partition);
+            rd_kafka_topic_partition_list_add(l, sw->parts[r->idx[i]].topic,
+                                              sw->parts[r->idx[i]].partition);
     } else {
         kl->st.req_offset_fetch_all++;
     }
@@ -649,8 +644,7 @@ static bool known_has(const struct known_group *k, uint32_t topic_id)
  * group that starts on a new topic is still found, within
  * ceil(partitions / KAFKA_LAG_CHUNK) sweeps, and on clusters of at most
  * KAFKA_LAG_CHUNK partitions at once. */
-static size_t plan_group(struct sweep *sw, size_t g, size_t *idx,
-                         size_t *chunk)
+static size_t plan_group(struct sweep *sw, size_t g, size_t *idx, size_t *chunk)
 {
     struct known_group *k = known_find(sw->kl, sw->groups[g].name);
     size_t n = 0;
@@ -694,9 +688,8 @@ static void known_update(struct sweep *sw)
             k->group = xstrdup(sg->name);
         }
         free(k->topics);
-        k->topics = sg->n_commits
-                        ? xcalloc(sg->n_commits, sizeof(*k->topics))
-                        : NULL;
+        k->topics =
+            sg->n_commits ? xcalloc(sg->n_commits, sizeof(*k->topics)) : NULL;
         k->n_topics = 0;
         for (size_t c = 0; c < sg->n_commits; c++) {
             uint32_t id = sw->parts[sg->commits[c].md].topic_id;
@@ -778,8 +771,8 @@ static int fetch_committed(struct sweep *sw)
 {
     struct kafka_lag *kl = sw->kl;
     bool tried_all = kl->all_offsets != ALL_EMPTY;
-    size_t **lists = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*lists))
-                                  : NULL;
+    size_t **lists =
+        sw->n_groups ? xcalloc(sw->n_groups, sizeof(*lists)) : NULL;
     struct fetch_req *reqs = NULL;
     size_t n_reqs = 0, cap_reqs = 0;
     int rc = -1;
@@ -788,8 +781,7 @@ static int fetch_committed(struct sweep *sw)
     for (size_t g = 0; g < sw->n_groups; g++) {
         if (kl->all_offsets == ALL_WORKS || sw->groups[g].n_commits)
             continue;
-        lists[g] = sw->n_parts ? xcalloc(sw->n_parts, sizeof(**lists))
-                               : NULL;
+        lists[g] = sw->n_parts ? xcalloc(sw->n_parts, sizeof(**lists)) : NULL;
         size_t chunk;
         size_t n = plan_group(sw, g, lists[g], &chunk);
         for (size_t start = 0; start < n; start += chunk) {
@@ -908,8 +900,8 @@ static int list_offsets(struct sweep *sw, bool earliest)
                 continue;
             idx[l->cnt] = i;
             rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
-                ->offset = earliest ? RD_KAFKA_OFFSET_BEGINNING
-                                    : RD_KAFKA_OFFSET_END;
+                ->offset =
+                earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
         }
         if (l->cnt == 0) {
             rd_kafka_topic_partition_list_destroy(l);
@@ -927,8 +919,8 @@ static int list_offsets(struct sweep *sw, bool earliest)
             if (!e && tp->offset < 0)
                 e = RD_KAFKA_RESP_ERR__BAD_MSG;
             if (e) {
-                buf_addf(&sw->err, "cannot read %s offset of '%s' [%" PRId32
-                                   "]: %s",
+                buf_addf(&sw->err,
+                         "cannot read %s offset of '%s' [%" PRId32 "]: %s",
                          earliest ? "earliest" : "end", tp->topic,
                          tp->partition, rd_kafka_err2str(e));
                 break;
@@ -977,8 +969,8 @@ static long need_find(const struct sweep *sw, size_t md, int64_t off)
     if (!sw->n_needs)
         return -1;
     struct ts_need key = {.md = md, .offset = off};
-    const struct ts_need *n = bsearch(&key, sw->needs, sw->n_needs,
-                                      sizeof(*sw->needs), cmp_need);
+    const struct ts_need *n =
+        bsearch(&key, sw->needs, sw->n_needs, sizeof(*sw->needs), cmp_need);
     return n ? (long)(n - sw->needs) : -1;
 }
 
@@ -1005,9 +997,8 @@ static int64_t read_offset(const struct md_part *p, int64_t off)
 /* Calls fn for every partition of every topic group g has committed on,
  * with the offset its lag counts from (-1: no commit, skipped). */
 static void each_group_part(struct sweep *sw, const struct sel_group *sg,
-                            void (*fn)(struct sweep *sw, size_t md,
-                                       int64_t off, bool has_commit,
-                                       void *ctx),
+                            void (*fn)(struct sweep *sw, size_t md, int64_t off,
+                                       bool has_commit, void *ctx),
                             void *ctx)
 {
     size_t k = 0;
@@ -1090,8 +1081,7 @@ static rd_kafka_t *reader_new(struct sweep *sw, char *err, size_t errlen)
         conf_set(conf, "enable.partition.eof", "true", err, errlen) != 0 ||
         conf_set(conf, "auto.offset.reset", "error", err, errlen) != 0 ||
         conf_set(conf, "enable.auto.commit", "false", err, errlen) != 0 ||
-        conf_set(conf, "enable.auto.offset.store", "false", err, errlen) !=
-            0 ||
+        conf_set(conf, "enable.auto.offset.store", "false", err, errlen) != 0 ||
         conf_set(conf, "fetch.wait.max.ms", "10", err, errlen) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -1144,8 +1134,8 @@ static void reader_seek(struct sweep *sw, rd_kafka_t *rk, struct md_part *p)
  * offset (or a seek position at or below its next need), so the first
  * message at or after a needed offset is the first unconsumed message of
  * every group committed there. */
-static void reader_take(struct sweep *sw, rd_kafka_t *rk,
-                        rd_kafka_message_t *m, size_t *left)
+static void reader_take(struct sweep *sw, rd_kafka_t *rk, rd_kafka_message_t *m,
+                        size_t *left)
 {
     struct kafka_lag *kl = sw->kl;
     if (!m->rkt)
@@ -1265,8 +1255,8 @@ static int read_timestamps(struct sweep *sw)
         if (i > 0 && sw->needs[i - 1].md == sw->needs[i].md)
             continue;
         p->cursor = (long)i;
-        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
-            ->offset = sw->needs[i].offset;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+            sw->needs[i].offset;
         left++;
     }
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
@@ -1356,9 +1346,9 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
         t->ts_type = tstype_name(tstype);
 }
 
-static void build_topic(struct sweep *sw, const struct sel_group *sg,
-                        size_t *k, size_t first, size_t last,
-                        struct kafka_lag_topic *t, int64_t now)
+static void build_topic(struct sweep *sw, const struct sel_group *sg, size_t *k,
+                        size_t first, size_t last, struct kafka_lag_topic *t,
+                        int64_t now)
 {
     struct kafka_lag *kl = sw->kl;
     t->topic = xstrdup(sw->parts[first].topic);
@@ -1387,8 +1377,7 @@ static struct kafka_lag_cluster *assemble(struct sweep *sw, int64_t now)
     c->swept_at_ms = now;
     kl->st.last_data_loss = kl->st.last_ts_unknown = 0;
     c->n_groups = sw->n_groups;
-    c->groups = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*c->groups))
-                             : NULL;
+    c->groups = sw->n_groups ? xcalloc(sw->n_groups, sizeof(*c->groups)) : NULL;
     for (size_t g = 0; g < sw->n_groups; g++) {
         const struct sel_group *sg = &sw->groups[g];
         struct kafka_lag_group *kg = &c->groups[g];
@@ -1403,8 +1392,8 @@ static struct kafka_lag_cluster *assemble(struct sweep *sw, int64_t now)
                 first--;
             while (last < sw->n_parts && sw->parts[last].topic == topic)
                 last++;
-            kg->topics = xgrow(kg->topics, &cap, kg->n_topics + 1,
-                               sizeof(*kg->topics));
+            kg->topics =
+                xgrow(kg->topics, &cap, kg->n_topics + 1, sizeof(*kg->topics));
             struct kafka_lag_topic *t = &kg->topics[kg->n_topics++];
             memset(t, 0, sizeof(*t));
             build_topic(sw, sg, &k, first, last, t, now);

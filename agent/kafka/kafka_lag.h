@@ -38,10 +38,10 @@
 #include "config.h"
 #include "kafka/kafka_result.h"
 
-#define KAFKA_LAG_CHUNK 1000 /* partitions per OffsetFetch / ListOffsets */
-#define KAFKA_LAG_CACHE_MAX 1000000 /* timestamp cache entries */
+#define KAFKA_LAG_CHUNK          1000 /* partitions per OffsetFetch / ListOffsets */
+#define KAFKA_LAG_CACHE_MAX      1000000 /* timestamp cache entries */
 #define KAFKA_LAG_MAX_PARTITIONS 1000000 /* cap on cluster metadata */
-#define KAFKA_LAG_MAX_GROUPS 100000      /* cap on listed groups */
+#define KAFKA_LAG_MAX_GROUPS     100000  /* cap on listed groups */
 
 /* Cumulative over the life of a struct kafka_lag. */
 struct kafka_lag_stats {
@@ -49,14 +49,14 @@ struct kafka_lag_stats {
     uint64_t sweep_errors;
     uint64_t req_metadata;
     uint64_t req_list_groups;
-    uint64_t req_offset_fetch; /* all of them, including: */
+    uint64_t req_offset_fetch;     /* all of them, including: */
     uint64_t req_offset_fetch_all; /* one per group: every committed
                                       partition (no partition list) */
-    uint64_t req_list_offsets; /* one per leader per chunk, including: */
+    uint64_t req_list_offsets;     /* one per leader per chunk, including: */
     uint64_t req_list_offsets_earliest; /* log start offsets */
-    uint64_t reader_assigns;   /* reader handles created (one per sweep
-                                  that needs timestamps) */
-    uint64_t reader_messages;  /* messages and EOF events read */
+    uint64_t reader_assigns;            /* reader handles created (one per sweep
+                                           that needs timestamps) */
+    uint64_t reader_messages;           /* messages and EOF events read */
     uint64_t no_commit_skipped;
     uint64_t negative_age_clamped;
     uint64_t ts_timeouts; /* partitions whose timestamp was not read in time */
@@ -75,9 +75,9 @@ struct kafka_lag_stats {
     int64_t last_timestamps_ms;
     int64_t last_assemble_ms;
     /* Gauges of the last successful sweep. */
-    uint64_t last_data_loss; /* partitions whose committed offset is below
-                                the log start (retention deleted records
-                                the group had not consumed) */
+    uint64_t last_data_loss;  /* partitions whose committed offset is below
+                                 the log start (retention deleted records
+                                 the group had not consumed) */
     uint64_t last_ts_unknown; /* lagging partitions of unknown time lag */
 };
 
@@ -106,6 +106,5 @@ const struct kafka_lag_stats *kafka_lag_stats(const struct kafka_lag *kl);
  * equals it or whose anchored pattern (compiled by kafka_lag_new) matches
  * it; returns its index or -1. */
 int kafka_lag_match_group(const struct kafka_lag *kl, const char *group);
-
 
 #endif

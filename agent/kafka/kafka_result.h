@@ -18,16 +18,16 @@ struct kafka_lag_part {
     int32_t partition;
     int64_t committed; /* with lag_from_earliest and no commit: earliest */
     int64_t end;
-    int64_t lag; /* end - committed, >= 0 */
+    int64_t lag;        /* end - committed, >= 0 */
     double lag_seconds; /* now - first unconsumed timestamp, >= 0; 0 when
                            !has_ts (the report shows it as unknown) */
     int64_t first_unconsumed_ts_ms; /* caught up: the sweep's time */
     int64_t lost_records; /* data_loss: earliest - committed (at most lag) */
     bool has_commit;
-    bool has_ts; /* false: lag > 0 but the timestamp could not be read in
-                    time; lag_seconds is then unknown and the partition
-                    does not lower consumed_through (see
-                    kafka_lag_topic_hold) */
+    bool has_ts;    /* false: lag > 0 but the timestamp could not be read in
+                       time; lag_seconds is then unknown and the partition
+                       does not lower consumed_through (see
+                       kafka_lag_topic_hold) */
     bool data_loss; /* retention deleted records at or after the committed
                        offset: the log starts above it, and the first
                        unconsumed message is the earliest one left */
@@ -40,7 +40,7 @@ struct kafka_lag_topic {
     double max_lag_seconds;
     int32_t slowest_partition; /* -1 when there are no partitions */
     int64_t sum_lag;
-    size_t partitions; /* == n_parts */
+    size_t partitions;       /* == n_parts */
     size_t ts_unknown_parts; /* lagging partitions without a timestamp */
     size_t data_loss_parts;  /* partitions with data_loss */
     int64_t consumed_through_ms;
@@ -57,8 +57,8 @@ struct kafka_lag_group {
 
 struct kafka_lag_cluster {
     char *name;
-    bool stale;  /* the last sweep failed; this is an older result */
-    char *error; /* why the last sweep failed, or NULL */
+    bool stale;          /* the last sweep failed; this is an older result */
+    char *error;         /* why the last sweep failed, or NULL */
     int64_t swept_at_ms; /* when this result was measured */
     struct kafka_lag_group *groups; /* in configuration order */
     size_t n_groups;

@@ -55,8 +55,7 @@ static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
     json_seconds(b, t->max_lag_seconds);
     buf_addf(b,
              ",\"slowest_partition\":%" PRId32 ",\"sum_lag\":%" PRId64
-             ",\"consumed_through_ms\":%" PRId64
-             ",\"partition_count\":%zu",
+             ",\"consumed_through_ms\":%" PRId64 ",\"partition_count\":%zu",
              t->slowest_partition, t->sum_lag, t->consumed_through_ms,
              t->partitions);
     if (t->ts_unknown_parts)
@@ -170,19 +169,18 @@ int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
                 ok = fprintf(f,
                              "%-*s %-*s %9" PRId32 " %12" PRId64 " %12" PRId64
                              " %10" PRId64 " %11s%s\n",
-                             gw, group, tw, topic, kp->partition,
-                             kp->committed, kp->end, kp->lag, secs,
+                             gw, group, tw, topic, kp->partition, kp->committed,
+                             kp->end, kp->lag, secs,
                              kp->data_loss ? " DATA LOSS" : "") >= 0;
             }
-            ok = ok &&
-                 fprintf(f,
-                         "# %s %s: slowest partition %" PRId32
-                         " (%.3f s behind), max lag %" PRId64
-                         ", sum lag %" PRId64 ", %zu partitions, %s\n",
-                         group, topic, kt->slowest_partition,
-                         kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
-                         kt->partitions, kt->ts_type ? kt->ts_type
-                                                     : "unknown") >= 0;
+            ok = ok && fprintf(f,
+                               "# %s %s: slowest partition %" PRId32
+                               " (%.3f s behind), max lag %" PRId64
+                               ", sum lag %" PRId64 ", %zu partitions, %s\n",
+                               group, topic, kt->slowest_partition,
+                               kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
+                               kt->partitions,
+                               kt->ts_type ? kt->ts_type : "unknown") >= 0;
             if (ok && (kt->ts_unknown_parts || kt->data_loss_parts))
                 ok = fprintf(f,
                              "# %s %s: %zu partitions of unknown time lag, "
@@ -199,8 +197,7 @@ int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
 
 /* ================ points ================ */
 
-int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn,
-                      void *ctx)
+int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn, void *ctx)
 {
     if (c->stale)
         return 0;
@@ -223,21 +220,25 @@ int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn,
             tags[nt++] = (struct label){"group", kg->group, 5,
                                         (uint32_t)strlen(kg->group)};
             if (job && job_len > 0)
-                tags[nt++] = (struct label){"job_name", job, 8,
-                                            (uint32_t)job_len};
+                tags[nt++] =
+                    (struct label){"job_name", job, 8, (uint32_t)job_len};
             tags[nt++] = (struct label){"kafka_cluster", c->name, 13,
                                         (uint32_t)strlen(c->name)};
             tags[nt++] = (struct label){"topic", kt->topic, 5,
                                         (uint32_t)strlen(kt->topic)};
             struct field fields[] = {
-                {.key = "consumed_through_ms", .kind = FIELD_INT,
+                {.key = "consumed_through_ms",
+                 .kind = FIELD_INT,
                  .i = kt->consumed_through_ms},
                 {.key = "max_lag", .kind = FIELD_INT, .i = kt->max_lag},
-                {.key = "max_lag_seconds", .kind = FIELD_FLOAT,
+                {.key = "max_lag_seconds",
+                 .kind = FIELD_FLOAT,
                  .f = kt->max_lag_seconds},
-                {.key = "partitions", .kind = FIELD_INT,
+                {.key = "partitions",
+                 .kind = FIELD_INT,
                  .i = (int64_t)kt->partitions},
-                {.key = "slowest_partition", .kind = FIELD_INT,
+                {.key = "slowest_partition",
+                 .kind = FIELD_INT,
                  .i = kt->slowest_partition},
                 {.key = "sum_lag", .kind = FIELD_INT, .i = kt->sum_lag},
             };

@@ -30,13 +30,13 @@
  * "lost_records" (its topic "data_loss_partitions"). Returns -1 when out
  * hit its cap. */
 int lag_report_json(struct buf *out,
-                    const struct kafka_lag_cluster *const *clusters,
-                    size_t n);
+                    const struct kafka_lag_cluster *const *clusters, size_t n);
 
 /* Writes the table GROUP TOPIC PARTITION COMMITTED END LAG LAG_SECONDS,
  * and after each group/topic a summary line naming the slowest partition
  * (and one counting partitions of unknown time lag and with data loss,
- * when there are any; such rows read "unknown" and "DATA LOSS"). Returns -1 on a write error. */
+ * when there are any; such rows read "unknown" and "DATA LOSS"). Returns -1 on
+ * a write error. */
 int lag_report_table(FILE *f, const struct kafka_lag_cluster *c);
 
 /* Calls fn once per group and topic of c with a kafka_consumergroup_lag

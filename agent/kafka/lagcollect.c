@@ -69,7 +69,8 @@ int lagcollect_sweep(struct lagcollect *lc, int timeout_ms, point_fn fn,
             if (!lc->failing[i])
                 log_error("kafka cluster '%s': %s; serving the last result "
                           "as stale",
-                          name, res && res->error ? res->error : "sweep failed");
+                          name,
+                          res && res->error ? res->error : "sweep failed");
             lc->failing[i] = true;
         } else if (lc->failing[i]) {
             log_info("kafka cluster '%s' is reachable again", name);
@@ -88,8 +89,8 @@ int lagcollect_sweep(struct lagcollect *lc, int timeout_ms, point_fn fn,
     return rc;
 }
 
-const struct kafka_lag_cluster *const *lagcollect_results(
-    const struct lagcollect *lc, size_t *n)
+const struct kafka_lag_cluster *const *
+lagcollect_results(const struct lagcollect *lc, size_t *n)
 {
     *n = lc->n;
     return (const struct kafka_lag_cluster *const *)lc->latest;
@@ -98,8 +99,7 @@ const struct kafka_lag_cluster *const *lagcollect_results(
 struct kafka_lag_cluster **lagcollect_copy(const struct lagcollect *lc,
                                            size_t *n)
 {
-    struct kafka_lag_cluster **out =
-        xcalloc(lc->n ? lc->n : 1, sizeof(*out));
+    struct kafka_lag_cluster **out = xcalloc(lc->n ? lc->n : 1, sizeof(*out));
     size_t k = 0;
     for (size_t i = 0; i < lc->n; i++)
         if (lc->latest[i])
@@ -113,7 +113,10 @@ size_t lagcollect_count(const struct lagcollect *lc)
     return lc->n;
 }
 
-#define LBL(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
+#define LBL(n, v)                                                              \
+    {                                                                          \
+        n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
+    }
 
 /* Families with the names kafka-lag-exporter users know, plus the time
  * guarantee lagwatch adds (consumed_through). Label cluster_name as there. */
@@ -189,8 +192,8 @@ static void write_lag_series(const struct lagcollect *lc, struct expo *out)
                                             LBL("partition", part),
                                             LBL("topic", kt->topic)};
                         expo_sample(out, pfam[f].name, l, 4,
-                                        f == 0 ? (double)kt->parts[p].lag
-                                               : kt->parts[p].lag_seconds);
+                                    f == 0 ? (double)kt->parts[p].lag
+                                           : kt->parts[p].lag_seconds);
                     }
                 }
             }
@@ -246,8 +249,8 @@ static void write_self(const struct lagcollect *lc, struct expo *out)
     static const char *const kinds[] = {"metadata", "list_groups",
                                         "offset_fetch", "list_offsets"};
     expo_family(out, "lagwatch_kafka_requests_total", "counter",
-                    "Kafka requests sent by the lag sweeps, by type (they "
-                    "grow with brokers and groups, not partitions)");
+                "Kafka requests sent by the lag sweeps, by type (they "
+                "grow with brokers and groups, not partitions)");
     for (size_t i = 0; i < lc->n; i++) {
         const struct kafka_lag_stats *s = kafka_lag_stats(lc->kl[i]);
         const uint64_t v[] = {s->req_metadata, s->req_list_groups,
@@ -256,7 +259,7 @@ static void write_self(const struct lagcollect *lc, struct expo *out)
             struct label l[] = {LBL("kafka_cluster", lc->cfg->kafka[i].name),
                                 LBL("type", kinds[k])};
             expo_sample(out, "lagwatch_kafka_requests_total", l, 2,
-                            (double)v[k]);
+                        (double)v[k]);
         }
     }
 }
@@ -291,8 +294,8 @@ void lagcollect_print(const struct lagcollect *lc, FILE *out)
                         ", slowest partition %" PRId32 " (%.1f s behind), "
                         "sum lag %" PRId64 ", consumed through %s\n",
                         kg->group, kt->topic, kt->max_lag,
-                        kt->slowest_partition, kt->max_lag_seconds,
-                        kt->sum_lag, through);
+                        kt->slowest_partition, kt->max_lag_seconds, kt->sum_lag,
+                        through);
             }
         }
     }

@@ -36,8 +36,8 @@ int lagcollect_sweep(struct lagcollect *lc, int timeout_ms, point_fn fn,
 
 /* The latest result per cluster, in configuration order; an entry is NULL
  * until its first sweep. Valid until the next sweep. */
-const struct kafka_lag_cluster *const *lagcollect_results(
-    const struct lagcollect *lc, size_t *n);
+const struct kafka_lag_cluster *const *
+lagcollect_results(const struct lagcollect *lc, size_t *n);
 
 /* Deep copies of the latest results (the caller frees each with
  * kafka_lag_cluster_free and the array with free); NULL entries skipped. */

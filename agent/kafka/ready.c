@@ -15,12 +15,12 @@
 
 /* What the sweep results say about one query. */
 struct tally {
-    bool any_cluster;  /* a cluster passed the cluster filter */
-    bool any_group;    /* ... and held the group */
-    bool any_topic;    /* ... and the group had a (matching) topic */
-    bool empty_group;  /* a matched group had no topics at all */
-    bool stale;        /* a cluster holding the group is stale */
-    int64_t through;   /* min consumed_through_ms over matched topics */
+    bool any_cluster; /* a cluster passed the cluster filter */
+    bool any_group;   /* ... and held the group */
+    bool any_topic;   /* ... and the group had a (matching) topic */
+    bool empty_group; /* a matched group had no topics at all */
+    bool stale;       /* a cluster holding the group is stale */
+    int64_t through;  /* min consumed_through_ms over matched topics */
 };
 
 /* Appends the escaped text of s (no quotes), at most max bytes of it. A
@@ -47,8 +47,8 @@ static void json_str_or_null(struct buf *b, const char *s, size_t max)
 }
 
 /* {"error":"<what><val, clipped><tail>"}; val and tail may be NULL. */
-static int fail(struct buf *b, int status, const char *what,
-                const char *val, const char *tail)
+static int fail(struct buf *b, int status, const char *what, const char *val,
+                const char *tail)
 {
     buf_adds(b, "{\"error\":\"");
     json_esc(b, what, SIZE_MAX);
@@ -115,10 +115,9 @@ static void scan(const struct kafka_lag_cluster *const *clusters, size_t n,
     }
 }
 
-static int evaluate(const struct kafka_lag_cluster *const *clusters,
-                    size_t n, const char *group, const char *topic,
-                    const char *cluster, const char *until, struct buf *json,
-                    struct buf *list)
+static int evaluate(const struct kafka_lag_cluster *const *clusters, size_t n,
+                    const char *group, const char *topic, const char *cluster,
+                    const char *until, struct buf *json, struct buf *list)
 {
     int64_t until_ms;
     const char *why = NULL;
@@ -182,8 +181,7 @@ static int evaluate(const struct kafka_lag_cluster *const *clusters,
         buf_adds(json,
                  ",\"consumed_through\":null,\"consumed_through_ms\":null");
     }
-    buf_addf(json, ",\"stale\":%s,\"topics\":[",
-             t.stale ? "true" : "false");
+    buf_addf(json, ",\"stale\":%s,\"topics\":[", t.stale ? "true" : "false");
     buf_add(json, list->data, list->len);
     buf_adds(json, "]}");
     if (buf_error(list))
@@ -199,8 +197,8 @@ int ready_eval(const struct kafka_lag_cluster *const *clusters, size_t n,
     struct buf list;
 
     buf_init(&list, json->max);
-    int status = evaluate(clusters, n, group, topic, cluster, until, json,
-                          &list);
+    int status =
+        evaluate(clusters, n, group, topic, cluster, until, json, &list);
     buf_release(&list);
     if (buf_error(json)) {
         /* Only a cap far below the size of the sweep gets here; replace

@@ -95,8 +95,7 @@ void labelset_push(struct labelset *ls, const char *name, size_t name_len,
     l->value_len = (uint32_t)value_len;
 }
 
-long labelset_find(const struct labelset *ls, const char *name,
-                   size_t name_len)
+long labelset_find(const struct labelset *ls, const char *name, size_t name_len)
 {
     for (size_t i = 0; i < ls->n; i++) {
         const struct label *l = &ls->v[i];

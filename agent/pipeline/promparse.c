@@ -478,8 +478,6 @@ static inline bool label_dup(const struct promparse *p, size_t nl,
     return false;
 }
 
-
-
 #if defined(__SSE2__)
 /* The offsets from q of the '"' in q[0..end) into qp, in order; returns
  * their number. *bad is set nonzero when a '\\' or a NUL is in there:
@@ -507,8 +505,8 @@ static size_t gather_quotes_sse2(const char *q, const char *end, uint32_t *qp,
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)b);
     unsigned keep = (1u << (end - b)) - 1;
     unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq)) & keep;
-    *bad = ((unsigned)_mm_movemask_epi8(_mm_or_si128(
-                _mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, zero))) &
+    *bad = ((unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, zero))) &
             keep) |
            (unsigned)_mm_movemask_epi8(
                _mm_or_si128(acc_bs, _mm_cmpeq_epi8(acc_min, zero)));
@@ -527,8 +525,7 @@ static size_t gather_quotes_sse2(const char *q, const char *end, uint32_t *qp,
  * at run time): half the blocks on a Flink line of ~500 bytes. Reads up to
  * 31 bytes past end. */
 __attribute__((target("avx2"))) static size_t
-gather_quotes_avx2(const char *q, const char *end, uint32_t *qp,
-                   unsigned *bad)
+gather_quotes_avx2(const char *q, const char *end, uint32_t *qp, unsigned *bad)
 {
     const __m256i dq = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
     const __m256i zero = _mm256_setzero_si256();
@@ -540,8 +537,7 @@ gather_quotes_avx2(const char *q, const char *end, uint32_t *qp,
         __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)b);
         acc_bs = _mm256_or_si256(acc_bs, _mm256_cmpeq_epi8(x, bs));
         acc_min = _mm256_min_epu8(acc_min, x);
-        uint32_t mq =
-            (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, dq));
+        uint32_t mq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, dq));
         while (mq) {
             qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
             mq &= mq - 1;
@@ -737,7 +733,7 @@ static const char *parse_sample(struct promparse *p, char *l, size_t n, char *q,
         }
         q++;
 #if defined(__SSE2__)
-    labels_parsed:;
+labels_parsed:;
 #endif
         char *after = q;
         q = skip_ws(q);
@@ -955,8 +951,8 @@ struct promparse *promparse_new(const struct promparse_opts *o, sample_fn fn,
      * ns). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    p->memo_gen = (uint64_t)now.tv_sec * UINT64_C(1000000000) +
-                  (uint64_t)now.tv_nsec;
+    p->memo_gen =
+        (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec;
 #if defined(HAVE_GATHER_AVX2)
     p->gather = gather_quotes_sse2;
     if (!d.no_avx2 && __builtin_cpu_supports("avx2"))

@@ -253,9 +253,9 @@ static pcre2_code *compile_anchored(const char *user, char *msg, size_t len)
     snprintf(pat, n + 16, "^(?:%s)\\z", user);
     int ecode;
     PCRE2_SIZE eoff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                                   &ecode, &eoff, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
     free(pat);
     if (!re) {
         PCRE2_UCHAR m[256];
@@ -268,8 +268,8 @@ static pcre2_code *compile_anchored(const char *user, char *msg, size_t len)
     return re;
 }
 
-static int compile_regex(struct rule *r, const struct cfg_relabel *c,
-                         char *err, size_t errlen)
+static int compile_regex(struct rule *r, const struct cfg_relabel *c, char *err,
+                         size_t errlen)
 {
     char msg[400];
     r->re = compile_anchored(c->regex ? c->regex : "(.*)", msg, sizeof(msg));
@@ -315,10 +315,10 @@ void relabel_regex_free(struct relabel_regex **rxp)
 
 static int validate(const struct cfg_relabel *c, char *err, size_t errlen)
 {
-    const char *act = (unsigned)c->action < sizeof(action_names) /
-                                                sizeof(action_names[0])
-                          ? action_names[c->action]
-                          : NULL;
+    const char *act =
+        (unsigned)c->action < sizeof(action_names) / sizeof(action_names[0])
+            ? action_names[c->action]
+            : NULL;
     if (!act) {
         rule_error(err, errlen, c, "unknown relabel action %d", c->action);
         return -1;
@@ -359,8 +359,8 @@ static int validate(const struct cfg_relabel *c, char *err, size_t errlen)
     case RELABEL_LABELDROP:
     case RELABEL_LABELKEEP:
         if (c->n_source_labels || *tl) {
-            rule_error(err, errlen, c,
-                       "relabel action '%s' takes only 'regex'", act);
+            rule_error(err, errlen, c, "relabel action '%s' takes only 'regex'",
+                       act);
             return -1;
         }
         break;
@@ -375,8 +375,8 @@ need_target:
     return -1;
 bad_target:
     rule_error(err, errlen, c,
-               "'%s' is an invalid 'target_label' for relabel action '%s'",
-               tl, act);
+               "'%s' is an invalid 'target_label' for relabel action '%s'", tl,
+               act);
     return -1;
 }
 
@@ -429,8 +429,8 @@ static void rule_free(struct rule *r)
     pcre2_code_free(r->re);
 }
 
-struct relabel *relabel_new(const struct cfg_relabel *r, size_t n,
-                            char *err, size_t errlen)
+struct relabel *relabel_new(const struct cfg_relabel *r, size_t n, char *err,
+                            size_t errlen)
 {
     struct relabel *rl = xcalloc(1, sizeof(*rl));
     buf_init(&rl->val, RELABEL_MAX_VALUE);
@@ -493,8 +493,7 @@ static void join_sources(struct relabel *rl, const struct rule *r,
     }
 }
 
-static void do_replace(struct relabel *rl, struct rule *r,
-                       struct labelset *ls)
+static void do_replace(struct relabel *rl, struct rule *r, struct labelset *ls)
 {
     const char *val = rl->val.data;
     int npairs = match(r, val, rl->val.len);
@@ -508,8 +507,8 @@ static void do_replace(struct relabel *rl, struct rule *r,
     tmpl_expand(&r->repl, val, ov, npairs, &rl->out_value);
     if (buf_error(&rl->out_value))
         return;
-    labelset_set(ls, rl->out_name.data, rl->out_name.len,
-                 rl->out_value.data, rl->out_value.len);
+    labelset_set(ls, rl->out_name.data, rl->out_name.len, rl->out_value.data,
+                 rl->out_value.len);
 }
 
 static void do_case(struct relabel *rl, struct rule *r, struct labelset *ls,
@@ -526,8 +525,7 @@ static void do_case(struct relabel *rl, struct rule *r, struct labelset *ls,
     labelset_set(ls, r->target_label, r->target_len, p, rl->val.len);
 }
 
-static void do_hashmod(struct relabel *rl, struct rule *r,
-                       struct labelset *ls)
+static void do_hashmod(struct relabel *rl, struct rule *r, struct labelset *ls)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -543,8 +541,7 @@ static void do_hashmod(struct relabel *rl, struct rule *r,
     labelset_set(ls, r->target_label, r->target_len, num, (size_t)len);
 }
 
-static void do_labelmap(struct relabel *rl, struct rule *r,
-                        struct labelset *ls)
+static void do_labelmap(struct relabel *rl, struct rule *r, struct labelset *ls)
 {
     size_t n;
     const struct label *items = labelset_items(ls, &n);

@@ -34,8 +34,8 @@ struct relabel;
 /* Compiles n rules (n may be 0). On error returns NULL with
  * "LINE:COL: message" in err (just "message" when the rule has no
  * position); the caller prefixes the file name. */
-struct relabel *relabel_new(const struct cfg_relabel *r, size_t n,
-                            char *err, size_t errlen);
+struct relabel *relabel_new(const struct cfg_relabel *r, size_t n, char *err,
+                            size_t errlen);
 /* NULL-safe; sets *rlp = NULL. */
 void relabel_free(struct relabel **rlp);
 

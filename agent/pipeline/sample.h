@@ -70,8 +70,8 @@ struct series {
     size_t nlabels;
     int64_t ts_ms;
     bool folded;
-    double value;   /* when !folded */
-    double max;     /* when folded: over the folded subtasks */
+    double value; /* when !folded */
+    double max;   /* when folded: over the folded subtasks */
     double sum;
     uint32_t count; /* number of subtasks folded; avg = sum / count */
 };

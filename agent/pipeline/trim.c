@@ -16,14 +16,14 @@
 #include "pipeline/relabel.h"
 #include "util/xalloc.h"
 
-#define DEFAULT_MAX_SERIES 1000000u
+#define DEFAULT_MAX_SERIES      1000000u
 #define DEFAULT_MAX_LABEL_BYTES 4096u
-#define DEFAULT_DROP_MATCH "flink_taskmanager_job_.*"
+#define DEFAULT_DROP_MATCH      "flink_taskmanager_job_.*"
 /* Names longer than this are matched every time instead of cached. */
 #define CACHE_MAX 512
 /* Label-name sequences remembered (direct-mapped, power of two) and the
  * most labels (sample plus extra) a remembered sequence may have. */
-#define PLAN_SLOTS 16
+#define PLAN_SLOTS      16
 #define PLAN_MAX_LABELS 32
 
 /* What step 5 of trim_sample() does to a sequence of label names, worked
@@ -38,10 +38,10 @@ enum plan_kind {
 
 struct plan {
     bool valid;
-    bool drop;     /* built with drop_labels applied */
-    uint32_t nin;  /* sample labels */
+    bool drop;    /* built with drop_labels applied */
+    uint32_t nin; /* sample labels */
     uint32_t nextra;
-    uint32_t nout; /* labels kept, at most nin + nextra */
+    uint32_t nout;                      /* labels kept, at most nin + nextra */
     uint32_t name_len[PLAN_MAX_LABELS]; /* of the input names, in order */
     uint32_t name_off[PLAN_MAX_LABELS]; /* into names */
     uint8_t order[PLAN_MAX_LABELS];     /* input index, in sorted order */
@@ -183,8 +183,8 @@ struct trim *trim_new(const struct cfg_trim *cfg, series_fn out, void *ctx,
     t->fold_re = xcalloc(cfg->n_fold_metrics ? cfg->n_fold_metrics : 1,
                          sizeof(*t->fold_re));
     for (size_t i = 0; i < cfg->n_fold_metrics; i++) {
-        t->fold_re[i] = relabel_regex_new(cfg->fold_metrics[i], msg,
-                                          sizeof(msg));
+        t->fold_re[i] =
+            relabel_regex_new(cfg->fold_metrics[i], msg, sizeof(msg));
         if (!t->fold_re[i]) {
             snprintf(err, errlen, "trim.fold_subtasks.metrics: %s", msg);
             goto fail;
@@ -260,8 +260,7 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
     return n == 0 || (a[0] == b[0] && memcmp(a, b, n) == 0);
 }
 
-static inline bool name_is(const struct label *l, const char *name,
-                           size_t len)
+static inline bool name_is(const struct label *l, const char *name, size_t len)
 {
     return l->name_len == len && same_bytes(l->name, name, len);
 }
@@ -306,8 +305,8 @@ static inline uint64_t prefix_key(const struct label *l)
 static int sort_labels(struct trim *t, struct label *v, size_t n)
 {
     if (n > t->sort_cap)
-        t->sort_keys = xgrow(t->sort_keys, &t->sort_cap, n,
-                             sizeof(*t->sort_keys));
+        t->sort_keys =
+            xgrow(t->sort_keys, &t->sort_cap, n, sizeof(*t->sort_keys));
     uint64_t *k = t->sort_keys;
     for (size_t i = 0; i < n; i++)
         k[i] = prefix_key(&v[i]);
@@ -401,13 +400,10 @@ static const char *metric_of(struct trim *t, const struct sample *s,
     return u + 1;
 }
 
-
 /* ===================== label plans ===================== */
 
-
-static inline const struct label *input_label(const struct sample *s,
-                                              const struct label *extra,
-                                              size_t i)
+static inline const struct label *
+input_label(const struct sample *s, const struct label *extra, size_t i)
 {
     return i < s->nlabels ? &s->labels[i] : &extra[i - s->nlabels];
 }
@@ -457,8 +453,8 @@ static bool plan_matches(const struct plan *pl, const struct sample *s,
     return true;
 }
 
-static inline bool overridden(const struct label *l,
-                              const struct label *extra, size_t nextra);
+static inline bool overridden(const struct label *l, const struct label *extra,
+                              size_t nextra);
 
 /* Works out the plan of the sample's label names into pl. It is left
  * invalid when the names need the general path: too many, a kept name
@@ -505,7 +501,7 @@ static void plan_build(struct trim *t, struct plan *pl, const struct sample *s,
     }
     for (size_t j = 0; j < nout; j++) {
         const struct label *l = input_label(s, extra, pl->order[j]);
-        pl->kind[j] = name_is(l, "job_name", 8)        ? PK_JOB
+        pl->kind[j] = name_is(l, "job_name", 8)         ? PK_JOB
                       : name_is(l, "subtask_index", 13) ? PK_SUBTASK
                                                         : PK_PLAIN;
     }
@@ -630,9 +626,9 @@ static size_t keys_append(struct trim *t, const char *p, size_t n, bool nul)
 
 /* Whether group g's key is the one build_key() would make of name and
  * v[0..n) without v[skip]; compares without building it. */
-static bool key_is(const struct trim *t, const struct fold *g,
-                   const char *name, size_t name_len, const struct label *v,
-                   size_t n, size_t skip)
+static bool key_is(const struct trim *t, const struct fold *g, const char *name,
+                   size_t name_len, const struct label *v, size_t n,
+                   size_t skip)
 {
     const char *p = t->keys + g->key_off;
     const char *end = p + g->key_len;
@@ -658,8 +654,7 @@ static bool key_is(const struct trim *t, const struct fold *g,
     return p == end;
 }
 
-static void fold_into(struct trim *t, struct fold *g, double value,
-                      int64_t ts)
+static void fold_into(struct trim *t, struct fold *g, double value, int64_t ts)
 {
     if (value > g->max)
         g->max = value;
@@ -680,8 +675,7 @@ static int fold_add(struct trim *t, const struct sample *s, const char *name,
         return 0;
     }
     if (t->last_group_valid &&
-        key_is(t, &t->groups[t->last_group], name, name_len, v, n,
-               subtask)) {
+        key_is(t, &t->groups[t->last_group], name, name_len, v, n, subtask)) {
         fold_into(t, &t->groups[t->last_group], s->value, ts);
         return 0;
     }
@@ -736,8 +730,8 @@ static int fold_add(struct trim *t, const struct sample *s, const char *name,
 
 /* ===================== the pipeline step ===================== */
 
-static inline bool overridden(const struct label *l,
-                              const struct label *extra, size_t nextra)
+static inline bool overridden(const struct label *l, const struct label *extra,
+                              size_t nextra)
 {
     for (size_t e = 0; e < nextra; e++)
         if (name_is(l, extra[e].name, extra[e].name_len))
@@ -747,8 +741,8 @@ static inline bool overridden(const struct label *l,
 
 /* Step 5 the general way on v[0..*n): returns -1 when the sample is
  * invalid; *sub is the index of subtask_index or -1. */
-static int labels_general(struct trim *t, struct label *v, size_t *n,
-                          bool drop, long *sub)
+static int labels_general(struct trim *t, struct label *v, size_t *n, bool drop,
+                          long *sub)
 {
     size_t o = 0;
     bool has_subtask = false;
@@ -760,8 +754,7 @@ static int labels_general(struct trim *t, struct label *v, size_t *n,
             normalize_job(t, &l);
         else if (name_is(&l, "subtask_index", 13))
             has_subtask = true;
-        if (l.name_len > t->max_label_bytes ||
-            l.value_len > t->max_label_bytes)
+        if (l.name_len > t->max_label_bytes || l.value_len > t->max_label_bytes)
             return -1;
         v[o++] = l;
     }
@@ -786,8 +779,7 @@ int trim_sample(struct trim *t, const struct sample *s,
 
 int trim_sample_shaped(struct trim *t, const struct sample *s,
                        const void *shape_src, uint64_t shape,
-                       const struct label *extra, size_t nextra,
-                       int64_t ts_ms)
+                       const struct label *extra, size_t nextra, int64_t ts_ms)
 {
     t->st.samples_in++;
     const char *name = s->name;
@@ -801,12 +793,11 @@ int trim_sample_shaped(struct trim *t, const struct sample *s,
         for (size_t i = 0; i < s->nlabels; i++) {
             const struct label *l = &s->labels[i];
             if (!overridden(l, extra, nextra))
-                labelset_push(ls, l->name, l->name_len, l->value,
-                              l->value_len);
+                labelset_push(ls, l->name, l->name_len, l->value, l->value_len);
         }
         for (size_t e = 0; e < nextra; e++)
-            labelset_push(ls, extra[e].name, extra[e].name_len,
-                          extra[e].value, extra[e].value_len);
+            labelset_push(ls, extra[e].name, extra[e].name_len, extra[e].value,
+                          extra[e].value_len);
         labelset_push(ls, "__name__", 8, s->name, s->name_len);
         if (relabel_apply(t->rl, ls)) {
             t->st.dropped_relabel++;
@@ -868,8 +859,8 @@ int trim_sample_shaped(struct trim *t, const struct sample *s,
         t->st.dropped_invalid++;
         return 0;
     }
-    bool drop = t->ndrop && cached_match(&t->drop_cache, name, name_len,
-                                         &t->drop_re, 1);
+    bool drop = t->ndrop &&
+                cached_match(&t->drop_cache, name, name_len, &t->drop_re, 1);
     if (labels_general(t, v, &n, drop, &sub) < 0) {
         t->st.dropped_invalid++;
         return 0;
@@ -880,8 +871,7 @@ labels_done:;
     int64_t ts = s->has_ts ? s->ts_ms : ts_ms;
 
     if (sub >= 0 && t->nfold &&
-        cached_match(&t->fold_cache, metric, metric_len, t->fold_re,
-                     t->nfold))
+        cached_match(&t->fold_cache, metric, metric_len, t->fold_re, t->nfold))
         return fold_add(t, s, name, name_len, v, n, (size_t)sub, metric,
                         metric_len, ts);
 

@@ -73,8 +73,7 @@ int trim_sample(struct trim *t, const struct sample *s,
  * trim_sample()). */
 int trim_sample_shaped(struct trim *t, const struct sample *s,
                        const void *shape_src, uint64_t shape,
-                       const struct label *extra, size_t nextra,
-                       int64_t ts_ms);
+                       const struct label *extra, size_t nextra, int64_t ts_ms);
 
 /* Emits every fold group of this cycle and resets the cycle (fold table
  * and the max_series budget): call it once per scrape cycle even when

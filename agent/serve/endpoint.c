@@ -236,8 +236,8 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
         p = comma + 1;
     }
     size_t owners[RING_MAX_REPLICAS];
-    unsigned rep = rv->replicas > RING_MAX_REPLICAS ? RING_MAX_REPLICAS
-                                                    : rv->replicas;
+    unsigned rep =
+        rv->replicas > RING_MAX_REPLICAS ? RING_MAX_REPLICAS : rv->replicas;
     size_t n = hashring_lookup(rv->ring, norm.data, norm.len, rep, owners);
     buf_adds(&resp->body, "{\"key\":");
     json_string(&resp->body, key);
@@ -256,8 +256,8 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
     ringview_unref(ep, rv);
 }
 
-int endpoint_set_ring(struct endpoint *ep, const struct config *cfg,
-                      char *err, size_t errlen)
+int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
+                      size_t errlen)
 {
     const struct cfg_influx *ci = &cfg->influx;
     if (!ci->enabled)
@@ -276,8 +276,7 @@ int endpoint_set_ring(struct endpoint *ep, const struct config *cfg,
     struct ringview *rv = xcalloc(1, sizeof(*rv));
     rv->ring = r;
     rv->n_shard_by = ci->n_shard_by;
-    rv->shard_by = xcalloc(ci->n_shard_by ? ci->n_shard_by : 1,
-                           sizeof(char *));
+    rv->shard_by = xcalloc(ci->n_shard_by ? ci->n_shard_by : 1, sizeof(char *));
     for (size_t i = 0; i < ci->n_shard_by; i++)
         rv->shard_by[i] = xstrdup(ci->shard_by[i]);
     rv->replicas = ci->replicas;
@@ -351,9 +350,9 @@ struct endpoint *endpoint_new(const struct cfg_agent *a, char *err,
             goto fail;
     }
     if (a->basic_auth_password_file) {
-        password = secret_read_file(a->basic_auth_password_file,
-                                    "basic auth password file", false, err,
-                                    errlen);
+        password =
+            secret_read_file(a->basic_auth_password_file,
+                             "basic auth password file", false, err, errlen);
         if (!password)
             goto fail;
     }

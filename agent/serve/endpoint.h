@@ -55,7 +55,7 @@ void endpoint_free(struct endpoint **epp);
 /* What one cycle publishes. */
 struct endpoint_data {
     struct expo *metrics; /* the /metrics model */
-    char *lag_json; /* heap; the /api/v1/lag body */
+    char *lag_json;       /* heap; the /api/v1/lag body */
     size_t lag_json_len;
     struct kafka_lag_cluster **lag; /* heap array of heap results */
     size_t n_lag;
@@ -73,7 +73,7 @@ unsigned endpoint_port(const struct endpoint *ep);
 /* Installs the ring of cfg's sinks.influxdb section for /api/v1/ring
  * (copied; call again after a reload). Returns -1 with err when the ring
  * cannot be built. */
-int endpoint_set_ring(struct endpoint *ep, const struct config *cfg,
-                      char *err, size_t errlen);
+int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
+                      size_t errlen);
 
 #endif

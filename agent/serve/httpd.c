@@ -695,8 +695,8 @@ int httpd_start(struct httpd *h, char *err, size_t errlen)
      * listen socket it was handed, it cannot wake them otherwise, and a
      * stop (every reload that rebuilds the endpoint) then waited for the
      * poll timeout, the 10 s connection timeout. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     int fd = -1;
 
     assert(h->magic == HTTPD_MAGIC);

@@ -23,7 +23,10 @@ struct buf {
 };
 
 extern char buf_empty_[];
-#define BUF_INIT {buf_empty_, 0, 0, 0, false}
+#define BUF_INIT                                                               \
+    {                                                                          \
+        buf_empty_, 0, 0, 0, false                                             \
+    }
 
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);

@@ -17,7 +17,7 @@ struct sdnotify {
     int fd; /* -1: inert */
     struct sockaddr_un addr;
     socklen_t addrlen;
-    char *name; /* $NOTIFY_SOCKET as given, for messages */
+    char *name;           /* $NOTIFY_SOCKET as given, for messages */
     uint64_t watchdog_us; /* ping interval, 0 = off */
     uint64_t last_ping_us;
     bool pinged;
@@ -86,8 +86,10 @@ struct sdnotify *sdnotify_new(char *err, size_t errlen)
     }
     sn->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sn->fd < 0) {
-        snprintf(err, errlen, "cannot create a socket for NOTIFY_SOCKET "
-                 "'%s': %s", name, strerror(errno));
+        snprintf(err, errlen,
+                 "cannot create a socket for NOTIFY_SOCKET "
+                 "'%s': %s",
+                 name, strerror(errno));
         goto fail;
     }
     sn->name = xstrdup(name);

@@ -10,8 +10,8 @@
 /* Reads at most max bytes of path into a heap buffer (NUL-terminated);
  * *len gets the size. NULL with err when the file cannot be read or is
  * larger than max. */
-static char *slurp(const char *path, const char *what, size_t max,
-                   size_t *len, char *err, size_t errlen)
+static char *slurp(const char *path, const char *what, size_t max, size_t *len,
+                   char *err, size_t errlen)
 {
     char *data = xmalloc(max + 2);
     size_t n = 0;
@@ -71,8 +71,8 @@ char *secret_read_file(const char *path, const char *what, bool token,
         }
         if (token && (c <= ' ' || c == 0x7f)) {
             snprintf(err, errlen,
-                     "%s '%s' contains a space or a control character",
-                     what, path);
+                     "%s '%s' contains a space or a control character", what,
+                     path);
             goto fail;
         }
     }
@@ -94,8 +94,8 @@ void secret_free(char **sp)
     *sp = NULL;
 }
 
-int secret_check_pem(const char *path, const char *what, size_t max,
-                     char *err, size_t errlen)
+int secret_check_pem(const char *path, const char *what, size_t max, char *err,
+                     size_t errlen)
 {
     size_t len = 0;
     int rc = -1;

@@ -32,7 +32,7 @@ void secret_free(char **sp);
 /* Checks that path is a readable, non-empty PEM file of at most max bytes
  * (it holds a "-----BEGIN " line), without keeping its content. 0, or -1
  * with the reason in err. */
-int secret_check_pem(const char *path, const char *what, size_t max,
-                     char *err, size_t errlen);
+int secret_check_pem(const char *path, const char *what, size_t max, char *err,
+                     size_t errlen);
 
 #endif

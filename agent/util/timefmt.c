@@ -13,7 +13,7 @@
  * 0000-03-01, the start of the era in which years begin in March (so the
  * leap day is the last day of a year and needs no special case). */
 #define DAYS_PER_ERA 146097
-#define EPOCH_SHIFT 719468
+#define EPOCH_SHIFT  719468
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -28,8 +28,8 @@ int64_t timefmt_days_from_civil(int64_t y, int m, int d)
     if (m <= 2)
         y--;
     int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;           /* 0..399 */
-    int64_t mp = (m + 9) % 12;             /* March = 0 */
+    int64_t yoe = y - era * 400;              /* 0..399 */
+    int64_t mp = (m + 9) % 12;                /* March = 0 */
     int64_t doy = (153 * mp + 2) / 5 + d - 1; /* 0..365 */
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * DAYS_PER_ERA + doe - EPOCH_SHIFT;
@@ -56,8 +56,7 @@ static bool is_leap(int y)
 
 static int days_in_month(int y, int m)
 {
-    static const int dim[12] = {31, 28, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && is_leap(y))
         return 29;
     return dim[m - 1];
@@ -250,9 +249,9 @@ void timefmt_rfc3339_ms(int64_t ms, char *out, size_t n)
     int64_t s = rem / 1000;
     int hh = (int)(s / 3600), mm = (int)(s / 60 % 60), ss = (int)(s % 60);
     if (y >= 0 && y <= 9999)
-        snprintf(out, n, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y,
-                 m, d, hh, mm, ss, msec);
+        snprintf(out, n, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m,
+                 d, hh, mm, ss, msec);
     else
-        snprintf(out, n, "%+06" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y,
-                 m, d, hh, mm, ss, msec);
+        snprintf(out, n, "%+06" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m,
+                 d, hh, mm, ss, msec);
 }

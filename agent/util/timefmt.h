@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define TIMEFMT_EPOCH_DIGITS 12 /* year ~33658: far beyond any real input */
-#define TIMEFMT_RFC3339_LEN 40  /* enough for any int64 ms, with the NUL */
+#define TIMEFMT_RFC3339_LEN  40 /* enough for any int64 ms, with the NUL */
 
 /* Parses s into milliseconds since 1970-01-01T00:00:00Z. Returns 0, or -1
  * with *why set to a static, lowercase reason (e.g. "day out of range"). */

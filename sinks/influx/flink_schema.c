@@ -54,8 +54,8 @@ static bool has_suffix(const char *s, size_t n, const char *suf, size_t sn)
     return n > sn && memcmp(s + n - sn, suf, sn) == 0;
 }
 
-static const struct label *find_label(const struct series *s,
-                                      const char *name, size_t len)
+static const struct label *find_label(const struct series *s, const char *name,
+                                      size_t len)
 {
     for (size_t i = 0; i < s->nlabels; i++)
         if (s->labels[i].name_len == len &&
@@ -148,8 +148,8 @@ static void set_tags(const struct series *s, const struct label *drop,
         return;
     }
     if (s->nlabels > sc->tags_cap)
-        sc->tags = xgrow(sc->tags, &sc->tags_cap, s->nlabels,
-                         sizeof(*sc->tags));
+        sc->tags =
+            xgrow(sc->tags, &sc->tags_cap, s->nlabels, sizeof(*sc->tags));
     size_t n = 0;
     for (size_t i = 0; i < s->nlabels; i++)
         if (&s->labels[i] != drop)
@@ -195,9 +195,9 @@ static void float_field(struct field *f, const char *key, double v)
 }
 
 static int folded_fields(const struct series *s,
-                         const struct flink_schema_opts *o,
-                         const char *prefix, size_t plen, char *text,
-                         struct point *out, struct flink_schema_scratch *sc)
+                         const struct flink_schema_opts *o, const char *prefix,
+                         size_t plen, char *text, struct point *out,
+                         struct flink_schema_scratch *sc)
 {
     if (s->count == 0 || !isfinite(s->max) || !isfinite(s->sum)) {
         sc->skipped_nonfinite++;
@@ -211,9 +211,9 @@ static int folded_fields(const struct series *s,
         {FLINK_SCHEMA_SUM, "sum"},
         {FLINK_SCHEMA_AVG, "avg"},
     };
-    unsigned want = o->fold_fields ? o->fold_fields
-                                   : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM |
-                                         FLINK_SCHEMA_AVG;
+    unsigned want =
+        o->fold_fields ? o->fold_fields
+                       : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG;
     size_t nf = 0;
     for (size_t i = 0; i < 3; i++) {
         if (!(want & kinds[i].bit))

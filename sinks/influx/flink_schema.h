@@ -75,7 +75,10 @@ struct flink_schema_scratch {
     int kind;
 };
 
-#define FLINK_SCHEMA_SCRATCH_INIT {0}
+#define FLINK_SCHEMA_SCRATCH_INIT                                              \
+    {                                                                          \
+        0                                                                      \
+    }
 
 void flink_schema_scratch_release(struct flink_schema_scratch *sc);
 

@@ -28,7 +28,7 @@
 /* influxd's answers are short JSON; anything longer is clipped. */
 #define RESP_MAX_BYTES (64 * 1024)
 /* How much of influxd's error text goes into a log line. */
-#define ERR_CLIP 300
+#define ERR_CLIP        300
 #define BACKOFF_BASE_MS 200
 /* Also the longest gap between two /ping probes of a node marked down. */
 #define BACKOFF_MAX_MS 5000
@@ -36,14 +36,14 @@
 #define SPOOL_REOPEN_MS 1000
 /* influx_sink_free() waits this long for queued batches. */
 #define FREE_DRAIN_MS 2000
-#define SINK_MAGIC 0x1f1a5e57u
+#define SINK_MAGIC    0x1f1a5e57u
 /* A spool record: "LWI2" | u16 database length | u16 retention policy
  * length | database | retention policy | zero padding to a multiple of 4 |
  * u32 line ends (host order: a spool never leaves its machine) | the
  * lines. The database and retention policy travel with the batch so that a
  * replay after a config change still goes where the batch was written
  * for. */
-#define REC_MAGIC "LWI2"
+#define REC_MAGIC    "LWI2"
 #define REC_NAME_MAX 0xffffu
 
 struct batch {
@@ -54,7 +54,7 @@ struct batch {
                        fields may hold raw newlines, so lines are not
                        found by scanning */
     size_t npoints;
-    int64_t formed_ms; /* wall clock when the batch was closed */
+    int64_t formed_ms;      /* wall clock when the batch was closed */
     int64_t ts_min, ts_max; /* point timestamps, for the debug log */
     /* A replayed batch goes where it was written for: NULL for the
      * node's configured database. */
@@ -66,7 +66,7 @@ struct node {
     struct influx_sink *s;
     size_t idx;
     char *name;
-    char *url;     /* without userinfo, for log lines */
+    char *url;      /* without userinfo, for log lines */
     char *base_url; /* with userinfo, for /write URLs of replayed batches */
     char *write_url;
     char *query_url;
@@ -92,17 +92,17 @@ struct node {
     struct influx_node_stats st;
     struct lineproto_stats lps;
     uint64_t dropped_seen; /* total dropped at the last drain */
-    bool spooling; /* new batches go to the spool (it is not empty) */
-    bool down;     /* marked down: probe /ping before replaying */
+    bool spooling;         /* new batches go to the spool (it is not empty) */
+    bool down;             /* marked down: probe /ping before replaying */
 
     /* The spool: sp and these counters under spool_mu. Lock order: mu,
      * then spool_mu; a batch is handed from mu to spool_mu hand over hand
      * so that spool appends keep the order in which batches were closed. */
     pthread_mutex_t spool_mu;
-    struct spool *sp;         /* NULL until opened */
-    char *spool_path;         /* NULL: no spool configured */
-    bool spool_unclaimed;     /* exists on disk but could not be opened */
-    uint64_t spool_retry_ms;  /* next open attempt after a failure */
+    struct spool *sp;        /* NULL until opened */
+    char *spool_path;        /* NULL: no spool configured */
+    bool spool_unclaimed;    /* exists on disk but could not be opened */
+    uint64_t spool_retry_ms; /* next open attempt after a failure */
     uint64_t points_spooled;
     uint64_t points_replayed;
     uint64_t spool_io_dropped; /* could not be spooled nor kept */
@@ -263,13 +263,13 @@ static bool spool_put(struct node *nd, const struct batch *b)
     memcpy(rec + hlen, b->ends, elen);
     memcpy(rec + hlen + elen, b->data, b->len);
     char err[512];
-    int rc = spool_append(nd->sp, rec, hlen + elen + b->len,
-                          (uint32_t)b->npoints, (uint64_t)b->formed_ms, err,
-                          sizeof(err));
+    int rc =
+        spool_append(nd->sp, rec, hlen + elen + b->len, (uint32_t)b->npoints,
+                     (uint64_t)b->formed_ms, err, sizeof(err));
     free(rec);
     if (rc < 0) {
-        log_error("cannot spool %zu points for node '%s' (%s): %s",
-                  b->npoints, nd->name, nd->url, err);
+        log_error("cannot spool %zu points for node '%s' (%s): %s", b->npoints,
+                  nd->name, nd->url, err);
         return false;
     }
     if (rc == 0) {
@@ -293,8 +293,7 @@ static void batch_list_free(struct batch *b)
 
 /* Spools first and then the list rest, in order (spool_mu held); what
  * cannot be spooled is dropped and counted. Frees them all. */
-static void spool_list(struct node *nd, struct batch *first,
-                       struct batch *rest)
+static void spool_list(struct node *nd, struct batch *first, struct batch *rest)
 {
     uint64_t lost = 0;
     if (first) {
@@ -420,7 +419,6 @@ static void enqueue_cur_locked(struct node *nd)
 /* ------------------------------------------------------------------ */
 /* HTTP (writer thread) */
 
-
 /* Copies src into dst[n], cut to fit. */
 static void copy_clip(char *dst, size_t n, const char *src)
 {
@@ -470,9 +468,8 @@ static int gzip_body(struct node *nd, const char *data, size_t len)
 
 /* One request. Returns the HTTP status, or 0 on a transport error (with
  * the reason in err); the answer's body is in nd->resp. */
-static long http_post(struct node *nd, const char *url,
-                      struct curl_slist *hdr, const char *data, size_t len,
-                      char *err, size_t errlen)
+static long http_post(struct node *nd, const char *url, struct curl_slist *hdr,
+                      const char *data, size_t len, char *err, size_t errlen)
 {
     long status = 0;
     buf_reset(&nd->resp);
@@ -542,9 +539,8 @@ static int create_database(struct node *nd, const char *db)
         rc = 0;
         goto out;
     }
-    log_error("cannot create database '%s' on node '%s' (%s): %s", db,
-              nd->name, nd->url,
-              status ? nd->resp.data : err);
+    log_error("cannot create database '%s' on node '%s' (%s): %s", db, nd->name,
+              nd->url, status ? nd->resp.data : err);
 out:
     buf_release(&q);
     buf_release(&body);
@@ -649,8 +645,7 @@ static void on_partial(struct node *nd, size_t n, const char *body)
  * counted; SEND_RETRY: a retryable failure, nothing counted, the reason in
  * why. */
 static enum send_res send_once(struct node *nd, const struct batch *b,
-                               size_t lo, size_t hi, char *why,
-                               size_t whylen)
+                               size_t lo, size_t hi, char *why, size_t whylen)
 {
     struct influx_sink *s = nd->s;
     size_t off = lo ? b->ends[lo - 1] : 0;
@@ -661,9 +656,9 @@ static enum send_res send_once(struct node *nd, const struct batch *b,
     char err[CURL_ERROR_SIZE + 64];
     for (;;) {
         err[0] = '\0';
-        long status = post_write(nd, b->write_url ? b->write_url
-                                                  : nd->write_url,
-                                 data, len, err, sizeof(err));
+        long status =
+            post_write(nd, b->write_url ? b->write_url : nd->write_url, data,
+                       len, err, sizeof(err));
         const char *body = nd->resp.data;
         if (status >= 200 && status < 300) {
             node_set_up(nd, true);
@@ -674,16 +669,14 @@ static enum send_res send_once(struct node *nd, const struct batch *b,
             if (status >= 500 && strstr(body, "retention policy not found")) {
                 /* influxd says 500 but nothing will change by retrying */
                 node_set_up(nd, true);
-                snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP,
-                         body);
+                snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP, body);
                 count_dropped(nd, n, why);
                 return SEND_DONE;
             }
             if (status == 0)
                 snprintf(why, whylen, "%s", err);
             else
-                snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP,
-                         body);
+                snprintf(why, whylen, "HTTP %ld: %.*s", status, ERR_CLIP, body);
             node_set_up(nd, status == 429);
             node_set_error(nd, why);
             return SEND_RETRY;
@@ -881,8 +874,8 @@ static void replay_step(struct node *nd)
         pthread_mutex_unlock(&nd->mu);
         nd->fails = 0;
         nd->probe = false;
-        log_info("node '%s' (%s) answers /ping: replaying its spool",
-                 nd->name, nd->url);
+        log_info("node '%s' (%s) answers /ping: replaying its spool", nd->name,
+                 nd->url);
     }
     struct spool_rec rec;
     char err[512];
@@ -949,8 +942,7 @@ static void writer_setup(struct node *nd)
     struct influx_sink *s = nd->s;
     nd->curl = curl_easy_init();
     if (nd->curl) {
-        http_client_setup(nd->curl, s->timeout_ms, &nd->resp, s->user,
-                          s->pass);
+        http_client_setup(nd->curl, s->timeout_ms, &nd->resp, s->user, s->pass);
     } else {
         log_error("cannot create a curl handle for node '%s' (%s)", nd->name,
                   nd->url);
@@ -962,16 +954,15 @@ static void writer_setup(struct node *nd)
     for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; common[j]; j++)
             *lists[i] = curl_slist_append(*lists[i], common[j]);
-    nd->hdr_plain = curl_slist_append(nd->hdr_plain,
-                                      "Content-Type: text/plain; "
-                                      "charset=utf-8");
-    nd->hdr_gzip = curl_slist_append(nd->hdr_gzip,
-                                     "Content-Type: text/plain; "
-                                     "charset=utf-8");
+    nd->hdr_plain =
+        curl_slist_append(nd->hdr_plain, "Content-Type: text/plain; "
+                                         "charset=utf-8");
+    nd->hdr_gzip = curl_slist_append(nd->hdr_gzip, "Content-Type: text/plain; "
+                                                   "charset=utf-8");
     nd->hdr_gzip = curl_slist_append(nd->hdr_gzip, "Content-Encoding: gzip");
-    nd->hdr_form = curl_slist_append(nd->hdr_form,
-                                     "Content-Type: "
-                                     "application/x-www-form-urlencoded");
+    nd->hdr_form =
+        curl_slist_append(nd->hdr_form, "Content-Type: "
+                                        "application/x-www-form-urlencoded");
     /* Level 1: most of the ratio on repetitive line protocol, at a
      * fraction of the CPU of the default level. 15 + 16: gzip header. */
     memset(&nd->zs, 0, sizeof(nd->zs));
@@ -1233,8 +1224,10 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
     if (strlen(cfg->database) > REC_NAME_MAX ||
         (cfg->retention_policy &&
          strlen(cfg->retention_policy) > REC_NAME_MAX)) {
-        snprintf(err, errlen, "influxdb database or retention policy name "
-                 "longer than %u bytes", REC_NAME_MAX);
+        snprintf(err, errlen,
+                 "influxdb database or retention policy name "
+                 "longer than %u bytes",
+                 REC_NAME_MAX);
         return NULL;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -1245,15 +1238,14 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
     s->magic = SINK_MAGIC;
     s->db = xstrdup(cfg->database);
     s->rp = xstrdup(cfg->retention_policy ? cfg->retention_policy : "");
-    s->user = cfg->username && cfg->username[0] ? xstrdup(cfg->username)
-                                                 : NULL;
+    s->user = cfg->username && cfg->username[0] ? xstrdup(cfg->username) : NULL;
     s->pass = cfg->password ? xstrdup(cfg->password) : NULL;
     s->batch_size = cfg->batch_size ? cfg->batch_size : 5000;
     s->flush_ms = cfg->flush_interval_ms ? cfg->flush_interval_ms : 1000;
     s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
     s->max_retries = cfg->max_retries;
-    s->queue_max = cfg->queue_max_bytes ? cfg->queue_max_bytes
-                                        : 64ull * 1024 * 1024;
+    s->queue_max =
+        cfg->queue_max_bytes ? cfg->queue_max_bytes : 64ull * 1024 * 1024;
     s->create_db = cfg->create_database;
     s->gzip = cfg->gzip;
     s->down_after = cfg->max_retries ? cfg->max_retries : 1;
@@ -1264,8 +1256,7 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
     s->nodes = xcalloc(cfg->n_nodes, sizeof(*s->nodes));
     s->n = cfg->n_nodes;
     for (size_t i = 0; i < s->n; i++) {
-        if (node_init(s, &s->nodes[i], i, &cfg->nodes[i], cfg, err,
-                      errlen) < 0)
+        if (node_init(s, &s->nodes[i], i, &cfg->nodes[i], cfg, err, errlen) < 0)
             goto fail;
     }
     if (spool && spool->dir && spool->dir[0]) {
@@ -1298,8 +1289,7 @@ fail:
     return NULL;
 }
 
-int influx_sink_write(struct influx_sink *s, size_t node,
-                      const struct point *p)
+int influx_sink_write(struct influx_sink *s, size_t node, const struct point *p)
 {
     assert(s->magic == SINK_MAGIC && node < s->n);
     struct node *nd = &s->nodes[node];
@@ -1324,8 +1314,7 @@ int influx_sink_write(struct influx_sink *s, size_t node,
             /* the writer arms the flush timer */
             pthread_cond_signal(&nd->wake);
         }
-        if (nd->cur_points >= s->batch_size ||
-            nd->cur.len >= BATCH_MAX_BYTES)
+        if (nd->cur_points >= s->batch_size || nd->cur.len >= BATCH_MAX_BYTES)
             enqueue_cur_locked(nd);
     } else if (rc < 0) {
         /* cur has no cap; keep the batch consistent regardless */
@@ -1376,8 +1365,7 @@ int influx_sink_drain(struct influx_sink *s, uint64_t timeout_ms)
          * points. */
         while (nd->started &&
                (nd->pending > 0 || (nd->spooling && !nd->down))) {
-            if (pthread_cond_timedwait(&nd->idle, &nd->mu, &ts) ==
-                ETIMEDOUT)
+            if (pthread_cond_timedwait(&nd->idle, &nd->mu, &ts) == ETIMEDOUT)
                 break;
         }
         if (nd->pending > 0 || nd->spooling || nd->spool_unclaimed)
@@ -1400,8 +1388,7 @@ void influx_sink_node_stats(struct influx_sink *s, size_t node,
     *out = nd->st;
     out->points_skipped_invalid = lineproto_stats_skipped(&nd->lps);
     out->down = nd->down;
-    out->points_dropped = dropped_total_locked(nd,
-                                               &out->points_dropped_spool);
+    out->points_dropped = dropped_total_locked(nd, &out->points_dropped_spool);
     pthread_mutex_lock(&nd->spool_mu);
     out->points_spooled = nd->points_spooled;
     out->points_replayed = nd->points_replayed;

@@ -58,20 +58,20 @@ struct influx_node_stats {
     uint64_t points_retried; /* points in requests sent again */
     uint64_t batches_written;
     uint64_t batches_failed;
-    uint64_t bytes_sent;     /* request bodies on the wire (gzipped) */
-    uint64_t write_ns_total; /* time in HTTP requests */
-    uint64_t write_count;    /* HTTP requests */
+    uint64_t bytes_sent;             /* request bodies on the wire (gzipped) */
+    uint64_t write_ns_total;         /* time in HTTP requests */
+    uint64_t write_count;            /* HTTP requests */
     uint64_t points_skipped_invalid; /* never encoded, see lineproto.h */
-    uint64_t points_spooled;  /* appended to the node's spool */
-    uint64_t points_replayed; /* written from the spool */
-    uint64_t spool_bytes;     /* size of the spool's segment files */
-    uint64_t spool_points;    /* points waiting in the spool */
-    uint64_t points_dropped_spool; /* part of points_dropped: spool cap,
-                                      corrupt records, spool I/O errors */
-    char last_error[256];    /* "" when none yet */
-    int up;                  /* 1 after an answer from influxd, 0 after a
-                                transport error or 5xx */
-    int down;                /* marked down: /ping is probed before replay */
+    uint64_t points_spooled;         /* appended to the node's spool */
+    uint64_t points_replayed;        /* written from the spool */
+    uint64_t spool_bytes;            /* size of the spool's segment files */
+    uint64_t spool_points;           /* points waiting in the spool */
+    uint64_t points_dropped_spool;   /* part of points_dropped: spool cap,
+                                        corrupt records, spool I/O errors */
+    char last_error[256];            /* "" when none yet */
+    int up;   /* 1 after an answer from influxd, 0 after a
+                 transport error or 5xx */
+    int down; /* marked down: /ping is probed before replay */
 };
 
 /* Where batches that cannot be written now wait (agent.spool_*). */

@@ -150,7 +150,7 @@ size_t lineproto_format_float(char *p, double v)
     return (size_t)(p + 1 - s);
 }
 
-#define ONES 0x0101010101010101ULL
+#define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
 /* Nonzero when some byte of w may equal the byte in pat (pat = c * ONES).
@@ -206,18 +206,17 @@ static inline size_t plain_span(const char *s, size_t n, unsigned ctx)
 
 /* Bytes of x that need an escape in ctx (or end a name: '\n'). */
 static inline __attribute__((always_inline)) int special16(__m128i x,
-                                                          unsigned ctx)
+                                                           unsigned ctx)
 {
     __m128i m;
     if (ctx == ESC_STR) {
         m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
     } else {
-        m = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')),
-                         _mm_cmpeq_epi8(x, _mm_set1_epi8(' '))),
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')),
-                         _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+        m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')),
+                                      _mm_cmpeq_epi8(x, _mm_set1_epi8(' '))),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')),
+                                      _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
         if (ctx != ESC_TAG)
             m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
     }
@@ -381,8 +380,8 @@ static int check_tags(const struct point *p, struct lineproto_stats *st,
         bytes += (size_t)t->name_len + t->value_len;
         nt++;
         if (prev && sorted) {
-            size_t n = prev->name_len < t->name_len ? prev->name_len
-                                                    : t->name_len;
+            size_t n =
+                prev->name_len < t->name_len ? prev->name_len : t->name_len;
             /* tag keys mostly differ in their first byte */
             int c = (unsigned char)prev->name[0] - (unsigned char)t->name[0];
             if (c == 0)

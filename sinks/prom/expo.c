@@ -283,8 +283,8 @@ static size_t family_get(struct expo *e, const char *name, size_t name_len,
     if (*slot)
         return *slot - 1;
     if (e->nfams >= EXPO_NONE - 1 ||
-        !fits(e, sizeof(struct expo_family) + SLOT_BYTES + name_len +
-                     help_len + 2 + 2 * SLOT_BYTES))
+        !fits(e, sizeof(struct expo_family) + SLOT_BYTES + name_len + help_len +
+                     2 + 2 * SLOT_BYTES))
         return SIZE_MAX;
     e->fams = xgrow(e->fams, &e->fams_cap, e->nfams + 1, sizeof(*e->fams));
     struct expo_family *f = &e->fams[e->nfams];
@@ -306,10 +306,8 @@ static int add_sample(struct expo *e, size_t fi, const struct label *labels,
     size_t need = sizeof(struct expo_sample) + SLOT_BYTES +
                   nlabels * sizeof(struct label);
     for (size_t i = 0; i < nlabels; i++)
-        need += labels[i].name_len + labels[i].value_len + 2 +
-                2 * SLOT_BYTES;
-    if (e->nsamples >= EXPO_NONE - 1 || nlabels > UINT32_MAX ||
-        !fits(e, need))
+        need += labels[i].name_len + labels[i].value_len + 2 + 2 * SLOT_BYTES;
+    if (e->nsamples >= EXPO_NONE - 1 || nlabels > UINT32_MAX || !fits(e, need))
         return -1;
     const struct label *ls =
         nlabels > 0 ? intern_labels(e, labels, nlabels) : NULL;
@@ -334,8 +332,10 @@ static enum metric_type parse_type(const char *type)
         const char *name;
         enum metric_type t;
     } types[] = {
-        {"counter", MT_COUNTER},     {"gauge", MT_GAUGE},
-        {"summary", MT_SUMMARY},     {"histogram", MT_HISTOGRAM},
+        {"counter", MT_COUNTER},
+        {"gauge", MT_GAUGE},
+        {"summary", MT_SUMMARY},
+        {"histogram", MT_HISTOGRAM},
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (strcmp(type, types[i].name) == 0)
@@ -403,8 +403,7 @@ int expo_write_text(const struct expo *e, struct buf *out)
         else
             buf_addf(out, "# TYPE %s %s\n", fam->name,
                      expo_type_name(fam->type));
-        for (uint32_t s = fam->first; s != EXPO_NONE;
-             s = e->samples[s].next) {
+        for (uint32_t s = fam->first; s != EXPO_NONE; s = e->samples[s].next) {
             const struct expo_sample *sm = &e->samples[s];
             if (fmt_prom_sample(out, fam->name, sm->labels, sm->nlabels,
                                 sm->value) < 0)

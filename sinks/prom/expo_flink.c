@@ -15,8 +15,8 @@ static int add(struct expo *e, const struct series *s, const char *suffix,
 {
     char name[NAME_MAX_BYTES];
     char help[NAME_MAX_BYTES + 128];
-    int n = snprintf(name, sizeof(name), "%.*s%s", (int)s->name_len,
-                     s->name, suffix);
+    int n = snprintf(name, sizeof(name), "%.*s%s", (int)s->name_len, s->name,
+                     suffix);
     if (n < 0 || (size_t)n >= sizeof(name))
         return -1;
     int h = snprintf(help, sizeof(help), "Flink metric %.*s%s",
@@ -34,16 +34,15 @@ int expo_flink_series(struct expo *e, const struct series *s,
                       unsigned fold_fields)
 {
     if (!s->folded) {
-        enum metric_type t = s->type == MT_COUNTER || s->type == MT_GAUGE
-                                 ? s->type
-                                 : MT_UNTYPED;
+        enum metric_type t =
+            s->type == MT_COUNTER || s->type == MT_GAUGE ? s->type : MT_UNTYPED;
         return add(e, s, "", t, "", s->value);
     }
     if (s->count == 0)
         return 0;
-    unsigned want = fold_fields ? fold_fields
-                                : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM |
-                                      FLINK_SCHEMA_AVG;
+    unsigned want =
+        fold_fields ? fold_fields
+                    : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG;
     int rc = 0;
     if ((want & FLINK_SCHEMA_MAX) &&
         add(e, s, "_max", MT_GAUGE, ", maximum over the subtasks", s->max) < 0)
@@ -77,9 +76,8 @@ static const struct field_map fields[] = {
     {"lagwatch_task_timing", "record_time_us_max",
      "lagwatch_task_record_time_seconds_max", 1e-6,
      "Highest busy time per record over the subtasks of the task"},
-    {"lagwatch_task_timing", "slowest_subtask",
-     "lagwatch_task_slowest_subtask", 1,
-     "Index of the busiest subtask of the task"},
+    {"lagwatch_task_timing", "slowest_subtask", "lagwatch_task_slowest_subtask",
+     1, "Index of the busiest subtask of the task"},
     {"lagwatch_task_timing", "bottleneck", "lagwatch_task_bottleneck", 1,
      "1 when the task is the job's bottleneck (busy, not back-pressured, "
      "its upstream back-pressured)"},
@@ -104,8 +102,8 @@ static const struct field_map fields[] = {
     {"lagwatch_job", "completed_checkpoints",
      "lagwatch_job_checkpoints_completed", 1,
      "Checkpoints completed, as the JobManager counts them"},
-    {"lagwatch_job", "failed_checkpoints", "lagwatch_job_checkpoints_failed",
-     1, "Checkpoints failed, as the JobManager counts them"},
+    {"lagwatch_job", "failed_checkpoints", "lagwatch_job_checkpoints_failed", 1,
+     "Checkpoints failed, as the JobManager counts them"},
     {"lagwatch_job", "in_progress_checkpoints",
      "lagwatch_job_checkpoints_in_progress", 1, "Checkpoints in progress"},
 };
@@ -182,8 +180,7 @@ int expo_flink_point(struct expo *e, const struct point *p)
         double v;
         if (expo_flink_field(p, i, name, sizeof(name), &v) < 0)
             continue;
-        const struct field_map *m =
-            find_map(p->measurement, p->fields[i].key);
+        const struct field_map *m = find_map(p->measurement, p->fields[i].key);
         if (m)
             snprintf(help, sizeof(help), "%s", m->help);
         else

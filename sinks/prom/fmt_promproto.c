@@ -57,9 +57,8 @@ static Io__Prometheus__Client__MetricType proto_type(enum metric_type t)
 
 /* Fills s with family fam's messages and points mf at them. protobuf-c
  * declares strings as char * but only reads them when packing. */
-static void build(const struct expo_family *fam,
-                  const struct expo_sample *smp, struct scratch *s,
-                  Io__Prometheus__Client__MetricFamily *mf)
+static void build(const struct expo_family *fam, const struct expo_sample *smp,
+                  struct scratch *s, Io__Prometheus__Client__MetricFamily *mf)
 {
     size_t nl = 0;
     for (uint32_t i = fam->first; i != EXPO_NONE; i = smp[i].next)

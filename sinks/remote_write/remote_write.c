@@ -283,7 +283,6 @@ void remote_write_get_stats(struct remote_write *rw,
 
 /* ---- sender thread ------------------------------------------------ */
 
-
 enum outcome { SENT, REFUSED, RETRY };
 
 /* One POST. Fills why on anything but SENT. */

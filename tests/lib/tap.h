@@ -26,7 +26,10 @@ struct tap_case {
 };
 
 #define TAP_CASE(name) static void tap_case_##name(bool *tap_failed_)
-#define TAP_ENTRY(name) {#name, tap_case_##name}
+#define TAP_ENTRY(name)                                                        \
+    {                                                                          \
+#name, tap_case_##name                                                 \
+    }
 #define TAP_N(a) (sizeof(a) / sizeof((a)[0]))
 
 #define TAP_FAIL_(...)                                                         \
@@ -62,8 +65,8 @@ struct tap_case {
     do {                                                                       \
         const char *w_ = (want), *g_ = (got);                                  \
         if (!w_ || !g_ || strcmp(w_, g_) != 0)                                 \
-            TAP_FAIL_("%s: want \"%s\", got \"%s\"", #got,                     \
-                      w_ ? w_ : "(null)", g_ ? g_ : "(null)");                 \
+            TAP_FAIL_("%s: want \"%s\", got \"%s\"", #got, w_ ? w_ : "(null)", \
+                      g_ ? g_ : "(null)");                                     \
     } while (0)
 
 #define TAP_EQ_DBL(want, got, eps)                                             \

@@ -20,7 +20,10 @@
 #include "sinks/prom/metrics.pb-c.h"
 #include "tests/lib/tap.h"
 
-#define L(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
+#define L(n, v)                                                                \
+    {                                                                          \
+        n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
+    }
 
 /* Two families whose samples arrive interleaved, as series do across
  * targets, plus a counter and an undeclared family. */
@@ -128,8 +131,8 @@ static void flat_add(struct flat *f, const char *type, const char *name,
     buf_init(&b, 0);
     buf_addf(&b, "%s %s{", type, name);
     for (size_t i = 0; i < nl; i++)
-        buf_addf(&b, "%s%.*s=%.*s", i ? "," : "", (int)l[i].name_len,
-                 l[i].name, (int)l[i].value_len, l[i].value);
+        buf_addf(&b, "%s%.*s=%.*s", i ? "," : "", (int)l[i].name_len, l[i].name,
+                 (int)l[i].value_len, l[i].value);
     buf_addf(&b, "} %.17g", v);
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 64;
@@ -182,8 +185,7 @@ static int from_proto(const uint8_t *p, size_t len, struct flat *f,
         if (size > len - off)
             return -1;
         Io__Prometheus__Client__MetricFamily *mf =
-            io__prometheus__client__metric_family__unpack(NULL, size,
-                                                          p + off);
+            io__prometheus__client__metric_family__unpack(NULL, size, p + off);
         if (!mf)
             return -1;
         off += size;
@@ -345,8 +347,8 @@ TAP_CASE(memory_grows_with_series_not_strings)
     struct buf t;
     buf_init(&t, 0);
     expo_write_text(e, &t);
-    printf("# 20000 series: model %zu bytes, text %zu bytes\n",
-           expo_bytes(e), t.len);
+    printf("# 20000 series: model %zu bytes, text %zu bytes\n", expo_bytes(e),
+           t.len);
     TAP_OK(expo_bytes(e) < t.len / 2);
     TAP_OK(expo_bytes(e) < 20000 * 64);
     buf_release(&t);
@@ -368,13 +370,13 @@ TAP_CASE(response_cap)
 
 /* What Prometheus 2.42 sends: by default, and with
  * --enable-feature=native-histograms. */
-#define PROM_DEFAULT                                                         \
-    "application/openmetrics-text;version=1.0.0,application/openmetrics-"   \
+#define PROM_DEFAULT                                                           \
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-"      \
     "text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
-#define PROM_PROTOBUF                                                        \
-    "application/vnd.google.protobuf;proto=io.prometheus.client."           \
-    "MetricFamily;encoding=delimited,application/openmetrics-text;"         \
-    "version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;"       \
+#define PROM_PROTOBUF                                                          \
+    "application/vnd.google.protobuf;proto=io.prometheus.client."              \
+    "MetricFamily;encoding=delimited,application/openmetrics-text;"            \
+    "version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;"          \
     "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 TAP_CASE(negotiate)
@@ -420,8 +422,8 @@ TAP_CASE(negotiate)
     for (size_t i = 0; i < TAP_N(cases); i++) {
         enum expo_format got = expo_negotiate(cases[i].accept);
         if (got != cases[i].want)
-            printf("# accept '%s'\n", cases[i].accept ? cases[i].accept
-                                                      : "(null)");
+            printf("# accept '%s'\n",
+                   cases[i].accept ? cases[i].accept : "(null)");
         TAP_EQ_INT((int)cases[i].want, (int)got);
     }
     TAP_OK(strstr(expo_content_type(EXPO_PROTOBUF), "encoding=delimited"));
@@ -442,8 +444,7 @@ TAP_CASE(encode_speed)
     double t0 = now_s();
     struct expo *e = big_model(100000, 0);
     double t1 = now_s();
-    printf("# build 100k series: %.3f s, %zu bytes\n", t1 - t0,
-           expo_bytes(e));
+    printf("# build 100k series: %.3f s, %zu bytes\n", t1 - t0, expo_bytes(e));
     for (int f = 0; f < EXPO_FORMAT_N_; f++) {
         struct buf b;
         buf_init(&b, 0);

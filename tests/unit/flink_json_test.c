@@ -11,12 +11,12 @@
 #include "tests/lib/tap.h"
 #include "flink/flink_json.h"
 
-#define JID_A "566bf9d7c55a45f8d1a6e55e9b9b1325"
-#define JID_B "1ff135342e825ce1158d003d9a0b2361"
-#define JID_C "fdfb462fd6fad8dbf82d5644ef7d9967"
-#define V_SRC "5e6a0a2edd70e34dc1d77cffb7decc0c"
-#define V_MAP "b37523a53b4a3ee20463513755ac0ecd"
-#define V_WIN "9823beb1e6ba3ad74de45321ad915a36"
+#define JID_A  "566bf9d7c55a45f8d1a6e55e9b9b1325"
+#define JID_B  "1ff135342e825ce1158d003d9a0b2361"
+#define JID_C  "fdfb462fd6fad8dbf82d5644ef7d9967"
+#define V_SRC  "5e6a0a2edd70e34dc1d77cffb7decc0c"
+#define V_MAP  "b37523a53b4a3ee20463513755ac0ecd"
+#define V_WIN  "9823beb1e6ba3ad74de45321ad915a36"
 #define V_SINK "683447c10cc8af11dd4eabbd1fcfb980"
 #define V_BSRC "d330a5494d14cf1a4cc346363c234038"
 #define V_BWIN "d178403035c9a8c4668dc8f46a423cf9"
@@ -58,7 +58,7 @@ static char *slurp(const char *name, size_t *len)
     size_t len = 0;                                                            \
     char *var = slurp(name, &len);                                             \
     if (!var)                                                                  \
-        TAP_FAIL_("cannot read fixture %s (set FLINK_FIXTURES)", name)
+    TAP_FAIL_("cannot read fixture %s (set FLINK_FIXTURES)", name)
 
 TAP_CASE(jobs_overview)
 {
@@ -149,12 +149,12 @@ TAP_CASE(job_metrics)
             TAP_EQ_DBL(cases[i].uptime, v, 0);
             TAP_EQ_INT(0, flink_metrics_get(&m, "numRestarts", &v));
             TAP_EQ_DBL(cases[i].restarts, v, 0);
-            TAP_EQ_INT(0, flink_metrics_get(&m, "numberOfFailedCheckpoints",
-                                            &v));
+            TAP_EQ_INT(0,
+                       flink_metrics_get(&m, "numberOfFailedCheckpoints", &v));
             TAP_EQ_DBL(cases[i].failed, v, 0);
             /* a string that is not a number is kept but not numeric */
-            TAP_EQ_INT(-1, flink_metrics_get(&m, "lastCheckpointExternalPath",
-                                             &v));
+            TAP_EQ_INT(-1,
+                       flink_metrics_get(&m, "lastCheckpointExternalPath", &v));
         }
         flink_metrics_release(&m);
     }
@@ -233,8 +233,8 @@ TAP_CASE(vertex_metrics_task_watermark)
     struct flink_metrics m;
     struct task_timing_subtask st[4];
     char err[256];
-    TAP_EQ_INT(0, flink_json_metrics(body, sizeof(body) - 1, &m, err,
-                                     sizeof(err)));
+    TAP_EQ_INT(
+        0, flink_json_metrics(body, sizeof(body) - 1, &m, err, sizeof(err)));
     for (size_t k = 0; k < 4; k++)
         task_timing_subtask_clear(&st[k]);
     /* 3 watermarks + 1 busy; operator scope and subtask 7 >= 4 ignored */
@@ -271,8 +271,7 @@ TAP_CASE(aggregated_metrics)
          "busyTimeMsPerSecond", NAN, NAN, NAN, NAN},
         {"vertex-" V_BSRC "-subtasks-metrics-timing.json", 3,
          "idleTimeMsPerSecond", 0, 0, 0, 0},
-        {"vertex-" V_WIN "-subtasks-metrics-missing.json", 0, NULL, 0, 0, 0,
-         0},
+        {"vertex-" V_WIN "-subtasks-metrics-missing.json", 0, NULL, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < TAP_N(cases); i++) {
         struct flink_agg_metrics a;
@@ -344,8 +343,8 @@ TAP_CASE(checkpoints_discriminators)
         "{\"className\":\"weird\",\"id\":10},3,null]}";
     struct flink_checkpoints c;
     char err[256];
-    TAP_EQ_INT(0, flink_json_checkpoints(doc, sizeof(doc) - 1, &c, err,
-                                         sizeof(err)));
+    TAP_EQ_INT(
+        0, flink_json_checkpoints(doc, sizeof(doc) - 1, &c, err, sizeof(err)));
     TAP_EQ_INT(2, c.completed);
     TAP_EQ_INT(1, c.failed);
     TAP_EQ_INT(-1, c.total);
@@ -369,8 +368,8 @@ TAP_CASE(taskmanagers)
         {"{\"taskmanagers\":[{\"id\":\"tm-pod-0\",\"path\":"
          "\"akka.tcp://flink@10.1.2.3:6122/user/rpc/taskmanager_0\"}]}",
          1, 0, "10.1.2.3"},
-        {"{\"taskmanagers\":[{\"id\":\"host-a.example:6122-abcdef\"}]}", 1,
-         0, "host-a.example"},
+        {"{\"taskmanagers\":[{\"id\":\"host-a.example:6122-abcdef\"}]}", 1, 0,
+         "host-a.example"},
         {"{\"taskmanagers\":[{\"id\":\"x\",\"path\":"
          "\"pekko.tcp://flink@[fd00::1]:6122/user\"}]}",
          1, 0, "[fd00::1]"},
@@ -391,9 +390,9 @@ TAP_CASE(taskmanagers)
     TAP_EQ_STR("10.42.2.9", t.v[1].host);
     flink_taskmanagers_release(&t);
     for (size_t i = 0; i < TAP_N(cases); i++) {
-        TAP_EQ_INT(0, flink_json_taskmanagers(cases[i].doc,
-                                              strlen(cases[i].doc), &t, err,
-                                              sizeof(err)));
+        TAP_EQ_INT(0,
+                   flink_json_taskmanagers(cases[i].doc, strlen(cases[i].doc),
+                                           &t, err, sizeof(err)));
         TAP_EQ_INT(cases[i].n, t.n);
         TAP_EQ_INT(cases[i].skipped, t.skipped);
         if (cases[i].host0)
@@ -412,8 +411,8 @@ TAP_CASE(error_body)
                "/jm-operator-metrics",
                msg);
     TAP_EQ_INT(-1, flink_json_error_message("<html>", 6, msg, sizeof(msg)));
-    TAP_EQ_INT(-1, flink_json_error_message("{\"errors\":[1]}", 14, msg,
-                                            sizeof(msg)));
+    TAP_EQ_INT(
+        -1, flink_json_error_message("{\"errors\":[1]}", 14, msg, sizeof(msg)));
 }
 
 /* ---- hostile documents ---- */
@@ -433,10 +432,10 @@ static int run_parser(enum which w, const char *s, size_t n)
         rc = flink_json_jobs_overview(s, n, &j, err, sizeof(err));
         for (size_t i = 0; rc == 0 && i < j.n; i++)
             bad |= !j.v[i].jid || !j.v[i].name || !j.v[i].state ||
-                   strspn(j.v[i].jid, "0123456789abcdefABCDEF"
-                                      "ghijklmnopqrstuvwxyz"
-                                      "GHIJKLMNOPQRSTUVWXYZ") !=
-                       strlen(j.v[i].jid);
+                   strspn(j.v[i].jid,
+                          "0123456789abcdefABCDEF"
+                          "ghijklmnopqrstuvwxyz"
+                          "GHIJKLMNOPQRSTUVWXYZ") != strlen(j.v[i].jid);
         flink_jobs_release(&j);
         break;
     }
@@ -447,8 +446,7 @@ static int run_parser(enum which w, const char *s, size_t n)
             bad |= d.v[i].parallelism < 1 ||
                    d.v[i].parallelism > FLINK_MAX_PARALLELISM;
             for (size_t k = 0; k < d.v[i].n_upstream; k++)
-                bad |= d.v[i].upstream[k] >= d.n ||
-                       d.v[i].upstream[k] == i;
+                bad |= d.v[i].upstream[k] >= d.n || d.v[i].upstream[k] == i;
         }
         flink_job_details_release(&d);
         break;
@@ -500,43 +498,65 @@ static const struct {
     {P_JOBS, "null", -1},
     {P_JOBS, "[]", -1},
     {P_JOBS, "{\"jobs\":{}}", -1},
-    {P_JOBS, "{\"jobs\":[1,\"x\",null,[],{\"jid\":5,\"name\":[],"
-             "\"state\":{}}]}", 0},
-    {P_JOBS, "{\"jobs\":[{\"jid\":\"../../x\",\"name\":\"a\","
-             "\"state\":\"RUNNING\"}]}", 0},
-    {P_JOBS, "{\"jobs\":[{\"jid\":\"ab\",\"name\":\"a\",\"state\":"
-             "\"RUNNING\",\"start-time\":\"soon\"}]}", 0},
+    {P_JOBS,
+     "{\"jobs\":[1,\"x\",null,[],{\"jid\":5,\"name\":[],"
+     "\"state\":{}}]}",
+     0},
+    {P_JOBS,
+     "{\"jobs\":[{\"jid\":\"../../x\",\"name\":\"a\","
+     "\"state\":\"RUNNING\"}]}",
+     0},
+    {P_JOBS,
+     "{\"jobs\":[{\"jid\":\"ab\",\"name\":\"a\",\"state\":"
+     "\"RUNNING\",\"start-time\":\"soon\"}]}",
+     0},
     {P_DETAILS, "{}", -1},
-    {P_DETAILS, "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
-                "\"vertices\":{}}", -1},
-    {P_DETAILS, "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
-                "\"vertices\":[{\"id\":\"v1\",\"name\":\"x\","
-                "\"parallelism\":0}]}", -1},
-    {P_DETAILS, "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
-                "\"vertices\":[{\"id\":\"v1\",\"name\":\"x\","
-                "\"parallelism\":1e12}]}", -1},
-    {P_DETAILS, "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
-                "\"vertices\":[{\"id\":\"v1\",\"name\":\"x\","
-                "\"parallelism\":\"4\"}],\"plan\":{\"nodes\":"
-                "[{\"id\":\"v1\",\"inputs\":[{\"id\":\"v1\"},{\"id\":\"zz\"},"
-                "3,{\"id\":[]}]},5,{\"id\":1}]}}", 0},
-    {P_DETAILS, "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
-                "\"vertices\":[],\"plan\":7}", 0},
+    {P_DETAILS,
+     "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
+     "\"vertices\":{}}",
+     -1},
+    {P_DETAILS,
+     "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
+     "\"vertices\":[{\"id\":\"v1\",\"name\":\"x\","
+     "\"parallelism\":0}]}",
+     -1},
+    {P_DETAILS,
+     "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
+     "\"vertices\":[{\"id\":\"v1\",\"name\":\"x\","
+     "\"parallelism\":1e12}]}",
+     -1},
+    {P_DETAILS,
+     "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
+     "\"vertices\":[{\"id\":\"v1\",\"name\":\"x\","
+     "\"parallelism\":\"4\"}],\"plan\":{\"nodes\":"
+     "[{\"id\":\"v1\",\"inputs\":[{\"id\":\"v1\"},{\"id\":\"zz\"},"
+     "3,{\"id\":[]}]},5,{\"id\":1}]}}",
+     0},
+    {P_DETAILS,
+     "{\"jid\":\"ab\",\"name\":\"n\",\"state\":\"RUNNING\","
+     "\"vertices\":[],\"plan\":7}",
+     0},
     {P_METRICS, "{\"id\":\"x\"}", -1},
-    {P_METRICS, "[{\"id\":\"0.busyTimeMsPerSecond\",\"value\":{}},"
-                "{\"id\":\"1.busyTimeMsPerSecond\",\"value\":\"1e999\"},"
-                "{\"id\":\"2.busyTimeMsPerSecond\",\"value\":\"Infinity\"},"
-                "{\"id\":\"3.busyTimeMsPerSecond\",\"value\":true},"
-                "{\"id\":\"99999999999999999999999.busyTimeMsPerSecond\","
-                "\"value\":\"1\"},{\"id\":\"-1.busyTimeMsPerSecond\","
-                "\"value\":\"1\"},{\"value\":\"1\"},{\"id\":null},7]", 0},
-    {P_AGG, "[{\"id\":\"busyTimeMsPerSecond\",\"min\":\"x\",\"max\":[],"
-            "\"avg\":null,\"sum\":1e308}]", 0},
+    {P_METRICS,
+     "[{\"id\":\"0.busyTimeMsPerSecond\",\"value\":{}},"
+     "{\"id\":\"1.busyTimeMsPerSecond\",\"value\":\"1e999\"},"
+     "{\"id\":\"2.busyTimeMsPerSecond\",\"value\":\"Infinity\"},"
+     "{\"id\":\"3.busyTimeMsPerSecond\",\"value\":true},"
+     "{\"id\":\"99999999999999999999999.busyTimeMsPerSecond\","
+     "\"value\":\"1\"},{\"id\":\"-1.busyTimeMsPerSecond\","
+     "\"value\":\"1\"},{\"value\":\"1\"},{\"id\":null},7]",
+     0},
+    {P_AGG,
+     "[{\"id\":\"busyTimeMsPerSecond\",\"min\":\"x\",\"max\":[],"
+     "\"avg\":null,\"sum\":1e308}]",
+     0},
     {P_AGG, "{}", -1},
     {P_CKP, "[]", -1},
     {P_CKP, "{\"counts\":[],\"latest\":[],\"history\":{}}", 0},
-    {P_CKP, "{\"latest\":{\"completed\":[1]},\"history\":[{\"className\":"
-            "7,\"status\":9,\"id\":\"x\"}]}", 0},
+    {P_CKP,
+     "{\"latest\":{\"completed\":[1]},\"history\":[{\"className\":"
+     "7,\"status\":9,\"id\":\"x\"}]}",
+     0},
     {P_TMS, "{\"taskmanagers\":\"all\"}", -1},
     {P_TMS, "{\"taskmanagers\":[{\"id\":\"h:1-x\",\"path\":7}]}", 0},
 };
@@ -544,8 +564,8 @@ static const struct {
 TAP_CASE(hostile_table)
 {
     for (size_t i = 0; i < TAP_N(hostile); i++) {
-        int got = run_parser(hostile[i].w, hostile[i].doc,
-                             strlen(hostile[i].doc));
+        int got =
+            run_parser(hostile[i].w, hostile[i].doc, strlen(hostile[i].doc));
         if (got != hostile[i].want)
             TAP_FAIL_("hostile[%zu] %s: want %d, got %d", i, hostile[i].doc,
                       hostile[i].want, got);
@@ -596,8 +616,15 @@ struct slot {
 static bool unread_subtree(const char *key)
 {
     static const char *const keys[] = {
-        "metrics", "timestamps", "tasks", "status-counts", "summary",
-        "totalResource", "freeResource", "hardware", "memoryConfiguration",
+        "metrics",
+        "timestamps",
+        "tasks",
+        "status-counts",
+        "summary",
+        "totalResource",
+        "freeResource",
+        "hardware",
+        "memoryConfiguration",
         "optimizer_properties",
     };
     for (size_t i = 0; i < TAP_N(keys); i++)
@@ -658,8 +685,7 @@ TAP_CASE(mutated_fixtures)
                                   : json_array_get(sl->parent, sl->index);
             json_incref(old);
             for (size_t r = 0; r < TAP_N(replacements); r++) {
-                json_t *nv = json_loads(replacements[r], JSON_DECODE_ANY,
-                                        NULL);
+                json_t *nv = json_loads(replacements[r], JSON_DECODE_ANY, NULL);
                 char *doc;
                 int got;
                 if (sl->key)

@@ -180,8 +180,7 @@ static const struct cpoint *find(const struct sink *s, const char *meas,
                                  const char *job, const char *task)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->p[i].meas, meas) == 0 &&
-            strcmp(s->p[i].job, job) == 0 &&
+        if (strcmp(s->p[i].meas, meas) == 0 && strcmp(s->p[i].job, job) == 0 &&
             (!task || strcmp(s->p[i].task, task) == 0))
             return &s->p[i];
     return NULL;
@@ -192,8 +191,7 @@ static int64_t ifield(const struct cpoint *p, const char *key)
 {
     for (size_t i = 0; p && i < p->nf; i++)
         if (strcmp(p->fields[i].key, key) == 0)
-            return p->fields[i].kind == FIELD_INT ? p->fields[i].i
-                                                  : INT64_MIN;
+            return p->fields[i].kind == FIELD_INT ? p->fields[i].i : INT64_MIN;
     return INT64_MIN;
 }
 
@@ -260,8 +258,8 @@ static void rig_close(struct rig *r)
     } while (0)
 
 #define JID_B "1ff135342e825ce1158d003d9a0b2361"
-#define WINDOW_TASK                                                           \
-    "Window_TumblingEventTimeWindows_60000___EventTimeTrigger__"              \
+#define WINDOW_TASK                                                            \
+    "Window_TumblingEventTimeWindows_60000___EventTimeTrigger__"               \
     "OrderStatsAggregator__PassThroughWindowFunction_"
 
 static bool near(double got, double want)
@@ -304,18 +302,17 @@ static const struct want_task {
     double busy, bp, idle, rec_us;
     int64_t slowest, bottleneck, wm_min;
 } want_tasks[] = {
-    {"orders_enrich", "Source:_KafkaSource_orders_", 0.578, 0.420, 0.049,
-     NAN, 2, 0, INT64_MIN},
+    {"orders_enrich", "Source:_KafkaSource_orders_", 0.578, 0.420, 0.049, NAN,
+     2, 0, INT64_MIN},
     {"orders_enrich",
      "Map:_enrich_customer__cache_LRU_____Filter:_status_____TEST_", 0.164,
      0.829, 0.027, 164.0 * 1000 / 3106.3, 2, 0, 1718093297518LL},
-    {"orders_enrich", WINDOW_TASK, 0.987, 0.0, 0.013,
-     987.0 * 1000 / 6452.3, 2, 1, 1718093268440LL},
+    {"orders_enrich", WINDOW_TASK, 0.987, 0.0, 0.013, 987.0 * 1000 / 6452.3, 2,
+     1, 1718093268440LL},
     {"orders_enrich", "Sink:_influxdb_orders_enriched_", 0.048, 0.0, 0.952,
      48.0 * 1000 / 41.4, 2, 0, 1718093268440LL},
-    {"clickstream_sessionize",
-     "Source:_Custom_Source____Timestamps_Watermarks", NAN, 0.0, 0.0, NAN,
-     INT64_MIN, 0, INT64_MIN},
+    {"clickstream_sessionize", "Source:_Custom_Source____Timestamps_Watermarks",
+     NAN, 0.0, 0.0, NAN, INT64_MIN, 0, INT64_MIN},
     {"clickstream_sessionize",
      "SessionWindow_gap__30_min______Sink:_Print_to_Std__Out", 0.302, 0.0,
      0.698, 302.0 * 1000 / 848.0, 1, 0, 1718093397620LL},
@@ -326,12 +323,11 @@ static int check_task(const struct sink *s, const struct want_task *w)
 {
     int64_t ts = 0;
     int64_t wm_lag = INT64_MIN;
-    const struct cpoint *p =
-        find(s, "lagwatch_task_timing", w->job, w->task);
+    const struct cpoint *p = find(s, "lagwatch_task_timing", w->job, w->task);
     const double f[4] = {w->busy, w->bp, w->idle, w->rec_us};
-    static const char *const keys[4] = {
-        "busy_ratio_max", "backpressured_ratio_max", "idle_ratio_min",
-        "record_time_us_max"};
+    static const char *const keys[4] = {"busy_ratio_max",
+                                        "backpressured_ratio_max",
+                                        "idle_ratio_min", "record_time_us_max"};
     size_t nf = 1; /* bottleneck */
     if (!p) {
         printf("# no task point %s/%s\n", w->job, w->task);
@@ -342,8 +338,8 @@ static int check_task(const struct sink *s, const struct want_task *w)
         wm_lag = ts > w->wm_min ? ts - w->wm_min : 0;
     for (size_t i = 0; i < 4; i++) {
         if (!near(ffield(p, keys[i]), f[i])) {
-            printf("# %s/%s: %s %.17g, want %.17g\n", w->job, w->task,
-                   keys[i], ffield(p, keys[i]), f[i]);
+            printf("# %s/%s: %s %.17g, want %.17g\n", w->job, w->task, keys[i],
+                   ffield(p, keys[i]), f[i]);
             return -1;
         }
         nf += !isnan(f[i]);
@@ -354,8 +350,8 @@ static int check_task(const struct sink *s, const struct want_task *w)
         ifield(p, "bottleneck") != w->bottleneck ||
         ifield(p, "watermark_lag_ms") != wm_lag || p->nf != nf) {
         printf("# %s/%s: slowest %lld bottleneck %lld watermark lag %lld "
-               "fields %zu\n", w->job, w->task,
-               (long long)ifield(p, "slowest_subtask"),
+               "fields %zu\n",
+               w->job, w->task, (long long)ifield(p, "slowest_subtask"),
                (long long)ifield(p, "bottleneck"),
                (long long)ifield(p, "watermark_lag_ms"), p->nf);
         return -1;
@@ -391,8 +387,7 @@ TAP_CASE(one_cycle_recorded)
     const struct flink_rest_stats *st;
     const struct cpoint *a, *b;
     OPEN(r, NULL, NULL, 5000, 0);
-    int rc = flink_rest_collect(r.fr, r.sc, 1718093400000LL, collect_point,
-                                &s);
+    int rc = flink_rest_collect(r.fr, r.sc, 1718093400000LL, collect_point, &s);
     st = flink_rest_stats(r.fr);
     CHECK(st->requests_last == 13);
     CHECK(log_count(&r.fk, "GET ") == 13);
@@ -437,17 +432,19 @@ TAP_CASE(one_cycle_recorded)
     for (size_t i = 0; i < TAP_N(want_tasks); i++)
         CHECK(check_task(&s, &want_tasks[i]) == 0);
     /* the same lags spelled out: 1718093400000 - wm_min of want_tasks */
-    CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
-                      WINDOW_TASK), "watermark_lag_ms") == 131560);
+    CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich", WINDOW_TASK),
+                 "watermark_lag_ms") == 131560);
     CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
                       "Sink:_influxdb_orders_enriched_"),
                  "watermark_lag_ms") == 131560);
     CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
                       "Map:_enrich_customer__cache_LRU_____Filter:_status_"
-                      "____TEST_"), "watermark_lag_ms") == 102482);
+                      "____TEST_"),
+                 "watermark_lag_ms") == 102482);
     CHECK(ifield(find(&s, "lagwatch_task_timing", "clickstream_sessionize",
                       "SessionWindow_gap__30_min______Sink:_Print_to_Std__"
-                      "Out"), "watermark_lag_ms") == 2380);
+                      "Out"),
+                 "watermark_lag_ms") == 2380);
     CHECK(ifield(find(&s, "lagwatch_task_timing", "orders_enrich",
                       "Source:_KafkaSource_orders_"),
                  "watermark_lag_ms") == INT64_MIN);
@@ -455,8 +452,7 @@ TAP_CASE(one_cycle_recorded)
         if (strcmp(s.p[i].meas, "lagwatch_task_timing") == 0)
             CHECK(strcmp(s.p[i].cluster, "prod") == 0 &&
                   s.p[i].ts == 1718093400000LL);
-    CHECK(count_meas(&s, "lagwatch_task_timing", NULL) ==
-          TAP_N(want_tasks));
+    CHECK(count_meas(&s, "lagwatch_task_timing", NULL) == TAP_N(want_tasks));
     CHECK(s.n == 2 + TAP_N(want_tasks));
     CHECK(st->points_last == s.n);
     CHECK(st->errors_last == 0);
@@ -502,8 +498,8 @@ TAP_CASE(stop_reported_once)
     CHECK(log_count(&r.fk, "/jobs/" JID_B) == 5);
     b = find(&s[0], "lagwatch_job", "clickstream_sessionize", NULL);
     CHECK(b && ifield(b, "running") == 1);
-    CHECK(count_meas(&s[0], "lagwatch_task_timing",
-                     "clickstream_sessionize") == 2);
+    CHECK(count_meas(&s[0], "lagwatch_task_timing", "clickstream_sessionize") ==
+          2);
     b = find(&s[1], "lagwatch_job", "clickstream_sessionize", NULL);
     CHECK(b && ifield(b, "running") == 0 && b->nf == 1 && b->ts == 2000);
     CHECK(count_meas(&s[1], NULL, "clickstream_sessionize") == 1);

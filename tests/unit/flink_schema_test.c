@@ -10,7 +10,10 @@
 
 #include "tests/lib/tap.h"
 
-#define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}
+#define L(n, v)                                                                \
+    {                                                                          \
+        n, v, sizeof(n) - 1, sizeof(v) - 1                                     \
+    }
 
 static const struct label task_labels[] = {
     L("flink_cluster", "prod"),
@@ -47,8 +50,7 @@ static struct series mk(const char *name, const char *family,
     return s;
 }
 
-static bool same_tags(const struct point *p, const struct label *want,
-                      size_t n)
+static bool same_tags(const struct point *p, const struct label *want, size_t n)
 {
     if (p->ntags != n)
         return false;
@@ -73,16 +75,15 @@ struct pcase {
 };
 
 #define TASK "flink_taskmanager_job_task_"
-#define OP "flink_taskmanager_job_task_operator_"
+#define OP   "flink_taskmanager_job_task_operator_"
 
 static const struct pcase plain[] = {
-    {OP "numRecordsIn", OP "numRecordsIn", "numRecordsIn", MT_GAUGE, 62338.0,
-     0, "taskmanager_job_task_operator_numRecordsIn", "count", FIELD_INT,
-     62338},
+    {OP "numRecordsIn", OP "numRecordsIn", "numRecordsIn", MT_GAUGE, 62338.0, 0,
+     "taskmanager_job_task_operator_numRecordsIn", "count", FIELD_INT, 62338},
     {OP "numRecordsInPerSecond", OP "numRecordsInPerSecond",
      "numRecordsInPerSecond", MT_GAUGE, 6452.3, 0,
-     "taskmanager_job_task_operator_numRecordsInPerSecond", "rate",
-     FIELD_FLOAT, 6452.3},
+     "taskmanager_job_task_operator_numRecordsInPerSecond", "rate", FIELD_FLOAT,
+     6452.3},
     {TASK "busyTimeMsPerSecond", TASK "busyTimeMsPerSecond",
      "busyTimeMsPerSecond", MT_GAUGE, 987.0, 0,
      "taskmanager_job_task_busyTimeMsPerSecond", "value", FIELD_FLOAT, 987},
@@ -92,29 +93,28 @@ static const struct pcase plain[] = {
     {"flink_taskmanager_Status_JVM_CPU_Load",
      "flink_taskmanager_Status_JVM_CPU_Load", "Load", MT_GAUGE, 0.25, 0,
      "taskmanager_Status_JVM_CPU_Load", "value", FIELD_FLOAT, 0.25},
-    {"other_metric", "other_metric", "metric", MT_GAUGE, 1.5, 0,
-     "other_metric", "value", FIELD_FLOAT, 1.5},
+    {"other_metric", "other_metric", "metric", MT_GAUGE, 1.5, 0, "other_metric",
+     "value", FIELD_FLOAT, 1.5},
     /* A counter that is not an integer is not written at all. */
-    {OP "numRecordsOut", OP "numRecordsOut", "numRecordsOut", MT_GAUGE, 1.5,
-     1, NULL, NULL, FIELD_INT, 0},
+    {OP "numRecordsOut", OP "numRecordsOut", "numRecordsOut", MT_GAUGE, 1.5, 1,
+     NULL, NULL, FIELD_INT, 0},
+    {OP "numRecordsOut", OP "numRecordsOut", "numRecordsOut", MT_GAUGE, 1e19, 1,
+     NULL, NULL, FIELD_INT, 0},
     {OP "numRecordsOut", OP "numRecordsOut", "numRecordsOut", MT_GAUGE,
-     1e19, 1, NULL, NULL, FIELD_INT, 0},
-    {OP "numRecordsOut", OP "numRecordsOut", "numRecordsOut", MT_GAUGE,
-     -9.223372036854775808e18, 0,
-     "taskmanager_job_task_operator_numRecordsOut", "count", FIELD_INT,
-     -9.223372036854775808e18},
+     -9.223372036854775808e18, 0, "taskmanager_job_task_operator_numRecordsOut",
+     "count", FIELD_INT, -9.223372036854775808e18},
     /* Non-finite values are not written. */
     {TASK "busyTimeMsPerSecond", TASK "busyTimeMsPerSecond",
      "busyTimeMsPerSecond", MT_GAUGE, NAN, 1, NULL, NULL, FIELD_FLOAT, 0},
-    {OP "numRecordsIn", OP "numRecordsIn", "numRecordsIn", MT_GAUGE,
-     INFINITY, 1, NULL, NULL, FIELD_INT, 0},
+    {OP "numRecordsIn", OP "numRecordsIn", "numRecordsIn", MT_GAUGE, INFINITY,
+     1, NULL, NULL, FIELD_INT, 0},
     /* Summary parts. */
-    {TASK "mailboxLatencyMs_count", TASK "mailboxLatencyMs",
-     "mailboxLatencyMs", MT_SUMMARY, 62338.0, 0,
-     "taskmanager_job_task_mailboxLatencyMs", "count", FIELD_INT, 62338},
-    {TASK "mailboxLatencyMs_sum", TASK "mailboxLatencyMs",
-     "mailboxLatencyMs", MT_SUMMARY, 12.5, 0,
-     "taskmanager_job_task_mailboxLatencyMs", "sum", FIELD_FLOAT, 12.5},
+    {TASK "mailboxLatencyMs_count", TASK "mailboxLatencyMs", "mailboxLatencyMs",
+     MT_SUMMARY, 62338.0, 0, "taskmanager_job_task_mailboxLatencyMs", "count",
+     FIELD_INT, 62338},
+    {TASK "mailboxLatencyMs_sum", TASK "mailboxLatencyMs", "mailboxLatencyMs",
+     MT_SUMMARY, 12.5, 0, "taskmanager_job_task_mailboxLatencyMs", "sum",
+     FIELD_FLOAT, 12.5},
 };
 
 TAP_CASE(plain_and_summary_parts)
@@ -193,8 +193,8 @@ TAP_CASE(quantile_fields)
         const char *q;
         const char *key;
     } qs[] = {
-        {"0.5", "p50"},   {"0.75", "p75"},   {"0.95", "p95"},
-        {"0.98", "p98"},  {"0.99", "p99"},   {"0.999", "p999"},
+        {"0.5", "p50"},   {"0.75", "p75"},      {"0.95", "p95"},
+        {"0.98", "p98"},  {"0.99", "p99"},      {"0.999", "p999"},
         {"0.25", "q025"}, {"0.9999", "q09999"}, {"1", "q1"},
     };
     struct flink_schema_scratch sc = FLINK_SCHEMA_SCRATCH_INIT;
@@ -204,9 +204,9 @@ TAP_CASE(quantile_fields)
         memcpy(ls, quantile_labels, sizeof(ls));
         ls[2].value = qs[i].q;
         ls[2].value_len = (uint32_t)strlen(qs[i].q);
-        struct series s = mk(TASK "mailboxLatencyMs", TASK "mailboxLatencyMs",
-                             "mailboxLatencyMs", MT_SUMMARY, ls, TAP_N(ls),
-                             21.0);
+        struct series s =
+            mk(TASK "mailboxLatencyMs", TASK "mailboxLatencyMs",
+               "mailboxLatencyMs", MT_SUMMARY, ls, TAP_N(ls), 21.0);
         struct point p;
         TAP_EQ_INT(0, flink_schema_point(&s, &o, &p, &sc));
         TAP_EQ_STR("taskmanager_job_task_mailboxLatencyMs", p.measurement);
@@ -225,8 +225,8 @@ TAP_CASE(flink_summary_without_sum)
 {
     /* What Flink writes for one histogram: _count and six quantiles, no
      * _sum. Every point lands on one measurement and tag set. */
-    static const char *const q[] = {"0.5", "0.75", "0.95", "0.98", "0.99",
-                                    "0.999"};
+    static const char *const q[] = {"0.5",  "0.75", "0.95",
+                                    "0.98", "0.99", "0.999"};
     static const char *const keys[] = {"count", "p50", "p75", "p95",
                                        "p98",   "p99", "p999"};
     struct flink_schema_scratch sc = FLINK_SCHEMA_SCRATCH_INIT;
@@ -263,7 +263,9 @@ TAP_CASE(histogram_buckets)
     static const struct {
         const char *le;
         const char *key;
-    } b[] = {{"0.005", "le_0_005"}, {"+Inf", "le_inf"}, {"10", "le_10"},
+    } b[] = {{"0.005", "le_0_005"},
+             {"+Inf", "le_inf"},
+             {"10", "le_10"},
              {"1e-05", "le_1em05"}};
     struct flink_schema_scratch sc = FLINK_SCHEMA_SCRATCH_INIT;
     struct flink_schema_opts o = {0};
@@ -271,8 +273,8 @@ TAP_CASE(histogram_buckets)
         struct label ls[] = {L("job", "x"), L("le", "")};
         ls[1].value = b[i].le;
         ls[1].value_len = (uint32_t)strlen(b[i].le);
-        struct series s = mk("http_seconds_bucket", "http_seconds",
-                             "seconds", MT_HISTOGRAM, ls, 2, 7.0);
+        struct series s = mk("http_seconds_bucket", "http_seconds", "seconds",
+                             MT_HISTOGRAM, ls, 2, 7.0);
         struct point p;
         TAP_EQ_INT(0, flink_schema_point(&s, &o, &p, &sc));
         TAP_EQ_STR("http_seconds", p.measurement);
@@ -292,8 +294,7 @@ TAP_CASE(folded_fields)
         L("job_name", "orders_enrich"),
     };
     struct series s = mk(TASK "busyTimeMsPerSecond", TASK "busyTimeMsPerSecond",
-                         "busyTimeMsPerSecond", MT_GAUGE, folded_labels, 2,
-                         0);
+                         "busyTimeMsPerSecond", MT_GAUGE, folded_labels, 2, 0);
     s.folded = true;
     s.max = 987;
     s.sum = 1273;
@@ -327,9 +328,9 @@ TAP_CASE(folded_fields)
     TAP_EQ_INT(FIELD_FLOAT, p.fields[0].kind);
 
     /* A folded summary quantile keeps its role as a prefix. */
-    struct series q = mk(TASK "mailboxLatencyMs", TASK "mailboxLatencyMs",
-                         "mailboxLatencyMs", MT_SUMMARY, quantile_labels,
-                         TAP_N(quantile_labels), 0);
+    struct series q =
+        mk(TASK "mailboxLatencyMs", TASK "mailboxLatencyMs", "mailboxLatencyMs",
+           MT_SUMMARY, quantile_labels, TAP_N(quantile_labels), 0);
     q.folded = true;
     q.max = 21;
     q.sum = 40;
@@ -372,12 +373,9 @@ TAP_CASE(opts_from_config)
 }
 
 static const struct tap_case tcases[] = {
-    TAP_ENTRY(plain_and_summary_parts),
-    TAP_ENTRY(metric_kind_follows_changes),
-    TAP_ENTRY(quantile_fields),
-    TAP_ENTRY(flink_summary_without_sum),
-    TAP_ENTRY(histogram_buckets),
-    TAP_ENTRY(folded_fields),
+    TAP_ENTRY(plain_and_summary_parts), TAP_ENTRY(metric_kind_follows_changes),
+    TAP_ENTRY(quantile_fields),         TAP_ENTRY(flink_summary_without_sum),
+    TAP_ENTRY(histogram_buckets),       TAP_ENTRY(folded_fields),
     TAP_ENTRY(opts_from_config),
 };
 

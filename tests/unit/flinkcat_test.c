@@ -59,8 +59,7 @@ static const struct {
 TAP_CASE(kinds)
 {
     for (size_t i = 0; i < TAP_N(cases); i++) {
-        enum flink_kind k = flinkcat_kind(cases[i].name,
-                                          strlen(cases[i].name));
+        enum flink_kind k = flinkcat_kind(cases[i].name, strlen(cases[i].name));
         if (k != cases[i].want)
             printf("# %s: want %s, got %s\n", cases[i].name,
                    flinkcat_kind_name(cases[i].want), flinkcat_kind_name(k));

@@ -118,8 +118,9 @@ static long long query_count(const char *db, const char *q)
 {
     json_t *j = query_json(db, q, 0);
     json_t *v = json_array_get(
-        json_array_get(json_object_get(json_array_get(series_of(j), 0),
-                                       "values"), 0), 1);
+        json_array_get(
+            json_object_get(json_array_get(series_of(j), 0), "values"), 0),
+        1);
     long long n = json_is_integer(v) ? json_integer_value(v) : -1;
     json_decref(j);
     return n;
@@ -131,8 +132,8 @@ static int db_exists(const char *db)
     json_t *vals = json_object_get(json_array_get(series_of(j), 0), "values");
     int found = 0;
     for (size_t i = 0; i < json_array_size(vals); i++) {
-        const char *name = json_string_value(json_array_get(
-            json_array_get(vals, i), 0));
+        const char *name =
+            json_string_value(json_array_get(json_array_get(vals, i), 0));
         if (name && strcmp(name, db) == 0)
             found = 1;
     }
@@ -143,7 +144,7 @@ static int db_exists(const char *db)
 /* ------------------------------------------------------------------ */
 /* round trip */
 
-#define RT_TAGS 3
+#define RT_TAGS   3
 #define RT_FIELDS 6
 
 struct rt_point {
@@ -153,10 +154,22 @@ struct rt_point {
     size_t nfields;
 };
 
-#define F_FLT(k, v) {.key = (k), .kind = FIELD_FLOAT, .f = (v)}
-#define F_INT(k, v) {.key = (k), .kind = FIELD_INT, .i = (v)}
-#define F_BOOL(k, v) {.key = (k), .kind = FIELD_BOOL, .b = (v)}
-#define F_STR(k, v) {.key = (k), .kind = FIELD_STRING, .s = (v)}
+#define F_FLT(k, v)                                                            \
+    {                                                                          \
+        .key = (k), .kind = FIELD_FLOAT, .f = (v)                              \
+    }
+#define F_INT(k, v)                                                            \
+    {                                                                          \
+        .key = (k), .kind = FIELD_INT, .i = (v)                                \
+    }
+#define F_BOOL(k, v)                                                           \
+    {                                                                          \
+        .key = (k), .kind = FIELD_BOOL, .b = (v)                               \
+    }
+#define F_STR(k, v)                                                            \
+    {                                                                          \
+        .key = (k), .kind = FIELD_STRING, .s = (v)                             \
+    }
 
 static char long_value[1001];
 
@@ -164,25 +177,33 @@ static char long_value[1001];
  * columns of the same name. */
 static const struct rt_point rt_points[] = {
     {"plain", {"host", "a", NULL}, {F_FLT("f", 1.5)}, 1},
-    {"sp ace,comma=eq\"quote\\back", {"t ag,=\"\\k", "v al,=\"\\x", NULL},
-     {F_FLT("fi eld,=\"\\k", 0.1), F_STR("s", "q\"uo\\te\nnl \t tab")}, 2},
-    {"a\\b\\c", {"k\\,", "v\\ w\\=x", NULL},
-     {F_FLT("f", -2.25), F_FLT("g\\h", 7)}, 2},
+    {"sp ace,comma=eq\"quote\\back",
+     {"t ag,=\"\\k", "v al,=\"\\x", NULL},
+     {F_FLT("fi eld,=\"\\k", 0.1), F_STR("s", "q\"uo\\te\nnl \t tab")},
+     2},
+    {"a\\b\\c",
+     {"k\\,", "v\\ w\\=x", NULL},
+     {F_FLT("f", -2.25), F_FLT("g\\h", 7)},
+     2},
     {"\xd0\xbc\xd0\xb5\xd1\x80\xd0\xb0",
      {"\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "\xf0\x9f\x98\x80 \xe2\x82\xac",
       NULL},
-     {F_STR("s", "\xf0\x9f\x98\x80\xf0\x9f\x8e\x89 caf\xc3\xa9")}, 1},
+     {F_STR("s", "\xf0\x9f\x98\x80\xf0\x9f\x8e\x89 caf\xc3\xa9")},
+     1},
     {"long", {"t", long_value, NULL}, {F_FLT("f", 3)}, 1},
-    {"floats", {NULL},
+    {"floats",
+     {NULL},
      {F_FLT("f", 1e-300), F_FLT("g", DBL_MAX), F_FLT("h", -0.0),
       F_FLT("i_f", 5e-324), F_FLT("j", 1.0 / 3.0), F_FLT("k", -DBL_MAX)},
      6},
-    {"ints", {NULL},
+    {"ints",
+     {NULL},
      {F_INT("i", INT64_MAX), F_INT("j_i", -INT64_MAX), F_INT("k_i", 0),
       F_BOOL("b", true), F_BOOL("c", false)},
      5},
     /* the NaN and Inf fields go, the rest lands */
-    {"nonfinite", {"t", "x", NULL},
+    {"nonfinite",
+     {"t", "x", NULL},
      {F_FLT("nan", NAN), F_FLT("f", 42), F_FLT("inf", INFINITY),
       F_FLT("ninf", -INFINITY)},
      4},
@@ -219,8 +240,8 @@ static json_t *find_series(json_t *series, const struct rt_point *rp)
         size_t ntags = 0, match = 0;
         for (size_t t = 0; rp->tags[t]; t += 2) {
             ntags++;
-            const char *v = json_string_value(json_object_get(tags,
-                                                              rp->tags[t]));
+            const char *v =
+                json_string_value(json_object_get(tags, rp->tags[t]));
             if (v && strcmp(v, rp->tags[t + 1]) == 0)
                 match++;
         }
@@ -229,7 +250,8 @@ static json_t *find_series(json_t *series, const struct rt_point *rp)
         const char *k;
         json_t *v;
         size_t nonempty = 0;
-        json_object_foreach(tags, k, v) {
+        json_object_foreach(tags, k, v)
+        {
             if (json_string_length(v) > 0)
                 nonempty++;
         }
@@ -309,8 +331,8 @@ TAP_CASE(round_trip)
                     TAP_FAIL_("point %zu field '%s' missing", i, fd->key);
                 double got = json_real_value(vr);
                 if (memcmp(&got, &fd->f, sizeof(got)) != 0)
-                    TAP_FAIL_("point %zu field '%s': want %.17g got %.17g",
-                              i, fd->key, fd->f, got);
+                    TAP_FAIL_("point %zu field '%s': want %.17g got %.17g", i,
+                              fd->key, fd->f, got);
                 break;
             case FIELD_INT:
                 TAP_OK(json_is_integer(vi));
@@ -323,8 +345,8 @@ TAP_CASE(round_trip)
             case FIELD_STRING:
                 TAP_OK(json_is_string(vi));
                 TAP_EQ_INT(strlen(fd->s), json_string_length(vi));
-                TAP_OK(memcmp(fd->s, json_string_value(vi),
-                              strlen(fd->s)) == 0);
+                TAP_OK(memcmp(fd->s, json_string_value(vi), strlen(fd->s)) ==
+                       0);
                 break;
             }
         }
@@ -340,8 +362,12 @@ static void write_simple(struct influx_sink *s, size_t node, const char *m,
 {
     struct label t = {"t", tagv, 1, (uint32_t)strlen(tagv)};
     struct field f = {.key = "v", .kind = FIELD_FLOAT, .f = v};
-    struct point p = {.measurement = m, .tags = &t, .ntags = 1,
-                      .fields = &f, .nfields = 1, .ts_ms = ts};
+    struct point p = {.measurement = m,
+                      .tags = &t,
+                      .ntags = 1,
+                      .fields = &f,
+                      .nfields = 1,
+                      .ts_ms = ts};
     influx_sink_write(s, node, &p);
 }
 
@@ -360,8 +386,10 @@ TAP_CASE(split_on_413)
         TAP_FAIL_("influx_sink_new: %s", err);
     char tagv[80];
     for (int i = 0; i < 3000; i++) {
-        snprintf(tagv, sizeof(tagv), "series-%05d-padding-padding-padding-"
-                 "padding-padding-padding-padding", i);
+        snprintf(tagv, sizeof(tagv),
+                 "series-%05d-padding-padding-padding-"
+                 "padding-padding-padding-padding",
+                 i);
         write_simple(s, 0, "big", tagv, 1700000000000 + i, i * 0.5);
     }
     int rc = influx_sink_drain(s, 30000);
@@ -425,8 +453,12 @@ TAP_CASE(type_conflict_partial_write)
     write_simple(s, 0, "m", "b", 1700000000001, 2);
     struct label t = {"t", "c", 1, 1};
     struct field f = {.key = "v", .kind = FIELD_STRING, .s = "text"};
-    struct point p = {.measurement = "m", .tags = &t, .ntags = 1,
-                      .fields = &f, .nfields = 1, .ts_ms = 1700000000002};
+    struct point p = {.measurement = "m",
+                      .tags = &t,
+                      .ntags = 1,
+                      .fields = &f,
+                      .nfields = 1,
+                      .ts_ms = 1700000000002};
     TAP_EQ_INT(0, influx_sink_write(s, 0, &p));
     write_simple(s, 0, "m", "d", 1700000000003, 4);
     TAP_EQ_INT(-1, influx_sink_drain(s, 20000));
@@ -570,8 +602,7 @@ TAP_CASE(spool_and_resume_by_name)
     for (size_t r = 0; r < TAP_N(runs); r++) {
         char db[64], dead_url[64], dir[256];
         fresh_db(db, sizeof(db), "spool");
-        snprintf(dir, sizeof(dir), "/tmp/lw_spool_%ld_%zu", (long)getpid(),
-                 r);
+        snprintf(dir, sizeof(dir), "/tmp/lw_spool_%ld_%zu", (long)getpid(), r);
         rm_tree(dir);
         int port = dead_port();
         TAP_OK(port > 0);
@@ -581,20 +612,19 @@ TAP_CASE(spool_and_resume_by_name)
         cfg.batch_size = 100;
         cfg.gzip = false;
         cfg.max_retries = 1;
-        struct cfg_influx_node node = {.name = "n/1", .url = dead_url,
-                                       .weight = 1};
+        struct cfg_influx_node node = {
+            .name = "n/1", .url = dead_url, .weight = 1};
         cfg.nodes = &node;
         cfg.n_nodes = 1;
-        struct influx_spool_opts so = {.dir = dir, .max_bytes = runs[r].cap,
-                                       .fsync = r == 0};
+        struct influx_spool_opts so = {
+            .dir = dir, .max_bytes = runs[r].cap, .fsync = r == 0};
         char err[256] = "";
         struct influx_sink *s = influx_sink_new(&cfg, &so, err, sizeof(err));
         if (!s)
             TAP_FAIL_("influx_sink_new: %s", err);
         char tagv[32];
         for (unsigned i = 0; i < runs[r].points; i++) {
-            snprintf(tagv, sizeof(tagv), "series-%04u-padding-padding",
-                     i % 50);
+            snprintf(tagv, sizeof(tagv), "series-%04u-padding-padding", i % 50);
             write_simple(s, 0, "sp", tagv, 1700000000000 + i, i);
         }
         int rc = influx_sink_drain(s, 20000);
@@ -645,8 +675,10 @@ TAP_CASE(spool_replays_into_its_database)
     fresh_db(db_b, sizeof(db_b), "spool_b");
     snprintf(dir, sizeof(dir), "/tmp/lw_spooldb_%ld", (long)getpid());
     rm_tree(dir);
-    snprintf(q, sizeof(q), "CREATE DATABASE %s WITH DURATION INF "
-             "REPLICATION 1 NAME keep", db_a);
+    snprintf(q, sizeof(q),
+             "CREATE DATABASE %s WITH DURATION INF "
+             "REPLICATION 1 NAME keep",
+             db_a);
     free(query_raw(db_a, q));
     int port = dead_port();
     TAP_OK(port > 0);
@@ -655,8 +687,8 @@ TAP_CASE(spool_replays_into_its_database)
     base_cfg(&cfg, db_a);
     cfg.retention_policy = "keep";
     cfg.max_retries = 1;
-    struct cfg_influx_node node = {.name = "moved", .url = dead_url,
-                                   .weight = 1};
+    struct cfg_influx_node node = {
+        .name = "moved", .url = dead_url, .weight = 1};
     cfg.nodes = &node;
     cfg.n_nodes = 1;
     struct influx_spool_opts so = {.dir = dir, .max_bytes = 0};
@@ -688,8 +720,7 @@ TAP_CASE(spool_replays_into_its_database)
     TAP_EQ_INT(0, rc);
     TAP_EQ_U64(1, st.points_written - st.points_replayed);
     TAP_EQ_U64(0, st.points_dropped);
-    snprintf(q, sizeof(q), "SELECT count(v) FROM \"%s\".\"keep\".\"sp\"",
-             db_a);
+    snprintf(q, sizeof(q), "SELECT count(v) FROM \"%s\".\"keep\".\"sp\"", db_a);
     TAP_EQ_INT(20, query_count(db_a, q));
     TAP_EQ_INT(1, query_count(db_b, "SELECT count(v) FROM sp"));
     rm_tree(dir);

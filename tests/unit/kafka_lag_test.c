@@ -124,29 +124,74 @@ TAP_CASE(topic_finish_table)
         uint64_t clamped;
     } cases[] = {
         {"time beats records",
-         {{0, 15, 20, NOW - 3585000, true}, {1, 2, 20, NOW - 598000, true},
+         {{0, 15, 20, NOW - 3585000, true},
+          {1, 2, 20, NOW - 598000, true},
           {2, 20, 20, 0, true}},
-         3, 0, 3585.0, 18, 23, NOW - 3585000, 0},
+         3,
+         0,
+         3585.0,
+         18,
+         23,
+         NOW - 3585000,
+         0},
         {"time tie goes to the larger record lag",
-         {{0, 0, 3, NOW - 5000, true}, {1, 0, 7, NOW - 5000, true},
+         {{0, 0, 3, NOW - 5000, true},
+          {1, 0, 7, NOW - 5000, true},
           {2, 0, 1, NOW - 1000, true}},
-         3, 1, 5.0, 7, 11, NOW - 5000, 0},
+         3,
+         1,
+         5.0,
+         7,
+         11,
+         NOW - 5000,
+         0},
         {"full tie goes to the lower partition",
-         {{3, 0, 4, NOW - 2500, true}, {1, 0, 4, NOW - 2500, true},
+         {{3, 0, 4, NOW - 2500, true},
+          {1, 0, 4, NOW - 2500, true},
           {2, 0, 4, NOW - 2500, true}},
-         3, 1, 2.5, 4, 12, NOW - 2500, 0},
+         3,
+         1,
+         2.5,
+         4,
+         12,
+         NOW - 2500,
+         0},
         {"all caught up",
          {{2, 5, 5, 0, true}, {0, 9, 9, 0, true}, {1, 0, 0, 0, true}},
-         3, 0, 0.0, 0, 0, NOW, 0},
+         3,
+         0,
+         0.0,
+         0,
+         0,
+         NOW,
+         0},
         {"future timestamp clamped to zero age",
          {{0, 0, 2, NOW + 60000, true}, {1, 0, 1, NOW - 1000, true}},
-         2, 1, 1.0, 2, 3, NOW - 1000, 1},
+         2,
+         1,
+         1.0,
+         2,
+         3,
+         NOW - 1000,
+         1},
         {"unread timestamp neither ages nor holds back consumed_through",
          {{0, 0, 9, 0, false}, {1, 0, 1, NOW - 700, true}},
-         2, 1, 0.7, 9, 10, NOW - 700, 0},
+         2,
+         1,
+         0.7,
+         9,
+         10,
+         NOW - 700,
+         0},
         {"single partition",
          {{7, 10, 130, NOW - 4500, true}},
-         1, 7, 4.5, 120, 120, NOW - 4500, 0},
+         1,
+         7,
+         4.5,
+         120,
+         120,
+         NOW - 4500,
+         0},
     };
     for (size_t i = 0; i < TAP_N(cases); i++) {
         struct kafka_lag_topic t;
@@ -194,11 +239,9 @@ TAP_CASE(part_offsets_data_loss)
         struct kafka_lag_part kp;
         memset(&kp, 0, sizeof(kp));
         int64_t first = kafka_lag_part_offsets(&kp, cases[i].committed,
-                                               cases[i].earliest,
-                                               cases[i].end);
+                                               cases[i].earliest, cases[i].end);
         if (first != cases[i].first || kp.lag != cases[i].lag ||
-            kp.lost_records != cases[i].lost ||
-            kp.data_loss != cases[i].loss ||
+            kp.lost_records != cases[i].lost || kp.data_loss != cases[i].loss ||
             kp.committed != cases[i].committed || kp.end != cases[i].end)
             TAP_FAIL_("%s: first %lld lag %lld lost %lld loss %d",
                       cases[i].name, (long long)first, (long long)kp.lag,
@@ -211,9 +254,9 @@ TAP_CASE(finish_counts_unknown_and_loss)
     struct kafka_lag_topic t;
     struct kafka_lag_part parts[3];
     static const struct part_in in[] = {
-        {0, 0, 9, 0, false},          /* lagging, timestamp unread */
-        {1, 0, 4, NOW - 2000, true},  /* data loss, earliest read */
-        {2, 5, 5, 0, true},           /* caught up */
+        {0, 0, 9, 0, false},         /* lagging, timestamp unread */
+        {1, 0, 4, NOW - 2000, true}, /* data loss, earliest read */
+        {2, 5, 5, 0, true},          /* caught up */
     };
     build(&t, parts, in, TAP_N(in));
     parts[1].data_loss = true;
@@ -230,10 +273,10 @@ TAP_CASE(finish_counts_unknown_and_loss)
     /* The unread partition holds consumed_through at the last result. */
     struct kafka_lag_topic prev_t = {.topic = "t",
                                      .consumed_through_ms = NOW - 60000};
-    struct kafka_lag_group prev_g = {.group = "g", .topics = &prev_t,
-                                     .n_topics = 1};
-    struct kafka_lag_cluster prev = {.name = "main", .groups = &prev_g,
-                                     .n_groups = 1};
+    struct kafka_lag_group prev_g = {
+        .group = "g", .topics = &prev_t, .n_topics = 1};
+    struct kafka_lag_cluster prev = {
+        .name = "main", .groups = &prev_g, .n_groups = 1};
     kafka_lag_topic_hold(&t, "g", &prev);
     TAP_EQ_INT(NOW - 60000, t.consumed_through_ms);
     kafka_lag_topic_hold(&t, "other", &prev);
@@ -262,8 +305,8 @@ TAP_CASE(json_unknown_and_loss)
     uint64_t clamped = 0;
     kafka_lag_topic_finish(&t, NOW, &clamped);
     struct kafka_lag_group g = {.group = "g", .topics = &t, .n_topics = 1};
-    struct kafka_lag_cluster c = {.name = "main", .swept_at_ms = NOW,
-                                  .groups = &g, .n_groups = 1};
+    struct kafka_lag_cluster c = {
+        .name = "main", .swept_at_ms = NOW, .groups = &g, .n_groups = 1};
     const struct kafka_lag_cluster *one = &c;
     struct buf b = BUF_INIT;
     TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
@@ -301,11 +344,19 @@ TAP_CASE(json_unknown_and_loss)
 /* ================ renderings ================ */
 
 static struct kafka_lag_part sample_parts[] = {
-    {.partition = 0, .committed = 10, .end = 130, .lag = 120,
-     .first_unconsumed_ts_ms = NOW - 4500, .has_commit = true,
+    {.partition = 0,
+     .committed = 10,
+     .end = 130,
+     .lag = 120,
+     .first_unconsumed_ts_ms = NOW - 4500,
+     .has_commit = true,
      .has_ts = true},
-    {.partition = 3, .committed = 5, .end = 285, .lag = 280,
-     .first_unconsumed_ts_ms = NOW - 1250, .has_commit = true,
+    {.partition = 3,
+     .committed = 5,
+     .end = 285,
+     .lag = 280,
+     .first_unconsumed_ts_ms = NOW - 1250,
+     .has_commit = true,
      .has_ts = true},
 };
 
@@ -317,7 +368,9 @@ static struct kafka_lag_topic sample_topic = {
 };
 
 static struct kafka_lag_group sample_groups[] = {
-    {.group = "g", .job = "orders-enrich", .topics = &sample_topic,
+    {.group = "g",
+     .job = "orders-enrich",
+     .topics = &sample_topic,
      .n_topics = 1},
     {.group = "q\"\\\n\x01\xff\xc3\xa9", .topics = NULL, .n_topics = 0},
 };
@@ -365,7 +418,8 @@ TAP_CASE(json_document)
 
 TAP_CASE(json_stale_and_cap)
 {
-    struct kafka_lag_cluster c = {.name = "main", .stale = true,
+    struct kafka_lag_cluster c = {.name = "main",
+                                  .stale = true,
                                   .error = "cannot read metadata: down",
                                   .swept_at_ms = 0};
     struct buf b = BUF_INIT;
@@ -494,10 +548,14 @@ TAP_CASE(points)
 }
 
 static const struct tap_case cases[] = {
-    TAP_ENTRY(match_groups),   TAP_ENTRY(bad_pattern_rejected),
-    TAP_ENTRY(topic_finish_table), TAP_ENTRY(json_document),
-    TAP_ENTRY(json_stale_and_cap), TAP_ENTRY(dup_is_deep_and_equal),
-    TAP_ENTRY(table_output),   TAP_ENTRY(points),
+    TAP_ENTRY(match_groups),
+    TAP_ENTRY(bad_pattern_rejected),
+    TAP_ENTRY(topic_finish_table),
+    TAP_ENTRY(json_document),
+    TAP_ENTRY(json_stale_and_cap),
+    TAP_ENTRY(dup_is_deep_and_equal),
+    TAP_ENTRY(table_output),
+    TAP_ENTRY(points),
     TAP_ENTRY(part_offsets_data_loss),
     TAP_ENTRY(finish_counts_unknown_and_loss),
     TAP_ENTRY(json_unknown_and_loss),

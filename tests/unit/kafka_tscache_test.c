@@ -21,18 +21,18 @@ TAP_CASE(keys_are_exact)
         int64_t off;
         int found;
     } cases[] = {
-        {0, 3, 42, 1},  /* the stored key (topic a, set below) */
-        {1, 3, 42, 0},  /* other topic */
-        {0, 4, 42, 0},  /* other partition */
-        {0, 3, 43, 0},  /* other offset */
+        {0, 3, 42, 1}, /* the stored key (topic a, set below) */
+        {1, 3, 42, 0}, /* other topic */
+        {0, 4, 42, 0}, /* other partition */
+        {0, 3, 43, 0}, /* other offset */
         {0, 3, 41, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int64_t ts = -1;
         int type = -1;
         uint32_t t = cases[i].topic == 0 ? a : b;
-        int rc = kafka_tscache_get(c, t, cases[i].part, cases[i].off, &ts,
-                                   &type);
+        int rc =
+            kafka_tscache_get(c, t, cases[i].part, cases[i].off, &ts, &type);
         TAP_EQ_INT(cases[i].found ? 0 : -1, rc);
         if (cases[i].found) {
             TAP_EQ_INT(1000, ts);

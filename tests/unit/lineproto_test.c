@@ -12,7 +12,7 @@
 #include "util/buf.h"
 #include "influx/lineproto.h"
 
-#define MAX_TAGS 6
+#define MAX_TAGS   6
 #define MAX_FIELDS 4
 #define NO_COUNTER ((size_t)-1)
 
@@ -23,85 +23,231 @@ struct lp_case {
     size_t nfields;
     int64_t ts;
     int want_rc;
-    const char *want;   /* the line, for want_rc 0 */
-    size_t counter;     /* offsetof a stats counter that must be 1 */
+    const char *want; /* the line, for want_rc 0 */
+    size_t counter;   /* offsetof a stats counter that must be 1 */
 };
 
-#define F_FLT(k, v) {.key = (k), .kind = FIELD_FLOAT, .f = (v)}
-#define F_INT(k, v) {.key = (k), .kind = FIELD_INT, .i = (v)}
-#define F_BOOL(k, v) {.key = (k), .kind = FIELD_BOOL, .b = (v)}
-#define F_STR(k, v) {.key = (k), .kind = FIELD_STRING, .s = (v)}
+#define F_FLT(k, v)                                                            \
+    {                                                                          \
+        .key = (k), .kind = FIELD_FLOAT, .f = (v)                              \
+    }
+#define F_INT(k, v)                                                            \
+    {                                                                          \
+        .key = (k), .kind = FIELD_INT, .i = (v)                                \
+    }
+#define F_BOOL(k, v)                                                           \
+    {                                                                          \
+        .key = (k), .kind = FIELD_BOOL, .b = (v)                               \
+    }
+#define F_STR(k, v)                                                            \
+    {                                                                          \
+        .key = (k), .kind = FIELD_STRING, .s = (v)                             \
+    }
 #define CNT(x) offsetof(struct lineproto_stats, x)
 
 static const struct lp_case cases[] = {
-    {"m", {"t", "v", NULL}, {F_FLT("f", 1.5)}, 1, 1000, 0,
-     "m,t=v f=1.5 1000\n", CNT(points)},
+    {"m",
+     {"t", "v", NULL},
+     {F_FLT("f", 1.5)},
+     1,
+     1000,
+     0,
+     "m,t=v f=1.5 1000\n",
+     CNT(points)},
     /* measurement: comma, space, '=' and '"' escaped */
-    {"a b,c=d\"e", {NULL}, {F_FLT("f", 1)}, 1, 1, 0,
-     "a\\ b\\,c\\=d\\\"e f=1 1\n", CNT(points)},
+    {"a b,c=d\"e",
+     {NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     0,
+     "a\\ b\\,c\\=d\\\"e f=1 1\n",
+     CNT(points)},
     /* tags: comma, space, '=' escaped; '"' literal */
-    {"m", {"k ,=\"", "v ,=\"", NULL}, {F_FLT("f", 1)}, 1, 1, 0,
-     "m,k\\ \\,\\=\"=v\\ \\,\\=\" f=1 1\n", CNT(points)},
+    {"m",
+     {"k ,=\"", "v ,=\"", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     0,
+     "m,k\\ \\,\\=\"=v\\ \\,\\=\" f=1 1\n",
+     CNT(points)},
     /* field keys: comma, space, '=', '"' escaped */
-    {"m", {NULL}, {F_FLT("f ,=\"", 1)}, 1, 1, 0,
-     "m f\\ \\,\\=\\\"=1 1\n", CNT(points)},
+    {"m",
+     {NULL},
+     {F_FLT("f ,=\"", 1)},
+     1,
+     1,
+     0,
+     "m f\\ \\,\\=\\\"=1 1\n",
+     CNT(points)},
     /* string values: '"' and '\' escaped, newline kept */
-    {"m", {NULL}, {F_STR("s", "a\"b\\c\nd")}, 1, 1, 0,
-     "m s=\"a\\\"b\\\\c\nd\" 1\n", CNT(points)},
+    {"m",
+     {NULL},
+     {F_STR("s", "a\"b\\c\nd")},
+     1,
+     1,
+     0,
+     "m s=\"a\\\"b\\\\c\nd\" 1\n",
+     CNT(points)},
     /* a backslash inside a name is literal; its neighbour is escaped */
-    {"a\\b", {"k", "a\\ b", NULL}, {F_FLT("f\\g", 2)}, 1, 1, 0,
-     "a\\b,k=a\\\\ b f\\g=2 1\n", CNT(points)},
-    {"m", {NULL}, {F_INT("i", INT64_MAX), F_INT("j", INT64_MIN),
-                   F_INT("k", 0), F_INT("l", -42)}, 4, 7, 0,
+    {"a\\b",
+     {"k", "a\\ b", NULL},
+     {F_FLT("f\\g", 2)},
+     1,
+     1,
+     0,
+     "a\\b,k=a\\\\ b f\\g=2 1\n",
+     CNT(points)},
+    {"m",
+     {NULL},
+     {F_INT("i", INT64_MAX), F_INT("j", INT64_MIN), F_INT("k", 0),
+      F_INT("l", -42)},
+     4,
+     7,
+     0,
      "m i=9223372036854775807i,j=-9223372036854775808i,k=0i,l=-42i 7\n",
      CNT(points)},
-    {"m", {NULL}, {F_BOOL("t", true), F_BOOL("f", false)}, 2, 7, 0,
-     "m t=true,f=false 7\n", CNT(points)},
-    {"m", {NULL}, {F_FLT("a", 0.1), F_FLT("b", -0.0), F_FLT("c", 1e-300),
-                   F_FLT("d", DBL_MAX)}, 4, 7, 0,
-     "m a=0.1,b=-0,c=1e-300,d=1.7976931348623157e+308 7\n", CNT(points)},
-    {"m", {NULL}, {F_FLT("a", 100), F_FLT("b", 0.005), F_FLT("c", -12.25),
-                   F_FLT("d", 1e22)}, 4, -5, 0,
-     "m a=100,b=0.005,c=-12.25,d=1e+22 -5\n", CNT(points)},
-    {"m\xc3\xa9", {"\xf0\x9f\x98\x80", "\xe2\x82\xac", NULL},
-     {F_STR("s", "\xf0\x9f\x98\x80")}, 1, 1, 0,
+    {"m",
+     {NULL},
+     {F_BOOL("t", true), F_BOOL("f", false)},
+     2,
+     7,
+     0,
+     "m t=true,f=false 7\n",
+     CNT(points)},
+    {"m",
+     {NULL},
+     {F_FLT("a", 0.1), F_FLT("b", -0.0), F_FLT("c", 1e-300),
+      F_FLT("d", DBL_MAX)},
+     4,
+     7,
+     0,
+     "m a=0.1,b=-0,c=1e-300,d=1.7976931348623157e+308 7\n",
+     CNT(points)},
+    {"m",
+     {NULL},
+     {F_FLT("a", 100), F_FLT("b", 0.005), F_FLT("c", -12.25), F_FLT("d", 1e22)},
+     4,
+     -5,
+     0,
+     "m a=100,b=0.005,c=-12.25,d=1e+22 -5\n",
+     CNT(points)},
+    {"m\xc3\xa9",
+     {"\xf0\x9f\x98\x80", "\xe2\x82\xac", NULL},
+     {F_STR("s", "\xf0\x9f\x98\x80")},
+     1,
+     1,
+     0,
      "m\xc3\xa9,\xf0\x9f\x98\x80=\xe2\x82\xac s=\"\xf0\x9f\x98\x80\" 1\n",
      CNT(points)},
     /* NaN / Inf dropped, the rest written */
-    {"m", {NULL}, {F_FLT("a", NAN), F_FLT("b", 2), F_FLT("c", -INFINITY)},
-     3, 1, 0, "m b=2 1\n", CNT(fields_nonfinite) /* checked == 1 below */},
+    {"m",
+     {NULL},
+     {F_FLT("a", NAN), F_FLT("b", 2), F_FLT("c", -INFINITY)},
+     3,
+     1,
+     0,
+     "m b=2 1\n",
+     CNT(fields_nonfinite) /* checked == 1 below */},
     {"m", {NULL}, {F_FLT("a", NAN)}, 1, 1, 1, NULL, CNT(skipped_no_fields)},
     {"m", {NULL}, {{0}}, 0, 1, 1, NULL, CNT(skipped_no_fields)},
     /* empty tag key or value: the tag goes, the point stays */
-    {"m", {"a", "", "b", "x", NULL}, {F_FLT("f", 1)}, 1, 1, 0,
-     "m,b=x f=1 1\n", CNT(tags_empty)},
-    {"m", {"t", "a\nb", NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL,
+    {"m",
+     {"a", "", "b", "x", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     0,
+     "m,b=x f=1 1\n",
+     CNT(tags_empty)},
+    {"m",
+     {"t", "a\nb", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     1,
+     NULL,
      CNT(skipped_newline)},
     {"m\n", {NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL, CNT(skipped_newline)},
-    {"m", {"t", "a\\", NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL,
+    {"m",
+     {"t", "a\\", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     1,
+     NULL,
      CNT(skipped_invalid)},
     {"m\\", {NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL, CNT(skipped_invalid)},
     {"a\\,b", {NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL, CNT(skipped_invalid)},
     {"a\\ b", {NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL, CNT(skipped_invalid)},
     {"#m", {NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL, CNT(skipped_invalid)},
     {"", {NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL, CNT(skipped_invalid)},
-    {"m", {"time", "x", NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL,
+    {"m",
+     {"time", "x", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     1,
+     NULL,
      CNT(skipped_invalid)},
     /* field keys influxd refuses: the field goes */
-    {"m", {NULL}, {F_FLT("time", 1), F_FLT("f", 2)}, 2, 1, 0, "m f=2 1\n",
+    {"m",
+     {NULL},
+     {F_FLT("time", 1), F_FLT("f", 2)},
+     2,
+     1,
+     0,
+     "m f=2 1\n",
      CNT(fields_invalid)},
-    {"m", {NULL}, {F_FLT("a\\", 1), F_FLT("f", 2)}, 2, 1, 0, "m f=2 1\n",
+    {"m",
+     {NULL},
+     {F_FLT("a\\", 1), F_FLT("f", 2)},
+     2,
+     1,
+     0,
+     "m f=2 1\n",
      CNT(fields_invalid)},
-    {"m", {NULL}, {F_FLT("a\\=b", 1), F_FLT("f", 2)}, 2, 1, 0, "m f=2 1\n",
+    {"m",
+     {NULL},
+     {F_FLT("a\\=b", 1), F_FLT("f", 2)},
+     2,
+     1,
+     0,
+     "m f=2 1\n",
      CNT(fields_invalid)},
-    {"m", {NULL}, {F_STR("s", NULL), F_FLT("f", 2)}, 2, 1, 0, "m f=2 1\n",
+    {"m",
+     {NULL},
+     {F_STR("s", NULL), F_FLT("f", 2)},
+     2,
+     1,
+     0,
+     "m f=2 1\n",
      CNT(fields_invalid)},
     /* tag order is kept; a repeated key is found even when unsorted */
-    {"m", {"b", "1", "a", "2", NULL}, {F_FLT("f", 1)}, 1, 1, 0,
-     "m,b=1,a=2 f=1 1\n", CNT(points)},
-    {"m", {"b", "1", "a", "2", "b", "3", NULL}, {F_FLT("f", 1)}, 1, 1, 1,
-     NULL, CNT(skipped_invalid)},
-    {"m", {"a", "1", "a", "2", NULL}, {F_FLT("f", 1)}, 1, 1, 1, NULL,
+    {"m",
+     {"b", "1", "a", "2", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     0,
+     "m,b=1,a=2 f=1 1\n",
+     CNT(points)},
+    {"m",
+     {"b", "1", "a", "2", "b", "3", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     1,
+     NULL,
+     CNT(skipped_invalid)},
+    {"m",
+     {"a", "1", "a", "2", NULL},
+     {F_FLT("f", 1)},
+     1,
+     1,
+     1,
+     NULL,
      CNT(skipped_invalid)},
 };
 
@@ -124,8 +270,10 @@ TAP_CASE(table)
     for (size_t i = 0; i < TAP_N(cases); i++) {
         const struct lp_case *c = &cases[i];
         struct label tags[MAX_TAGS];
-        struct point p = {.measurement = c->meas, .tags = tags,
-                          .fields = c->fields, .nfields = c->nfields,
+        struct point p = {.measurement = c->meas,
+                          .tags = tags,
+                          .fields = c->fields,
+                          .nfields = c->nfields,
                           .ts_ms = c->ts};
         make_tags(c, tags, &p.ntags);
         struct buf b = BUF_INIT;
@@ -268,8 +416,11 @@ TAP_CASE(escape_every_length_and_position)
                     {.key = fk, .kind = FIELD_INT, .i = 1},
                     {.key = "s", .kind = FIELD_STRING, .s = sv},
                 };
-                struct point p = {.measurement = meas, .tags = &tag,
-                                  .ntags = 1, .fields = f, .nfields = 2,
+                struct point p = {.measurement = meas,
+                                  .tags = &tag,
+                                  .ntags = 1,
+                                  .fields = f,
+                                  .nfields = 2,
                                   .ts_ms = 12};
                 buf_reset(&b);
                 buf_reset(&want);
@@ -324,10 +475,12 @@ static int bench(long n)
     }
     struct field fi = {.key = "count", .kind = FIELD_INT};
     struct field ff = {.key = "value", .kind = FIELD_FLOAT};
-    struct point p = {
-        .measurement = "taskmanager_job_task_operator_numRecordsIn",
-        .tags = tags, .ntags = 5, .nfields = 1,
-        .ts_ms = 1763600000000};
+    struct point p = {.measurement =
+                          "taskmanager_job_task_operator_numRecordsIn",
+                      .tags = tags,
+                      .ntags = 5,
+                      .nfields = 1,
+                      .ts_ms = 1763600000000};
     struct buf b = BUF_INIT;
     struct lineproto_stats st = {0};
     uint64_t seed = 42;

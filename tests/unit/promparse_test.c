@@ -470,12 +470,11 @@ static const struct {
     unsigned errors;
     const char *want_mid; /* rendered sample when errors == 0 */
 } memo_cases[] = {
-    {"duplicate after known names", "m{a=\"1\",b=\"2\",a=\"3\"} 1\n", 1,
-     NULL},
+    {"duplicate after known names", "m{a=\"1\",b=\"2\",a=\"3\"} 1\n", 1, NULL},
     {"duplicate of the first name", "m{a=\"1\",a=\"2\"} 1\n", 1, NULL},
     {"bad name after known one", "m{a=\"1\",b-c=\"2\"} 1\n", 1, NULL},
-    {"too many after known names",
-     "m{a=\"1\",b=\"2\",c=\"3\",d=\"4\"} 1\n", 1, NULL},
+    {"too many after known names", "m{a=\"1\",b=\"2\",c=\"3\",d=\"4\"} 1\n", 1,
+     NULL},
     {"known names, no blank", "m{a=\"1\",b=\"2\",c=\"3\"}1\n", 1, NULL},
     {"known names, bad value", "m{a=\"1\",b=\"2\",c=\"3\"} x\n", 1, NULL},
     {"name longer than known", "m{ab=\"1\",b=\"2\"} 5\n", 0,
@@ -698,8 +697,7 @@ static void build_scan_body(struct buf *b)
             buf_addc(b, 'n');
         buf_adds(b, "\n");
         /* quotes on every offset of the full blocks, too */
-        buf_addf(b,
-                 "m{a=\"%.*s\",bb=\"%.*s\",c=\"x\",dd=\"%.*s\",e=\"y\"} 5\n",
+        buf_addf(b, "m{a=\"%.*s\",bb=\"%.*s\",c=\"x\",dd=\"%.*s\",e=\"y\"} 5\n",
                  (int)len, body_fill, (int)(70 - len), body_fill, (int)len,
                  body_fill);
     }
@@ -802,8 +800,8 @@ TAP_CASE(label_shape_ids_name_the_names)
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            const char *const *sh = shapes[(seed % 8 < 7 ? (size_t)i / 30
-                                                         : seed >> 8) % 6];
+            const char *const *sh =
+                shapes[(seed % 8 < 7 ? (size_t)i / 30 : seed >> 8) % 6];
             const char *v = (seed >> 20) % 13 == 0   ? "\\\\"
                             : (seed >> 20) % 13 == 1 ? " \" "
                                                      : "v";
@@ -814,14 +812,14 @@ TAP_CASE(label_shape_ids_name_the_names)
             /* the blank before '=' sends the line to the general loop */
             if (v[0] == ' ')
                 n = snprintf(line, sizeof(line),
-                             "m{%s =\" \",%s=\"w\",%s=\"u\"} 1\n", sh[0],
-                             sh[1], sh[2]);
+                             "m{%s =\" \",%s=\"w\",%s=\"u\"} 1\n", sh[0], sh[1],
+                             sh[2]);
             promparse_feed(c.p, line, (size_t)n);
         }
         promparse_reset(c.p, NULL);
     }
-    printf("# %zu samples, %zu with an id, %zu ids, %zu same as before\n",
-           c.n, c.nonzero, c.nids, c.reused);
+    printf("# %zu samples, %zu with an id, %zu ids, %zu same as before\n", c.n,
+           c.nonzero, c.nids, c.reused);
     TAP_EQ_INT(6000, (long long)c.n);
     TAP_EQ_INT(0, (long long)c.bad);
     TAP_EQ_INT(0, (long long)c.zero_expected_bad);

@@ -14,13 +14,12 @@
 /* consumed_through_ms values are whole seconds so epoch-second until=
  * parameters hit them exactly. */
 static struct kafka_lag_topic main_etl[] = {
-    {.topic = "clicks", .max_lag_seconds = 4.5,
-     .consumed_through_ms = 1000000},
-    {.topic = "orders", .max_lag_seconds = 0,
-     .consumed_through_ms = 2000000},
+    {.topic = "clicks", .max_lag_seconds = 4.5, .consumed_through_ms = 1000000},
+    {.topic = "orders", .max_lag_seconds = 0, .consumed_through_ms = 2000000},
 };
 static struct kafka_lag_topic main_odd[] = {
-    {.topic = "q\"t\\\x01", .max_lag_seconds = 0.125,
+    {.topic = "q\"t\\\x01",
+     .max_lag_seconds = 0.125,
      .consumed_through_ms = 7000},
 };
 static struct kafka_lag_group main_groups[] = {
@@ -29,16 +28,18 @@ static struct kafka_lag_group main_groups[] = {
     {.group = "odd\"g\n", .topics = main_odd, .n_topics = 1},
 };
 static struct kafka_lag_cluster c_main = {
-    .name = "main", .groups = main_groups, .n_groups = 3,
+    .name = "main",
+    .groups = main_groups,
+    .n_groups = 3,
 };
 
 static struct kafka_lag_topic dr_etl[] = {
-    {.topic = "clicks", .max_lag_seconds = 12.25,
+    {.topic = "clicks",
+     .max_lag_seconds = 12.25,
      .consumed_through_ms = 1500000},
 };
 static struct kafka_lag_topic dr_reports[] = {
-    {.topic = "daily", .max_lag_seconds = 1.0 / 3,
-     .consumed_through_ms = 5000},
+    {.topic = "daily", .max_lag_seconds = 1.0 / 3, .consumed_through_ms = 5000},
 };
 static struct kafka_lag_group dr_groups[] = {
     {.group = "etl", .topics = dr_etl, .n_topics = 1},
@@ -46,20 +47,23 @@ static struct kafka_lag_group dr_groups[] = {
     {.group = "idle", .topics = NULL, .n_topics = 0},
 };
 static struct kafka_lag_cluster c_dr = {
-    .name = "dr", .stale = true, .error = "cannot reach 'dr': timeout",
-    .groups = dr_groups, .n_groups = 3,
+    .name = "dr",
+    .stale = true,
+    .error = "cannot reach 'dr': timeout",
+    .groups = dr_groups,
+    .n_groups = 3,
 };
 
 static const struct kafka_lag_cluster *const clusters[] = {&c_main, &c_dr};
 
 #define MAIN_CLICKS                                                            \
-    "{\"cluster\":\"main\",\"topic\":\"clicks\",\"consumed_through_ms\":"    \
+    "{\"cluster\":\"main\",\"topic\":\"clicks\",\"consumed_through_ms\":"      \
     "1000000,\"max_lag_seconds\":4.5}"
 #define MAIN_ORDERS                                                            \
-    "{\"cluster\":\"main\",\"topic\":\"orders\",\"consumed_through_ms\":"    \
+    "{\"cluster\":\"main\",\"topic\":\"orders\",\"consumed_through_ms\":"      \
     "2000000,\"max_lag_seconds\":0}"
 #define DR_CLICKS                                                              \
-    "{\"cluster\":\"dr\",\"topic\":\"clicks\",\"consumed_through_ms\":"      \
+    "{\"cluster\":\"dr\",\"topic\":\"clicks\",\"consumed_through_ms\":"        \
     "1500000,\"max_lag_seconds\":12.25}"
 
 struct rcase {
@@ -74,61 +78,60 @@ static const struct rcase rcases[] = {
      "{\"ready\":true,\"group\":\"etl\",\"topic\":null,\"cluster\":null,"
      "\"until\":\"1970-01-01T00:16:39.000Z\",\"until_ms\":999000,"
      "\"consumed_through\":\"1970-01-01T00:16:40.000Z\","
-     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":["
-     MAIN_CLICKS "," MAIN_ORDERS "," DR_CLICKS "]}"},
-    {"exactly equal is ready", "etl", NULL, NULL,
-     "1970-01-01T00:16:40Z", 200,
+     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":[" MAIN_CLICKS
+     "," MAIN_ORDERS "," DR_CLICKS "]}"},
+    {"exactly equal is ready", "etl", NULL, NULL, "1970-01-01T00:16:40Z", 200,
      "{\"ready\":true,\"group\":\"etl\",\"topic\":null,\"cluster\":null,"
      "\"until\":\"1970-01-01T00:16:40.000Z\",\"until_ms\":1000000,"
      "\"consumed_through\":\"1970-01-01T00:16:40.000Z\","
-     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":["
-     MAIN_CLICKS "," MAIN_ORDERS "," DR_CLICKS "]}"},
+     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":[" MAIN_CLICKS
+     "," MAIN_ORDERS "," DR_CLICKS "]}"},
     {"one ms later is not ready", "etl", NULL, NULL, "1000.001", 425,
      "{\"ready\":false,\"group\":\"etl\",\"topic\":null,\"cluster\":null,"
      "\"until\":\"1970-01-01T00:16:40.001Z\",\"until_ms\":1000001,"
      "\"consumed_through\":\"1970-01-01T00:16:40.000Z\","
-     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":["
-     MAIN_CLICKS "," MAIN_ORDERS "," DR_CLICKS "]}"},
+     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":[" MAIN_CLICKS
+     "," MAIN_ORDERS "," DR_CLICKS "]}"},
     {"offset until", "etl", NULL, NULL, "1970-01-01T02:16:40+02:00", 200,
      "{\"ready\":true,\"group\":\"etl\",\"topic\":null,\"cluster\":null,"
      "\"until\":\"1970-01-01T00:16:40.000Z\",\"until_ms\":1000000,"
      "\"consumed_through\":\"1970-01-01T00:16:40.000Z\","
-     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":["
-     MAIN_CLICKS "," MAIN_ORDERS "," DR_CLICKS "]}"},
+     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":[" MAIN_CLICKS
+     "," MAIN_ORDERS "," DR_CLICKS "]}"},
     /* dr's etl has the group but not the topic: it does not lower the
      * answer, yet it holds the group and is stale, so stale stays true. */
     {"topic filter", "etl", "orders", NULL, "1500", 200,
      "{\"ready\":true,\"group\":\"etl\",\"topic\":\"orders\",\"cluster\":null,"
      "\"until\":\"1970-01-01T00:25:00.000Z\",\"until_ms\":1500000,"
      "\"consumed_through\":\"1970-01-01T00:33:20.000Z\","
-     "\"consumed_through_ms\":2000000,\"stale\":true,\"topics\":["
-     MAIN_ORDERS "]}"},
+     "\"consumed_through_ms\":2000000,\"stale\":true,\"topics\":[" MAIN_ORDERS
+     "]}"},
     {"topic filter over both clusters", "etl", "clicks", NULL, "1200", 425,
      "{\"ready\":false,\"group\":\"etl\",\"topic\":\"clicks\","
      "\"cluster\":null,"
      "\"until\":\"1970-01-01T00:20:00.000Z\",\"until_ms\":1200000,"
      "\"consumed_through\":\"1970-01-01T00:16:40.000Z\","
-     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":["
-     MAIN_CLICKS "," DR_CLICKS "]}"},
+     "\"consumed_through_ms\":1000000,\"stale\":true,\"topics\":[" MAIN_CLICKS
+     "," DR_CLICKS "]}"},
     {"cluster filter, fresh", "etl", NULL, "main", "1000", 200,
      "{\"ready\":true,\"group\":\"etl\",\"topic\":null,\"cluster\":\"main\","
      "\"until\":\"1970-01-01T00:16:40.000Z\",\"until_ms\":1000000,"
      "\"consumed_through\":\"1970-01-01T00:16:40.000Z\","
-     "\"consumed_through_ms\":1000000,\"stale\":false,\"topics\":["
-     MAIN_CLICKS "," MAIN_ORDERS "]}"},
+     "\"consumed_through_ms\":1000000,\"stale\":false,\"topics\":[" MAIN_CLICKS
+     "," MAIN_ORDERS "]}"},
     {"cluster filter, stale ready", "etl", NULL, "dr", "1400", 200,
      "{\"ready\":true,\"group\":\"etl\",\"topic\":null,\"cluster\":\"dr\","
      "\"until\":\"1970-01-01T00:23:20.000Z\",\"until_ms\":1400000,"
      "\"consumed_through\":\"1970-01-01T00:25:00.000Z\","
-     "\"consumed_through_ms\":1500000,\"stale\":true,\"topics\":["
-     DR_CLICKS "]}"},
+     "\"consumed_through_ms\":1500000,\"stale\":true,\"topics\":[" DR_CLICKS
+     "]}"},
     {"cluster filter, stale not ready", "etl", "clicks", "dr", "1600", 425,
      "{\"ready\":false,\"group\":\"etl\",\"topic\":\"clicks\","
      "\"cluster\":\"dr\","
      "\"until\":\"1970-01-01T00:26:40.000Z\",\"until_ms\":1600000,"
      "\"consumed_through\":\"1970-01-01T00:25:00.000Z\","
-     "\"consumed_through_ms\":1500000,\"stale\":true,\"topics\":["
-     DR_CLICKS "]}"},
+     "\"consumed_through_ms\":1500000,\"stale\":true,\"topics\":[" DR_CLICKS
+     "]}"},
     {"group in one cluster only", "reports", NULL, NULL, "4", 200,
      "{\"ready\":true,\"group\":\"reports\",\"topic\":null,\"cluster\":null,"
      "\"until\":\"1970-01-01T00:00:04.000Z\",\"until_ms\":4000,"
@@ -201,8 +204,8 @@ TAP_CASE(table)
     for (size_t i = 0; i < TAP_N(rcases); i++) {
         const struct rcase *rc = &rcases[i];
         buf_reset(&json);
-        int status = ready_eval(clusters, TAP_N(clusters), rc->group,
-                                rc->topic, rc->cluster, rc->until, &json);
+        int status = ready_eval(clusters, TAP_N(clusters), rc->group, rc->topic,
+                                rc->cluster, rc->until, &json);
         if (status != rc->status || strcmp(json.data, rc->body) != 0)
             printf("# case '%s'\n", rc->name);
         TAP_EQ_INT(rc->status, status);
@@ -229,16 +232,14 @@ TAP_CASE(echo_is_clipped)
     memset(big, '"', 1000);
     big[1000] = '\0';
     struct buf json = BUF_INIT;
-    TAP_EQ_INT(404,
-               ready_eval(clusters, TAP_N(clusters), big, NULL, NULL, "1",
-                          &json));
-    size_t want = strlen("{\"error\":\"unknown group ''\"}") +
-                  2 * READY_ECHO_MAX;
+    TAP_EQ_INT(404, ready_eval(clusters, TAP_N(clusters), big, NULL, NULL, "1",
+                               &json));
+    size_t want =
+        strlen("{\"error\":\"unknown group ''\"}") + 2 * READY_ECHO_MAX;
     TAP_EQ_INT(want, json.len);
     buf_reset(&json);
-    TAP_EQ_INT(400,
-               ready_eval(clusters, TAP_N(clusters), "etl", NULL, NULL, big,
-                          &json));
+    TAP_EQ_INT(400, ready_eval(clusters, TAP_N(clusters), "etl", NULL, NULL,
+                               big, &json));
     TAP_OK(json.len < 2 * READY_ECHO_MAX + 200);
     buf_release(&json);
 }
@@ -265,15 +266,18 @@ struct esc {
 static const struct esc escs[] = {
     {"", "\"\""},
     {"plain", "\"plain\""},
-    {"gr\xc3\xbc\xc3\x9f" "e", "\"gr\xc3\xbc\xc3\x9f" "e\""},
-    {"\xe2\x82\xac", "\"\xe2\x82\xac\""},             /* U+20AC */
-    {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""},     /* U+1F600 */
-    {"\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""},     /* U+10FFFF */
-    {"\xc0\x80", "\"\\ufffd\\ufffd\""},               /* overlong NUL */
-    {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},    /* overlong '/' */
-    {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},    /* surrogate */
+    {"gr\xc3\xbc\xc3\x9f"
+     "e",
+     "\"gr\xc3\xbc\xc3\x9f"
+     "e\""},
+    {"\xe2\x82\xac", "\"\xe2\x82\xac\""},                     /* U+20AC */
+    {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""},             /* U+1F600 */
+    {"\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""},             /* U+10FFFF */
+    {"\xc0\x80", "\"\\ufffd\\ufffd\""},                       /* overlong NUL */
+    {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},            /* overlong '/' */
+    {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},            /* surrogate */
     {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* too big */
-    {"\xe2\x82", "\"\\ufffd\\ufffd\""},               /* truncated */
+    {"\xe2\x82", "\"\\ufffd\\ufffd\""},                       /* truncated */
     {"\xe2\x82x", "\"\\ufffd\\ufffdx\""},
     {"\x80", "\"\\ufffd\""},
     {"\t\r\x1f", "\"\\u0009\\u000d\\u001f\""},
@@ -296,8 +300,8 @@ TAP_CASE(overflow_gives_500)
     struct buf json;
     buf_init(&json, 128);
     buf_adds(&json, "keep:");
-    int status = ready_eval(clusters, TAP_N(clusters), "etl", NULL, NULL,
-                            "1", &json);
+    int status =
+        ready_eval(clusters, TAP_N(clusters), "etl", NULL, NULL, "1", &json);
     TAP_EQ_INT(500, status);
     TAP_EQ_STR("keep:{\"error\":\"response too large\"}", json.data);
     TAP_OK(!buf_error(&json));

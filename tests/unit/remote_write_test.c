@@ -17,7 +17,10 @@
 #include "sinks/remote_write/remote_write.pb-c.h"
 #include "tests/lib/tap.h"
 
-#define L(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
+#define L(n, v)                                                                \
+    {                                                                          \
+        n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
+    }
 
 /* ---- a scripted receiver ------------------------------------------ */
 
@@ -55,17 +58,16 @@ static enum MHD_Result on_request(void *vr, struct MHD_Connection *c,
         *data_size = 0;
         return MHD_YES;
     }
-    const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 "Content-Encoding");
+    const char *ce =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     const char *ct =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *ver = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, "X-Prometheus-Remote-Write-Version");
     const char *ua =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
-    bool hdr = strcmp(method, "POST") == 0 && ce &&
-               strcmp(ce, "snappy") == 0 && ct &&
-               strcmp(ct, "application/x-protobuf") == 0 && ver &&
+    bool hdr = strcmp(method, "POST") == 0 && ce && strcmp(ce, "snappy") == 0 &&
+               ct && strcmp(ct, "application/x-protobuf") == 0 && ver &&
                strcmp(ver, "0.1.0") == 0 && ua &&
                strncmp(ua, "lagwatch/", 9) == 0;
 
@@ -82,8 +84,7 @@ static enum MHD_Result on_request(void *vr, struct MHD_Connection *c,
         raw = malloc(ulen + 1);
         if (snappy_uncompress(u->body.data, u->body.len, raw, &ulen) ==
             SNAPPY_OK)
-            req = prometheus__write_request__unpack(NULL, ulen,
-                                                    (uint8_t *)raw);
+            req = prometheus__write_request__unpack(NULL, ulen, (uint8_t *)raw);
     }
     if (!req)
         status = 400;
@@ -128,8 +129,7 @@ static struct MHD_Daemon *receiver_start(struct receiver *r, unsigned *port)
     pthread_mutex_init(&r->mu, NULL);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, r, MHD_OPTION_NOTIFY_COMPLETED, on_done, r,
-        MHD_OPTION_END);
+        on_request, r, MHD_OPTION_NOTIFY_COMPLETED, on_done, r, MHD_OPTION_END);
     if (!d)
         return NULL;
     const union MHD_DaemonInfo *di =
@@ -166,22 +166,35 @@ static struct remote_write *sink_to(unsigned port, unsigned batch,
 static void feed(struct remote_write *rw, double k)
 {
     struct label sl[] = {L("job_name", "j"), L("task_name", "Map")};
-    struct series folded = {
-        .name = "flink_x", .name_len = 7, .labels = sl, .nlabels = 2,
-        .ts_ms = 1000, .folded = true, .max = 5 * k, .sum = 8 * k,
-        .count = 2};
-    struct series plain = {.name = "flink_y", .name_len = 7, .labels = sl,
-                           .nlabels = 2, .ts_ms = 1000, .value = NAN};
+    struct series folded = {.name = "flink_x",
+                            .name_len = 7,
+                            .labels = sl,
+                            .nlabels = 2,
+                            .ts_ms = 1000,
+                            .folded = true,
+                            .max = 5 * k,
+                            .sum = 8 * k,
+                            .count = 2};
+    struct series plain = {.name = "flink_y",
+                           .name_len = 7,
+                           .labels = sl,
+                           .nlabels = 2,
+                           .ts_ms = 1000,
+                           .value = NAN};
     struct field f[] = {
         {.key = "running", .kind = FIELD_BOOL, .b = true},
         {.key = "restarts", .kind = FIELD_INT, .i = 3},
         {.key = "state", .kind = FIELD_STRING, .s = "RUNNING"},
         {.key = "uptime_ms", .kind = FIELD_FLOAT, .f = 1.5 * k},
     };
-    struct point p = {.measurement = "lagwatch_job", .tags = sl, .ntags = 1,
-                      .fields = f, .nfields = 4, .ts_ms = 1000};
-    remote_write_series(rw, &folded, REMOTE_WRITE_FOLD_MAX |
-                                         REMOTE_WRITE_FOLD_AVG);
+    struct point p = {.measurement = "lagwatch_job",
+                      .tags = sl,
+                      .ntags = 1,
+                      .fields = f,
+                      .nfields = 4,
+                      .ts_ms = 1000};
+    remote_write_series(rw, &folded,
+                        REMOTE_WRITE_FOLD_MAX | REMOTE_WRITE_FOLD_AVG);
     remote_write_series(rw, &plain, 0);
     remote_write_point(rw, &p);
 }

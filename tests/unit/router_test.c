@@ -7,7 +7,10 @@
 #include "route/router.h"
 #include "tests/lib/tap.h"
 
-#define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}
+#define L(n, v)                                                                \
+    {                                                                          \
+        n, v, sizeof(n) - 1, sizeof(v) - 1                                     \
+    }
 
 static struct hashring *three_nodes(void)
 {
@@ -22,8 +25,7 @@ TAP_CASE(key_is_normalized_job_name)
     struct hashring *r = three_nodes();
     char *by[] = {"job_name"};
     struct router *rt = router_new(r, by, 1, 1, "agent-1");
-    struct label tags[] = {L("job_name", "orders-enrich"),
-                           L("task_name", "x")};
+    struct label tags[] = {L("job_name", "orders-enrich"), L("task_name", "x")};
     struct buf key = BUF_INIT;
     router_key(rt, tags, 2, &key);
     TAP_EQ_STR("orders_enrich", key.data);
@@ -58,8 +60,7 @@ TAP_CASE(several_shard_tags_join_with_comma_absent_is_empty)
     struct hashring *r = three_nodes();
     char *by[] = {"flink_cluster", "job_name", "task_name"};
     struct router *rt = router_new(r, by, 3, 1, "agent-1");
-    struct label tags[] = {L("flink_cluster", "prod-1"),
-                           L("job_name", "a b")};
+    struct label tags[] = {L("flink_cluster", "prod-1"), L("job_name", "a b")};
     struct buf key = BUF_INIT;
     router_key(rt, tags, 2, &key);
     TAP_EQ_STR("prod_1,a_b,", key.data);
@@ -78,8 +79,7 @@ TAP_CASE(no_job_falls_back_to_group_then_agent)
     char *by[] = {"job_name"};
     struct router *rt = router_new(r, by, 1, 1, "agent-1");
     struct buf key = BUF_INIT;
-    struct label lag[] = {L("group", "billing.consumer"),
-                          L("topic", "orders")};
+    struct label lag[] = {L("group", "billing.consumer"), L("topic", "orders")};
     router_key(rt, lag, 2, &key);
     TAP_EQ_STR("billing_consumer", key.data);
     struct label jvm[] = {L("host", "10_42_1_17")};

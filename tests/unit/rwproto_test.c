@@ -12,7 +12,10 @@
 #include "sinks/remote_write/remote_write.pb-c.h"
 #include "tests/lib/tap.h"
 
-#define L(n, v) {n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)}
+#define L(n, v)                                                                \
+    {                                                                          \
+        n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
+    }
 
 /* Decodes an uncompressed body; NULL when it is not a WriteRequest. */
 static Prometheus__WriteRequest *unpack(const struct buf *pb)
@@ -22,8 +25,7 @@ static Prometheus__WriteRequest *unpack(const struct buf *pb)
 }
 
 /* "a=x,b=y" of a decoded series' labels, in wire order. */
-static void series_text(const Prometheus__TimeSeries *ts, char *out,
-                        size_t n)
+static void series_text(const Prometheus__TimeSeries *ts, char *out, size_t n)
 {
     size_t o = 0;
     out[0] = '\0';
@@ -42,30 +44,40 @@ TAP_CASE(encode_round_trip)
         int64_t ts;
         const char *want; /* labels as decoded, sorted */
     } cases[] = {
-        {"flink_taskmanager_job_task_operator_numRecordsIn", "_max",
+        {"flink_taskmanager_job_task_operator_numRecordsIn",
+         "_max",
          {L("task_name", "Map"), L("job_name", "orders_enrich"),
           L("Zone", "eu")},
-         3, 1234, 1763600000123,
+         3,
+         1234,
+         1763600000123,
          "Zone=eu,__name__=flink_taskmanager_job_task_operator_numRecordsIn"
          "_max,job_name=orders_enrich,task_name=Map"},
-        {"lagwatch_task_timing", "_busy_ratio_max",
-         {L("job_name", "j"), L("flink_cluster", "prod")}, 2, 0.25, 5,
+        {"lagwatch_task_timing",
+         "_busy_ratio_max",
+         {L("job_name", "j"), L("flink_cluster", "prod")},
+         2,
+         0.25,
+         5,
          "__name__=lagwatch_task_timing_busy_ratio_max,flink_cluster=prod,"
          "job_name=j"},
         /* bad characters become '_', empty values and __name__ go */
-        {"9x.y-z:w", NULL,
+        {"9x.y-z:w",
+         NULL,
          {L("a.b", "v \"q\"\n"), L("empty", ""), L("__name__", "other"),
           L("1st", "é\xf0\x9f\x98\x80")},
-         4, -1e300, -1,
+         4,
+         -1e300,
+         -1,
          "_1st=é\xf0\x9f\x98\x80,__name__=_9x_y_z:w,a_b=v \"q\"\n"},
         {"up", NULL, {{0}}, 0, 0, 0, "__name__=up"},
     };
     struct rwproto_batch *b = rwproto_batch_new();
     for (size_t i = 0; i < TAP_N(cases); i++)
-        TAP_EQ_INT(0, rwproto_batch_add(
-                          b, cases[i].name, strlen(cases[i].name),
-                          cases[i].suffix, cases[i].labels, cases[i].nlabels,
-                          cases[i].v, cases[i].ts));
+        TAP_EQ_INT(0, rwproto_batch_add(b, cases[i].name, strlen(cases[i].name),
+                                        cases[i].suffix, cases[i].labels,
+                                        cases[i].nlabels, cases[i].v,
+                                        cases[i].ts));
     TAP_EQ_INT(TAP_N(cases), rwproto_batch_samples(b));
     struct buf pb = BUF_INIT;
     TAP_EQ_INT(0, rwproto_batch_encode(b, &pb));
@@ -115,8 +127,7 @@ TAP_CASE(skips_what_cannot_be_stored)
     struct rwproto_batch *b = rwproto_batch_new();
     for (size_t i = 0; i < TAP_N(cases); i++)
         TAP_EQ_INT(1, rwproto_batch_add(b, "m", 1, NULL, cases[i].labels,
-                                             cases[i].nlabels, cases[i].v,
-                                             0));
+                                        cases[i].nlabels, cases[i].v, 0));
     TAP_EQ_INT(0, rwproto_batch_samples(b));
     TAP_EQ_INT(0, rwproto_batch_bytes(b));
     TAP_EQ_INT(1, rwproto_batch_add(b, "", 0, NULL, NULL, 0, 1, 0));
@@ -125,11 +136,10 @@ TAP_CASE(skips_what_cannot_be_stored)
     char names[RWPROTO_MAX_LABELS][8];
     for (size_t i = 0; i < RWPROTO_MAX_LABELS; i++) {
         snprintf(names[i], sizeof(names[i]), "l%zu", i);
-        many[i] = (struct label){names[i], "v", (uint32_t)strlen(names[i]),
-                                 1};
+        many[i] = (struct label){names[i], "v", (uint32_t)strlen(names[i]), 1};
     }
-    TAP_EQ_INT(1, rwproto_batch_add(b, "m", 1, NULL, many,
-                                    RWPROTO_MAX_LABELS, 1, 0));
+    TAP_EQ_INT(
+        1, rwproto_batch_add(b, "m", 1, NULL, many, RWPROTO_MAX_LABELS, 1, 0));
     TAP_EQ_INT(0, rwproto_batch_add(b, "m", 1, NULL, many,
                                     RWPROTO_MAX_LABELS - 1, 1, 0));
     rwproto_batch_free(&b);
@@ -150,8 +160,7 @@ TAP_CASE(batch_cap_refuses_then_accepts_after_reset)
     }
     TAP_EQ_INT(-1, rc);
     /* per sample: "__name__", "m", "k" and the value, NUL-terminated */
-    TAP_EQ_INT(RWPROTO_BATCH_MAX_BYTES /
-                   (9 + 2 + 2 + RWPROTO_MAX_STRING + 1),
+    TAP_EQ_INT(RWPROTO_BATCH_MAX_BYTES / (9 + 2 + 2 + RWPROTO_MAX_STRING + 1),
                added);
     TAP_OK(rwproto_batch_bytes(b) <= RWPROTO_BATCH_MAX_BYTES);
     /* what was added before the refusal is intact */

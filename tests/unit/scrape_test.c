@@ -25,7 +25,7 @@
 #include "tests/lib/tap.h"
 #include "util/xalloc.h"
 
-#define PROM_CT "text/plain; version=0.0.4; charset=utf-8"
+#define PROM_CT     "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_FIXTURE (1u << 20)
 
 /* The fake is process-wide so that atexit() can stop it on any exit. */
@@ -171,7 +171,7 @@ static void url_for(char *out, size_t n, const char *path)
 /* What one target saw, recorded by the callbacks. */
 struct got {
     struct buf body;
-    int done;          /* done callback count: must end at exactly 1 */
+    int done; /* done callback count: must end at exactly 1 */
     bool ok;
     long status;
     char error[256];
@@ -216,14 +216,15 @@ static void got_init(struct got *g)
 }
 
 static void targets_init(struct scrape_target *t, struct got *g,
-                         char (*urls)[256], const char *const *paths,
-                         size_t n)
+                         char (*urls)[256], const char *const *paths, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         got_init(&g[i]);
         url_for(urls[i], sizeof(urls[i]), paths[i]);
-        t[i] = (struct scrape_target){.url = urls[i], .on_data = got_data,
-                                      .on_done = got_done, .user = &g[i]};
+        t[i] = (struct scrape_target){.url = urls[i],
+                                      .on_data = got_data,
+                                      .on_done = got_done,
+                                      .user = &g[i]};
     }
 }
 
@@ -273,8 +274,7 @@ static void log_last_enc(const char *path, char *enc, size_t n)
         return;
     for (line = strtok_r(txt, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
-        if (sscanf(line, "%15s %1023s %d %15s %d", m, p, &st, e, &port) ==
-                5 &&
+        if (sscanf(line, "%15s %1023s %d %15s %d", m, p, &st, e, &port) == 5 &&
             strcmp(p, path) == 0)
             snprintf(enc, n, "%s", e);
     }
@@ -294,8 +294,8 @@ TAP_CASE(reporters_concurrently_byte_equal)
     static const char *const files[] = {"prometheus/taskmanager-1.prom",
                                         "prometheus/taskmanager-2.prom",
                                         "prometheus/jobmanager.prom"};
-    struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
-                             .concurrency = 3};
+    struct scraper_opts o = {
+        .timeout_ms = 5000, .max_bytes = 1u << 20, .concurrency = 3};
     struct scrape_target t[3];
     struct got g[3];
     char urls[3][256];
@@ -337,8 +337,8 @@ out:
 TAP_CASE(gzip_requested_and_decoded)
 {
     static const char *const paths[] = {"/tm2/metrics"};
-    struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
-                             .concurrency = 1};
+    struct scraper_opts o = {
+        .timeout_ms = 5000, .max_bytes = 1u << 20, .concurrency = 1};
     struct scrape_target t[1];
     struct got g[1];
     char urls[1][256];
@@ -382,7 +382,8 @@ TAP_CASE(concurrency_limit)
 
     NEED_FAKE();
     for (size_t c = 0; c < TAP_N(cases); c++) {
-        struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
+        struct scraper_opts o = {.timeout_ms = 5000,
+                                 .max_bytes = 1u << 20,
                                  .concurrency = cases[c].concurrency};
         struct scrape_target t[3];
         struct got g[3];
@@ -414,8 +415,8 @@ TAP_CASE(slow_target_times_out_alone)
 {
     static const char *const paths[] = {"/fault/slow/3000/tm1/metrics",
                                         "/jm/metrics", "/jobs/overview"};
-    struct scraper_opts o = {.timeout_ms = 300, .max_bytes = 1u << 20,
-                             .concurrency = 3};
+    struct scraper_opts o = {
+        .timeout_ms = 300, .max_bytes = 1u << 20, .concurrency = 3};
     struct scrape_target t[3];
     struct got g[3];
     char urls[3][256];
@@ -459,8 +460,8 @@ TAP_CASE(error_outcomes)
         {"/fault/html/jobs", NULL, 200, "text/html; charset=utf-8"},
         {"/fault/truncate/overview", NULL, 200, "application/json"},
     };
-    struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
-                             .concurrency = 2};
+    struct scraper_opts o = {
+        .timeout_ms = 5000, .max_bytes = 1u << 20, .concurrency = 2};
     struct scrape_target t[TAP_N(cases)];
     struct got g[TAP_N(cases)];
     char urls[TAP_N(cases)][256];
@@ -482,8 +483,8 @@ TAP_CASE(error_outcomes)
     gots_release(g, n);
     TAP_EQ_INT(0, rc);
     for (size_t i = 0; i < n; i++) {
-        printf("# %s: ok=%d status=%ld error='%s' bytes=%llu\n",
-               cases[i].path, g[i].ok, g[i].status, g[i].error,
+        printf("# %s: ok=%d status=%ld error='%s' bytes=%llu\n", cases[i].path,
+               g[i].ok, g[i].status, g[i].error,
                (unsigned long long)g[i].bytes);
         TAP_EQ_INT(1, g[i].done);
         TAP_EQ_INT(cases[i].want_status, g[i].status);
@@ -523,9 +524,8 @@ TAP_CASE(size_cap)
 
     NEED_FAKE();
     for (size_t c = 0; c < TAP_N(cases); c++) {
-        struct scraper_opts o = {.timeout_ms = 5000,
-                                 .max_bytes = cases[c].cap,
-                                 .concurrency = 1};
+        struct scraper_opts o = {
+            .timeout_ms = 5000, .max_bytes = cases[c].cap, .concurrency = 1};
         struct scrape_target t[1];
         struct got g[1];
         char urls[1][256];
@@ -557,8 +557,8 @@ TAP_CASE(connection_refused)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
     socklen_t alen = sizeof(a);
-    struct scraper_opts o = {.timeout_ms = 2000, .max_bytes = 1024,
-                             .concurrency = 1};
+    struct scraper_opts o = {
+        .timeout_ms = 2000, .max_bytes = 1024, .concurrency = 1};
     struct scrape_target t[1];
     struct got g[1];
     char url[64];
@@ -575,8 +575,8 @@ TAP_CASE(connection_refused)
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics",
              (unsigned)ntohs(a.sin_port));
     got_init(&g[0]);
-    t[0] = (struct scrape_target){.url = url, .on_data = got_data,
-                                  .on_done = got_done, .user = &g[0]};
+    t[0] = (struct scrape_target){
+        .url = url, .on_data = got_data, .on_done = got_done, .user = &g[0]};
     s = scraper_new(&o);
     rc = s ? scraper_run(s, t, 1) : -1;
     scraper_free(&s);
@@ -594,8 +594,8 @@ TAP_CASE(disallowed_schemes)
 {
     static const char *const urls[] = {"file:///etc/hostname",
                                        "ftp://127.0.0.1/x", "gopher://x/"};
-    struct scraper_opts o = {.timeout_ms = 2000, .max_bytes = 1024,
-                             .concurrency = 3};
+    struct scraper_opts o = {
+        .timeout_ms = 2000, .max_bytes = 1024, .concurrency = 3};
     struct scrape_target t[3];
     struct got g[3];
     struct scraper *s = NULL;
@@ -603,8 +603,10 @@ TAP_CASE(disallowed_schemes)
 
     for (size_t i = 0; i < 3; i++) {
         got_init(&g[i]);
-        t[i] = (struct scrape_target){.url = urls[i], .on_data = got_data,
-                                      .on_done = got_done, .user = &g[i]};
+        t[i] = (struct scrape_target){.url = urls[i],
+                                      .on_data = got_data,
+                                      .on_done = got_done,
+                                      .user = &g[i]};
     }
     s = scraper_new(&o);
     rc = s ? scraper_run(s, t, 3) : -1;
@@ -622,8 +624,8 @@ TAP_CASE(data_abort_hits_one_target)
 {
     static const char *const paths[] = {"/tm1/metrics", "/tm2/metrics",
                                         "/jm/metrics"};
-    struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
-                             .concurrency = 3};
+    struct scraper_opts o = {
+        .timeout_ms = 5000, .max_bytes = 1u << 20, .concurrency = 3};
     struct scrape_target t[3];
     struct got g[3];
     char urls[3][256];
@@ -652,8 +654,8 @@ TAP_CASE(data_abort_hits_one_target)
 TAP_CASE(keepalive_across_runs)
 {
     static const char *const paths[] = {"/overview"};
-    struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
-                             .concurrency = 1};
+    struct scraper_opts o = {
+        .timeout_ms = 5000, .max_bytes = 1u << 20, .concurrency = 1};
     struct scrape_target t[1];
     struct got g[1];
     char urls[1][256];
@@ -691,8 +693,8 @@ TAP_CASE(many_targets_each_done_once)
     static const char *const base[] = {"/tm1/metrics", "/jobs", "/overview",
                                        "/nope"};
     const char *paths[N];
-    struct scraper_opts o = {.timeout_ms = 5000, .max_bytes = 1u << 20,
-                             .concurrency = 2};
+    struct scraper_opts o = {
+        .timeout_ms = 5000, .max_bytes = 1u << 20, .concurrency = 2};
     struct scrape_target t[N];
     struct got g[N];
     char urls[N][256];

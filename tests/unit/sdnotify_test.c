@@ -125,8 +125,7 @@ TAP_CASE(path_socket)
 TAP_CASE(abstract_socket)
 {
     char name[64];
-    snprintf(name, sizeof(name), "@lagwatch-sdnotify-test-%ld",
-             (long)getpid());
+    snprintf(name, sizeof(name), "@lagwatch-sdnotify-test-%ld", (long)getpid());
     bool failed = false;
     roundtrip(&failed, name);
     TAP_OK(!failed);
@@ -250,8 +249,7 @@ TAP_CASE(invalid_names)
 TAP_CASE(send_failure_and_recovery)
 {
     char name[64], got[64], err[256] = "";
-    snprintf(name, sizeof(name), "@lagwatch-sdnotify-late-%ld",
-             (long)getpid());
+    snprintf(name, sizeof(name), "@lagwatch-sdnotify-late-%ld", (long)getpid());
     clear_env();
     setenv("NOTIFY_SOCKET", name, 1);
     struct sdnotify *sn = sdnotify_new(err, sizeof(err));
@@ -279,9 +277,12 @@ TAP_CASE(send_failure_and_recovery)
 }
 
 static const struct tap_case cases[] = {
-    TAP_ENTRY(path_socket),        TAP_ENTRY(abstract_socket),
-    TAP_ENTRY(watchdog_pings),     TAP_ENTRY(watchdog_env),
-    TAP_ENTRY(inert_without_socket), TAP_ENTRY(invalid_names),
+    TAP_ENTRY(path_socket),
+    TAP_ENTRY(abstract_socket),
+    TAP_ENTRY(watchdog_pings),
+    TAP_ENTRY(watchdog_env),
+    TAP_ENTRY(inert_without_socket),
+    TAP_ENTRY(invalid_names),
     TAP_ENTRY(send_failure_and_recovery),
 };
 

@@ -58,8 +58,7 @@ static int append_rec(struct spool *sp, unsigned i)
     unsigned char p[1024];
     char err[256];
     rec_fill(i, p);
-    return spool_append(sp, p, rec_len(i), i + 1, 1000 + i, err,
-                        sizeof(err));
+    return spool_append(sp, p, rec_len(i), i + 1, 1000 + i, err, sizeof(err));
 }
 
 /* The record peeked is record i, byte for byte. */
@@ -67,8 +66,8 @@ static bool is_rec(const struct spool_rec *r, unsigned i)
 {
     unsigned char p[1024];
     rec_fill(i, p);
-    return r->len == rec_len(i) && r->points == i + 1 &&
-           r->meta == 1000 + i && memcmp(r->data, p, r->len) == 0;
+    return r->len == rec_len(i) && r->points == i + 1 && r->meta == 1000 + i &&
+           memcmp(r->data, p, r->len) == 0;
 }
 
 /* Peeks and acks everything; writes the record numbers (meta - 1000) into
@@ -262,13 +261,7 @@ TAP_CASE(record_larger_than_cap_is_dropped)
 }
 
 /* Damage applied to the newest segment before reopening. */
-enum damage {
-    CUT_TAIL,
-    CUT_HEADER,
-    FLIP_PAYLOAD,
-    GARBAGE_HEAD,
-    APPEND_JUNK
-};
+enum damage { CUT_TAIL, CUT_HEADER, FLIP_PAYLOAD, GARBAGE_HEAD, APPEND_JUNK };
 
 TAP_CASE(corrupt_records_skipped_and_counted)
 {
@@ -356,8 +349,8 @@ TAP_CASE(corrupt_records_skipped_and_counted)
 TAP_CASE(bad_directory_fails_cleanly)
 {
     char err[256] = "";
-    struct spool *sp = spool_open("/proc/nonexistent/spool", 0, true, err,
-                                  sizeof(err));
+    struct spool *sp =
+        spool_open("/proc/nonexistent/spool", 0, true, err, sizeof(err));
     TAP_OK(sp == NULL);
     TAP_OK(strstr(err, "/proc/nonexistent/spool") != NULL);
     sp = spool_open("", 0, true, err, sizeof(err));

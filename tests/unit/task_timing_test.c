@@ -7,7 +7,7 @@
 #include "tests/lib/tap.h"
 #include "flink/task_timing.h"
 
-#define N_ NAN
+#define N_  NAN
 #define EPS 1e-9
 
 /* A job of up to 6 tasks of up to 4 subtasks; a chain unless ups says
@@ -21,8 +21,7 @@ struct job {
     size_t n;
 };
 
-static long run(const struct job *j, double thr,
-                struct task_timing_result *out)
+static long run(const struct job *j, double thr, struct task_timing_result *out)
 {
     struct task_timing_task t[6];
     size_t up[6][2];
@@ -310,7 +309,9 @@ TAP_CASE(ties_and_degenerate_values)
     static const struct job jt = {
         {"T", "Z", "E"},
         {4, 2, 0},
-        {{{500, 0, 500, 0, N_}, {700, 0, 300, 0, N_}, {700, 0, 300, 0, N_},
+        {{{500, 0, 500, 0, N_},
+          {700, 0, 300, 0, N_},
+          {700, 0, 300, 0, N_},
           {INFINITY, 0, 0, 1, N_}},
          {{0, 0, 1000, 5, N_}, {400, 0, 600, INFINITY, N_}}},
         {{0}, {1}, {2}},
@@ -355,26 +356,61 @@ static const struct {
 } wm_cases[] = {
     {"recorded Window task: min 1718093268440",
      {1718093297028.0, 1718093297059.0, 1718093268440.0, 1718093296993.0},
-     4, 1718093400000LL, 0, 1718093268440.0, 131560},
+     4,
+     1718093400000LL,
+     0,
+     1718093268440.0,
+     131560},
     {"Long.MIN_VALUE subtask ignored",
-     {LMIN, 1718093297059.0, 1718093297000.0, N_}, 4, 1718093400000LL, 0,
-     1718093297000.0, 103000},
+     {LMIN, 1718093297059.0, 1718093297000.0, N_},
+     4,
+     1718093400000LL,
+     0,
+     1718093297000.0,
+     103000},
     {"zero and negative ignored",
-     {0.0, -5.0, 1718093399000.0, 1718093399500.0}, 4, 1718093400000LL, 0,
-     1718093399000.0, 1000},
+     {0.0, -5.0, 1718093399000.0, 1718093399500.0},
+     4,
+     1718093400000LL,
+     0,
+     1718093399000.0,
+     1000},
     {"no subtask has a watermark: no field",
-     {LMIN, LMIN, N_, 0.0}, 4, 1718093400000LL, -1, N_, 0},
+     {LMIN, LMIN, N_, 0.0},
+     4,
+     1718093400000LL,
+     -1,
+     N_,
+     0},
     {"no subtasks at all: no field", {0}, 0, 1718093400000LL, -1, N_, 0},
     {"watermark ahead of the clock clamps to 0",
-     {1718093400250.0, 1718093401000.0, N_, N_}, 4, 1718093400000LL, 0,
-     1718093400250.0, 0},
-    {"equal to the clock: 0", {1718093400000.0, N_, N_, N_}, 1,
-     1718093400000LL, 0, 1718093400000.0, 0},
+     {1718093400250.0, 1718093401000.0, N_, N_},
+     4,
+     1718093400000LL,
+     0,
+     1718093400250.0,
+     0},
+    {"equal to the clock: 0",
+     {1718093400000.0, N_, N_, N_},
+     1,
+     1718093400000LL,
+     0,
+     1718093400000.0,
+     0},
     {"Long.MAX_VALUE (end of input) clamps to 0, no overflow",
-     {9223372036854775807.0, N_, N_, N_}, 1, 1718093400000LL, 0,
-     9223372036854775807.0, 0},
-    {"infinity is missing", {INFINITY, 1718093390000.0, N_, N_}, 2,
-     1718093400000LL, 0, 1718093390000.0, 10000},
+     {9223372036854775807.0, N_, N_, N_},
+     1,
+     1718093400000LL,
+     0,
+     9223372036854775807.0,
+     0},
+    {"infinity is missing",
+     {INFINITY, 1718093390000.0, N_, N_},
+     2,
+     1718093400000LL,
+     0,
+     1718093390000.0,
+     10000},
 };
 
 TAP_CASE(watermark_lag)

@@ -207,9 +207,9 @@ static void ref_format(int64_t ms, char *out, size_t n)
         snprintf(out, n, "gmtime_r failed");
         return;
     }
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)frac);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)frac);
 }
 
 /* xorshift64*: fixed seed, so a failure reproduces. */
@@ -284,10 +284,10 @@ TAP_CASE(civil_days_inverse)
         timefmt_civil_from_days(d, &y, &m, &dd);
         if (d > -800000) {
             bool next_day = y == py && m == pm && dd == pd + 1;
-            bool next_month = y == py && m == pm + 1 && dd == 1 &&
-                              pd == month_len(py, pm);
-            bool next_year = y == py + 1 && m == 1 && dd == 1 && pm == 12 &&
-                             pd == 31;
+            bool next_month =
+                y == py && m == pm + 1 && dd == 1 && pd == month_len(py, pm);
+            bool next_year =
+                y == py + 1 && m == 1 && dd == 1 && pm == 12 && pd == 31;
             TAP_OK(next_day || next_month || next_year);
         }
         py = y;
@@ -297,8 +297,8 @@ TAP_CASE(civil_days_inverse)
 }
 
 static const struct tap_case cases[] = {
-    TAP_ENTRY(parses_valid),        TAP_ENTRY(rejects_invalid),
-    TAP_ENTRY(rejects_null),        TAP_ENTRY(formats_known),
+    TAP_ENTRY(parses_valid),         TAP_ENTRY(rejects_invalid),
+    TAP_ENTRY(rejects_null),         TAP_ENTRY(formats_known),
     TAP_ENTRY(formats_extremes_fit), TAP_ENTRY(round_trips_1900_2400),
     TAP_ENTRY(round_trips_negative), TAP_ENTRY(civil_days_inverse),
 };

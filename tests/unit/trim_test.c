@@ -20,8 +20,11 @@
 #include "pipeline/promparse.h"
 #include "tests/lib/tap.h"
 
-#define L(n, v) {n, v, sizeof(n) - 1, sizeof(v) - 1}
-#define OP "flink_taskmanager_job_task_operator_"
+#define L(n, v)                                                                \
+    {                                                                          \
+        n, v, sizeof(n) - 1, sizeof(v) - 1                                     \
+    }
+#define OP   "flink_taskmanager_job_task_operator_"
 #define TASK "flink_taskmanager_job_task_"
 
 /* ====================== Helpers ===================================== */
@@ -65,8 +68,8 @@ static int collect(void *ctx, const struct series *s)
     return 0;
 }
 
-static char *default_drop[] = {"task_attempt_id", "task_attempt_num",
-                               "tm_id", "host"};
+static char *default_drop[] = {"task_attempt_id", "task_attempt_num", "tm_id",
+                               "host"};
 static char *default_fold[] = {"numRecords.*", "numBytes.*",
                                ".*TimeMsPerSecond"};
 
@@ -91,9 +94,8 @@ struct opsample {
     char sub[16];
 };
 
-static void op_sample(struct opsample *o, const char *name,
-                      const char *help, const char *task_name, int subtask,
-                      double v)
+static void op_sample(struct opsample *o, const char *name, const char *help,
+                      const char *task_name, int subtask, double v)
 {
     snprintf(o->sub, sizeof(o->sub), "%d", subtask);
     const struct label l[11] = {
@@ -194,10 +196,10 @@ TAP_CASE(extra_label_overrides_and_empty_values_go)
     char err[256];
     struct trim *t = trim_new(&cfg, collect, &c, err, sizeof(err));
     TAP_OK(t != NULL);
-    const struct label l[] = {L("flink_cluster", "from-sample"),
-                              L("empty", ""), L("b", "2"), L("a", "1")};
-    struct sample s = {.name = "m", .name_len = 1, .labels = l,
-                       .nlabels = 4, .value = 1};
+    const struct label l[] = {L("flink_cluster", "from-sample"), L("empty", ""),
+                              L("b", "2"), L("a", "1")};
+    struct sample s = {
+        .name = "m", .name_len = 1, .labels = l, .nlabels = 4, .value = 1};
     const struct label extra[] = {L("flink_cluster", "prod"), L("c", "3")};
     TAP_EQ_INT(0, trim_sample(t, &s, extra, 2, 5));
     TAP_EQ_STR("m[m]{a=1,b=2,c=3,flink_cluster=prod} 1 @5\n", c.out);
@@ -224,7 +226,9 @@ TAP_CASE(job_name_normalized_like_the_ring)
         struct label l = {"job_name", cases[i].in, 8,
                           (uint32_t)strlen(cases[i].in)};
         struct sample s = {.name = "flink_jobmanager_job_uptime",
-                           .name_len = 27, .labels = &l, .nlabels = 1};
+                           .name_len = 27,
+                           .labels = &l,
+                           .nlabels = 1};
         TAP_EQ_INT(0, trim_sample(t, &s, NULL, 0, 0));
         char want[256];
         snprintf(want, sizeof(want),
@@ -283,8 +287,7 @@ TAP_CASE(folds_max_sum_count)
     static const double map[] = {156, NAN, 164, 142};
     struct opsample o;
     for (int i = 0; i < 4; i++) {
-        op_sample(&o, TASK "busyTimeMsPerSecond", help, "Window", i,
-                  window[i]);
+        op_sample(&o, TASK "busyTimeMsPerSecond", help, "Window", i, window[i]);
         o.s.has_ts = true;
         o.s.ts_ms = 1000 + i; /* the group keeps the latest */
         TAP_EQ_INT(0, trim_sample(t, &o.s, cluster, 1, 7));
@@ -299,7 +302,9 @@ TAP_CASE(folds_max_sum_count)
     /* Not folded: no subtask_index. */
     const struct label jl[] = {L("job_name", "x")};
     struct sample js = {.name = "flink_jobmanager_job_numRecordsIn",
-                        .name_len = 33, .labels = jl, .nlabels = 1,
+                        .name_len = 33,
+                        .labels = jl,
+                        .nlabels = 1,
                         .value = 3};
     TAP_EQ_INT(0, trim_sample(t, &js, NULL, 0, 7));
     TAP_EQ_INT(2, c.n);
@@ -401,8 +406,7 @@ TAP_CASE(cap_drops_and_counts)
     struct opsample o;
     /* Group 1 (two subtasks) uses one slot of the budget. */
     for (int i = 0; i < 2; i++) {
-        op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)", "A", i,
-                  10);
+        op_sample(&o, OP "numRecordsIn", "numRecordsIn (scope: x)", "A", i, 10);
         TAP_EQ_INT(0, trim_sample(t, &o.s, NULL, 0, 0));
     }
     const struct label l[] = {L("a", "1")};
@@ -438,13 +442,18 @@ TAP_CASE(relabel_before_drop_labels)
     struct cfg_trim cfg = default_cfg();
     struct cfg_relabel rules[] = {
         /* Drop the Kafka consumer gauges. */
-        {.action = RELABEL_DROP, .source_labels = (char *[]){"__name__"},
-         .n_source_labels = 1, .regex = ".*_KafkaConsumer_.*"},
+        {.action = RELABEL_DROP,
+         .source_labels = (char *[]){"__name__"},
+         .n_source_labels = 1,
+         .regex = ".*_KafkaConsumer_.*"},
         /* Rename task-scope metrics out of drop_labels_match: they then
          * keep host. */
-        {.action = RELABEL_REPLACE, .source_labels = (char *[]){"__name__"},
-         .n_source_labels = 1, .regex = "flink_taskmanager_job_task_(.*)",
-         .target_label = "__name__", .replacement = "task_$1"},
+        {.action = RELABEL_REPLACE,
+         .source_labels = (char *[]){"__name__"},
+         .n_source_labels = 1,
+         .regex = "flink_taskmanager_job_task_(.*)",
+         .target_label = "__name__",
+         .replacement = "task_$1"},
         {.action = RELABEL_LABELDROP, .regex = "job_id|task_id|operator_.*"},
     };
     cfg.relabel = rules;
@@ -470,8 +479,7 @@ TAP_CASE(relabel_before_drop_labels)
     TAP_EQ_U64(1, st.dropped_relabel);
     trim_free(&t);
 
-    struct cfg_relabel bad = {.action = RELABEL_REPLACE, .line = 4,
-                              .col = 9};
+    struct cfg_relabel bad = {.action = RELABEL_REPLACE, .line = 4, .col = 9};
     cfg.relabel = &bad;
     cfg.n_relabel = 1;
     TAP_OK(trim_new(&cfg, collect, &c, err, sizeof(err)) == NULL);
@@ -507,20 +515,37 @@ static uint64_t xorshift(uint64_t *s)
 TAP_CASE(label_plans_match_general_path)
 {
     static const char *const names[] = {
-        "job_name", "subtask_index", "host", "tm_id", "task_name",
-        "a", "flink_cluster", "zz_a_name_longer_than_16", "b", "operator_id",
+        "job_name",
+        "subtask_index",
+        "host",
+        "tm_id",
+        "task_name",
+        "a",
+        "flink_cluster",
+        "zz_a_name_longer_than_16",
+        "b",
+        "operator_id",
     };
     static const char *const values[] = {
-        "", "x", "orders-enrich", "0", "1", "2",
+        "",
+        "x",
+        "orders-enrich",
+        "0",
+        "1",
+        "2",
         "a value that is longer than sixty bytes, which is far too long here",
         "ünïcode job",
     };
     static const char *const metrics[] = {
-        OP "numRecordsIn", TASK "busyTimeMsPerSecond",
-        "flink_taskmanager_Status_JVM_CPU_Load", OP "currentInputWatermark",
+        OP "numRecordsIn",
+        TASK "busyTimeMsPerSecond",
+        "flink_taskmanager_Status_JVM_CPU_Load",
+        OP "currentInputWatermark",
     };
     static const size_t shapes[][6] = {
-        {0, 1, 2, 3, 4, 9}, {4, 0, 1, 5, 8, 2}, {6, 0, 1, 3, 7, 9},
+        {0, 1, 2, 3, 4, 9},
+        {4, 0, 1, 5, 8, 2},
+        {6, 0, 1, 3, 7, 9},
         {1, 0, 5, 8, 9, 4},
     };
     struct coll c1 = {0}, c2 = {0};
@@ -583,8 +608,7 @@ TAP_CASE(label_plans_match_general_path)
     trim_get_stats(gen, &s2);
     TAP_OK(memcmp(&s1, &s2, sizeof(s1)) == 0);
     printf("# in %llu out %llu invalid %llu folded %llu\n",
-           (unsigned long long)s1.samples_in,
-           (unsigned long long)s1.series_out,
+           (unsigned long long)s1.samples_in, (unsigned long long)s1.series_out,
            (unsigned long long)s1.dropped_invalid,
            (unsigned long long)s1.folded_in);
     TAP_OK(s1.dropped_invalid > 0 && s1.folded_in > 0 && s1.series_out > 0);
@@ -624,7 +648,8 @@ TAP_CASE(shaped_samples_match_unshaped)
         {"job_name", "subtask_index", "ab", "tm_id", "zy"},
     };
     static const char *const metrics[] = {
-        OP "numRecordsIn", TASK "busyTimeMsPerSecond",
+        OP "numRecordsIn",
+        TASK "busyTimeMsPerSecond",
         "flink_taskmanager_Status_JVM_CPU_Load",
     };
     struct coll c1 = {0}, c2 = {0};
@@ -647,8 +672,8 @@ TAP_CASE(shaped_samples_match_unshaped)
         for (int i = 0; i < 3000; i++) {
             uint64_t r = xorshift(&seed);
             /* runs of one shape, as in a family */
-            const char *const *sh = shapes[(r % 64 < 56 ? (size_t)i / 40
-                                                           : r % 6) % 6];
+            const char *const *sh =
+                shapes[(r % 64 < 56 ? (size_t)i / 40 : r % 6) % 6];
             char line[512];
             size_t n = (size_t)snprintf(line, sizeof(line), "%s{",
                                         metrics[(r >> 8) % 3]);
@@ -664,8 +689,8 @@ TAP_CASE(shaped_samples_match_unshaped)
                                                : "yy";
                 n += (size_t)snprintf(line + n, sizeof(line) - n,
                                       "%s%s=\"%s%s\",",
-                                      (r >> 20) % 29 == 0 ? " " : "", sh[k],
-                                      v, (r >> 24) % 31 == 0 ? "\\n" : "");
+                                      (r >> 20) % 29 == 0 ? " " : "", sh[k], v,
+                                      (r >> 24) % 31 == 0 ? "\\n" : "");
             }
             n += (size_t)snprintf(line + n, sizeof(line) - n, "} %u\n",
                                   (unsigned)(r >> 40) % 1000);
@@ -689,8 +714,7 @@ TAP_CASE(shaped_samples_match_unshaped)
     TAP_OK(memcmp(&s1, &s2, sizeof(s1)) == 0);
     printf("# in %llu out %llu invalid %llu folded %llu, %zu lines "
            "with output\n",
-           (unsigned long long)s1.samples_in,
-           (unsigned long long)s1.series_out,
+           (unsigned long long)s1.samples_in, (unsigned long long)s1.series_out,
            (unsigned long long)s1.dropped_invalid,
            (unsigned long long)s1.folded_in, nonzero);
     TAP_OK(s1.dropped_invalid > 0 && s1.folded_in > 0 && s1.series_out > 0);
@@ -846,14 +870,26 @@ static int bench(long total)
     /* A TaskManager's operator scope: 20 metrics x 5 operators x 4
      * subtasks per scrape, half of them folded by the default rules. */
     static const char *const metrics[] = {
-        "numRecordsIn", "numRecordsOut", "numRecordsInPerSecond",
-        "numRecordsOutPerSecond", "numBytesIn", "numBytesOut",
-        "currentInputWatermark", "currentOutputWatermark",
-        "numLateRecordsDropped", "watermarkLag", "pendingRecords",
-        "currentEmitEventTimeLag", "currentFetchEventTimeLag",
-        "sourceIdleTime", "numRecordsInErrors", "busyTimeMsPerSecond",
-        "idleTimeMsPerSecond", "backPressuredTimeMsPerSecond",
-        "commitsSucceeded", "commitsFailed",
+        "numRecordsIn",
+        "numRecordsOut",
+        "numRecordsInPerSecond",
+        "numRecordsOutPerSecond",
+        "numBytesIn",
+        "numBytesOut",
+        "currentInputWatermark",
+        "currentOutputWatermark",
+        "numLateRecordsDropped",
+        "watermarkLag",
+        "pendingRecords",
+        "currentEmitEventTimeLag",
+        "currentFetchEventTimeLag",
+        "sourceIdleTime",
+        "numRecordsInErrors",
+        "busyTimeMsPerSecond",
+        "idleTimeMsPerSecond",
+        "backPressuredTimeMsPerSecond",
+        "commitsSucceeded",
+        "commitsFailed",
     };
     enum { NM = sizeof(metrics) / sizeof(metrics[0]), NOP = 5, NSUB = 4 };
     static char names[NM][128], helps[NM][128];
