@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "remote_write/remote_write.h"
 #include "flink/reporters.h"
+#include "route/ring_config.h"
 #include "route/router.h"
 #include "flink/scrape.h"
 #include "util/xalloc.h"
@@ -147,21 +148,6 @@ static int on_series(void *vag, const struct series *s)
     return route_point(ag, &p);
 }
 
-static struct hashring *ring_from_config(const struct cfg_influx *ci, char *err,
-                                         size_t errlen)
-{
-    struct hashring_node_spec *specs =
-        xcalloc(ci->n_nodes ? ci->n_nodes : 1, sizeof(*specs));
-    for (size_t i = 0; i < ci->n_nodes; i++) {
-        specs[i].name = ci->nodes[i].name;
-        specs[i].weight = ci->nodes[i].weight;
-    }
-    struct hashring *r =
-        hashring_new(specs, ci->n_nodes, ci->vnodes, err, errlen);
-    free(specs);
-    return r;
-}
-
 static bool has_target(const struct agent *ag, const char *url)
 {
     for (size_t i = 0; i < ag->n_targets; i++)
@@ -264,7 +250,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: sinks.influxdb has no nodes", cfg->path);
         goto fail;
     }
-    ag->ring = ring_from_config(&cfg->influx, err, errlen);
+    ag->ring = ring_config_new(&cfg->influx, err, errlen);
     if (!ag->ring)
         goto fail;
     hashring_fingerprint(ag->ring, ag->fingerprint);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hashring/hashring.h"
+#include "route/ring_config.h"
 #include "route/router.h"
 #include "util/xalloc.h"
 
@@ -17,14 +18,8 @@ int ringinfo_print(const struct config *cfg, char *const *keys, size_t nkeys,
     struct hashring *ring = NULL;
     struct router *rt = NULL;
     double *share = NULL;
-    struct hashring_node_spec *specs =
-        xcalloc(ci->n_nodes ? ci->n_nodes : 1, sizeof(*specs));
 
-    for (size_t i = 0; i < ci->n_nodes; i++) {
-        specs[i].name = ci->nodes[i].name;
-        specs[i].weight = ci->nodes[i].weight;
-    }
-    ring = hashring_new(specs, ci->n_nodes, ci->vnodes, err, errlen);
+    ring = ring_config_new(ci, err, errlen);
     if (!ring)
         goto out;
     char fp[HASHRING_FINGERPRINT_LEN + 1];
@@ -71,7 +66,6 @@ out:
     router_free(&rt);
     hashring_free(&ring);
     free(share);
-    free(specs);
     return rc;
 }
 
@@ -81,16 +75,9 @@ void ringinfo_fingerprint(const struct config *cfg, char out[17])
     out[0] = '\0';
     if (!ci->enabled || ci->n_nodes == 0)
         return;
-    struct hashring_node_spec *specs = xcalloc(ci->n_nodes, sizeof(*specs));
-    for (size_t i = 0; i < ci->n_nodes; i++) {
-        specs[i].name = ci->nodes[i].name;
-        specs[i].weight = ci->nodes[i].weight;
-    }
     char err[256];
-    struct hashring *ring =
-        hashring_new(specs, ci->n_nodes, ci->vnodes, err, sizeof(err));
+    struct hashring *ring = ring_config_new(ci, err, sizeof(err));
     if (ring)
         hashring_fingerprint(ring, out);
     hashring_free(&ring);
-    free(specs);
 }

@@ -7,6 +7,7 @@
 
 #include "prom/expo.h"
 #include "hashring/hashring.h"
+#include "route/ring_config.h"
 #include "serve/httpd.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -262,15 +263,7 @@ int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
     const struct cfg_influx *ci = &cfg->influx;
     if (!ci->enabled)
         return 0;
-    struct hashring_node_spec *specs =
-        xcalloc(ci->n_nodes ? ci->n_nodes : 1, sizeof(*specs));
-    for (size_t i = 0; i < ci->n_nodes; i++) {
-        specs[i].name = ci->nodes[i].name;
-        specs[i].weight = ci->nodes[i].weight;
-    }
-    struct hashring *r =
-        hashring_new(specs, ci->n_nodes, ci->vnodes, err, errlen);
-    free(specs);
+    struct hashring *r = ring_config_new(ci, err, errlen);
     if (!r)
         return -1;
     struct ringview *rv = xcalloc(1, sizeof(*rv));
