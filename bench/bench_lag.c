@@ -158,10 +158,10 @@ static void report(const char *what, int64_t ms,
 
 int main(int argc, char **argv)
 {
-    int topics = argc > 1 ? atoi(argv[1]) : 20;
-    int parts = argc > 2 ? atoi(argv[2]) : 500;
-    int groups = argc > 3 ? atoi(argv[3]) : 50;
-    int msgs = argc > 4 ? atoi(argv[4]) : 10;
+    int topics = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 20;
+    int parts = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 500;
+    int groups = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 50;
+    int msgs = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 10;
     if (topics < 1 || parts < 1 || groups < 1 || msgs < 2 || topics > 99 ||
         groups > 99) {
         fprintf(stderr, "usage: bench_lag [TOPICS [PARTITIONS [GROUPS "

@@ -416,8 +416,9 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, bool fsync,
     sp->tail_fd = -1;
     sp->head_fd = -1;
     sp->lock_fd = -1;
-    char *lock = xmalloc(strlen(dir) + sizeof("/lock"));
-    sprintf(lock, "%s/lock", dir);
+    size_t lock_len = strlen(dir) + sizeof("/lock");
+    char *lock = xmalloc(lock_len);
+    snprintf(lock, lock_len, "%s/lock", dir);
     sp->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     free(lock);
     if (sp->lock_fd < 0) {

@@ -300,7 +300,7 @@ TAP_CASE(long_or_nul_argument_is_400)
     fetch(httpd_port(h), "GET", path, NULL, NULL, &r);
     st[0] = r.status;
     reply_release(&r);
-    strcpy(path + 12 + HTTPD_MAX_ARG_BYTES, "a");
+    memcpy(path + 12 + HTTPD_MAX_ARG_BYTES, "a", 2);
     fetch(httpd_port(h), "GET", path, NULL, NULL, &r);
     st[1] = r.status;
     reply_release(&r);

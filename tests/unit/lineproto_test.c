@@ -520,6 +520,6 @@ static const struct tap_case tap_cases[] = {
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
-        return bench(argc > 2 ? atol(argv[2]) : 2000000);
+        return bench(argc > 2 ? strtol(argv[2], NULL, 10) : 2000000);
     return tap_main(tap_cases, TAP_N(tap_cases), argc, argv);
 }

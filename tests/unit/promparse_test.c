@@ -1041,7 +1041,7 @@ static const struct tap_case cases[] = {
 int main(int argc, char **argv)
 {
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "--bench") == 0)
-        return bench(argv[2], argc == 4 ? atoi(argv[3]) : 50);
+        return bench(argv[2], argc == 4 ? (int)strtol(argv[3], NULL, 10) : 50);
     /* Malformed-input cases log on purpose; keep the TAP stream readable. */
     log_set_level(LOG_LVL_ERROR);
     return tap_main(cases, TAP_N(cases), argc, argv);

@@ -961,6 +961,6 @@ static const struct tap_case tcases[] = {
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
-        return bench(argc > 2 ? atol(argv[2]) : 4000000);
+        return bench(argc > 2 ? strtol(argv[2], NULL, 10) : 4000000);
     return tap_main(tcases, TAP_N(tcases), argc, argv);
 }
