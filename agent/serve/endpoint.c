@@ -197,9 +197,9 @@ static void json_string(struct buf *b, const char *s)
 
 #define RING_MAX_REPLICAS 16
 
-/* GET /api/v1/ring?key=K: the key is normalized per value as the ring
- * section of the SPEC says (a key of several shard_by values is given
- * joined by ","), then looked up. */
+/* GET /api/v1/ring?key=K: the key is normalized per value as lagwatch(8),
+ * RING says (a key of several shard_by values is given joined by ","),
+ * then looked up. */
 static void handle_ring(void *ctx, const struct httpd_request *req,
                         struct httpd_response *resp)
 {

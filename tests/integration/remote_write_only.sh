@@ -18,6 +18,7 @@ FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
 BROKER=${KAFKA_MOCK_BROKER:-$builddir/tests/kafka_mock_broker}
 SCENARIO=${KAFKA_SCENARIO:-$builddir/tests/kafka_scenario}
 . "$srcdir/tests/lib/tap.sh"
+. "$srcdir/tests/lib/prom_receiver.sh"
 
 command -v prometheus >/dev/null || tap_skip_all "prometheus not installed"
 for b in "$LAGWATCH" "$BROKER" "$SCENARIO"; do
@@ -27,14 +28,13 @@ done
 TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-rwonly.XXXXXX)
 export TEST_TMPDIR
 pids=()
-prom_pid=
 broker=
 lw=
 cleanup() {
     [ -n "$lw" ] && kill -KILL "$lw" 2>/dev/null && wait "$lw" 2>/dev/null
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-    [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
+    prom_receiver_stop
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$TEST_TMPDIR"
 }
 trap cleanup EXIT
@@ -60,24 +60,7 @@ tap_check "with the same message" grep -q "$TEST_TMPDIR/nosink.yml: no sink conf
 
 # ---- servers --------------------------------------------------------------
 pport=$(free_port)
-cat > "$TEST_TMPDIR/prometheus.yml" <<YAML
-global:
-  scrape_interval: 1h
-scrape_configs: []
-YAML
-prometheus --config.file="$TEST_TMPDIR/prometheus.yml" \
-    --storage.tsdb.path="$TEST_TMPDIR/tsdb" \
-    --web.listen-address="127.0.0.1:$pport" \
-    --web.enable-remote-write-receiver \
-    >"$TEST_TMPDIR/prometheus.log" 2>&1 &
-prom_pid=$!
-PROM=http://127.0.0.1:$pport
-for i in $(seq 100); do
-    curl -sf "$PROM/-/ready" >/dev/null && break
-    sleep 0.1
-done
-curl -sf "$PROM/-/ready" >/dev/null ||
-    { tap_not_ok "prometheus ready"; tap_diag "$(tail -5 "$TEST_TMPDIR/prometheus.log")"; tap_done; exit 1; }
+prom_receiver_start "$pport" || { tap_not_ok "prometheus ready"; tap_done; exit 1; }
 python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
     --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
 pids+=($!)
