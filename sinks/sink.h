@@ -45,7 +45,7 @@ struct expo;
 struct sink;
 
 struct sink_ops {
-    /* The configuration section, for messages ("sinks.influxdb"). */
+    /* The configuration section that enables it ("sinks.influxdb"). */
     const char *section;
     /* True when cfg configures this sink. */
     bool (*configured)(const struct config *cfg);
