@@ -24,6 +24,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "pipeline/series_fold.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -760,7 +761,7 @@ static int check_string(struct ctx *c, const yaml_node_t *n,
                         s, f->path);
         return 0;
     case T_FOLDFIELD:
-        if (strcmp(s, "max") && strcmp(s, "sum") && strcmp(s, "avg"))
+        if (series_fold_parse(s) == 0)
             return fail(c, n, "invalid fold field '%s' (use max, sum or avg)",
                         s);
         return 0;
@@ -1207,8 +1208,13 @@ static int fold_check(struct ctx *c, const yaml_node_t *n, void *base)
     struct config *cfg = base;
     long d = find_dup(cfg->trim.fold_fields, cfg->trim.n_fold_fields,
                       sizeof(char *), 0);
-    if (d < 0)
+    if (d < 0) {
+        /* the one place the names become the fold set every sink uses */
+        cfg->trim.fold = 0;
+        for (size_t i = 0; i < cfg->trim.n_fold_fields; i++)
+            cfg->trim.fold |= series_fold_parse(cfg->trim.fold_fields[i]);
         return 0;
+    }
     return fail(c, list_item(c, map_get(c, n, "fields"), (size_t)d),
                 "duplicate fold field '%s'", cfg->trim.fold_fields[d]);
 }
@@ -1506,6 +1512,7 @@ static void set_defaults(struct config *cfg)
     t->n_fold_metrics = 3;
     t->fold_fields = strv(fields3, 3);
     t->n_fold_fields = 3;
+    t->fold = SERIES_FOLD_ALL;
     t->max_series = 1000000;
     t->max_label_bytes = 4096;
 

@@ -108,6 +108,9 @@ struct cfg_trim {
     size_t n_fold_metrics;
     char **fold_fields; /* subset of max, sum, avg (default all three) */
     size_t n_fold_fields;
+    /* fold_fields as SERIES_FOLD_* bits (pipeline/series_fold.h), what
+     * every sink reads; 0 for an empty list, which means all three. */
+    unsigned fold;
     struct cfg_relabel *relabel;
     size_t n_relabel;
     uint64_t max_series; /* cap on series kept per cycle, default 1000000 */

@@ -520,11 +520,7 @@ int main(int argc, char **argv)
     struct hashring *ring = hashring_new(nodes, NODES, 1000, err, sizeof(err));
     char *by[] = {"job_name"};
     b.router = router_new(ring, by, 1, 1, "bench");
-    if (flink_schema_opts_from_cfg(&cfg->trim, &b.sopts, err, sizeof(err)) <
-        0) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
+    b.sopts.fold_fields = cfg->trim.fold;
     for (int i = 0; i < NODES; i++)
         buf_init(&b.batch[i], 0);
 

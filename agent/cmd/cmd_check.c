@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "config.h"
 #include "cmd/ringinfo.h"
+#include "sink.h"
 
 int cmd_check(int argc, char **argv)
 {
@@ -54,6 +55,12 @@ int cmd_check(int argc, char **argv)
     struct config *cfg = config_load(path, err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
+        return EXIT_USAGE;
+    }
+    /* what `lagwatch run` refuses: nowhere to write (sink.h) */
+    if (sink_check_configured(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        config_free(&cfg);
         return EXIT_USAGE;
     }
     config_print(cfg, stdout);

@@ -341,11 +341,13 @@ int cmd_run(int argc, char **argv)
     }
     if (endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
         log_error("cannot serve /api/v1/ring: %s", err);
+    char fp[HASHRING_FINGERPRINT_LEN + 1];
+    ringinfo_fingerprint(cfg, fp);
     log_info("lagwatch %s started: agent '%s', interval %llu ms, ring %s, "
              "serving on '%s'",
              PACKAGE_VERSION, cfg->agent.name,
-             (unsigned long long)cfg->agent.interval_ms,
-             agent_ring_fingerprint(ag), cfg->agent.listen);
+             (unsigned long long)cfg->agent.interval_ms, fp[0] ? fp : "(none)",
+             cfg->agent.listen);
     double next = mono_s();
     bool notify_ready = true; /* READY=1 due: first cycle, after a reload */
     sdnotify_watchdog(sn);

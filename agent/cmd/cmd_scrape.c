@@ -211,18 +211,8 @@ int cmd_scrape(int argc, char **argv)
     if (log_level_parse(cfg->agent.log_level, &lvl) == 0)
         log_set_level(lvl);
 
-    if (flink_schema_opts_from_cfg(&cfg->trim, &o.schema_opts, err,
-                                   sizeof(err)) < 0) {
-        fprintf(stderr, "%s\n", err);
-        goto out;
-    }
-    unsigned ff =
-        o.schema_opts.fold_fields
-            ? o.schema_opts.fold_fields
-            : (FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG);
-    o.prom_opts.fold_max = ff & FLINK_SCHEMA_MAX;
-    o.prom_opts.fold_sum = ff & FLINK_SCHEMA_SUM;
-    o.prom_opts.fold_avg = ff & FLINK_SCHEMA_AVG;
+    o.schema_opts.fold_fields = cfg->trim.fold;
+    o.prom_opts.fold = cfg->trim.fold;
     o.prom_opts.timestamps = false;
 
     struct timespec ts;

@@ -197,9 +197,9 @@ static void json_string(struct buf *b, const char *s)
 
 #define RING_MAX_REPLICAS 16
 
-/* GET /api/v1/ring?key=K: the key is normalized per value as the ring
- * section of the SPEC says (a key of several shard_by values is given
- * joined by ","), then looked up. */
+/* GET /api/v1/ring?key=K: the key is normalized per value as lagwatch(8),
+ * RING says (a key of several shard_by values is given joined by ","),
+ * then looked up. */
 static void handle_ring(void *ctx, const struct httpd_request *req,
                         struct httpd_response *resp)
 {
@@ -217,8 +217,11 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
         rv->refs++;
     pthread_mutex_unlock(&ep->lock);
     if (!rv) {
-        resp->status = 503;
-        buf_adds(&resp->body, "{\"error\":\"no ring configured\"}\n");
+        /* InfluxDB is optional (lagwatch.yml(5), SINKS): without it there
+         * is no ring to ask, now or until a reload configures one. */
+        resp->status = 404;
+        buf_adds(&resp->body,
+                 "{\"error\":\"no sinks.influxdb ring configured\"}\n");
         return;
     }
     struct buf norm;
@@ -257,15 +260,13 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
     ringview_unref(ep, rv);
 }
 
-int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
-                      size_t errlen)
+static struct ringview *ringview_new(const struct config *cfg, char *err,
+                                     size_t errlen)
 {
     const struct cfg_influx *ci = &cfg->influx;
-    if (!ci->enabled)
-        return 0;
     struct hashring *r = ring_config_new(ci, err, errlen);
     if (!r)
-        return -1;
+        return NULL;
     struct ringview *rv = xcalloc(1, sizeof(*rv));
     rv->ring = r;
     rv->n_shard_by = ci->n_shard_by;
@@ -276,6 +277,20 @@ int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
     rv->agent_name = xstrdup(cfg->agent.name);
     hashring_fingerprint(r, rv->fingerprint);
     rv->refs = 1;
+    return rv;
+}
+
+int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
+                      size_t errlen)
+{
+    /* Without sinks.influxdb there is no ring; a reload that removed it
+     * takes the old one away. */
+    struct ringview *rv = NULL;
+    if (cfg->influx.enabled) {
+        rv = ringview_new(cfg, err, errlen);
+        if (!rv)
+            return -1;
+    }
     pthread_mutex_lock(&ep->lock);
     struct ringview *old = ep->ring;
     ep->ring = rv;

@@ -15,7 +15,8 @@
  *                  425 with the current consumed_through otherwise, 404
  *                  for an unknown group, 400 for a bad parameter
  *   GET /api/v1/ring?key=K
- *                  the owning node(s) of shard key K (JSON)
+ *                  the owning node(s) of shard key K (JSON); 404 when no
+ *                  sinks.influxdb ring is configured
  *
  * /metrics serves an immutable snapshot swapped in whole at the end of each
  * cycle, so a scrape never waits for collection and never sees a mix of
@@ -71,8 +72,8 @@ void endpoint_set_ready(struct endpoint *ep, bool ready);
 unsigned endpoint_port(const struct endpoint *ep);
 
 /* Installs the ring of cfg's sinks.influxdb section for /api/v1/ring
- * (copied; call again after a reload). Returns -1 with err when the ring
- * cannot be built. */
+ * (copied; call again after a reload), or none when cfg has no such
+ * section. Returns -1 with err when the ring cannot be built. */
 int endpoint_set_ring(struct endpoint *ep, const struct config *cfg, char *err,
                       size_t errlen);
 

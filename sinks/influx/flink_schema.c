@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pipeline/flinkcat.h"
+#include "pipeline/series_fold.h"
 #include "util/xalloc.h"
 
 enum role {
@@ -16,28 +17,6 @@ enum role {
     ROLE_QUANTILE,
     ROLE_BUCKET,
 };
-
-int flink_schema_opts_from_cfg(const struct cfg_trim *cfg,
-                               struct flink_schema_opts *o, char *err,
-                               size_t errlen)
-{
-    o->fold_fields = 0;
-    for (size_t i = 0; i < cfg->n_fold_fields; i++) {
-        const char *f = cfg->fold_fields[i];
-        if (strcmp(f, "max") == 0) {
-            o->fold_fields |= FLINK_SCHEMA_MAX;
-        } else if (strcmp(f, "sum") == 0) {
-            o->fold_fields |= FLINK_SCHEMA_SUM;
-        } else if (strcmp(f, "avg") == 0) {
-            o->fold_fields |= FLINK_SCHEMA_AVG;
-        } else {
-            snprintf(err, errlen,
-                     "unknown fold field '%s' (expected max, sum or avg)", f);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 void flink_schema_scratch_release(struct flink_schema_scratch *sc)
 {
@@ -203,34 +182,20 @@ static int folded_fields(const struct series *s,
         sc->skipped_nonfinite++;
         return 1;
     }
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } kinds[] = {
-        {FLINK_SCHEMA_MAX, "max"},
-        {FLINK_SCHEMA_SUM, "sum"},
-        {FLINK_SCHEMA_AVG, "avg"},
-    };
-    unsigned want =
-        o->fold_fields ? o->fold_fields
-                       : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG;
-    size_t nf = 0;
-    for (size_t i = 0; i < 3; i++) {
-        if (!(want & kinds[i].bit))
-            continue;
-        const char *key = kinds[i].name;
+    struct series_value vals[SERIES_FOLD_MAX_VALUES];
+    size_t nf = series_fold_values(s, o->fold_fields, vals);
+    for (size_t i = 0; i < nf; i++) {
+        const char *key = vals[i].field;
         if (plen) {
             /* text has room for three "<prefix>_xxx\0" keys. */
+            size_t flen = strlen(vals[i].field);
             memcpy(text, prefix, plen);
             text[plen] = '_';
-            memcpy(text + plen + 1, kinds[i].name, 4);
+            memcpy(text + plen + 1, vals[i].field, flen + 1);
             key = text;
-            text += plen + 5;
+            text += plen + flen + 2;
         }
-        double v = kinds[i].bit == FLINK_SCHEMA_MAX   ? s->max
-                   : kinds[i].bit == FLINK_SCHEMA_SUM ? s->sum
-                                                      : s->sum / s->count;
-        float_field(&sc->fields[nf++], key, v);
+        float_field(&sc->fields[i], key, vals[i].value);
     }
     out->fields = sc->fields;
     out->nfields = nf;

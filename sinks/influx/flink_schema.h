@@ -1,7 +1,7 @@
 /*
  * flink_schema: maps a trimmed series to an InfluxDB point in the schema of
- * Flink's own InfluxdbReporter (SPEC "Data written to InfluxDB"), so that
- * existing dashboards keep working.
+ * Flink's own InfluxdbReporter (lagwatch(8), DATA WRITTEN TO INFLUXDB), so
+ * that existing dashboards keep working.
  *
  *   measurement  the series name without "flink_" (and without the
  *                _count/_sum/_bucket suffix of a summary or histogram):
@@ -20,8 +20,8 @@
  *                '.' as '_', '-' as 'm' and "+Inf" as "inf" (float, since
  *                a bucket count may be fractional in Prometheus);
  *                folded series: the configured subset of "max", "sum",
- *                "avg", prefixed with the summary field when the folded
- *                series was a summary part ("p99_max", "count_sum").
+ *                "avg" (series_fold_values), prefixed with the summary field
+ * when the folded series was a summary part ("p99_max", "count_sum").
  *
  * INVARIANT: a field keeps one type forever; InfluxDB rejects a write that
  * changes it. Only "count" of a plain counter or of a summary is an
@@ -43,19 +43,11 @@
 #include "config.h"
 #include "pipeline/sample.h"
 
-#define FLINK_SCHEMA_MAX 1u
-#define FLINK_SCHEMA_SUM 2u
-#define FLINK_SCHEMA_AVG 4u
-
 struct flink_schema_opts {
-    unsigned fold_fields; /* FLINK_SCHEMA_* bits; 0 means all three */
+    /* Aggregates of a folded series: SERIES_FOLD_* bits
+     * (pipeline/series_fold.h; cfg_trim.fold), 0 means all three. */
+    unsigned fold_fields;
 };
-
-/* Fills o from trim.fold_subtasks.fields (empty: all three). Returns -1
- * with a message in err on an unknown field name. */
-int flink_schema_opts_from_cfg(const struct cfg_trim *cfg,
-                               struct flink_schema_opts *o, char *err,
-                               size_t errlen);
 
 /* Reused across calls so that mapping allocates nothing in steady state.
  * Zero-initialize it (FLINK_SCHEMA_SCRATCH_INIT); release it when done. */

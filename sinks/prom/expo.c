@@ -381,6 +381,24 @@ int expo_sample(struct expo *e, const char *name, const struct label *labels,
     return add_sample(e, fi, labels, nlabels, v);
 }
 
+static int single(struct expo *e, const char *name, const char *type,
+                  const char *help, double v)
+{
+    if (expo_family(e, name, type, help) < 0)
+        return -1;
+    return expo_sample(e, name, NULL, 0, v);
+}
+
+int expo_counter(struct expo *e, const char *name, const char *help, double v)
+{
+    return single(e, name, "counter", help, v);
+}
+
+int expo_gauge(struct expo *e, const char *name, const char *help, double v)
+{
+    return single(e, name, "gauge", help, v);
+}
+
 int expo_add(struct expo *e, const char *name, size_t name_len,
              enum metric_type type, const char *help, size_t help_len,
              const struct label *labels, size_t nlabels, double v)

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/buf.h"
 #include "pipeline/sample.h"
@@ -67,6 +68,17 @@ int expo_family(struct expo *e, const char *name, const char *type,
  * fmt_prom_sample. */
 int expo_sample(struct expo *e, const char *name, const struct label *labels,
                 size_t nlabels, double v);
+
+/* An unlabelled counter or gauge family with its one sample: most of
+ * lagwatch's own lagwatch_* metrics. Returns as expo_sample. */
+int expo_counter(struct expo *e, const char *name, const char *help, double v);
+int expo_gauge(struct expo *e, const char *name, const char *help, double v);
+
+/* A struct label of two NUL-terminated strings, for self-metrics. */
+#define EXPO_LABEL(n, v)                                                       \
+    {                                                                          \
+        (n), (v), (uint32_t)strlen(n), (uint32_t)strlen(v)                     \
+    }
 
 /* Both in one call, with lengths (name and help need no NUL). */
 int expo_add(struct expo *e, const char *name, size_t name_len,

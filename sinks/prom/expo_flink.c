@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "influx/flink_schema.h"
+#include "pipeline/series_fold.h"
 
 /* Long enough for any Prometheus name lagwatch keeps; a longer one is
  * refused like a sample over the cap. */
@@ -30,30 +30,20 @@ static int add(struct expo *e, const struct series *s, const char *suffix,
                     s->nlabels, v);
 }
 
-int expo_flink_series(struct expo *e, const struct series *s,
-                      unsigned fold_fields)
+int expo_flink_series(struct expo *e, const struct series *s, unsigned fold)
 {
-    if (!s->folded) {
-        enum metric_type t =
-            s->type == MT_COUNTER || s->type == MT_GAUGE ? s->type : MT_UNTYPED;
-        return add(e, s, "", t, "", s->value);
-    }
-    if (s->count == 0)
-        return 0;
-    unsigned want =
-        fold_fields ? fold_fields
-                    : FLINK_SCHEMA_MAX | FLINK_SCHEMA_SUM | FLINK_SCHEMA_AVG;
+    /* a folded value is always a gauge: a max or avg of counters is not
+     * monotonic */
+    enum metric_type t = s->folded ? MT_GAUGE
+                         : s->type == MT_COUNTER || s->type == MT_GAUGE
+                             ? s->type
+                             : MT_UNTYPED;
+    struct series_value vals[SERIES_FOLD_MAX_VALUES];
+    size_t n = series_fold_values(s, fold, vals);
     int rc = 0;
-    if ((want & FLINK_SCHEMA_MAX) &&
-        add(e, s, "_max", MT_GAUGE, ", maximum over the subtasks", s->max) < 0)
-        rc = -1;
-    if ((want & FLINK_SCHEMA_SUM) &&
-        add(e, s, "_sum", MT_GAUGE, ", sum over the subtasks", s->sum) < 0)
-        rc = -1;
-    if ((want & FLINK_SCHEMA_AVG) &&
-        add(e, s, "_avg", MT_GAUGE, ", average over the subtasks",
-            s->sum / (double)s->count) < 0)
-        rc = -1;
+    for (size_t i = 0; i < n; i++)
+        if (add(e, s, vals[i].suffix, t, vals[i].help, vals[i].value) < 0)
+            rc = -1;
     return rc;
 }
 

@@ -3,7 +3,8 @@
  *
  * Trimmed reporter series keep their Prometheus names (flink_ prefix): a
  * series folded over subtasks becomes gauges <name>_max, <name>_sum and
- * <name>_avg (those of fold_fields), as sinks/fmt_prom writes them. The
+ * <name>_avg (those of the fold set, series_fold_values), as fmt_prom and
+ * remote write name them. The
  * derived timing and job points of the JobManager REST collector become one
  * gauge family per field, in base units:
  *
@@ -28,10 +29,9 @@
 #include "prom/expo.h"
 #include "pipeline/sample.h"
 
-/* Adds series s. fold_fields: FLINK_SCHEMA_* bits, 0 = all three. Returns
- * -1 when something did not fit (counted by the model). */
-int expo_flink_series(struct expo *e, const struct series *s,
-                      unsigned fold_fields);
+/* Adds series s. fold: SERIES_FOLD_* bits, 0 = all three. Returns -1
+ * when something did not fit (counted by the model). */
+int expo_flink_series(struct expo *e, const struct series *s, unsigned fold);
 
 /* Adds the fields of a lagwatch_task_timing or lagwatch_job point; other
  * measurements are ignored. Returns -1 when something did not fit. */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "pipeline/series_fold.h"
+
 int fmt_prom_value(struct buf *out, double v)
 {
     if (isnan(v))
@@ -98,15 +100,9 @@ static void add_sample(struct buf *out, const struct series *s,
 int fmt_prom_series(struct buf *out, const struct series *s,
                     const struct fmt_prom_opts *o)
 {
-    if (!s->folded) {
-        add_sample(out, s, "", s->value, o);
-    } else if (s->count > 0) {
-        if (o->fold_max)
-            add_sample(out, s, "_max", s->max, o);
-        if (o->fold_sum)
-            add_sample(out, s, "_sum", s->sum, o);
-        if (o->fold_avg)
-            add_sample(out, s, "_avg", s->sum / (double)s->count, o);
-    }
+    struct series_value vals[SERIES_FOLD_MAX_VALUES];
+    size_t n = series_fold_values(s, o->fold, vals);
+    for (size_t i = 0; i < n; i++)
+        add_sample(out, s, vals[i].suffix, vals[i].value, o);
     return buf_error(out) ? -1 : 0;
 }

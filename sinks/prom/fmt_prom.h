@@ -2,7 +2,8 @@
  * fmt_prom: Prometheus text exposition (0.0.4) of trimmed series.
  *
  * A series folded over subtasks becomes one sample per configured
- * aggregate, named <name>_max, <name>_sum and <name>_avg.
+ * aggregate, named <name>_max, <name>_sum and <name>_avg
+ * (series_fold_values).
  */
 #ifndef SINKS_FMT_PROM_H
 #define SINKS_FMT_PROM_H
@@ -13,9 +14,7 @@
 #include "pipeline/sample.h"
 
 struct fmt_prom_opts {
-    bool fold_max;
-    bool fold_sum;
-    bool fold_avg;
+    unsigned fold;   /* SERIES_FOLD_* bits, 0 = all three */
     bool timestamps; /* append the series timestamp in ms */
 };
 

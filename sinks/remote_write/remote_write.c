@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "http_client.h"
+#include "pipeline/series_fold.h"
 #include "util/log.h"
 #include "remote_write/rwproto.h"
 #include "util/secret.h"
@@ -190,24 +191,13 @@ int remote_write_series(struct remote_write *rw, const struct series *s,
                         unsigned fold)
 {
     int n = 0;
-    if (fold == 0)
-        fold = REMOTE_WRITE_FOLD_MAX | REMOTE_WRITE_FOLD_SUM |
-               REMOTE_WRITE_FOLD_AVG;
+    struct series_value vals[SERIES_FOLD_MAX_VALUES];
+    size_t nv = series_fold_values(s, fold, vals);
     pthread_mutex_lock(&rw->mu);
-    if (!s->folded) {
-        n += add_locked(rw, s->name, s->name_len, NULL, s->labels, s->nlabels,
-                        s->value, s->ts_ms);
-    } else if (s->count > 0) {
-        if (fold & REMOTE_WRITE_FOLD_MAX)
-            n += add_locked(rw, s->name, s->name_len, "_max", s->labels,
-                            s->nlabels, s->max, s->ts_ms);
-        if (fold & REMOTE_WRITE_FOLD_SUM)
-            n += add_locked(rw, s->name, s->name_len, "_sum", s->labels,
-                            s->nlabels, s->sum, s->ts_ms);
-        if (fold & REMOTE_WRITE_FOLD_AVG)
-            n += add_locked(rw, s->name, s->name_len, "_avg", s->labels,
-                            s->nlabels, s->sum / (double)s->count, s->ts_ms);
-    }
+    for (size_t i = 0; i < nv; i++)
+        n += add_locked(rw, s->name, s->name_len,
+                        vals[i].suffix[0] ? vals[i].suffix : NULL, s->labels,
+                        s->nlabels, vals[i].value, s->ts_ms);
     pthread_mutex_unlock(&rw->mu);
     return n;
 }

@@ -7,7 +7,8 @@
  *
  *   - a trimmed reporter series keeps its Prometheus name and labels; a
  *     series folded over subtasks becomes <name>_max, <name>_sum and
- *     <name>_avg, exactly as GET /metrics shows it (fmt_prom.h);
+ *     <name>_avg, exactly as GET /metrics shows it: both name the values
+ *     through series_fold_values() (pipeline/series_fold.h);
  *   - an InfluxDB point (lagwatch_job, lagwatch_task_timing,
  *     kafka_consumergroup_lag) becomes one series per numeric field,
  *     <measurement>_<field>, with the tags as labels; string fields are
@@ -51,12 +52,6 @@
 #include "config.h"
 #include "pipeline/sample.h"
 
-/* Bits of remote_write_series' fold argument (the configured
- * trim.fold_subtasks.fields). */
-#define REMOTE_WRITE_FOLD_MAX 1u
-#define REMOTE_WRITE_FOLD_SUM 2u
-#define REMOTE_WRITE_FOLD_AVG 4u
-
 struct remote_write;
 
 struct remote_write_stats {
@@ -93,8 +88,9 @@ struct remote_write *remote_write_new(const struct cfg_remote_write *cfg,
                                       const struct remote_write_spool *spool,
                                       char *err, size_t errlen);
 
-/* Adds the sample(s) of a trimmed series. fold is REMOTE_WRITE_FOLD_*
- * bits, used for folded series (0 means all three). Returns the number of
+/* Adds the sample(s) of a trimmed series, named by series_fold_values().
+ * fold is the configured fold set (SERIES_FOLD_* bits, cfg_trim.fold; 0
+ * means all three). Returns the number of
  * samples accepted (a later loss is counted in the stats), -1 on an
  * internal error. Never blocks on the network. Any thread. */
 int remote_write_series(struct remote_write *rw, const struct series *s,

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "pipeline/series_fold.h"
 #include "tests/lib/tap.h"
 
 #define L(n, v)                                                                \
@@ -320,7 +321,7 @@ TAP_CASE(folded_fields)
     c.name_len = strlen(c.name);
     c.metric = "numRecordsIn";
     c.metric_len = 12;
-    struct flink_schema_opts max_avg = {FLINK_SCHEMA_MAX | FLINK_SCHEMA_AVG};
+    struct flink_schema_opts max_avg = {SERIES_FOLD_MAX | SERIES_FOLD_AVG};
     TAP_EQ_INT(0, flink_schema_point(&c, &max_avg, &p, &sc));
     TAP_EQ_INT(2, p.nfields);
     TAP_EQ_STR("max", p.fields[0].key);
@@ -355,28 +356,10 @@ TAP_CASE(folded_fields)
     flink_schema_scratch_release(&sc); /* idempotent */
 }
 
-TAP_CASE(opts_from_config)
-{
-    char *ok_fields[] = {"max", "avg"};
-    struct cfg_trim cfg = {.fold_fields = ok_fields, .n_fold_fields = 2};
-    struct flink_schema_opts o;
-    char err[128] = "";
-    TAP_EQ_INT(0, flink_schema_opts_from_cfg(&cfg, &o, err, sizeof(err)));
-    TAP_EQ_INT(FLINK_SCHEMA_MAX | FLINK_SCHEMA_AVG, o.fold_fields);
-    char *bad_fields[] = {"max", "p99"};
-    cfg.fold_fields = bad_fields;
-    TAP_EQ_INT(-1, flink_schema_opts_from_cfg(&cfg, &o, err, sizeof(err)));
-    TAP_EQ_STR("unknown fold field 'p99' (expected max, sum or avg)", err);
-    cfg.n_fold_fields = 0;
-    TAP_EQ_INT(0, flink_schema_opts_from_cfg(&cfg, &o, err, sizeof(err)));
-    TAP_EQ_INT(0, o.fold_fields);
-}
-
 static const struct tap_case tcases[] = {
     TAP_ENTRY(plain_and_summary_parts), TAP_ENTRY(metric_kind_follows_changes),
     TAP_ENTRY(quantile_fields),         TAP_ENTRY(flink_summary_without_sum),
     TAP_ENTRY(histogram_buckets),       TAP_ENTRY(folded_fields),
-    TAP_ENTRY(opts_from_config),
 };
 
 int main(int argc, char **argv)

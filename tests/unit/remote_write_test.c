@@ -13,6 +13,7 @@
 #include <snappy-c.h>
 
 #include "util/buf.h"
+#include "pipeline/series_fold.h"
 #include "remote_write/remote_write.h"
 #include "sinks/remote_write/remote_write.pb-c.h"
 #include "tests/lib/tap.h"
@@ -193,8 +194,7 @@ static void feed(struct remote_write *rw, double k)
                       .fields = f,
                       .nfields = 4,
                       .ts_ms = 1000};
-    remote_write_series(rw, &folded,
-                        REMOTE_WRITE_FOLD_MAX | REMOTE_WRITE_FOLD_AVG);
+    remote_write_series(rw, &folded, SERIES_FOLD_MAX | SERIES_FOLD_AVG);
     remote_write_series(rw, &plain, 0);
     remote_write_point(rw, &p);
 }
