@@ -15,6 +15,8 @@
 #   config changes org and bucket and VictoriaMetrics is back, the spool is
 #   replayed to the org/bucket it was written for and new points go to the
 #   new ones; VictoriaMetrics again holds exactly what influxd holds;
+# - without a token_file the v2 node sends sinks.influxdb.username and
+#   password as basic auth, which VictoriaMetrics -httpAuth.* accepts;
 # - the comparison can fail: one series deleted from VictoriaMetrics is
 #   reported.
 set -u
@@ -49,14 +51,15 @@ vm_port=$(free_port)
 VM_URL=http://127.0.0.1:$vm_port
 # Its own port and data dir; -search.latencyOffset=0 and no cache so that
 # what was written is exported at once (after /internal/force_flush).
-vm_start() {
+vm_auth=()
+vm_start() { # [FLAGS]
     victoria-metrics -httpListenAddr="127.0.0.1:$vm_port" \
         -storageDataPath="$TEST_TMPDIR/vm-data" -search.latencyOffset=0 \
-        -search.disableCache -loggerLevel=ERROR \
+        -search.disableCache -loggerLevel=ERROR "$@" \
         >>"$TEST_TMPDIR/vm.log" 2>&1 &
     vm_pid=$!
     for _ in $(seq 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$VM_URL/ping")" = 204 ] &&
+        [ "$(curl -s "${vm_auth[@]}" -o /dev/null -w '%{http_code}' "$VM_URL/ping")" = 204 ] &&
             return 0
         kill -0 "$vm_pid" 2>/dev/null || return 1
         sleep 0.1
@@ -70,8 +73,10 @@ vm_stop() {
 }
 compare() { # [ARGS]: prints the checker's summary; returns its status
     python3 "$here/influx_v2_check.py" --influx "$INFLUX_URL_a" --db flink \
-        --vm "$VM_URL" "$@" 2>"$TEST_TMPDIR/check.err"
+        --vm "$VM_URL" ${vm_auth:+--vm-basic lw:vm-pw} "$@" \
+        2>"$TEST_TMPDIR/check.err"
 }
+
 
 influxd_start a >/dev/null || bail "start influxd"
 vm_start || bail "start victoria-metrics"
@@ -213,13 +218,42 @@ tap_diag "$(head -5 "$TEST_TMPDIR/check.err")"
 tap_check "influxd holds the three cycles" \
     bash -c "echo '$out' | grep -q ' cycles=3 '"
 
+# Without a token, a v2 node sends username/password as basic auth:
+# VictoriaMetrics with -httpAuth.* refuses anything else.
+vm_stop
+vm_auth=(-u lw:vm-pw)
+vm_start -httpAuth.username=lw -httpAuth.password=vm-pw ||
+    bail "restart victoria-metrics with -httpAuth"
+tap_check "VictoriaMetrics with -httpAuth refuses a write without credentials" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' -XPOST \
+        "$VM_URL/api/v2/write?org=o&bucket=b" --data-binary 'x f=1')" = 401
+printf 'vm-pw\n' >"$TEST_TMPDIR/vm.pass"
+cfg3=$TEST_TMPDIR/lw3.yml
+write_config "$cfg3" it-org-2 it-bucket-2
+sed -i -e "/token_file:/d" \
+    -e "s|^    database: flink|    database: flink\n    username: lw\n    password_file: $TEST_TMPDIR/vm.pass|" "$cfg3"
+: >"$TEST_TMPDIR/req.log"
+run_once "$cfg3" 4
+rc=$?
+tap_diag "$(grep '^  node' "$TEST_TMPDIR/run-4.out")"
+tap_check "run --once with basic auth exits 0 ($rc)" test $rc -eq 0
+basic="Basic $(printf 'lw:vm-pw' | base64)"
+requests >"$TEST_TMPDIR/req4.txt"
+want="POST /api/v2/write?org=it-org-2&bucket=it-bucket-2&precision=ms $basic gzip 204"
+n=$(wc -l <"$TEST_TMPDIR/req4.txt")
+tap_check "every request ($n) carries the basic credentials and is written" \
+    bash -c "[ $n -gt 0 ] && ! grep -vxF -- '$want' '$TEST_TMPDIR/req4.txt'"
+out=$(compare)
+tap_check "with basic auth VictoriaMetrics holds what influxd holds: $out" test $? -eq 0
+tap_diag "$(head -5 "$TEST_TMPDIR/check.err")"
+
 # The comparison can fail.
-metric=$(curl -s "$VM_URL/api/v1/label/__name__/values" | python3 -c '
+metric=$(curl -s "${vm_auth[@]}" "$VM_URL/api/v1/label/__name__/values" | python3 -c '
 import json, sys; print(json.load(sys.stdin)["data"][0])')
-curl -s -o /dev/null "$VM_URL/api/v1/admin/tsdb/delete_series" \
+curl -s "${vm_auth[@]}" -o /dev/null "$VM_URL/api/v1/admin/tsdb/delete_series" \
     --data-urlencode "match[]={__name__=\"$metric\"}"
 out=$(compare --wait 2)
 rc=$?
 tap_check "one series deleted from VictoriaMetrics ($metric) is reported: $out" \
-    test $rc -eq 1
+    bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q ' differences=[1-9]'"
 tap_done

@@ -2,6 +2,7 @@
 """Compares what an influxd 1.x node holds with what VictoriaMetrics holds.
 
 usage: influx_v2_check.py --influx URL --db DB --vm URL [--wait SECONDS]
+                          [--vm-basic USER:PASSWORD]
 
 Reads every point of database DB from influxd over InfluxQL
 (SELECT * FROM /.*/ GROUP BY *, epoch=ms) and every sample from
@@ -21,6 +22,7 @@ VictoriaMetrics makes written rows searchable asynchronously, even after
 until it holds or --wait seconds (default 10) have passed.
 """
 import argparse
+import base64
 import json
 import sys
 import time
@@ -30,9 +32,16 @@ import urllib.request
 REL_EPS = 1e-12
 
 
+AUTH = {}  # URL prefix -> Authorization header value
+
+
 def get(url, data=None):
     body = urllib.parse.urlencode(data).encode() if data else None
-    with urllib.request.urlopen(url, data=body, timeout=30) as r:
+    req = urllib.request.Request(url, data=body)
+    for prefix, value in AUTH.items():
+        if url.startswith(prefix):
+            req.add_header("Authorization", value)
+    with urllib.request.urlopen(req, timeout=30) as r:
         return r.read().decode("utf-8")
 
 
@@ -108,7 +117,11 @@ def main():
     ap.add_argument("--db", required=True)
     ap.add_argument("--vm", required=True)
     ap.add_argument("--wait", type=float, default=10.0)
+    ap.add_argument("--vm-basic", metavar="USER:PASSWORD",
+                    help="basic auth for VictoriaMetrics (-httpAuth.*)")
     a = ap.parse_args()
+    if a.vm_basic:
+        AUTH[a.vm] = "Basic " + base64.b64encode(a.vm_basic.encode()).decode()
     want = from_influx(a.influx, a.db)
     deadline = time.monotonic() + a.wait
     while True:
