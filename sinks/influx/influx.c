@@ -732,7 +732,8 @@ static void send_retrying(struct node *nd, const struct batch *b, size_t lo,
     }
 }
 
-/* GET /ping: influxd answers 204 once it is serving. */
+/* GET /ping: influxd answers 204 once it is serving (v2: any 2xx, see
+ * influx_api_ping_ok()). */
 static bool probe_ping(struct node *nd)
 {
     if (!nd->curl)
@@ -740,7 +741,8 @@ static bool probe_ping(struct node *nd)
     CURL *c = nd->curl;
     buf_reset(&nd->resp);
     curl_easy_setopt(c, CURLOPT_URL, nd->ping_url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nd->hdr_plain); /* auth */
+    /* the token header too: a v2 server may require it on /ping */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nd->hdr_plain);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
