@@ -262,6 +262,11 @@ static const struct section discover_section = {NULL, NULL, discover_shown,
     X("sinks.influxdb.nodes[].url", T_URL, 0, ON(url), 0, 0, 0, NULL)          \
     X("sinks.influxdb.nodes[].weight", T_UINT, 0, ON(weight), 0, 1, 1000,      \
       NULL)                                                                    \
+    X("sinks.influxdb.nodes[].api", T_STR, 0, ON(api), 0, 1, 0, NULL)          \
+    X("sinks.influxdb.nodes[].org", T_STR, 0, ON(org), 0, 1, 0, NULL)          \
+    X("sinks.influxdb.nodes[].bucket", T_STR, 0, ON(bucket), 0, 1, 0, NULL)    \
+    X("sinks.influxdb.nodes[].token_file", T_STR, 0, ON(token_file), 0, 1, 0,  \
+      NULL)                                                                    \
     X("sinks.influxdb.username", T_STR, 0, OC(influx.username), 0, 1, 0, NULL) \
     X("sinks.influxdb.password_file", T_STR, 0, OC(influx.password_file), 0,   \
       1, 0, NULL)                                                              \
@@ -1244,6 +1249,34 @@ static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
                     "influxdb node name 'remote_write' is reserved "
                     "(agent.spool_dir/remote_write is the remote-write "
                     "spool): rename the node");
+    /* lagwatch.yml(5) SINKS: the keys of the InfluxDB 2 API are refused on
+     * a v1 node rather than ignored, so that a forgotten 'api: v2' is an
+     * error, not points written to the wrong place. */
+    bool v2 = nd->api && strcmp(nd->api, "v2") == 0;
+    if (nd->api && !v2 && strcmp(nd->api, "v1") != 0)
+        return fail(c, map_get(c, n, "api"),
+                    "influxdb node '%s': 'api' must be v1 or v2, not '%s'",
+                    nd->name, nd->api);
+    const char *v2_only = nd->org          ? "org"
+                          : nd->bucket     ? "bucket"
+                          : nd->token_file ? "token_file"
+                                           : NULL;
+    if (!v2 && v2_only)
+        return fail(c, map_get(c, n, v2_only),
+                    "influxdb node '%s': '%s' needs 'api: v2'", nd->name,
+                    v2_only);
+    if (v2 && !nd->org)
+        return fail(c, n,
+                    "influxdb node '%s' (api: v2) needs an 'org' (InfluxDB 2 "
+                    "refuses writes without one)",
+                    nd->name);
+    if (nd->token_file) {
+        char err[768];
+        nd->token = secret_read_file(nd->token_file, "InfluxDB token file",
+                                     true, err, sizeof(err));
+        if (!nd->token)
+            return fail(c, map_get(c, n, "token_file"), "%s", err);
+    }
     return 0;
 }
 
@@ -1593,6 +1626,8 @@ void config_free(struct config **cfgp)
     struct config *cfg = *cfgp;
     if (!cfg)
         return;
+    for (size_t i = 0; cfg->influx.nodes && i < cfg->influx.n_nodes; i++)
+        secret_free(&cfg->influx.nodes[i].token);
     free_fields("", cfg);
     if (cfg->influx.password) {
         explicit_bzero(cfg->influx.password, strlen(cfg->influx.password));

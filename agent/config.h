@@ -119,9 +119,14 @@ struct cfg_trim {
 };
 
 struct cfg_influx_node {
-    char *name;      /* unique */
-    char *url;       /* http(s)://host:port, no path other than a prefix */
-    unsigned weight; /* default 1, >= 1 */
+    char *name;       /* unique */
+    char *url;        /* http(s)://host:port, no path other than a prefix */
+    unsigned weight;  /* default 1, >= 1 */
+    char *api;        /* "v1" (also when NULL) or "v2": see influx_api.h */
+    char *org;        /* v2: required */
+    char *bucket;     /* v2: optional, default database[/retention_policy] */
+    char *token_file; /* v2: optional; read at load time */
+    char *token;      /* resolved secret; never printed or logged */
 };
 
 struct cfg_influx {

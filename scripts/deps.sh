@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything lagwatch needs to build, test and run its demo on
 # Debian 12: the toolchain, the libraries, and the real servers the tests
-# start (influxd, prometheus/promtool), plus kcat and python3 for test tools.
+# start (influxd, prometheus/promtool, victoria-metrics), plus kcat and python3 for test tools.
 # systemd-analyze (package systemd), when present, verifies the unit.
 set -euo pipefail
 pkgs=(
@@ -12,6 +12,10 @@ pkgs=(
     influxdb influxdb-client prometheus kcat
     python3 curl ca-certificates
     openssl python3-yaml  # TLS certificates and YAML checks in the tests
+    # tests/integration/influx_v2.sh: the InfluxDB v2 write API; the test
+    # starts its own instance on a free port, the package's service on
+    # :8428 does not disturb it
+    victoria-metrics
 )
 # npm: tests/integration/dashboards.sh validates the Grafana dashboards
 # against @grafana/schema (a NodeSource nodejs brings its own npm).

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "util/buf.h"
+#include "influx/influx_api.h"
 #include "influx/lineproto.h"
 #include "http_client.h"
 #include "util/log.h"
@@ -37,14 +38,12 @@
 /* influx_sink_free() waits this long for queued batches. */
 #define FREE_DRAIN_MS 2000
 #define SINK_MAGIC    0x1f1a5e57u
-/* A spool record: "LWI2" | u16 database length | u16 retention policy
- * length | database | retention policy | zero padding to a multiple of 4 |
- * u32 line ends (host order: a spool never leaves its machine) | the
- * lines. The database and retention policy travel with the batch so that a
- * replay after a config change still goes where the batch was written
- * for. */
-#define REC_MAGIC    "LWI2"
-#define REC_NAME_MAX 0xffffu
+/* A spool record: the destination header of influx_api.h ("LWI2"
+ * database and retention policy, or "LWV2" org and bucket) | u32 line
+ * ends (host order: a spool never leaves its machine) | the lines. The
+ * destination travels with the batch so that a replay after a config
+ * change still goes where the batch was written for. */
+#define REC_NAME_MAX INFLUX_API_NAME_MAX
 
 struct batch {
     struct batch *next;
@@ -59,7 +58,7 @@ struct batch {
     /* A replayed batch goes where it was written for: NULL for the
      * node's configured database. */
     const char *write_url;
-    const char *db;
+    const struct influx_dest *dest;
 };
 
 struct node {
@@ -71,6 +70,9 @@ struct node {
     char *write_url;
     char *query_url;
     char *ping_url;
+    struct influx_dest dest; /* where live batches go */
+    char *auth_hdr;          /* v2 token header or NULL; secret */
+    bool basic_auth;         /* username/password go to this node */
     pthread_t thread;
     bool started;
 
@@ -248,18 +250,10 @@ static bool spool_put(struct node *nd, const struct batch *b)
 {
     if (!spool_ready(nd))
         return false;
-    struct influx_sink *s = nd->s;
     size_t elen = b->npoints * sizeof(*b->ends);
-    size_t dl = strlen(s->db), rl = strlen(s->rp);
-    size_t hlen = (8 + dl + rl + 3) & ~(size_t)3;
+    size_t hlen = influx_api_rec_head_len(&nd->dest);
     char *rec = xcalloc(1, hlen + elen + b->len + 1);
-    memcpy(rec, REC_MAGIC, 4);
-    rec[4] = (char)(dl & 0xff);
-    rec[5] = (char)(dl >> 8);
-    rec[6] = (char)(rl & 0xff);
-    rec[7] = (char)(rl >> 8);
-    memcpy(rec + 8, s->db, dl);
-    memcpy(rec + 8 + dl, s->rp, rl);
+    influx_api_rec_head(&nd->dest, (unsigned char *)rec);
     memcpy(rec + hlen, b->ends, elen);
     memcpy(rec + hlen + elen, b->data, b->len);
     char err[512];
@@ -686,10 +680,11 @@ static enum send_res send_once(struct node *nd, const struct batch *b,
             on_partial(nd, n, body);
             return SEND_DONE;
         }
+        const struct influx_dest *d = b->dest ? b->dest : &nd->dest;
         if (status == 404 && strstr(body, "database not found") &&
-            s->create_db && !tried_create) {
+            s->create_db && influx_dest_can_create(d) && !tried_create) {
             tried_create = true;
-            if (create_database(nd, b->db ? b->db : s->db) == 0)
+            if (create_database(nd, d->db) == 0)
                 continue;
         }
         if (status == 413 && n > 1) {
@@ -737,7 +732,8 @@ static void send_retrying(struct node *nd, const struct batch *b, size_t lo,
     }
 }
 
-/* GET /ping: influxd answers 204 once it is serving. */
+/* GET /ping: influxd answers 204 once it is serving (v2: any 2xx, see
+ * influx_api_ping_ok()). */
 static bool probe_ping(struct node *nd)
 {
     if (!nd->curl)
@@ -745,13 +741,15 @@ static bool probe_ping(struct node *nd)
     CURL *c = nd->curl;
     buf_reset(&nd->resp);
     curl_easy_setopt(c, CURLOPT_URL, nd->ping_url);
+    /* the token header too: a v2 server may require it on /ping */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nd->hdr_plain);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     log_debug("probe node=%s url=%s status=%ld", nd->name, nd->url, status);
-    return status == 204;
+    return influx_api_ping_ok(nd->dest.api, status);
 }
 
 /* A retryable failure: counts it, marks the node down after down_after in
@@ -795,23 +793,20 @@ static void spool_failed(struct node *nd, struct batch *b, const char *why)
     on_failure(nd, why);
 }
 
-/* Reads a spool record (see REC_MAGIC) into b, which points into
- * rec->data. When the record was written for another database or
- * retention policy than the configured ones, *db and *url (the caller
- * frees them) say where it goes: a batch is never replayed into a database
- * it was not written for. False when the record is not a batch. */
+/* Reads a spool record (see REC_NAME_MAX) into b, which points into
+ * rec->data, and its destination into *dest (the caller frees it). When
+ * the record was written for another destination than the node's
+ * configured one (a config change, or a node switched between api v1 and
+ * v2), *url (the caller frees it) says where it goes: a batch is never
+ * replayed into a database or bucket it was not written for. False when
+ * the record is not a batch. */
 static bool rec_to_batch(struct node *nd, const struct spool_rec *rec,
-                         struct batch *b, char **db, char **url)
+                         struct batch *b, struct influx_dest *dest, char **url)
 {
-    struct influx_sink *s = nd->s;
-    const unsigned char *p = rec->data;
-    *db = *url = NULL;
-    if (rec->len < 8 || memcmp(p, REC_MAGIC, 4) != 0 || rec->points == 0)
-        return false;
-    size_t dl = p[4] | (size_t)p[5] << 8, rl = p[6] | (size_t)p[7] << 8;
-    size_t hlen = (8 + dl + rl + 3) & ~(size_t)3;
+    *url = NULL;
+    size_t hlen = influx_api_rec_parse(rec->data, rec->len, dest);
     size_t elen = (size_t)rec->points * sizeof(uint32_t);
-    if (dl == 0 || rec->len < hlen || rec->len - hlen < elen)
+    if (hlen == 0 || rec->points == 0 || rec->len - hlen < elen)
         return false;
     /* hlen is a multiple of 4 and rec->data comes from malloc: aligned */
     b->ends = (uint32_t *)(void *)((char *)rec->data + hlen);
@@ -821,36 +816,21 @@ static bool rec_to_batch(struct node *nd, const struct spool_rec *rec,
     for (size_t i = 0; i < b->npoints; i++)
         if (b->ends[i] > b->len || (i > 0 && b->ends[i] < b->ends[i - 1]))
             return false;
-    const char *rdb = (const char *)p + 8, *rrp = rdb + dl;
-    if (dl == strlen(s->db) && memcmp(rdb, s->db, dl) == 0 &&
-        rl == strlen(s->rp) && memcmp(rrp, s->rp, rl) == 0)
+    if (influx_dest_equal(dest, &nd->dest))
         return true;
-    *db = xstrndup(rdb, dl);
-    char *rp = xstrndup(rrp, rl);
-    struct buf u = BUF_INIT;
-    buf_adds(&u, nd->base_url);
-    buf_adds(&u, "/write?db=");
-    add_pct(&u, *db);
-    if (rp[0]) {
-        buf_adds(&u, "&rp=");
-        add_pct(&u, rp);
-    }
-    buf_adds(&u, "&precision=ms");
-    *url = buf_detach(&u, NULL);
-    buf_adds(&u, *db);
-    buf_addc(&u, '/');
-    buf_adds(&u, rp);
+    *url = influx_api_write_url(nd->base_url, dest);
+    struct buf u = BUF_INIT, conf = BUF_INIT;
+    influx_dest_describe(dest, &u);
     if (!nd->replay_target || strcmp(nd->replay_target, u.data) != 0) {
-        log_info("spooled points of node '%s' (%s) were written for "
-                 "database '%s' retention policy '%s': replaying them "
-                 "there, not into the configured database '%s' retention "
-                 "policy '%s'",
-                 nd->name, nd->url, *db, rp, s->db, s->rp);
+        influx_dest_describe(&nd->dest, &conf);
+        log_info("spooled points of node '%s' (%s) were written for %s: "
+                 "replaying them there, not into the configured %s",
+                 nd->name, nd->url, u.data, conf.data);
         free(nd->replay_target);
         nd->replay_target = buf_detach(&u, NULL);
     }
     buf_release(&u);
-    free(rp);
+    buf_release(&conf);
     return true;
 }
 
@@ -905,16 +885,17 @@ static void replay_step(struct node *nd)
         return;
     }
     struct batch b = {0};
-    char *db = NULL, *url = NULL;
+    struct influx_dest dest;
+    char *url = NULL;
     enum send_res r = SEND_DONE;
-    if (!rec_to_batch(nd, &rec, &b, &db, &url)) {
+    if (!rec_to_batch(nd, &rec, &b, &dest, &url)) {
         count_dropped(nd, rec.points, "spool record is not a batch");
     } else {
-        b.db = db;
+        b.dest = &dest;
         b.write_url = url;
         r = send_once(nd, &b, 0, b.npoints, why, sizeof(why));
     }
-    free(db);
+    influx_dest_free(&dest);
     free(url);
     pthread_mutex_lock(&nd->spool_mu);
     if (r == SEND_DONE) {
@@ -942,7 +923,9 @@ static void writer_setup(struct node *nd)
     struct influx_sink *s = nd->s;
     nd->curl = curl_easy_init();
     if (nd->curl) {
-        http_client_setup(nd->curl, s->timeout_ms, &nd->resp, s->user, s->pass);
+        http_client_setup(nd->curl, s->timeout_ms, &nd->resp,
+                          nd->basic_auth ? s->user : NULL,
+                          nd->basic_auth ? s->pass : NULL);
     } else {
         log_error("cannot create a curl handle for node '%s' (%s)", nd->name,
                   nd->url);
@@ -954,6 +937,8 @@ static void writer_setup(struct node *nd)
     for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; common[j]; j++)
             *lists[i] = curl_slist_append(*lists[i], common[j]);
+    for (size_t i = 0; nd->auth_hdr && i < 3; i++)
+        *lists[i] = curl_slist_append(*lists[i], nd->auth_hdr);
     nd->hdr_plain =
         curl_slist_append(nd->hdr_plain, "Content-Type: text/plain; "
                                          "charset=utf-8");
@@ -1116,22 +1101,13 @@ static int node_init(struct influx_sink *s, struct node *nd, size_t idx,
     char *base = xstrndup(cn->url, ulen);
     nd->base_url = base;
     nd->url = url_for_log(base);
-    struct buf b = BUF_INIT;
-    buf_adds(&b, base);
-    buf_adds(&b, "/write?db=");
-    add_pct(&b, cfg->database);
-    if (cfg->retention_policy && cfg->retention_policy[0]) {
-        buf_adds(&b, "&rp=");
-        add_pct(&b, cfg->retention_policy);
-    }
-    buf_adds(&b, "&precision=ms");
-    nd->write_url = buf_detach(&b, NULL);
-    buf_adds(&b, base);
-    buf_adds(&b, "/query");
-    nd->query_url = buf_detach(&b, NULL);
-    buf_adds(&b, base);
-    buf_adds(&b, "/ping");
-    nd->ping_url = buf_detach(&b, NULL);
+    if (influx_dest_for_node(&nd->dest, cn, cfg, err, errlen) < 0)
+        return -1;
+    nd->write_url = influx_api_write_url(base, &nd->dest);
+    nd->query_url = influx_api_query_url(base);
+    nd->ping_url = influx_api_ping_url(base);
+    nd->auth_hdr = influx_api_auth_header(cn);
+    nd->basic_auth = influx_api_sends_basic(cn);
     return 0;
 }
 
@@ -1472,6 +1448,10 @@ void influx_sink_free(struct influx_sink **sp)
         free(nd->write_url);
         free(nd->query_url);
         free(nd->ping_url);
+        influx_dest_free(&nd->dest);
+        if (nd->auth_hdr) /* do not leave the token in freed memory */
+            explicit_bzero(nd->auth_hdr, strlen(nd->auth_hdr));
+        free(nd->auth_hdr);
         free(nd->spool_path);
     }
     free(s->nodes);

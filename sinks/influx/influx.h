@@ -1,6 +1,8 @@
 /*
  * influx: the per-node batching writer to InfluxDB 1.x (/write, line
- * protocol, precision=ms).
+ * protocol, precision=ms), or per node to the InfluxDB v2 write API
+ * (/api/v2/write, org and bucket, a token; influx_api.h has everything that
+ * differs: URLs, headers, /ping, the spool record's destination).
  *
  * The caller picks the node of each point (the ring lives elsewhere) and
  * hands the point over; the sink encodes it into that node's current batch
@@ -27,8 +29,9 @@
  * is marked down and /ping is probed before each replay attempt. A full
  * in-memory queue (cfg->queue_max_bytes, e.g. a slow node) also sends new
  * batches to the spool. A spooled batch carries the database and
- * retention policy it was written for and is replayed there even when the
- * configuration changed meanwhile (logged once per change). At start an
+ * retention policy (v2: org and bucket) it was written for and is replayed
+ * there even when the configuration changed meanwhile (logged once per
+ * change). A database is created on 404 only for v1 destinations. At start an
  * existing spool is resumed; spools of nodes no longer configured are left
  * on disk and logged (spool DIR/remote_write belongs to the remote-write
  * sink). The spool of a

@@ -816,6 +816,52 @@ TAP_CASE(deploy_config)
     }
 }
 
+/* A v2 node: the token is read at load time, one trailing newline
+ * stripped, and never printed; a token an HTTP header cannot carry is
+ * refused; v1 nodes keep their defaults. */
+TAP_CASE(influx_v2_node)
+{
+    char tok[64], yaml[1024], err[512] = "";
+    TAP_OK(write_temp(tok, sizeof(tok), "tok-XYZ_123==\n", 14) == 0);
+    snprintf(yaml, sizeof(yaml),
+             "sinks:\n  influxdb:\n    nodes:\n"
+             "      - {name: a, url: \"http://a:8086\"}\n"
+             "      - {name: b, url: \"http://b:8428\", api: v2, org: ops, "
+             "token_file: %s}\n"
+             "      - {name: c, url: \"http://c:8086\", api: v1}\n",
+             tok);
+    struct config *cfg = load_str(yaml, err, sizeof(err));
+    if (!cfg)
+        printf("# %s\n", err);
+    TAP_OK(cfg != NULL);
+    const struct cfg_influx *in = &cfg->influx;
+    bool ok = in->n_nodes == 3 && in->nodes[0].api == NULL &&
+              in->nodes[0].token == NULL && in->nodes[1].api &&
+              strcmp(in->nodes[1].api, "v2") == 0 && in->nodes[1].org &&
+              strcmp(in->nodes[1].org, "ops") == 0 &&
+              in->nodes[1].bucket == NULL && in->nodes[1].token &&
+              strcmp(in->nodes[1].token, "tok-XYZ_123==") == 0;
+    char *text = print_to_string(cfg);
+    config_free(&cfg);
+    bool printed = text && strstr(text, "api: v2") &&
+                   strstr(text, "org: ops") && strstr(text, "token_file: ") &&
+                   !strstr(text, "tok-XYZ");
+    free(text);
+    TAP_OK(ok);
+    TAP_OK(printed);
+
+    /* a space cannot go into "Authorization: Token ..." */
+    FILE *fp = fopen(tok, "w");
+    TAP_OK(fp != NULL);
+    fputs("two words\n", fp);
+    fclose(fp);
+    cfg = load_str(yaml, err, sizeof(err));
+    unlink(tok);
+    TAP_OK(cfg == NULL);
+    TAP_OK(strstr(err, "t.yml:5:") && strstr(err, "token file") &&
+           !strstr(err, "two words"));
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(spec_example),
     TAP_ENTRY(every_key_set),
@@ -831,6 +877,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(known_keys),
     TAP_ENTRY(known_keys_are_parsed),
     TAP_ENTRY(deploy_config),
+    TAP_ENTRY(influx_v2_node),
 };
 
 int main(int argc, char **argv)

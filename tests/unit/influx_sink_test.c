@@ -726,6 +726,61 @@ TAP_CASE(spool_replays_into_its_database)
     rm_tree(dir);
 }
 
+/* A node switched from api v1 to v2 with batches in its spool: they are
+ * replayed to /write?db= of the database they were written for (created
+ * on the 404, as the destination is v1), while new points go to
+ * /api/v2/write, which influxd 1.x does not serve (404: dropped, never
+ * a database created for a bucket). */
+TAP_CASE(spool_v1_records_on_a_v2_node)
+{
+    char db[64], dead_url[64], dir[256];
+    fresh_db(db, sizeof(db), "spool_v1v2");
+    snprintf(dir, sizeof(dir), "/tmp/lw_spoolv2_%ld", (long)getpid());
+    rm_tree(dir);
+    int port = dead_port();
+    TAP_OK(port > 0);
+    snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%d", port);
+    struct cfg_influx cfg;
+    base_cfg(&cfg, db);
+    cfg.max_retries = 1;
+    struct cfg_influx_node node = {
+        .name = "switched", .url = dead_url, .weight = 1};
+    cfg.nodes = &node;
+    cfg.n_nodes = 1;
+    struct influx_spool_opts so = {.dir = dir, .max_bytes = 0};
+    char err[256] = "";
+    struct influx_sink *s = influx_sink_new(&cfg, &so, err, sizeof(err));
+    if (!s)
+        TAP_FAIL_("influx_sink_new: %s", err);
+    for (int i = 0; i < 20; i++)
+        write_simple(s, 0, "sp", "x", 1700000000000 + i, i);
+    TAP_EQ_INT(1, influx_sink_drain(s, 10000));
+    influx_sink_free(&s);
+
+    node.url = (char *)influx_url;
+    node.api = "v2";
+    node.org = "o";
+    node.bucket = db; /* a bucket named like the database: still v2 */
+    node.token = "t0k";
+    s = influx_sink_new(&cfg, &so, err, sizeof(err));
+    if (!s)
+        TAP_FAIL_("influx_sink_new: %s", err);
+    int rc = influx_sink_drain(s, 20000);
+    struct influx_node_stats st;
+    influx_sink_node_stats(s, 0, &st);
+    TAP_EQ_INT(0, rc);
+    TAP_EQ_U64(20, st.points_replayed);
+    write_simple(s, 0, "sp", "x", 1700000001000, 99);
+    rc = influx_sink_drain(s, 20000);
+    influx_sink_node_stats(s, 0, &st);
+    influx_sink_free(&s);
+    TAP_EQ_INT(-1, rc);
+    TAP_EQ_U64(1, st.points_dropped);
+    TAP_OK(strstr(st.last_error, "HTTP 404") != NULL);
+    TAP_EQ_INT(20, query_count(db, "SELECT count(v) FROM sp"));
+    rm_tree(dir);
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(round_trip),
     TAP_ENTRY(split_on_413),
@@ -735,6 +790,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(dead_node_does_not_block),
     TAP_ENTRY(spool_and_resume_by_name),
     TAP_ENTRY(spool_replays_into_its_database),
+    TAP_ENTRY(spool_v1_records_on_a_v2_node),
 };
 
 int main(int argc, char **argv)
