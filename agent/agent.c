@@ -21,7 +21,7 @@
 #include "flink/scrape.h"
 #include "util/xalloc.h"
 
-#define AGENT_MAX_REPLICAS 16
+#define AGENT_MAX_REPLICAS ROUTER_MAX_REPLICAS
 /* Cap on one cycle's /metrics model of Flink series (interned, about 25
  * bytes per series plus distinct strings): what does not fit is counted in
  * lagwatch_exposition_samples_dropped. */

@@ -24,6 +24,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "hashring/hashring.h"
+#include "route/router.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -79,7 +81,7 @@ struct list_desc {
                      size_t n);
 };
 
-struct field {
+struct cfg_field {
     const char *path;
     enum ftype type;
     enum ftype etype; /* element type of T_STRLIST */
@@ -240,8 +242,8 @@ static const struct section discover_section = {NULL, NULL, discover_shown,
       OC(influx.n_shard_by), 1, 0, NULL)                                       \
     X("sinks.influxdb.vnodes", T_UINT, 0, OC(influx.vnodes), 0, 1, 100000,     \
       NULL)                                                                    \
-    X("sinks.influxdb.replicas", T_UINT, 0, OC(influx.replicas), 0, 1, 1000,   \
-      NULL)                                                                    \
+    X("sinks.influxdb.replicas", T_UINT, 0, OC(influx.replicas), 0, 1,         \
+      ROUTER_MAX_REPLICAS, NULL)                                               \
     X("sinks.influxdb.batch_size", T_UINT, 0, OC(influx.batch_size), 0, 1,     \
       1000000, NULL)                                                           \
     X("sinks.influxdb.flush_interval", T_DURATION, 0,                          \
@@ -288,7 +290,7 @@ static const struct section discover_section = {NULL, NULL, discover_shown,
 #define AS_FIELD(p, t, et, o, on, mn, mx, ax) {p, t, et, o, on, mn, mx, ax},
 #define AS_PATH(p, t, et, o, on, mn, mx, ax)  p,
 
-static const struct field fields[] = {CONFIG_TABLE(AS_FIELD)};
+static const struct cfg_field fields[] = {CONFIG_TABLE(AS_FIELD)};
 static const char *const known_keys[] = {CONFIG_TABLE(AS_PATH)};
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -318,7 +320,7 @@ static const char *leaf(const char *path)
     return dot ? dot + 1 : path;
 }
 
-static const struct field *find_field(const char *prefix, const char *key)
+static const struct cfg_field *find_field(const char *prefix, const char *key)
 {
     for (size_t i = 0; i < N_FIELDS; i++) {
         if (is_child(fields[i].path, prefix) &&
@@ -709,7 +711,7 @@ static void fmt_value(enum ftype t, uint64_t v, char *out, size_t n)
 }
 
 static int check_range(struct ctx *c, const yaml_node_t *n,
-                       const struct field *f, uint64_t v, const char *s)
+                       const struct cfg_field *f, uint64_t v, const char *s)
 {
     char lo[32], hi[32];
     if (v >= f->min && v <= f->max)
@@ -724,7 +726,7 @@ static int check_range(struct ctx *c, const yaml_node_t *n,
 
 /* Validates s as a value of type t; 0, or -1 after reporting. */
 static int check_string(struct ctx *c, const yaml_node_t *n,
-                        const struct field *f, enum ftype t, const char *s)
+                        const struct cfg_field *f, enum ftype t, const char *s)
 {
     const char *why = NULL;
     enum log_level lvl;
@@ -782,7 +784,7 @@ static void free_strv(char **v, size_t n)
     free(v);
 }
 
-static int parse_scalar(struct ctx *c, const struct field *f,
+static int parse_scalar(struct ctx *c, const struct cfg_field *f,
                         const yaml_node_t *n, void *base)
 {
     char *s = NULL;
@@ -866,7 +868,7 @@ out:
     return rc;
 }
 
-static int parse_strlist(struct ctx *c, const struct field *f,
+static int parse_strlist(struct ctx *c, const struct cfg_field *f,
                          const yaml_node_t *n, void *base)
 {
     char ***vp = at(base, f->off);
@@ -939,8 +941,8 @@ static long find_dup(const void *arr, size_t n, size_t stride, size_t name_off)
     return best;
 }
 
-static int parse_kv(struct ctx *c, const struct field *f, const yaml_node_t *n,
-                    void *base)
+static int parse_kv(struct ctx *c, const struct cfg_field *f,
+                    const yaml_node_t *n, void *base)
 {
     struct cfg_kv **vp = at(base, f->off);
     size_t *np = at(base, f->off_n);
@@ -976,7 +978,7 @@ static int parse_kv(struct ctx *c, const struct field *f, const yaml_node_t *n,
     return 0;
 }
 
-static int parse_list(struct ctx *c, const struct field *f,
+static int parse_list(struct ctx *c, const struct cfg_field *f,
                       const yaml_node_t *n, void *base)
 {
     const struct list_desc *ld = f->aux;
@@ -1013,7 +1015,7 @@ static int parse_list(struct ctx *c, const struct field *f,
     return 0;
 }
 
-static int parse_field(struct ctx *c, const struct field *f,
+static int parse_field(struct ctx *c, const struct cfg_field *f,
                        const yaml_node_t *n, void *base)
 {
     const struct section *sec = f->aux;
@@ -1055,7 +1057,7 @@ static int parse_map(struct ctx *c, const yaml_node_t *n, const char *prefix,
         if (k->type != YAML_SCALAR_NODE)
             return fail(c, k, "keys must be scalars, got a %s", kind(k));
         const char *key = (const char *)k->data.scalar.value;
-        const struct field *f = find_field(prefix, key);
+        const struct cfg_field *f = find_field(prefix, key);
         char where[MAX_PATH_LEN + 16];
         if (*prefix)
             snprintf(where, sizeof(where), "in '%s'", prefix);
@@ -1146,11 +1148,14 @@ static int group_check(struct ctx *c, const yaml_node_t *n, void *elem)
         return fail(c, n,
                     "group entry needs exactly one of 'name' or "
                     "'pattern'");
-    /* Same normalization as the ring and Flink's PrometheusReporter, so
-     * the job_name tag matches the job's own series. */
-    for (char *p = g->job; p && *p; p++)
-        if (!is_ident(*p, false) && *p != ':')
-            *p = '_';
+    /* Same normalization as the ring and Flink's PrometheusReporter (per
+     * code point), so the job_name tag matches the job's own series. */
+    if (g->job) {
+        size_t len = strlen(g->job);
+        char *norm = xcheck(hashring_normalize_dup(g->job, len, NULL), len + 1);
+        free(g->job);
+        g->job = norm;
+    }
     return 0;
 }
 
@@ -1534,7 +1539,7 @@ static void free_fields(const char *prefix, void *base)
 {
     char elem_path[MAX_PATH_LEN];
     for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
+        const struct cfg_field *f = &fields[i];
         if (!is_child(f->path, prefix))
             continue;
         switch (f->type) {
@@ -1751,7 +1756,7 @@ static void print_fields(const char *prefix, const void *base, FILE *out,
 {
     char elem_path[MAX_PATH_LEN], tmp[32];
     for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
+        const struct cfg_field *f = &fields[i];
         const char *key = leaf(f->path);
         if (!is_child(f->path, prefix))
             continue;

@@ -464,3 +464,15 @@ size_t hashring_normalize(char *dst, const char *src, size_t len)
     }
     return o;
 }
+
+char *hashring_normalize_dup(const char *src, size_t len, size_t *outlen)
+{
+    char *d = malloc(len + 1);
+    if (!d)
+        return NULL;
+    size_t n = hashring_normalize(d, src, len);
+    d[n] = '\0';
+    if (outlen)
+        *outlen = n;
+    return d;
+}

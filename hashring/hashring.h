@@ -73,4 +73,10 @@ void hashring_shares(const struct hashring *r, double *share);
  * no NUL. */
 size_t hashring_normalize(char *dst, const char *src, size_t len);
 
+/* hashring_normalize of len bytes of src into a new heap string (malloc;
+ * free() it), NUL-terminated at the normalized length, which also goes to
+ * *outlen unless outlen is NULL. The one way to get a normalized copy, so
+ * that no caller ends it at the input length. NULL when out of memory. */
+char *hashring_normalize_dup(const char *src, size_t len, size_t *outlen);
+
 #endif

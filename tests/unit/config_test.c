@@ -422,6 +422,40 @@ static const struct {
     {"${LW_A:-x", NULL, "unterminated '${' in '${LW_A:-x'"},
 };
 
+/* kafka[].groups[].job is normalized per code point, as Flink's reporter
+ * filters the job_name of the job's own series and as the ring key is
+ * built (lagwatch(8), RING): "caf\xc3\xa9" is "caf_", not "caf__", so
+ * that the group's lag carries the job's tag and lands on its node. */
+TAP_CASE(group_job_normalized_per_code_point)
+{
+    static const struct {
+        const char *job, *want;
+    } cases[] = {
+        {"caf\xc3\xa9", "caf_"},
+        {"\xc3\x9c"
+         "berweisung caf\xc3\xa9",
+         "_berweisung_caf_"},
+        {"orders-enrich", "orders_enrich"},
+        {"a:b_c9", "a:b_c9"},
+        {"\xf0\x9f\x9a\x80 launch", "__launch"},
+    };
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        char yaml[512], err[512] = "";
+        snprintf(yaml, sizeof(yaml),
+                 "kafka:\n  - name: k\n    brokers: [\"k:9092\"]\n"
+                 "    groups:\n      - {name: g, job: \"%s\"}\n",
+                 cases[i].job);
+        struct config *cfg = load_str(yaml, err, sizeof(err));
+        if (!cfg)
+            printf("# %s\n", err);
+        TAP_OK(cfg != NULL);
+        char *got = strdup(cfg->kafka[0].groups[0].job);
+        config_free(&cfg);
+        TAP_EQ_STR(cases[i].want, got);
+        free(got);
+    }
+}
+
 TAP_CASE(env_expansion)
 {
     setenv("LW_A", "alpha", 1);
@@ -822,6 +856,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(defaults),
     TAP_ENTRY(scrape_timeout_vs_interval),
     TAP_ENTRY(trim_explicit_empty),
+    TAP_ENTRY(group_job_normalized_per_code_point),
     TAP_ENTRY(env_expansion),
     TAP_ENTRY(env_expansion_typed_values_not_keys),
     TAP_ENTRY(bad_configs),
