@@ -21,22 +21,19 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "hashring/hashring.h"
 #include "route/router.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/regex.h"
 #include "util/secret.h"
 #include "util/units.h"
 #include "util/xalloc.h"
 
-#define MAX_LIST_ENTRIES   10000
-#define MAX_PROPERTIES     1000
-#define MAX_SCALAR_BYTES   65536
-#define MAX_PASSWORD_BYTES 4096
-#define MAX_PATH_LEN       128
+#define MAX_LIST_ENTRIES 10000
+#define MAX_PROPERTIES   1000
+#define MAX_SCALAR_BYTES 65536
+#define MAX_PATH_LEN     128
 /* Aliases can make a small document expand exponentially when walked; a
  * real configuration has a few thousand nodes. */
 #define MAX_NODE_VISITS 200000
@@ -651,32 +648,15 @@ static bool valid_label_name(const char *s)
     return true;
 }
 
-static const char *const action_names[] = {
-    [RELABEL_REPLACE] = "replace",     [RELABEL_KEEP] = "keep",
-    [RELABEL_DROP] = "drop",           [RELABEL_LABELDROP] = "labeldrop",
-    [RELABEL_LABELKEEP] = "labelkeep", [RELABEL_LABELMAP] = "labelmap",
-    [RELABEL_HASHMOD] = "hashmod",     [RELABEL_LOWERCASE] = "lowercase",
-    [RELABEL_UPPERCASE] = "uppercase",
-};
-
-#define N_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
-
+/* Through the daemon's own compile (util/regex.h), so that `lagwatch check`
+ * refuses exactly the patterns start-up would. */
 static int check_regex(struct ctx *c, const yaml_node_t *n, const char *path,
                        const char *re)
 {
-    int code;
-    PCRE2_SIZE off;
-    pcre2_code *rx = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0,
-                                   &code, &off, NULL);
-    if (rx) {
-        pcre2_code_free(rx);
+    char why[300];
+    if (regex_check(re, why, sizeof(why)) == 0)
         return 0;
-    }
-    PCRE2_UCHAR msg[256];
-    if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
-        snprintf((char *)msg, sizeof(msg), "error %d", code);
-    return fail(c, n, "invalid regex '%s' for '%s': %s at offset %zu", re, path,
-                (const char *)msg, (size_t)off);
+    return fail(c, n, "invalid regex '%s' for '%s': %s", re, path, why);
 }
 
 /* Reads an unsigned decimal; 0, or -1 after reporting. */
@@ -837,11 +817,8 @@ static int parse_scalar(struct ctx *c, const struct cfg_field *f,
         *(bool *)at(base, f->off) = s[0] == 't';
         break;
     case T_ACTION: {
-        size_t i;
-        for (i = 0; i < N_ACTIONS; i++)
-            if (strcmp(s, action_names[i]) == 0)
-                break;
-        if (i == N_ACTIONS) {
+        enum relabel_action a;
+        if (relabel_action_parse(s, &a) < 0) {
             fail(c, n,
                  "invalid relabel action '%s' (use replace, keep, drop, "
                  "labeldrop, labelkeep, labelmap, hashmod, lowercase or "
@@ -849,7 +826,7 @@ static int parse_scalar(struct ctx *c, const struct cfg_field *f,
                  s);
             goto out;
         }
-        *(enum relabel_action *)at(base, f->off) = (enum relabel_action)i;
+        *(enum relabel_action *)at(base, f->off) = a;
         break;
     }
     default: {
@@ -1173,7 +1150,7 @@ static int relabel_check(struct ctx *c, const yaml_node_t *n, void *elem)
     static const char *const only_regex[] = {
         "source_labels", "target_label", "separator", "replacement", "modulus"};
     struct cfg_relabel *r = elem;
-    const char *act = action_names[r->action];
+    const char *act = relabel_action_name(r->action);
     r->line = (int)n->start_mark.line + 1;
     r->col = (int)n->start_mark.column + 1;
     switch (r->action) {
@@ -1263,47 +1240,6 @@ static void influx_enter(void *base)
     ((struct config *)base)->influx.enabled = true;
 }
 
-static int read_password_file(struct ctx *c, const yaml_node_t *n,
-                              struct cfg_influx *in)
-{
-    char buf[MAX_PASSWORD_BYTES + 1];
-    size_t len = 0;
-    int rc = -1;
-    FILE *fp = fopen(in->password_file, "r");
-    if (!fp)
-        return fail(c, n, "cannot read password file '%s': %s",
-                    in->password_file, strerror(errno));
-    len = fread(buf, 1, sizeof(buf), fp);
-    if (ferror(fp)) {
-        fail(c, n, "cannot read password file '%s': %s", in->password_file,
-             strerror(errno));
-        goto out;
-    }
-    if (len > MAX_PASSWORD_BYTES) {
-        fail(c, n, "password file '%s' is larger than %d bytes",
-             in->password_file, MAX_PASSWORD_BYTES);
-        goto out;
-    }
-    if (len && buf[len - 1] == '\n')
-        len--;
-    if (len && buf[len - 1] == '\r')
-        len--;
-    if (len == 0) {
-        fail(c, n, "password file '%s' is empty", in->password_file);
-        goto out;
-    }
-    if (memchr(buf, '\0', len)) {
-        fail(c, n, "password file '%s' contains a NUL byte", in->password_file);
-        goto out;
-    }
-    in->password = xstrndup(buf, len);
-    rc = 0;
-out:
-    explicit_bzero(buf, sizeof(buf));
-    fclose(fp);
-    return rc;
-}
-
 static int influx_check(struct ctx *c, const yaml_node_t *n, void *base)
 {
     struct config *cfg = base;
@@ -1323,8 +1259,13 @@ static int influx_check(struct ctx *c, const yaml_node_t *n, void *base)
     if (in->password_file && in->password_env)
         return fail(c, map_get(c, n, "password_env"),
                     "set only one of 'password_file' and 'password_env'");
-    if (in->password_file)
-        return read_password_file(c, map_get(c, n, "password_file"), in);
+    if (in->password_file) {
+        char err[512];
+        in->password = secret_read_file(in->password_file, "password file",
+                                        false, err, sizeof(err));
+        if (!in->password)
+            return fail(c, map_get(c, n, "password_file"), "%s", err);
+    }
     if (in->password_env) {
         const char *v = getenv(in->password_env);
         if (!v || !*v)
@@ -1384,9 +1325,6 @@ static bool rw_shown(const void *base)
     return ((const struct config *)base)->remote_write.enabled;
 }
 
-/* Largest TLS certificate or key file accepted (as httpd.c does). */
-#define MAX_TLS_FILE_BYTES (1024 * 1024)
-
 /* The endpoint's TLS and auth files are read here as well as when the
  * endpoint starts (both through secret.h), so that `lagwatch check` fails
  * for a file the daemon would refuse. Secrets are not kept. */
@@ -1404,10 +1342,10 @@ static int check_endpoint_files(struct ctx *c, const yaml_node_t *agent,
             "set together");
     if (a->tls_cert_file &&
         secret_check_pem(a->tls_cert_file, "TLS certificate file",
-                         MAX_TLS_FILE_BYTES, err, sizeof(err)) < 0)
+                         SECRET_MAX_PEM_BYTES, err, sizeof(err)) < 0)
         return fail(c, map_get(c, agent, "tls_cert_file"), "%s", err);
     if (a->tls_key_file &&
-        secret_check_pem(a->tls_key_file, "TLS key file", MAX_TLS_FILE_BYTES,
+        secret_check_pem(a->tls_key_file, "TLS key file", SECRET_MAX_PEM_BYTES,
                          err, sizeof(err)) < 0)
         return fail(c, map_get(c, agent, "tls_key_file"), "%s", err);
     if (!a->basic_auth_user != !a->basic_auth_password_file)
@@ -1830,9 +1768,9 @@ static void print_fields(const char *prefix, const void *base, FILE *out,
                     *(const double *)cat(base, f->off));
             break;
         case T_ACTION:
-            fprintf(
-                out, "%*s%s: %s\n", indent, "", key,
-                action_names[*(const enum relabel_action *)cat(base, f->off)]);
+            fprintf(out, "%*s%s: %s\n", indent, "", key,
+                    relabel_action_name(
+                        *(const enum relabel_action *)cat(base, f->off)));
             break;
         default: {
             const char *s = *(char *const *)cat(base, f->off);

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pipeline/relabel.h"
+
 struct cfg_agent {
     char *name;                   /* default: the host name */
     uint64_t interval_ms;         /* default 15s */
@@ -69,18 +71,6 @@ struct cfg_kafka {
     size_t n_properties;
     bool lag_from_earliest; /* no committed offset: lag from earliest
                                (true) or skip and count (false, default) */
-};
-
-enum relabel_action {
-    RELABEL_REPLACE = 0,
-    RELABEL_KEEP,
-    RELABEL_DROP,
-    RELABEL_LABELDROP,
-    RELABEL_LABELKEEP,
-    RELABEL_LABELMAP,
-    RELABEL_HASHMOD,
-    RELABEL_LOWERCASE,
-    RELABEL_UPPERCASE,
 };
 
 /* One entry of relabel_configs, Prometheus semantics and defaults. */

@@ -1,9 +1,6 @@
-#define PCRE2_CODE_UNIT_WIDTH 8
-
 #include "pipeline/relabel.h"
 
 #include <inttypes.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +9,9 @@
 
 #include <openssl/evp.h>
 
+#include "config.h"
 #include "util/buf.h"
+#include "util/regex.h"
 #include "util/xalloc.h"
 
 /* A value built by relabeling (joined sources, an expansion) is bounded by
@@ -62,13 +61,29 @@ struct relabel {
     size_t snap_cap;
 };
 
-static const char *const action_names[] = {
+static const char *const action_names[RELABEL_N_ACTIONS] = {
     [RELABEL_REPLACE] = "replace",     [RELABEL_KEEP] = "keep",
     [RELABEL_DROP] = "drop",           [RELABEL_LABELDROP] = "labeldrop",
     [RELABEL_LABELKEEP] = "labelkeep", [RELABEL_LABELMAP] = "labelmap",
     [RELABEL_HASHMOD] = "hashmod",     [RELABEL_LOWERCASE] = "lowercase",
     [RELABEL_UPPERCASE] = "uppercase",
 };
+
+const char *relabel_action_name(enum relabel_action a)
+{
+    return (unsigned)a < RELABEL_N_ACTIONS ? action_names[a] : NULL;
+}
+
+int relabel_action_parse(const char *s, enum relabel_action *a)
+{
+    for (unsigned i = 0; i < RELABEL_N_ACTIONS; i++) {
+        if (strcmp(s, action_names[i]) == 0) {
+            *a = (enum relabel_action)i;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 static void rule_error(char *err, size_t errlen, const struct cfg_relabel *c,
                        const char *fmt, ...)
@@ -244,27 +259,14 @@ static void tmpl_expand(const struct tmpl *t, const char *subj,
     }
 }
 
-/* Compiles user's regex anchored as Prometheus does. \z, not $: PCRE2's $
- * also matches before a final newline, Go's does not. */
+/* Compiles the user's regex the one way (util/regex.h): anchored as
+ * Prometheus does. */
 static pcre2_code *compile_anchored(const char *user, char *msg, size_t len)
 {
-    size_t n = strlen(user);
-    char *pat = xmalloc(n + 16);
-    snprintf(pat, n + 16, "^(?:%s)\\z", user);
-    int ecode;
-    PCRE2_SIZE eoff;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
-    free(pat);
-    if (!re) {
-        PCRE2_UCHAR m[256];
-        pcre2_get_error_message(ecode, m, sizeof(m));
-        snprintf(msg, len, "invalid regex '%s': %s", user, (const char *)m);
-        return NULL;
-    }
-    /* JIT is an optimisation: without it pcre2_match interprets. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    char why[300];
+    pcre2_code *re = regex_compile(user, why, sizeof(why));
+    if (!re)
+        snprintf(msg, len, "invalid regex '%s': %s", user, why);
     return re;
 }
 
@@ -315,10 +317,7 @@ void relabel_regex_free(struct relabel_regex **rxp)
 
 static int validate(const struct cfg_relabel *c, char *err, size_t errlen)
 {
-    const char *act =
-        (unsigned)c->action < sizeof(action_names) / sizeof(action_names[0])
-            ? action_names[c->action]
-            : NULL;
+    const char *act = relabel_action_name(c->action);
     if (!act) {
         rule_error(err, errlen, c, "unknown relabel action %d", c->action);
         return -1;

@@ -617,7 +617,6 @@ TAP_CASE(password_file_newline)
     } cases[] = {
         {"pw\n", "pw"},
         {"pw", "pw"},
-        {"pw\n\n", "pw\n"},
         {"pw\r\n", "pw"},
         {" spaced pw \n", " spaced pw "},
     };
@@ -647,6 +646,21 @@ TAP_CASE(password_file_newline)
     struct config *cfg = load_str(yaml, err, sizeof(err));
     unlink(pass);
     snprintf(want, sizeof(want), "t.yml:3:20: password file '%s' is empty",
+             pass);
+    TAP_OK(cfg == NULL);
+    TAP_EQ_STR(want, err);
+    /* Read as every secret file is (util/secret.h): a line break left
+     * after the one stripped is refused, as the endpoint's files are. */
+    TAP_OK(write_temp(pass, sizeof(pass), "pw\n\n", 4) == 0);
+    snprintf(yaml, sizeof(yaml),
+             "sinks:\n  influxdb:\n    password_file: %s\n"
+             "    nodes: [{name: a, url: \"http://a:8086\"}]\n",
+             pass);
+    cfg = load_str(yaml, err, sizeof(err));
+    unlink(pass);
+    snprintf(want, sizeof(want),
+             "t.yml:3:20: password file '%s' contains a NUL byte or a line "
+             "break inside the secret",
              pass);
     TAP_OK(cfg == NULL);
     TAP_EQ_STR(want, err);
