@@ -1,14 +1,13 @@
 /*
  * The loader is driven by one table (CONFIG_TABLE below): every accepted key
  * path with its type, storage offset and range. The same table drives
- * parsing, the unknown-key error and its suggestion, freeing, printing and
- * config_known_keys(), so none of them can drift from the others. Checks
- * that involve several keys live in per-section and per-entry hooks, which
- * get the YAML node so that their errors point at the right line.
- *
- * The file is longer than our usual ~1,500-line guide only because the
- * table and its hooks belong together: splitting printing or freeing out
- * would mean exporting the table.
+ * parsing, the unknown-key error and its suggestion, freeing, printing
+ * (config_print.c) and config_known_keys(), so none of them can drift from
+ * the others. Checks that involve several keys live in per-section and
+ * per-entry hooks (config_check.c, and the node hooks below, next to the
+ * node keys), which get the YAML node so that their errors point at the
+ * right line. Values are checked with util/validate.h and util/regex.h,
+ * ${VAR} expanded with util/envsubst.h.
  */
 #include "config.h"
 
@@ -17,128 +16,55 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
-#include "hashring/hashring.h"
+#include "config_int.h"
 #include "route/router.h"
-#include "util/buf.h"
+#include "util/envsubst.h"
 #include "util/log.h"
 #include "util/regex.h"
 #include "util/secret.h"
 #include "util/units.h"
+#include "util/validate.h"
 #include "util/xalloc.h"
 
 #define MAX_LIST_ENTRIES 10000
 #define MAX_PROPERTIES   1000
 #define MAX_SCALAR_BYTES 65536
-#define MAX_PATH_LEN     128
 /* Aliases can make a small document expand exponentially when walked; a
  * real configuration has a few thousand nodes. */
 #define MAX_NODE_VISITS 200000
 
-enum ftype {
-    T_MAP,       /* section: a nested map stored in the same struct */
-    T_LIST,      /* list of maps, each an array element (aux: list_desc) */
-    T_STRLIST,   /* list of scalars checked as etype */
-    T_KV,        /* map of string -> scalar, copied as strings */
-    T_STR,       /* string of at least min bytes */
-    T_LABELNAME, /* Prometheus label name */
-    T_URL,
-    T_BROKER, /* host:port */
-    T_LISTEN, /* [host]:port, port 0 allowed */
-    T_REGEX,
-    T_LOGLEVEL,
-    T_FOLDFIELD,
-    T_ACTION,
-    T_DURATION, /* uint64_t milliseconds */
-    T_SIZE,     /* uint64_t bytes */
-    T_UINT,     /* unsigned */
-    T_U64,
-    T_BOOL,
-    T_RATIO, /* double in [0, 1] */
-};
-
-struct ctx;
-
-struct section {
-    void (*enter)(void *base);
-    int (*check)(struct ctx *c, const yaml_node_t *node, void *base);
-    /* Whether to print the section (a disabled sink is not shown). */
-    bool (*shown)(const void *base);
-    void (*print_extra)(const void *base, FILE *out, int indent);
-};
-
-struct list_desc {
-    size_t elem_size;
-    void (*init)(void *elem);
-    int (*check)(struct ctx *c, const yaml_node_t *node, void *elem);
-    int (*check_all)(struct ctx *c, const yaml_node_t *node, void *arr,
-                     size_t n);
-};
-
-struct cfg_field {
-    const char *path;
-    enum ftype type;
-    enum ftype etype; /* element type of T_STRLIST */
-    size_t off;
-    size_t off_n; /* element count of lists */
-    uint64_t min, max;
-    const void *aux;
-};
-
-struct ctx {
-    const char *file;
-    yaml_document_t *doc;
-    char *err;
-    size_t errlen;
-    long budget;
-};
-
 /* ------------------------------------------------------------------ */
-/* Hooks referenced by the table                                       */
+/* Hooks referenced by the table (the others are in config_check.c)     */
 
-static void flink_init(void *elem);
-static int flink_check(struct ctx *c, const yaml_node_t *n, void *elem);
-static int flink_check_all(struct ctx *c, const yaml_node_t *n, void *arr,
-                           size_t cnt);
-static int kafka_check(struct ctx *c, const yaml_node_t *n, void *elem);
-static int kafka_check_all(struct ctx *c, const yaml_node_t *n, void *arr,
-                           size_t cnt);
-static int group_check(struct ctx *c, const yaml_node_t *n, void *elem);
-static void relabel_init(void *elem);
-static int relabel_check(struct ctx *c, const yaml_node_t *n, void *elem);
 static void node_init(void *elem);
 static int node_check(struct ctx *c, const yaml_node_t *n, void *elem);
-static int node_check_all(struct ctx *c, const yaml_node_t *n, void *arr,
-                          size_t cnt);
-static void influx_enter(void *base);
-static int influx_check(struct ctx *c, const yaml_node_t *n, void *base);
-static bool influx_shown(const void *base);
-static void influx_print_extra(const void *base, FILE *out, int indent);
-static void rw_enter(void *base);
-static int rw_check(struct ctx *c, const yaml_node_t *n, void *base);
-static bool rw_shown(const void *base);
-static int fold_check(struct ctx *c, const yaml_node_t *n, void *base);
-static bool discover_shown(const void *base);
 
 static const struct list_desc flink_list = {
-    sizeof(struct cfg_flink), flink_init, flink_check, flink_check_all};
-static const struct list_desc kafka_list = {sizeof(struct cfg_kafka), NULL,
-                                            kafka_check, kafka_check_all};
+    sizeof(struct cfg_flink), config_flink_init, config_flink_check,
+    "flink cluster name", offsetof(struct cfg_flink, name)};
+static const struct list_desc kafka_list = {
+    sizeof(struct cfg_kafka), NULL, config_kafka_check, "kafka cluster name",
+    offsetof(struct cfg_kafka, name)};
 static const struct list_desc group_list = {sizeof(struct cfg_kafka_group),
-                                            NULL, group_check, NULL};
-static const struct list_desc relabel_list = {
-    sizeof(struct cfg_relabel), relabel_init, relabel_check, NULL};
+                                            NULL, config_group_check, NULL, 0};
+static const struct list_desc relabel_list = {sizeof(struct cfg_relabel),
+                                              config_relabel_init,
+                                              config_relabel_check, NULL, 0};
 static const struct list_desc node_list = {
-    sizeof(struct cfg_influx_node), node_init, node_check, node_check_all};
-static const struct section influx_section = {influx_enter, influx_check,
-                                              influx_shown, influx_print_extra};
-static const struct section rw_section = {rw_enter, rw_check, rw_shown, NULL};
-static const struct section fold_section = {NULL, fold_check, NULL, NULL};
-static const struct section discover_section = {NULL, NULL, discover_shown,
-                                                NULL};
+    sizeof(struct cfg_influx_node), node_init, node_check, "node name",
+    offsetof(struct cfg_influx_node, name)};
+static const struct section influx_section = {
+    config_influx_enter, config_influx_check, config_influx_shown,
+    config_influx_print_extra};
+static const struct section rw_section = {config_rw_enter, config_rw_check,
+                                          config_rw_shown, NULL};
+static const struct section fold_section = {NULL, config_fold_check, NULL,
+                                            NULL};
+static const struct section discover_section = {NULL, NULL,
+                                                config_discover_shown, NULL};
 
 #define OC(m)  offsetof(struct config, m)
 #define OF(m)  offsetof(struct cfg_flink, m)
@@ -292,6 +218,12 @@ static const char *const known_keys[] = {CONFIG_TABLE(AS_PATH)};
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
+const struct cfg_field *config_fields(size_t *n)
+{
+    *n = N_FIELDS;
+    return fields;
+}
+
 const char *const *config_known_keys(size_t *n)
 {
     *n = sizeof(known_keys) / sizeof(known_keys[0]);
@@ -301,22 +233,6 @@ const char *const *config_known_keys(size_t *n)
 /* ------------------------------------------------------------------ */
 /* Table helpers                                                       */
 
-/* Whether path's parent (everything before the last '.') is prefix. */
-static bool is_child(const char *path, const char *prefix)
-{
-    const char *dot = strrchr(path, '.');
-    size_t plen = strlen(prefix);
-    if (!dot)
-        return plen == 0;
-    return (size_t)(dot - path) == plen && memcmp(path, prefix, plen) == 0;
-}
-
-static const char *leaf(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    return dot ? dot + 1 : path;
-}
-
 static const struct cfg_field *find_field(const char *prefix, const char *key)
 {
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -325,16 +241,6 @@ static const struct cfg_field *find_field(const char *prefix, const char *key)
             return &fields[i];
     }
     return NULL;
-}
-
-static void *at(void *base, size_t off)
-{
-    return (char *)base + off;
-}
-
-static const void *cat(const void *base, size_t off)
-{
-    return (const char *)base + off;
 }
 
 /* Optimal string alignment distance, for "did you mean". */
@@ -385,10 +291,7 @@ static const char *suggest(const char *prefix, const char *key)
 /* ------------------------------------------------------------------ */
 /* Errors and YAML helpers                                             */
 
-static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+int config_fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -433,7 +336,7 @@ static const yaml_node_t *node_at(struct ctx *c, int id)
 }
 
 /* The value node of key in map n, or NULL. */
-static const yaml_node_t *map_get(struct ctx *c, const yaml_node_t *n,
+const yaml_node_t *config_map_get(struct ctx *c, const yaml_node_t *n,
                                   const char *key)
 {
     if (!n || n->type != YAML_MAPPING_NODE)
@@ -448,7 +351,7 @@ static const yaml_node_t *map_get(struct ctx *c, const yaml_node_t *n,
     return NULL;
 }
 
-static const yaml_node_t *list_item(struct ctx *c, const yaml_node_t *n,
+const yaml_node_t *config_list_item(struct ctx *c, const yaml_node_t *n,
                                     size_t i)
 {
     return node_at(c, n->data.sequence.items.start[i]);
@@ -457,88 +360,11 @@ static const yaml_node_t *list_item(struct ctx *c, const yaml_node_t *n,
 static int visit(struct ctx *c, const yaml_node_t *n)
 {
     if (--c->budget < 0)
-        return fail(c, n,
-                    "configuration is too complex (more than %d "
-                    "nodes after alias expansion)",
-                    MAX_NODE_VISITS);
+        return config_fail(c, n,
+                           "configuration is too complex (more than %d "
+                           "nodes after alias expansion)",
+                           MAX_NODE_VISITS);
     return 0;
-}
-
-static bool is_ident(char ch, bool first)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-           (!first && ch >= '0' && ch <= '9');
-}
-
-/*
- * Expands ${VAR}, ${VAR:-default} and $$. A '$' not followed by '{' plus
- * a variable name stays literal, so Prometheus templates such as "$1" and
- * "${1}" in relabel replacements pass through unchanged.
- */
-static int expand(struct ctx *c, const yaml_node_t *n, const char *in,
-                  char **out)
-{
-    struct buf b;
-    char *name = NULL;
-    int rc = -1;
-    buf_init(&b, MAX_SCALAR_BYTES);
-    for (size_t i = 0; in[i];) {
-        if (in[i] == '$' && in[i + 1] == '$') {
-            buf_addc(&b, '$');
-            i += 2;
-            continue;
-        }
-        if (in[i] != '$' || in[i + 1] != '{' || !is_ident(in[i + 2], true)) {
-            buf_addc(&b, in[i]);
-            i++;
-            continue;
-        }
-        size_t s = i + 2, e = s;
-        while (is_ident(in[e], false))
-            e++;
-        const char *def = NULL;
-        size_t def_len = 0, end;
-        if (in[e] == '}') {
-            end = e + 1;
-        } else if (in[e] == ':' && in[e + 1] == '-') {
-            const char *close = strchr(in + e + 2, '}');
-            if (!close) {
-                fail(c, n, "unterminated '${' in '%s'", in);
-                goto out;
-            }
-            def = in + e + 2;
-            def_len = (size_t)(close - def);
-            end = (size_t)(close - in) + 1;
-        } else {
-            fail(c, n,
-                 "invalid variable reference in '%s' (use ${VAR} or "
-                 "${VAR:-default}, and $$ for a literal '$')",
-                 in);
-            goto out;
-        }
-        free(name);
-        name = xstrndup(in + s, e - s);
-        const char *v = getenv(name);
-        if (def && (!v || !*v))
-            buf_add(&b, def, def_len);
-        else if (v)
-            buf_adds(&b, v);
-        else {
-            fail(c, n, "environment variable '%s' is not set", name);
-            goto out;
-        }
-        i = end;
-    }
-    if (buf_error(&b)) {
-        fail(c, n, "value is longer than %d bytes", MAX_SCALAR_BYTES);
-        goto out;
-    }
-    *out = buf_detach(&b, NULL);
-    rc = 0;
-out:
-    free(name);
-    buf_release(&b);
-    return rc;
 }
 
 /* The expanded text of a scalar node (heap, caller frees). */
@@ -546,107 +372,19 @@ static int get_scalar(struct ctx *c, const yaml_node_t *n, const char *path,
                       char **out)
 {
     if (n->type != YAML_SCALAR_NODE)
-        return fail(c, n, "'%s' must be a scalar, got a %s", path, kind(n));
+        return config_fail(c, n, "'%s' must be a scalar, got a %s", path,
+                           kind(n));
     const char *v = (const char *)n->data.scalar.value;
     if (strlen(v) != n->data.scalar.length)
-        return fail(c, n, "'%s' contains a NUL byte", path);
-    return expand(c, n, v, out);
+        return config_fail(c, n, "'%s' contains a NUL byte", path);
+    char why[1024];
+    if (envsubst(v, MAX_SCALAR_BYTES, out, why, sizeof(why)) < 0)
+        return config_fail(c, n, "%s", why);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Value checks                                                        */
-
-static bool valid_port(const char *p, size_t len, bool allow_zero)
-{
-    unsigned v = 0;
-    if (len == 0 || len > 5)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(p[i] - '0');
-    }
-    return v <= 65535 && (allow_zero || v > 0);
-}
-
-static bool host_char(char ch)
-{
-    return is_ident(ch, false) || ch == '-' || ch == '.';
-}
-
-/* Checks a host (name, IPv4 or [IPv6]) starting at s; *end is set past
- * it. NULL or the reason it is invalid. */
-static const char *scan_host(const char *s, const char **end, bool allow_empty)
-{
-    const char *p = s;
-    if (*p == '[') {
-        p++;
-        while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-               (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.')
-            p++;
-        if (*p != ']' || p == s + 1)
-            return "invalid IPv6 address";
-        *end = p + 1;
-        return NULL;
-    }
-    while (host_char(*p))
-        p++;
-    if (p == s && !allow_empty)
-        return "missing host";
-    *end = p;
-    return NULL;
-}
-
-static const char *check_url(const char *u)
-{
-    const char *p, *e;
-    for (p = u; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return "contains a space or control character";
-    if (strncmp(u, "http://", 7) == 0)
-        p = u + 7;
-    else if (strncmp(u, "https://", 8) == 0)
-        p = u + 8;
-    else
-        return "must start with http:// or https://";
-    const char *why = scan_host(p, &e, false);
-    if (why)
-        return why;
-    p = e;
-    if (*p == ':') {
-        const char *port = ++p;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (!valid_port(port, (size_t)(p - port), false))
-            return "invalid port";
-    }
-    if (*p && *p != '/')
-        return "invalid character in host";
-    return NULL;
-}
-
-static const char *check_hostport(const char *s, bool listen)
-{
-    const char *e;
-    const char *why = scan_host(s, &e, listen);
-    if (why)
-        return why;
-    if (*e != ':')
-        return *e ? "invalid character in host" : "expected host:port";
-    if (!valid_port(e + 1, strlen(e + 1), listen))
-        return "invalid port";
-    return NULL;
-}
-
-static bool valid_label_name(const char *s)
-{
-    if (!is_ident(*s, true))
-        return false;
-    for (s++; *s; s++)
-        if (!is_ident(*s, false))
-            return false;
-    return true;
-}
 
 /* Through the daemon's own compile (util/regex.h), so that `lagwatch check`
  * refuses exactly the patterns start-up would. */
@@ -656,31 +394,20 @@ static int check_regex(struct ctx *c, const yaml_node_t *n, const char *path,
     char why[300];
     if (regex_check(re, why, sizeof(why)) == 0)
         return 0;
-    return fail(c, n, "invalid regex '%s' for '%s': %s", re, path, why);
+    return config_fail(c, n, "invalid regex '%s' for '%s': %s", re, path, why);
 }
 
 /* Reads an unsigned decimal; 0, or -1 after reporting. */
 static int parse_u64(struct ctx *c, const yaml_node_t *n, const char *path,
                      const char *s, uint64_t *v)
 {
-    uint64_t x = 0;
-    if (*s == '-' && s[1])
-        return fail(c, n, "'%s' must not be negative, got '%s'", path, s);
-    if (!*s)
-        return fail(c, n, "'%s' must be an integer, got ''", path);
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return fail(c, n, "'%s' must be an integer, got '%s'", path, s);
-        uint64_t d = (uint64_t)(*p - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return fail(c, n, "'%s' is too large, got '%s'", path, s);
-        x = x * 10 + d;
-    }
-    *v = x;
+    const char *why = validate_u64(s, v);
+    if (why)
+        return config_fail(c, n, "'%s' %s, got '%s'", path, why, s);
     return 0;
 }
 
-static void fmt_value(enum ftype t, uint64_t v, char *out, size_t n)
+void config_fmt_value(enum ftype t, uint64_t v, char *out, size_t n)
 {
     if (t == T_DURATION)
         units_format_duration(v, out, n);
@@ -696,12 +423,13 @@ static int check_range(struct ctx *c, const yaml_node_t *n,
     char lo[32], hi[32];
     if (v >= f->min && v <= f->max)
         return 0;
-    fmt_value(f->type, f->min, lo, sizeof(lo));
-    fmt_value(f->type, f->max, hi, sizeof(hi));
+    config_fmt_value(f->type, f->min, lo, sizeof(lo));
+    config_fmt_value(f->type, f->max, hi, sizeof(hi));
     if (f->max == UINT64_MAX)
-        return fail(c, n, "'%s' must be at least %s, got '%s'", f->path, lo, s);
-    return fail(c, n, "'%s' must be between %s and %s, got '%s'", f->path, lo,
-                hi, s);
+        return config_fail(c, n, "'%s' must be at least %s, got '%s'", f->path,
+                           lo, s);
+    return config_fail(c, n, "'%s' must be between %s and %s, got '%s'",
+                       f->path, lo, hi, s);
 }
 
 /* Validates s as a value of type t; 0, or -1 after reporting. */
@@ -713,38 +441,41 @@ static int check_string(struct ctx *c, const yaml_node_t *n,
     switch (t) {
     case T_STR:
         if (strlen(s) < f->min)
-            return fail(c, n, "%s'%s' must not be empty",
-                        f->type == T_STRLIST ? "entries of " : "", f->path);
+            return config_fail(c, n, "%s'%s' must not be empty",
+                               f->type == T_STRLIST ? "entries of " : "",
+                               f->path);
         return 0;
     case T_LABELNAME:
-        if (!valid_label_name(s))
-            return fail(c, n, "invalid label name '%s' in '%s'", s, f->path);
+        if (!validate_label_name(s, strlen(s)))
+            return config_fail(c, n, "invalid label name '%s' in '%s'", s,
+                               f->path);
         return 0;
     case T_URL:
-        why = check_url(s);
+        why = validate_url(s);
         if (why)
-            return fail(c, n, "invalid URL '%s' for '%s': %s", s, f->path, why);
+            return config_fail(c, n, "invalid URL '%s' for '%s': %s", s,
+                               f->path, why);
         return 0;
     case T_BROKER:
     case T_LISTEN:
-        why = check_hostport(s, t == T_LISTEN);
+        why = validate_hostport(s, t == T_LISTEN);
         if (why)
-            return fail(c, n, "invalid address '%s' for '%s': %s", s, f->path,
-                        why);
+            return config_fail(c, n, "invalid address '%s' for '%s': %s", s,
+                               f->path, why);
         return 0;
     case T_REGEX:
         return check_regex(c, n, f->path, s);
     case T_LOGLEVEL:
         if (log_level_parse(s, &lvl) < 0)
-            return fail(c, n,
-                        "invalid log level '%s' for '%s' (use debug, "
-                        "info, warn or error)",
-                        s, f->path);
+            return config_fail(c, n,
+                               "invalid log level '%s' for '%s' (use debug, "
+                               "info, warn or error)",
+                               s, f->path);
         return 0;
     case T_FOLDFIELD:
         if (strcmp(s, "max") && strcmp(s, "sum") && strcmp(s, "avg"))
-            return fail(c, n, "invalid fold field '%s' (use max, sum or avg)",
-                        s);
+            return config_fail(
+                c, n, "invalid fold field '%s' (use max, sum or avg)", s);
         return 0;
     default:
         return 0;
@@ -779,8 +510,9 @@ static int parse_scalar(struct ctx *c, const struct cfg_field *f,
         why = f->type == T_DURATION ? units_parse_duration(s, &v)
                                     : units_parse_size(s, &v);
         if (why) {
-            fail(c, n, "invalid %s '%s' for '%s': %s",
-                 f->type == T_DURATION ? "duration" : "size", s, f->path, why);
+            config_fail(c, n, "invalid %s '%s' for '%s': %s",
+                        f->type == T_DURATION ? "duration" : "size", s, f->path,
+                        why);
             goto out;
         }
         if (check_range(c, n, f, v, s) < 0)
@@ -802,8 +534,8 @@ static int parse_scalar(struct ctx *c, const struct cfg_field *f,
         errno = 0;
         double d = strtod(s, &end);
         if (errno || end == s || *end || !(d >= 0.0 && d <= 1.0)) {
-            fail(c, n, "'%s' must be a number from 0 to 1, got '%s'", f->path,
-                 s);
+            config_fail(c, n, "'%s' must be a number from 0 to 1, got '%s'",
+                        f->path, s);
             goto out;
         }
         *(double *)at(base, f->off) = d;
@@ -811,7 +543,8 @@ static int parse_scalar(struct ctx *c, const struct cfg_field *f,
     }
     case T_BOOL:
         if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0) {
-            fail(c, n, "'%s' must be true or false, got '%s'", f->path, s);
+            config_fail(c, n, "'%s' must be true or false, got '%s'", f->path,
+                        s);
             goto out;
         }
         *(bool *)at(base, f->off) = s[0] == 't';
@@ -819,11 +552,11 @@ static int parse_scalar(struct ctx *c, const struct cfg_field *f,
     case T_ACTION: {
         enum relabel_action a;
         if (relabel_action_parse(s, &a) < 0) {
-            fail(c, n,
-                 "invalid relabel action '%s' (use replace, keep, drop, "
-                 "labeldrop, labelkeep, labelmap, hashmod, lowercase or "
-                 "uppercase)",
-                 s);
+            config_fail(c, n,
+                        "invalid relabel action '%s' (use replace, keep, drop, "
+                        "labeldrop, labelkeep, labelmap, hashmod, lowercase or "
+                        "uppercase)",
+                        s);
             goto out;
         }
         *(enum relabel_action *)at(base, f->off) = a;
@@ -856,15 +589,16 @@ static int parse_strlist(struct ctx *c, const struct cfg_field *f,
     if (is_null(n))
         return 0;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, "'%s' must be a list, got a %s", f->path, kind(n));
+        return config_fail(c, n, "'%s' must be a list, got a %s", f->path,
+                           kind(n));
     size_t cnt =
         (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (cnt > MAX_LIST_ENTRIES)
-        return fail(c, n, "'%s' has more than %d entries", f->path,
-                    MAX_LIST_ENTRIES);
+        return config_fail(c, n, "'%s' has more than %d entries", f->path,
+                           MAX_LIST_ENTRIES);
     *vp = xcalloc(cnt, sizeof(char *));
     for (size_t i = 0; i < cnt; i++) {
-        const yaml_node_t *item = list_item(c, n, i);
+        const yaml_node_t *item = config_list_item(c, n, i);
         char *s = NULL;
         if (visit(c, item) < 0 || get_scalar(c, item, f->path, &s) < 0)
             return -1;
@@ -895,7 +629,7 @@ static int cmp_name_idx(const void *a, const void *b)
  * name_off in each stride-sized element) appeared earlier, or -1. Sorting
  * keeps this O(n log n) for large user-sized lists. NULL names are skipped.
  */
-static long find_dup(const void *arr, size_t n, size_t stride, size_t name_off)
+long config_find_dup(const void *arr, size_t n, size_t stride, size_t name_off)
 {
     struct name_idx *v = xcalloc(n ? n : 1, sizeof(*v));
     size_t m = 0;
@@ -926,12 +660,13 @@ static int parse_kv(struct ctx *c, const struct cfg_field *f,
     if (is_null(n))
         return 0;
     if (n->type != YAML_MAPPING_NODE)
-        return fail(c, n, "'%s' must be a map, got a %s", f->path, kind(n));
+        return config_fail(c, n, "'%s' must be a map, got a %s", f->path,
+                           kind(n));
     size_t cnt =
         (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     if (cnt > MAX_PROPERTIES)
-        return fail(c, n, "'%s' has more than %d entries", f->path,
-                    MAX_PROPERTIES);
+        return config_fail(c, n, "'%s' has more than %d entries", f->path,
+                           MAX_PROPERTIES);
     *vp = xcalloc(cnt, sizeof(struct cfg_kv));
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
@@ -940,18 +675,18 @@ static int parse_kv(struct ctx *c, const struct cfg_field *f,
         if (visit(c, k) < 0 || visit(c, v) < 0)
             return -1;
         if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length)
-            return fail(c, k, "keys in '%s' must be non-empty scalars",
-                        f->path);
+            return config_fail(c, k, "keys in '%s' must be non-empty scalars",
+                               f->path);
         (*vp)[i].key = xstrdup((const char *)k->data.scalar.value);
         (*np)++;
         if (get_scalar(c, v, f->path, &(*vp)[i].value) < 0)
             return -1;
     }
-    long d =
-        find_dup(*vp, *np, sizeof(struct cfg_kv), offsetof(struct cfg_kv, key));
+    long d = config_find_dup(*vp, *np, sizeof(struct cfg_kv),
+                             offsetof(struct cfg_kv, key));
     if (d >= 0)
-        return fail(c, node_at(c, n->data.mapping.pairs.start[d].key),
-                    "duplicate key '%s' in '%s'", (*vp)[d].key, f->path);
+        return config_fail(c, node_at(c, n->data.mapping.pairs.start[d].key),
+                           "duplicate key '%s' in '%s'", (*vp)[d].key, f->path);
     return 0;
 }
 
@@ -961,34 +696,41 @@ static int parse_list(struct ctx *c, const struct cfg_field *f,
     const struct list_desc *ld = f->aux;
     void **vp = at(base, f->off);
     size_t *np = at(base, f->off_n);
-    char elem_path[MAX_PATH_LEN];
+    char elem_path[CONFIG_MAX_PATH_LEN];
     if (is_null(n))
         return 0;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, "'%s' must be a list, got a %s", f->path, kind(n));
+        return config_fail(c, n, "'%s' must be a list, got a %s", f->path,
+                           kind(n));
     size_t cnt =
         (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (cnt > MAX_LIST_ENTRIES)
-        return fail(c, n, "'%s' has more than %d entries", f->path,
-                    MAX_LIST_ENTRIES);
+        return config_fail(c, n, "'%s' has more than %d entries", f->path,
+                           MAX_LIST_ENTRIES);
     snprintf(elem_path, sizeof(elem_path), "%s[]", f->path);
     *vp = xcalloc(cnt, ld->elem_size);
     *np = cnt;
     for (size_t i = 0; ld->init && i < cnt; i++)
         ld->init(at(*vp, i * ld->elem_size));
     for (size_t i = 0; i < cnt; i++) {
-        const yaml_node_t *item = list_item(c, n, i);
+        const yaml_node_t *item = config_list_item(c, n, i);
         void *elem = at(*vp, i * ld->elem_size);
         if (item->type != YAML_MAPPING_NODE)
-            return fail(c, item, "entries of '%s' must be maps, got a %s",
-                        f->path, kind(item));
+            return config_fail(c, item,
+                               "entries of '%s' must be maps, got a %s",
+                               f->path, kind(item));
         if (parse_map(c, item, elem_path, elem) < 0)
             return -1;
         if (ld->check && ld->check(c, item, elem) < 0)
             return -1;
     }
-    if (ld->check_all && ld->check_all(c, n, *vp, cnt) < 0)
-        return -1;
+    long d = ld->unique ? config_find_dup(*vp, cnt, ld->elem_size, ld->name_off)
+                        : -1;
+    if (d >= 0)
+        return config_fail(
+            c, config_map_get(c, config_list_item(c, n, (size_t)d), "name"),
+            "duplicate %s '%s'", ld->unique,
+            *(char *const *)cat(*vp, (size_t)d * ld->elem_size + ld->name_off));
     return 0;
 }
 
@@ -1024,7 +766,8 @@ static int parse_map(struct ctx *c, const yaml_node_t *n, const char *prefix,
     if (is_null(n))
         return 0;
     if (n->type != YAML_MAPPING_NODE)
-        return fail(c, n, "'%s' must be a map, got a %s", prefix, kind(n));
+        return config_fail(c, n, "'%s' must be a map, got a %s", prefix,
+                           kind(n));
     yaml_node_pair_t *start = n->data.mapping.pairs.start;
     for (yaml_node_pair_t *p = start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node_at(c, p->key);
@@ -1032,10 +775,10 @@ static int parse_map(struct ctx *c, const yaml_node_t *n, const char *prefix,
         if (visit(c, k) < 0)
             return -1;
         if (k->type != YAML_SCALAR_NODE)
-            return fail(c, k, "keys must be scalars, got a %s", kind(k));
+            return config_fail(c, k, "keys must be scalars, got a %s", kind(k));
         const char *key = (const char *)k->data.scalar.value;
         const struct cfg_field *f = find_field(prefix, key);
-        char where[MAX_PATH_LEN + 16];
+        char where[CONFIG_MAX_PATH_LEN + 16];
         if (*prefix)
             snprintf(where, sizeof(where), "in '%s'", prefix);
         else
@@ -1043,15 +786,16 @@ static int parse_map(struct ctx *c, const yaml_node_t *n, const char *prefix,
         if (!f) {
             const char *hint = suggest(prefix, key);
             if (hint)
-                return fail(c, k, "unknown key '%s' %s (did you mean '%s'?)",
-                            key, where, hint);
-            return fail(c, k, "unknown key '%s' %s", key, where);
+                return config_fail(c, k,
+                                   "unknown key '%s' %s (did you mean '%s'?)",
+                                   key, where, hint);
+            return config_fail(c, k, "unknown key '%s' %s", key, where);
         }
         /* Known keys are few per map, so this scan stays short. */
         for (yaml_node_pair_t *q = start; q < p; q++) {
             const yaml_node_t *qk = node_at(c, q->key);
             if (strcmp((const char *)qk->data.scalar.value, key) == 0)
-                return fail(c, k, "duplicate key '%s' %s", key, where);
+                return config_fail(c, k, "duplicate key '%s' %s", key, where);
         }
         if (visit(c, v) < 0 || parse_field(c, f, v, base) < 0)
             return -1;
@@ -1061,144 +805,6 @@ static int parse_map(struct ctx *c, const yaml_node_t *n, const char *prefix,
 
 /* ------------------------------------------------------------------ */
 /* Section and entry checks                                            */
-
-static void flink_init(void *elem)
-{
-    struct cfg_flink *fl = elem;
-    fl->rest_concurrency = 8;
-    fl->bottleneck_threshold = 0.8;
-}
-
-static int flink_check(struct ctx *c, const yaml_node_t *n, void *elem)
-{
-    struct cfg_flink *fl = elem;
-    if (!fl->name)
-        return fail(c, n, "flink cluster needs a 'name'");
-    if (!fl->rest_url && fl->n_reporters == 0)
-        return fail(c, n, "flink cluster '%s' needs 'rest_url' or 'reporters'",
-                    fl->name);
-    if (fl->discover_port && !fl->rest_url)
-        return fail(c, map_get(c, n, "discover_reporters"),
-                    "'discover_reporters' in flink cluster '%s' needs "
-                    "'rest_url'",
-                    fl->name);
-    return 0;
-}
-
-static int flink_check_all(struct ctx *c, const yaml_node_t *n, void *arr,
-                           size_t cnt)
-{
-    struct cfg_flink *fl = arr;
-    long d = find_dup(arr, cnt, sizeof(*fl), offsetof(struct cfg_flink, name));
-    if (d < 0)
-        return 0;
-    return fail(c, map_get(c, list_item(c, n, (size_t)d), "name"),
-                "duplicate flink cluster name '%s'", fl[d].name);
-}
-
-static int kafka_check(struct ctx *c, const yaml_node_t *n, void *elem)
-{
-    struct cfg_kafka *k = elem;
-    if (!k->name)
-        return fail(c, n, "kafka cluster needs a 'name'");
-    if (k->n_brokers == 0)
-        return fail(c, map_get(c, n, "brokers") ? map_get(c, n, "brokers") : n,
-                    "kafka cluster '%s' needs at least one broker", k->name);
-    return 0;
-}
-
-static int kafka_check_all(struct ctx *c, const yaml_node_t *n, void *arr,
-                           size_t cnt)
-{
-    struct cfg_kafka *k = arr;
-    long d = find_dup(arr, cnt, sizeof(*k), offsetof(struct cfg_kafka, name));
-    if (d < 0)
-        return 0;
-    return fail(c, map_get(c, list_item(c, n, (size_t)d), "name"),
-                "duplicate kafka cluster name '%s'", k[d].name);
-}
-
-static int group_check(struct ctx *c, const yaml_node_t *n, void *elem)
-{
-    struct cfg_kafka_group *g = elem;
-    if (!g->name == !g->pattern)
-        return fail(c, n,
-                    "group entry needs exactly one of 'name' or "
-                    "'pattern'");
-    /* Same normalization as the ring and Flink's PrometheusReporter (per
-     * code point), so the job_name tag matches the job's own series. */
-    if (g->job) {
-        size_t len = strlen(g->job);
-        char *norm = xcheck(hashring_normalize_dup(g->job, len, NULL), len + 1);
-        free(g->job);
-        g->job = norm;
-    }
-    return 0;
-}
-
-static void relabel_init(void *elem)
-{
-    struct cfg_relabel *r = elem;
-    r->action = RELABEL_REPLACE;
-    r->separator = xstrdup(";");
-    r->regex = xstrdup("(.*)");
-    r->replacement = xstrdup("$1");
-}
-
-static int relabel_check(struct ctx *c, const yaml_node_t *n, void *elem)
-{
-    static const char *const only_regex[] = {
-        "source_labels", "target_label", "separator", "replacement", "modulus"};
-    struct cfg_relabel *r = elem;
-    const char *act = relabel_action_name(r->action);
-    r->line = (int)n->start_mark.line + 1;
-    r->col = (int)n->start_mark.column + 1;
-    switch (r->action) {
-    case RELABEL_REPLACE:
-    case RELABEL_HASHMOD:
-    case RELABEL_LOWERCASE:
-    case RELABEL_UPPERCASE:
-        if (!r->target_label)
-            return fail(c, n, "relabel action '%s' needs 'target_label'", act);
-        if (r->action == RELABEL_HASHMOD && r->modulus == 0)
-            return fail(c,
-                        map_get(c, n, "modulus") ? map_get(c, n, "modulus") : n,
-                        "relabel action 'hashmod' needs 'modulus' greater "
-                        "than 0");
-        break;
-    case RELABEL_LABELDROP:
-    case RELABEL_LABELKEEP:
-        for (size_t i = 0; i < sizeof(only_regex) / sizeof(only_regex[0]);
-             i++) {
-            const yaml_node_t *v = map_get(c, n, only_regex[i]);
-            if (v)
-                return fail(c, v,
-                            "relabel action '%s' takes only 'regex', not "
-                            "'%s'",
-                            act, only_regex[i]);
-        }
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
-static int fold_check(struct ctx *c, const yaml_node_t *n, void *base)
-{
-    struct config *cfg = base;
-    long d = find_dup(cfg->trim.fold_fields, cfg->trim.n_fold_fields,
-                      sizeof(char *), 0);
-    if (d < 0)
-        return 0;
-    return fail(c, list_item(c, map_get(c, n, "fields"), (size_t)d),
-                "duplicate fold field '%s'", cfg->trim.fold_fields[d]);
-}
-
-static bool discover_shown(const void *base)
-{
-    return ((const struct cfg_flink *)base)->discover_port != 0;
-}
 
 static void node_init(void *elem)
 {
@@ -1210,272 +816,25 @@ static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
 {
     struct cfg_influx_node *nd = elem;
     if (!nd->name)
-        return fail(c, n, "influxdb node needs a 'name'");
+        return config_fail(c, n, "influxdb node needs a 'name'");
     if (!nd->url)
-        return fail(c, n, "influxdb node '%s' needs a 'url'", nd->name);
+        return config_fail(c, n, "influxdb node '%s' needs a 'url'", nd->name);
     /* A node's spool is agent.spool_dir/<name>: this one would share the
      * remote-write sink's spool directory. */
     if (strcmp(nd->name, "remote_write") == 0)
-        return fail(c, n,
-                    "influxdb node name 'remote_write' is reserved "
-                    "(agent.spool_dir/remote_write is the remote-write "
-                    "spool): rename the node");
+        return config_fail(c, n,
+                           "influxdb node name 'remote_write' is reserved "
+                           "(agent.spool_dir/remote_write is the remote-write "
+                           "spool): rename the node");
     return 0;
-}
-
-static int node_check_all(struct ctx *c, const yaml_node_t *n, void *arr,
-                          size_t cnt)
-{
-    struct cfg_influx_node *nd = arr;
-    long d =
-        find_dup(arr, cnt, sizeof(*nd), offsetof(struct cfg_influx_node, name));
-    if (d < 0)
-        return 0;
-    return fail(c, map_get(c, list_item(c, n, (size_t)d), "name"),
-                "duplicate node name '%s'", nd[d].name);
-}
-
-static void influx_enter(void *base)
-{
-    ((struct config *)base)->influx.enabled = true;
-}
-
-static int influx_check(struct ctx *c, const yaml_node_t *n, void *base)
-{
-    struct config *cfg = base;
-    struct cfg_influx *in = &cfg->influx;
-    const yaml_node_t *nodes = map_get(c, n, "nodes");
-    if (in->n_nodes == 0)
-        return fail(c, nodes ? nodes : n,
-                    "'sinks.influxdb' needs at least one node");
-    if (in->replicas > in->n_nodes)
-        return fail(c, map_get(c, n, "replicas"),
-                    "'sinks.influxdb.replicas' (%u) exceeds the number of "
-                    "nodes (%zu)",
-                    in->replicas, in->n_nodes);
-    if (in->n_shard_by == 0)
-        return fail(c, map_get(c, n, "shard_by"),
-                    "'sinks.influxdb.shard_by' must not be empty");
-    if (in->password_file && in->password_env)
-        return fail(c, map_get(c, n, "password_env"),
-                    "set only one of 'password_file' and 'password_env'");
-    if (in->password_file) {
-        char err[512];
-        in->password = secret_read_file(in->password_file, "password file",
-                                        false, err, sizeof(err));
-        if (!in->password)
-            return fail(c, map_get(c, n, "password_file"), "%s", err);
-    }
-    if (in->password_env) {
-        const char *v = getenv(in->password_env);
-        if (!v || !*v)
-            return fail(c, map_get(c, n, "password_env"),
-                        "environment variable '%s' named by "
-                        "'sinks.influxdb.password_env' is %s",
-                        in->password_env, v ? "empty" : "not set");
-        in->password = xstrdup(v);
-    }
-    return 0;
-}
-
-static bool influx_shown(const void *base)
-{
-    return ((const struct config *)base)->influx.enabled;
-}
-
-static void influx_print_extra(const void *base, FILE *out, int indent)
-{
-    const struct config *cfg = base;
-    if (cfg->influx.password)
-        fprintf(out, "%*spassword: (set)\n", indent, "");
-}
-
-static void rw_enter(void *base)
-{
-    ((struct config *)base)->remote_write.enabled = true;
-}
-
-static int rw_check(struct ctx *c, const yaml_node_t *n, void *base)
-{
-    const struct cfg_remote_write *rw = &((struct config *)base)->remote_write;
-    if (!rw->url)
-        return fail(c, n, "'sinks.remote_write' needs 'url'");
-    if (rw->min_backoff_ms > rw->max_backoff_ms)
-        return fail(c, map_get(c, n, "min_backoff"),
-                    "'sinks.remote_write.min_backoff' exceeds 'max_backoff'");
-    if (rw->password_file && !rw->username)
-        return fail(c, map_get(c, n, "password_file"),
-                    "'sinks.remote_write.password_file' needs 'username'");
-    if (rw->password_file) {
-        /* read again by the sink at start; checked here so that `lagwatch
-         * check` refuses what the daemon would */
-        char err[512];
-        char *s =
-            secret_read_file(rw->password_file, "remote write password file",
-                             false, err, sizeof(err));
-        if (!s)
-            return fail(c, map_get(c, n, "password_file"), "%s", err);
-        secret_free(&s);
-    }
-    return 0;
-}
-
-static bool rw_shown(const void *base)
-{
-    return ((const struct config *)base)->remote_write.enabled;
-}
-
-/* The endpoint's TLS and auth files are read here as well as when the
- * endpoint starts (both through secret.h), so that `lagwatch check` fails
- * for a file the daemon would refuse. Secrets are not kept. */
-static int check_endpoint_files(struct ctx *c, const yaml_node_t *agent,
-                                const struct cfg_agent *a)
-{
-    char err[768];
-    char *s = NULL;
-    if (!a->tls_cert_file != !a->tls_key_file)
-        return fail(
-            c,
-            map_get(c, agent,
-                    a->tls_cert_file ? "tls_cert_file" : "tls_key_file"),
-            "'agent.tls_cert_file' and 'agent.tls_key_file' must be "
-            "set together");
-    if (a->tls_cert_file &&
-        secret_check_pem(a->tls_cert_file, "TLS certificate file",
-                         SECRET_MAX_PEM_BYTES, err, sizeof(err)) < 0)
-        return fail(c, map_get(c, agent, "tls_cert_file"), "%s", err);
-    if (a->tls_key_file &&
-        secret_check_pem(a->tls_key_file, "TLS key file", SECRET_MAX_PEM_BYTES,
-                         err, sizeof(err)) < 0)
-        return fail(c, map_get(c, agent, "tls_key_file"), "%s", err);
-    if (!a->basic_auth_user != !a->basic_auth_password_file)
-        return fail(c,
-                    map_get(c, agent,
-                            a->basic_auth_user ? "basic_auth_user"
-                                               : "basic_auth_password_file"),
-                    "'agent.basic_auth_user' and "
-                    "'agent.basic_auth_password_file' must be set together");
-    if (a->basic_auth_user && strchr(a->basic_auth_user, ':'))
-        return fail(c, map_get(c, agent, "basic_auth_user"),
-                    "'agent.basic_auth_user' must not contain ':'");
-    if (a->bearer_token_file) {
-        s = secret_read_file(a->bearer_token_file, "bearer token file", true,
-                             err, sizeof(err));
-        if (!s)
-            return fail(c, map_get(c, agent, "bearer_token_file"), "%s", err);
-        secret_free(&s);
-    }
-    if (a->basic_auth_password_file) {
-        s = secret_read_file(a->basic_auth_password_file,
-                             "basic auth password file", false, err,
-                             sizeof(err));
-        if (!s)
-            return fail(c, map_get(c, agent, "basic_auth_password_file"), "%s",
-                        err);
-        secret_free(&s);
-    }
-    return 0;
-}
-
-static int check_root(struct ctx *c, const yaml_node_t *root,
-                      struct config *cfg)
-{
-    const yaml_node_t *agent = map_get(c, root, "agent");
-    const yaml_node_t *st = map_get(c, agent, "scrape_timeout");
-    struct cfg_agent *a = &cfg->agent;
-    if (st && a->scrape_timeout_ms > a->interval_ms) {
-        char t[32], i[32];
-        units_format_duration(a->scrape_timeout_ms, t, sizeof(t));
-        units_format_duration(a->interval_ms, i, sizeof(i));
-        return fail(c, st,
-                    "'agent.scrape_timeout' (%s) must not exceed "
-                    "'agent.interval' (%s)",
-                    t, i);
-    }
-    if (!st && a->scrape_timeout_ms > a->interval_ms)
-        a->scrape_timeout_ms = a->interval_ms;
-    if (!a->name) {
-        char host[256];
-        if (gethostname(host, sizeof(host)) < 0)
-            return fail(c, NULL,
-                        "'agent.name' is not set and the host name is "
-                        "unknown: %s",
-                        strerror(errno));
-        host[sizeof(host) - 1] = '\0';
-        a->name = xstrdup(host);
-    }
-    return check_endpoint_files(c, agent, a);
 }
 
 /* ------------------------------------------------------------------ */
-/* Defaults, freeing                                                   */
-
-static char **strv(const char *const *src, size_t n)
-{
-    char **v = xcalloc(n, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        v[i] = xstrdup(src[i]);
-    return v;
-}
-
-static void set_defaults(struct config *cfg)
-{
-    static const char *const drop[] = {"task_attempt_id", "task_attempt_num",
-                                       "tm_id", "host"};
-    static const char *const fold[] = {"numRecords.*", "numBytes.*",
-                                       ".*TimeMsPerSecond"};
-    static const char *const fields3[] = {"max", "sum", "avg"};
-    static const char *const shard[] = {"job_name"};
-    struct cfg_agent *a = &cfg->agent;
-    struct cfg_trim *t = &cfg->trim;
-    struct cfg_influx *in = &cfg->influx;
-
-    a->interval_ms = 15000;
-    a->listen = xstrdup("127.0.0.1:9743");
-    a->spool_dir = xstrdup("/var/lib/lagwatch/spool");
-    a->spool_max_bytes = 1ULL << 30;
-    a->log_level = xstrdup("info");
-    a->scrape_timeout_ms = 10000;
-    a->max_response_bytes = 64ULL << 20;
-    a->scrape_concurrency = 16;
-    a->shutdown_timeout_ms = 30000;
-    a->spool_fsync = true;
-    a->max_connections = 64;
-
-    t->drop_labels = strv(drop, 4);
-    t->n_drop_labels = 4;
-    t->drop_labels_match = xstrdup("flink_taskmanager_job_.*");
-    t->fold_metrics = strv(fold, 3);
-    t->n_fold_metrics = 3;
-    t->fold_fields = strv(fields3, 3);
-    t->n_fold_fields = 3;
-    t->max_series = 1000000;
-    t->max_label_bytes = 4096;
-
-    in->database = xstrdup("flink");
-    in->shard_by = strv(shard, 1);
-    in->n_shard_by = 1;
-    in->vnodes = 1000;
-    in->replicas = 1;
-    in->batch_size = 5000;
-    in->flush_interval_ms = 1000;
-    in->timeout_ms = 10000;
-    in->max_retries = 3;
-    in->queue_max_bytes = 64ULL << 20;
-    in->create_database = true;
-    in->gzip = true;
-
-    cfg->remote_write.timeout_ms = 10000;
-    cfg->remote_write.batch_size = 2000;
-    cfg->remote_write.max_retries = 5;
-    cfg->remote_write.min_backoff_ms = 500;
-    cfg->remote_write.max_backoff_ms = 30000;
-    cfg->remote_write.queue_max_bytes = 64ULL << 20;
-}
+/* Freeing                                                             */
 
 static void free_fields(const char *prefix, void *base)
 {
-    char elem_path[MAX_PATH_LEN];
+    char elem_path[CONFIG_MAX_PATH_LEN];
     for (size_t i = 0; i < N_FIELDS; i++) {
         const struct cfg_field *f = &fields[i];
         if (!is_child(f->path, prefix))
@@ -1530,10 +889,7 @@ void config_free(struct config **cfgp)
     if (!cfg)
         return;
     free_fields("", cfg);
-    if (cfg->influx.password) {
-        explicit_bzero(cfg->influx.password, strlen(cfg->influx.password));
-        free(cfg->influx.password);
-    }
+    secret_free(&cfg->influx.password);
     free(cfg->path);
     free(cfg);
     *cfgp = NULL;
@@ -1565,11 +921,11 @@ struct config *config_load_string(const char *path, const char *text,
     struct config *cfg = NULL;
 
     if (len > CONFIG_MAX_FILE_BYTES) {
-        fail(&c, NULL, "configuration is larger than 4MiB");
+        config_fail(&c, NULL, "configuration is larger than 4MiB");
         goto fail;
     }
     if (!yaml_parser_initialize(&parser)) {
-        fail(&c, NULL, "cannot initialize the YAML parser");
+        config_fail(&c, NULL, "cannot initialize the YAML parser");
         goto fail;
     }
     have_parser = true;
@@ -1582,7 +938,7 @@ struct config *config_load_string(const char *path, const char *text,
     c.doc = &doc;
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || is_null(root)) {
-        fail(&c, NULL, "configuration is empty");
+        config_fail(&c, NULL, "configuration is empty");
         goto fail;
     }
     if (!yaml_parser_load(&parser, &extra)) {
@@ -1591,19 +947,20 @@ struct config *config_load_string(const char *path, const char *text,
     }
     const yaml_node_t *second = yaml_document_get_root_node(&extra);
     if (second) {
-        fail(&c, second, "only one YAML document is allowed");
+        config_fail(&c, second, "only one YAML document is allowed");
         yaml_document_delete(&extra);
         goto fail;
     }
     yaml_document_delete(&extra);
     if (root->type != YAML_MAPPING_NODE) {
-        fail(&c, root, "top level must be a map, got a %s", kind(root));
+        config_fail(&c, root, "top level must be a map, got a %s", kind(root));
         goto fail;
     }
     cfg = xcalloc(1, sizeof(*cfg));
     cfg->path = xstrdup(path);
-    set_defaults(cfg);
-    if (parse_map(&c, root, "", cfg) < 0 || check_root(&c, root, cfg) < 0)
+    config_set_defaults(cfg);
+    if (parse_map(&c, root, "", cfg) < 0 ||
+        config_check_root(&c, root, cfg) < 0)
         goto fail;
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -1649,166 +1006,4 @@ out:
     close(fd);
     free(text);
     return cfg;
-}
-
-/* ------------------------------------------------------------------ */
-/* Printing                                                            */
-
-/* Strings that YAML would read as something else get double quotes. */
-static void print_str(FILE *out, const char *s)
-{
-    bool plain = *s && !strchr("-?:,[]{}#&*!|>'\"%@`~ ", s[0]) &&
-                 strcmp(s, "true") && strcmp(s, "false") && strcmp(s, "null");
-    for (const char *p = s; plain && *p; p++)
-        if (strchr("#\"'\\{}[],;", *p) || (*p == ':' && p[1] == ' ') ||
-            (unsigned char)*p < ' ' || *p == '$' || *p == '*')
-            plain = false;
-    if (plain && s[strlen(s) - 1] != ' ' && s[strlen(s) - 1] != ':') {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if ((unsigned char)*p < ' ')
-            fprintf(out, "\\x%02x", (unsigned char)*p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
-/* librdkafka properties may carry SASL or TLS secrets. */
-static bool secret_key(const char *k)
-{
-    return strstr(k, "password") || strstr(k, "secret") ||
-           strstr(k, "key.pem") || strstr(k, "sasl.jaas");
-}
-
-static void print_entry(const char *prefix, const void *base, FILE *out,
-                        int indent);
-
-static void print_fields(const char *prefix, const void *base, FILE *out,
-                         int indent)
-{
-    char elem_path[MAX_PATH_LEN], tmp[32];
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct cfg_field *f = &fields[i];
-        const char *key = leaf(f->path);
-        if (!is_child(f->path, prefix))
-            continue;
-        switch (f->type) {
-        case T_MAP: {
-            const struct section *sec = f->aux;
-            if (sec && sec->shown && !sec->shown(base))
-                break;
-            fprintf(out, "%*s%s:\n", indent, "", key);
-            print_fields(f->path, base, out, indent + 2);
-            if (sec && sec->print_extra)
-                sec->print_extra(base, out, indent + 2);
-            break;
-        }
-        case T_LIST: {
-            const struct list_desc *ld = f->aux;
-            const void *arr = *(void *const *)cat(base, f->off);
-            size_t n = *(const size_t *)cat(base, f->off_n);
-            fprintf(out, "%*s%s:%s\n", indent, "", key, n ? "" : " []");
-            snprintf(elem_path, sizeof(elem_path), "%s[]", f->path);
-            for (size_t j = 0; j < n; j++)
-                print_entry(elem_path, cat(arr, j * ld->elem_size), out,
-                            indent + 2);
-            break;
-        }
-        case T_STRLIST: {
-            char *const *v = *(char *const *const *)cat(base, f->off);
-            size_t n = *(const size_t *)cat(base, f->off_n);
-            fprintf(out, "%*s%s: [", indent, "", key);
-            for (size_t j = 0; j < n; j++) {
-                fputs(j ? ", " : "", out);
-                print_str(out, v[j]);
-            }
-            fputs("]\n", out);
-            break;
-        }
-        case T_KV: {
-            const struct cfg_kv *kv =
-                *(struct cfg_kv *const *)cat(base, f->off);
-            size_t n = *(const size_t *)cat(base, f->off_n);
-            fprintf(out, "%*s%s:%s\n", indent, "", key, n ? "" : " {}");
-            for (size_t j = 0; j < n; j++) {
-                fprintf(out, "%*s", indent + 2, "");
-                print_str(out, kv[j].key);
-                fputs(": ", out);
-                if (secret_key(kv[j].key))
-                    fputs("(set)", out);
-                else
-                    print_str(out, kv[j].value);
-                fputc('\n', out);
-            }
-            break;
-        }
-        case T_DURATION:
-        case T_SIZE:
-        case T_U64:
-            fmt_value(f->type, *(const uint64_t *)cat(base, f->off), tmp,
-                      sizeof(tmp));
-            fprintf(out, "%*s%s: %s\n", indent, "", key, tmp);
-            break;
-        case T_UINT:
-            fprintf(out, "%*s%s: %u\n", indent, "", key,
-                    *(const unsigned *)cat(base, f->off));
-            break;
-        case T_BOOL:
-            fprintf(out, "%*s%s: %s\n", indent, "", key,
-                    *(const bool *)cat(base, f->off) ? "true" : "false");
-            break;
-        case T_RATIO:
-            fprintf(out, "%*s%s: %g\n", indent, "", key,
-                    *(const double *)cat(base, f->off));
-            break;
-        case T_ACTION:
-            fprintf(out, "%*s%s: %s\n", indent, "", key,
-                    relabel_action_name(
-                        *(const enum relabel_action *)cat(base, f->off)));
-            break;
-        default: {
-            const char *s = *(char *const *)cat(base, f->off);
-            if (!s)
-                break;
-            fprintf(out, "%*s%s: ", indent, "", key);
-            print_str(out, s);
-            fputc('\n', out);
-            break;
-        }
-        }
-    }
-}
-
-/* One list entry in block style: "- " replaces the indentation of its
- * first line. */
-static void print_entry(const char *prefix, const void *base, FILE *out,
-                        int indent)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) {
-        fprintf(out, "%*s- (cannot format entry)\n", indent, "");
-        return;
-    }
-    print_fields(prefix, base, mem, indent + 2);
-    fclose(mem);
-    if (len >= (size_t)indent + 2) {
-        text[indent] = '-';
-        text[indent + 1] = ' ';
-    }
-    fputs(text, out);
-    free(text);
-}
-
-void config_print(const struct config *cfg, FILE *out)
-{
-    fprintf(out, "# %s\n", cfg->path);
-    print_fields("", cfg, out, 0);
 }

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "util/buf.h"
 #include "util/regex.h"
+#include "util/validate.h"
 #include "util/xalloc.h"
 
 /* A value built by relabeling (joined sources, an expansion) is bounded by
@@ -107,16 +108,6 @@ static bool is_word(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '_';
-}
-
-static bool valid_label_name(const char *s, size_t n)
-{
-    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_word((unsigned char)s[i]))
-            return false;
-    return true;
 }
 
 /* Parses a reference after the '$' at s[i]; returns the index after it, or
@@ -343,7 +334,7 @@ static int validate(const struct cfg_relabel *c, char *err, size_t errlen)
     case RELABEL_UPPERCASE:
         if (!*tl)
             goto need_target;
-        if (!valid_label_name(tl, strlen(tl)))
+        if (!validate_label_name(tl, strlen(tl)))
             goto bad_target;
         break;
     case RELABEL_LABELMAP:
@@ -501,7 +492,7 @@ static void do_replace(struct relabel *rl, struct rule *r, struct labelset *ls)
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
     tmpl_expand(&r->target, val, ov, npairs, &rl->out_name);
     if (buf_error(&rl->out_name) ||
-        !valid_label_name(rl->out_name.data, rl->out_name.len))
+        !validate_label_name(rl->out_name.data, rl->out_name.len))
         return;
     tmpl_expand(&r->repl, val, ov, npairs, &rl->out_value);
     if (buf_error(&rl->out_value))
@@ -556,7 +547,7 @@ static void do_labelmap(struct relabel *rl, struct rule *r, struct labelset *ls)
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
         tmpl_expand(&r->repl, l->name, ov, npairs, &rl->out_name);
         if (buf_error(&rl->out_name) ||
-            !valid_label_name(rl->out_name.data, rl->out_name.len))
+            !validate_label_name(rl->out_name.data, rl->out_name.len))
             continue;
         labelset_set(ls, rl->out_name.data, rl->out_name.len, l->value,
                      l->value_len);

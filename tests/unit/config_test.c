@@ -390,35 +390,18 @@ TAP_CASE(trim_explicit_empty)
     TAP_EQ_INT(3, nf);
 }
 
-/* Expansion, seen through a relabel replacement (which may be empty). */
+/* Expansion is wired into every scalar value, seen through a relabel
+ * replacement (which may be empty); the expansion rules themselves are
+ * envsubst_test's. Errors carry the value's position. */
 static const struct {
     const char *value;
     const char *want;     /* NULL: error */
     const char *want_err; /* message after "t.yml:4:20: " */
 } expand_cases[] = {
-    {"${LW_A}", "alpha", NULL},
     {"x-${LW_A}-y", "x-alpha-y", NULL},
-    {"${LW_A}${LW_B}", "alphabeta", NULL},
-    {"${LW_UNSET:-dflt}", "dflt", NULL},
-    {"${LW_EMPTY:-dflt}", "dflt", NULL},
-    {"${LW_A:-dflt}", "alpha", NULL},
     {"${LW_UNSET:-}", "", NULL},
-    {"${LW_EMPTY}", "", NULL},
-    {"$$", "$", NULL},
-    {"$${LW_A}", "${LW_A}", NULL},
-    {"a$$$$b", "a$$b", NULL},
     {"$1", "$1", NULL},
-    {"${1}", "${1}", NULL},
-    {"cost $", "cost $", NULL},
-    {"${LW_BRACE}", "}{", NULL},
-    {"${LW_UNSET}", NULL, "environment variable 'LW_UNSET' is not set"},
     {"x${LW_UNSET}", NULL, "environment variable 'LW_UNSET' is not set"},
-    {"${LW_A", NULL,
-     "invalid variable reference in '${LW_A' (use ${VAR} or "
-     "${VAR:-default}, and $$ for a literal '$')"},
-    {"${LW_A-x}", NULL,
-     "invalid variable reference in '${LW_A-x}' (use ${VAR} or "
-     "${VAR:-default}, and $$ for a literal '$')"},
     {"${LW_A:-x", NULL, "unterminated '${' in '${LW_A:-x'"},
 };
 
@@ -459,9 +442,6 @@ TAP_CASE(group_job_normalized_per_code_point)
 TAP_CASE(env_expansion)
 {
     setenv("LW_A", "alpha", 1);
-    setenv("LW_B", "beta", 1);
-    setenv("LW_EMPTY", "", 1);
-    setenv("LW_BRACE", "}{", 1);
     unsetenv("LW_UNSET");
     for (size_t i = 0; i < TAP_N(expand_cases); i++) {
         char yaml[256], err[512] = "", want_err[512];
