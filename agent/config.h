@@ -2,7 +2,7 @@
  * config: the YAML configuration (/etc/lagwatch/lagwatch.yml), loaded into
  * plain structs with every default applied and every value validated.
  *
- * Key names are the product contract (../SPEC, man/lagwatch.yml.5). Errors
+ * Key names are the product contract (lagwatch.yml(5)). Errors
  * are reported as "FILE:LINE:COL: message" (1-based line and column of the
  * offending node). Durations are stored in milliseconds, sizes in bytes.
  * "${VAR}" and "${VAR:-default}" in scalar values expand from the

@@ -1,5 +1,5 @@
 /*
- * hashring.c: the consistent-hash ring (SPEC "The ring").
+ * hashring.c: the consistent-hash ring (lagwatch(8), RING).
  *
  * The ring is two flat parallel arrays, the sorted point values and the
  * owning node of each, so a lookup is one binary search with no allocation.

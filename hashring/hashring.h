@@ -2,7 +2,7 @@
  * hashring: the consistent-hash ring that places shard keys on nodes.
  *
  * A standalone library: it depends on libc and xxhash only, never on the
- * agent. Its placement is normative (SPEC "The ring"), so that any tool in
+ * agent. Its placement is normative (lagwatch(8), RING), so that any tool in
  * any language computes the same owner:
  *
  *   hash          XXH3_64bits, seed 0, over the bytes, no terminator
