@@ -2,7 +2,7 @@
  * config: the YAML configuration (/etc/lagwatch/lagwatch.yml), loaded into
  * plain structs with every default applied and every value validated.
  *
- * Key names are the product contract (../SPEC, man/lagwatch.yml.5). Errors
+ * Key names are the product contract (lagwatch.yml(5)). Errors
  * are reported as "FILE:LINE:COL: message" (1-based line and column of the
  * offending node). Durations are stored in milliseconds, sizes in bytes.
  * "${VAR}" and "${VAR:-default}" in scalar values expand from the
@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "pipeline/relabel.h"
 
 struct cfg_agent {
     char *name;                   /* default: the host name */
@@ -69,18 +71,6 @@ struct cfg_kafka {
     size_t n_properties;
     bool lag_from_earliest; /* no committed offset: lag from earliest
                                (true) or skip and count (false, default) */
-};
-
-enum relabel_action {
-    RELABEL_REPLACE = 0,
-    RELABEL_KEEP,
-    RELABEL_DROP,
-    RELABEL_LABELDROP,
-    RELABEL_LABELKEEP,
-    RELABEL_LABELMAP,
-    RELABEL_HASHMOD,
-    RELABEL_LOWERCASE,
-    RELABEL_UPPERCASE,
 };
 
 /* One entry of relabel_configs, Prometheus semantics and defaults. */

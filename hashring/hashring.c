@@ -1,5 +1,5 @@
 /*
- * hashring.c: the consistent-hash ring (SPEC "The ring").
+ * hashring.c: the consistent-hash ring (lagwatch(8), RING).
  *
  * The ring is two flat parallel arrays, the sorted point values and the
  * owning node of each, so a lookup is one binary search with no allocation.
@@ -463,4 +463,16 @@ size_t hashring_normalize(char *dst, const char *src, size_t len)
         i += u;
     }
     return o;
+}
+
+char *hashring_normalize_dup(const char *src, size_t len, size_t *outlen)
+{
+    char *d = malloc(len + 1);
+    if (!d)
+        return NULL;
+    size_t n = hashring_normalize(d, src, len);
+    d[n] = '\0';
+    if (outlen)
+        *outlen = n;
+    return d;
 }

@@ -2,7 +2,7 @@
  * hashring: the consistent-hash ring that places shard keys on nodes.
  *
  * A standalone library: it depends on libc and xxhash only, never on the
- * agent. Its placement is normative (SPEC "The ring"), so that any tool in
+ * agent. Its placement is normative (lagwatch(8), RING), so that any tool in
  * any language computes the same owner:
  *
  *   hash          XXH3_64bits, seed 0, over the bytes, no terminator
@@ -72,5 +72,11 @@ void hashring_shares(const struct hashring *r, double *share);
  * the bytes written, <= len; dst needs len bytes and may equal src. Writes
  * no NUL. */
 size_t hashring_normalize(char *dst, const char *src, size_t len);
+
+/* hashring_normalize of len bytes of src into a new heap string (malloc;
+ * free() it), NUL-terminated at the normalized length, which also goes to
+ * *outlen unless outlen is NULL. The one way to get a normalized copy, so
+ * that no caller ends it at the input length. NULL when out of memory. */
+char *hashring_normalize_dup(const char *src, size_t len, size_t *outlen);
 
 #endif

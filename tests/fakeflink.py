@@ -8,7 +8,7 @@ Serves the recorded fixtures in tests/fixtures/flink (see README.md there) on
         [--port-file F] [--log F] [--static] [--reporter-ports] \
         [--tm-hosts 127.0.0.2,127.0.0.3] \
         [--scenario restart-after=N] [--scenario restart-between=N]
-        [--scenario stop-after=N[:JOBNAME]]
+        [--scenario stop-after=N[:JOBNAME]] [--scenario rename=NAME]
 
 Startup: prints "port=P" (with --reporter-ports also "tm1=P1", "tm2=P2",
 "jm=P3"), one per line, on stdout, and writes the same lines to --port-file
@@ -135,6 +135,13 @@ as Flink drops a finished job's metrics, and the reporters drop its samples
 (and families left empty). Its other routes (plan, backpressure, vertex
 details, checkpoints) answer as recorded.
 
+Scenario --scenario rename=NAME: job B (clickstream-sessionize) is called
+NAME (any text without a comma, e.g. "\u00dcberweisung caf\u00e9") in every
+REST answer (Flink's JSON carries it as raw UTF-8), and the reporters label
+its samples job_name="<NAME as the PrometheusReporter filters it>": every
+code point outside [A-Za-z0-9:_] becomes "_", so that a test compares the
+collector's tag with Flink's own filtering.
+
 Scenarios combine: repeat --scenario or separate them with commas
 ("restart-after=2,stop-after=3" is "--scenario restart-after=2 --scenario
 stop-after=3"); each kind at most once per job. Every scenario counts the
@@ -204,6 +211,25 @@ PROM_COUNTER_INC = {
     "currentOffset": 1000, "committedOffset": 1000,
 }
 WATERMARKS = ("currentInputWatermark", "currentOutputWatermark")
+JOB_B_NAME = "clickstream-sessionize"
+
+
+def flink_filter(value):
+    """The PrometheusReporter's label-value filter: Java's
+    [^a-zA-Z0-9:_] replaced per code point, as Python's re does on str."""
+    return re.sub(r"[^a-zA-Z0-9:_]", "_", value)
+
+
+def rename_job(body, name, prom):
+    """body with job B called name (REST JSON), or labelled with the
+    filtered name (reporter exposition)."""
+    if name is None:
+        return body
+    if prom:
+        return body.replace('job_name="%s"' % flink_filter(JOB_B_NAME),
+                            'job_name="%s"' % flink_filter(name))
+    return body.replace('"name":%s' % json.dumps(JOB_B_NAME),
+                        '"name":%s' % json.dumps(name, ensure_ascii=False))
 
 
 def wiggle(k):
@@ -660,8 +686,13 @@ class State:
         self.restart_after = None
         self.restart_between = False
         self.stop_after = {}    # recorded jid -> N
+        self.rename = None      # job B's name (rename=NAME)
         for item in ",".join(args.scenario or []).split(","):
             if not item:
+                continue
+            m = re.match(r"^rename=(.+)$", item)
+            if m and self.rename is None:
+                self.rename = m.group(1)
                 continue
             m = re.match(r"^restart-(after|between)=(\d+)$", item)
             if m and self.restart_after is None:
@@ -864,7 +895,7 @@ class Handler(BaseHTTPRequestHandler):
             body = drop_prom_jobs(body, stopped)
             if restarted:
                 body = body.replace(JOB_A, JOB_A_NEW)
-            return 200, PROM_CT, body
+            return 200, PROM_CT, rename_job(body, st.rename, True)
         if restarted:
             if JOB_A in target:
                 return None
@@ -901,7 +932,7 @@ class Handler(BaseHTTPRequestHandler):
         body = move_rest(body, k, inc)
         if restarted:
             body = body.replace(JOB_A, JOB_A_NEW)
-        return 200, JSON_CT, body
+        return 200, JSON_CT, rename_job(body, st.rename, False)
 
 
 class ReporterHandler(Handler):

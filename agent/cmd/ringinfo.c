@@ -8,8 +8,6 @@
 #include "route/router.h"
 #include "util/xalloc.h"
 
-#define RINGINFO_MAX_REPLICAS 16
-
 int ringinfo_print(const struct config *cfg, char *const *keys, size_t nkeys,
                    bool stats, FILE *out, char *err, size_t errlen)
 {
@@ -53,7 +51,7 @@ int ringinfo_print(const struct config *cfg, char *const *keys, size_t nkeys,
     rt = router_new(ring, ci->shard_by, ci->n_shard_by, ci->replicas,
                     cfg->agent.name);
     for (size_t k = 0; k < nkeys; k++) {
-        size_t owners[RINGINFO_MAX_REPLICAS];
+        size_t owners[ROUTER_MAX_REPLICAS];
         size_t n = router_route_key(rt, keys[k], owners);
         fprintf(out, "%s\t", keys[k]);
         for (size_t i = 0; i < n; i++)

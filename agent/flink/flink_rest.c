@@ -69,10 +69,7 @@ const char *flink_rest_err_name(enum flink_rest_err e)
 static char *norm_dup(const char *s)
 {
     size_t len = strlen(s);
-    char *d = xmalloc(len + 1);
-    hashring_normalize(d, s, len);
-    d[len] = '\0';
-    return d;
+    return xcheck(hashring_normalize_dup(s, len, NULL), len + 1);
 }
 
 /* ======================= lifecycle ======================= */

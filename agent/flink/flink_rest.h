@@ -2,7 +2,7 @@
  * flink_rest: the Flink JobManager REST collector.
  *
  * One collect call is one cycle. It turns the JobManager's view into points
- * of two measurements (SPEC "Data written to InfluxDB"):
+ * of two measurements (lagwatch(8), DATA WRITTEN TO INFLUXDB):
  *
  *   lagwatch_job          tags flink_cluster, job_name; integer fields
  *                         running (1 = RUNNING, 0 = any other state; an int
@@ -30,12 +30,12 @@
  *                         (sources)
  *
  * job_name and task_name are normalized like the PrometheusReporter writes
- * label values (hashring_normalize: every byte outside [A-Za-z0-9:_]
- * becomes '_'). A job is identified by its name, never its jid, so a job
- * resubmitted under a new jid continues the same series. When several jids
- * share a name, the one that is not terminal wins (RUNNING first, then the
- * latest start). A job seen RUNNING that is then FINISHED, CANCELED, FAILED
- * or SUSPENDED (or gone from the JobManager) gets one last point with
+ * label values (hashring_normalize_dup: every code point outside
+ * [A-Za-z0-9:_] becomes one '_'). A job is identified by its name, never its
+ * jid, so a job resubmitted under a new jid continues the same series. When
+ * several jids share a name, the one that is not terminal wins (RUNNING first,
+ * then the latest start). A job seen RUNNING that is then FINISHED, CANCELED,
+ * FAILED or SUSPENDED (or gone from the JobManager) gets one last point with
  * running=0 and is not reported again until it runs again.
  *
  * Requests per cycle (grow with jobs and vertices, not with subtasks x

@@ -19,6 +19,7 @@
 #include "kafka/kafka_reaper.h"
 #include "kafka/kafka_tscache.h"
 #include "util/log.h"
+#include "util/regex.h"
 #include "util/xalloc.h"
 
 #define ADMIN_MAX_INFLIGHT     32
@@ -253,18 +254,12 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
         kl->groups[i].job = dup_or_null(g->job);
         if (!g->pattern)
             continue;
-        int code = 0;
-        PCRE2_SIZE off = 0;
-        kl->re[i] = pcre2_compile(
-            (PCRE2_SPTR)g->pattern, PCRE2_ZERO_TERMINATED,
-            PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF, &code, &off, NULL);
+        char why[300];
+        kl->re[i] = regex_compile(g->pattern, why, sizeof(why));
         if (!kl->re[i]) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(code, msg, sizeof(msg));
             snprintf(err, errlen,
-                     "kafka cluster '%s': bad group pattern '%s' at offset "
-                     "%zu: %s",
-                     cfg->name, g->pattern, (size_t)off, (const char *)msg);
+                     "kafka cluster '%s': bad group pattern '%s': %s",
+                     cfg->name, g->pattern, why);
             goto fail;
         }
         kl->has_patterns = true;

@@ -50,7 +50,7 @@ struct kafka_lag_topic {
 
 struct kafka_lag_group {
     char *group;
-    char *job; /* the configured job_name, as written; NULL when unmapped */
+    char *job; /* the configured job_name (normalized); NULL when unmapped */
     struct kafka_lag_topic *topics; /* sorted by topic name */
     size_t n_topics;
 };

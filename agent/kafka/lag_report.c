@@ -208,9 +208,7 @@ int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn, void *ctx)
         size_t job_len = 0;
         if (kg->job) {
             size_t n = strlen(kg->job);
-            job = xmalloc(n + 1);
-            job_len = hashring_normalize(job, kg->job, n);
-            job[job_len] = '\0';
+            job = xcheck(hashring_normalize_dup(kg->job, n, &job_len), n + 1);
         }
         for (size_t t = 0; rc == 0 && t < kg->n_topics; t++) {
             const struct kafka_lag_topic *kt = &kg->topics[t];

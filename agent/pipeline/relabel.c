@@ -1,9 +1,6 @@
-#define PCRE2_CODE_UNIT_WIDTH 8
-
 #include "pipeline/relabel.h"
 
 #include <inttypes.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +9,10 @@
 
 #include <openssl/evp.h>
 
+#include "config.h"
 #include "util/buf.h"
+#include "util/regex.h"
+#include "util/validate.h"
 #include "util/xalloc.h"
 
 /* A value built by relabeling (joined sources, an expansion) is bounded by
@@ -62,13 +62,29 @@ struct relabel {
     size_t snap_cap;
 };
 
-static const char *const action_names[] = {
+static const char *const action_names[RELABEL_N_ACTIONS] = {
     [RELABEL_REPLACE] = "replace",     [RELABEL_KEEP] = "keep",
     [RELABEL_DROP] = "drop",           [RELABEL_LABELDROP] = "labeldrop",
     [RELABEL_LABELKEEP] = "labelkeep", [RELABEL_LABELMAP] = "labelmap",
     [RELABEL_HASHMOD] = "hashmod",     [RELABEL_LOWERCASE] = "lowercase",
     [RELABEL_UPPERCASE] = "uppercase",
 };
+
+const char *relabel_action_name(enum relabel_action a)
+{
+    return (unsigned)a < RELABEL_N_ACTIONS ? action_names[a] : NULL;
+}
+
+int relabel_action_parse(const char *s, enum relabel_action *a)
+{
+    for (unsigned i = 0; i < RELABEL_N_ACTIONS; i++) {
+        if (strcmp(s, action_names[i]) == 0) {
+            *a = (enum relabel_action)i;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 static void rule_error(char *err, size_t errlen, const struct cfg_relabel *c,
                        const char *fmt, ...)
@@ -92,16 +108,6 @@ static bool is_word(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '_';
-}
-
-static bool valid_label_name(const char *s, size_t n)
-{
-    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_word((unsigned char)s[i]))
-            return false;
-    return true;
 }
 
 /* Parses a reference after the '$' at s[i]; returns the index after it, or
@@ -244,27 +250,14 @@ static void tmpl_expand(const struct tmpl *t, const char *subj,
     }
 }
 
-/* Compiles user's regex anchored as Prometheus does. \z, not $: PCRE2's $
- * also matches before a final newline, Go's does not. */
+/* Compiles the user's regex the one way (util/regex.h): anchored as
+ * Prometheus does. */
 static pcre2_code *compile_anchored(const char *user, char *msg, size_t len)
 {
-    size_t n = strlen(user);
-    char *pat = xmalloc(n + 16);
-    snprintf(pat, n + 16, "^(?:%s)\\z", user);
-    int ecode;
-    PCRE2_SIZE eoff;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
-    free(pat);
-    if (!re) {
-        PCRE2_UCHAR m[256];
-        pcre2_get_error_message(ecode, m, sizeof(m));
-        snprintf(msg, len, "invalid regex '%s': %s", user, (const char *)m);
-        return NULL;
-    }
-    /* JIT is an optimisation: without it pcre2_match interprets. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    char why[300];
+    pcre2_code *re = regex_compile(user, why, sizeof(why));
+    if (!re)
+        snprintf(msg, len, "invalid regex '%s': %s", user, why);
     return re;
 }
 
@@ -315,10 +308,7 @@ void relabel_regex_free(struct relabel_regex **rxp)
 
 static int validate(const struct cfg_relabel *c, char *err, size_t errlen)
 {
-    const char *act =
-        (unsigned)c->action < sizeof(action_names) / sizeof(action_names[0])
-            ? action_names[c->action]
-            : NULL;
+    const char *act = relabel_action_name(c->action);
     if (!act) {
         rule_error(err, errlen, c, "unknown relabel action %d", c->action);
         return -1;
@@ -344,7 +334,7 @@ static int validate(const struct cfg_relabel *c, char *err, size_t errlen)
     case RELABEL_UPPERCASE:
         if (!*tl)
             goto need_target;
-        if (!valid_label_name(tl, strlen(tl)))
+        if (!validate_label_name(tl, strlen(tl)))
             goto bad_target;
         break;
     case RELABEL_LABELMAP:
@@ -502,7 +492,7 @@ static void do_replace(struct relabel *rl, struct rule *r, struct labelset *ls)
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
     tmpl_expand(&r->target, val, ov, npairs, &rl->out_name);
     if (buf_error(&rl->out_name) ||
-        !valid_label_name(rl->out_name.data, rl->out_name.len))
+        !validate_label_name(rl->out_name.data, rl->out_name.len))
         return;
     tmpl_expand(&r->repl, val, ov, npairs, &rl->out_value);
     if (buf_error(&rl->out_value))
@@ -557,7 +547,7 @@ static void do_labelmap(struct relabel *rl, struct rule *r, struct labelset *ls)
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
         tmpl_expand(&r->repl, l->name, ov, npairs, &rl->out_name);
         if (buf_error(&rl->out_name) ||
-            !valid_label_name(rl->out_name.data, rl->out_name.len))
+            !validate_label_name(rl->out_name.data, rl->out_name.len))
             continue;
         labelset_set(ls, rl->out_name.data, rl->out_name.len, l->value,
                      l->value_len);

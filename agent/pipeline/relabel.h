@@ -26,10 +26,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "pipeline/labelset.h"
 
+struct cfg_relabel;
 struct relabel;
+
+/* The actions of trim.relabel_configs[].action (lagwatch.yml(5), TRIM). */
+enum relabel_action {
+    RELABEL_REPLACE = 0,
+    RELABEL_KEEP,
+    RELABEL_DROP,
+    RELABEL_LABELDROP,
+    RELABEL_LABELKEEP,
+    RELABEL_LABELMAP,
+    RELABEL_HASHMOD,
+    RELABEL_LOWERCASE,
+    RELABEL_UPPERCASE,
+};
+/* Not an enum member, so that switches over actions stay exhaustive. */
+#define RELABEL_N_ACTIONS (RELABEL_UPPERCASE + 1)
+
+/* The configuration name of an action ("replace"), or NULL when a is not
+ * one. */
+const char *relabel_action_name(enum relabel_action a);
+/* The action named s: 0, or -1 when s names none. */
+int relabel_action_parse(const char *s, enum relabel_action *a);
 
 /* Compiles n rules (n may be 0). On error returns NULL with
  * "LINE:COL: message" in err (just "message" when the rule has no

@@ -133,7 +133,6 @@ struct trim {
     size_t job_raw_cap;
     char *job_norm;
     size_t job_norm_len;
-    size_t job_norm_cap;
     bool job_valid;
 
     struct plan plans[PLAN_SLOTS];
@@ -342,12 +341,11 @@ static void normalize_job(struct trim *t, struct label *l)
         size_t n = l->value_len;
         if (n + 1 > t->job_raw_cap)
             t->job_raw = xgrow(t->job_raw, &t->job_raw_cap, n + 1, 1);
-        if (n + 1 > t->job_norm_cap)
-            t->job_norm = xgrow(t->job_norm, &t->job_norm_cap, n + 1, 1);
         memcpy(t->job_raw, l->value, n);
         t->job_raw_len = n;
-        t->job_norm_len = hashring_normalize(t->job_norm, l->value, n);
-        t->job_norm[t->job_norm_len] = '\0';
+        free(t->job_norm);
+        t->job_norm = xcheck(
+            hashring_normalize_dup(l->value, n, &t->job_norm_len), n + 1);
         t->job_valid = true;
     }
     l->value = t->job_norm;

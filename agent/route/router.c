@@ -18,7 +18,7 @@ struct router {
     char *agent_name;
     struct buf key;
     struct buf last_key;
-    size_t last_out[16];
+    size_t last_out[ROUTER_MAX_REPLICAS];
     size_t last_n;
     /* The raw (not normalized) shard_by values that gave last_key, length
      * prefixed: equal raw values skip the normalization. */
@@ -26,8 +26,6 @@ struct router {
     struct buf last_raw;
     bool last_raw_valid;
 };
-
-#define ROUTER_MAX_REPLICAS 16
 
 struct router *router_new(const struct hashring *ring, char *const *shard_by,
                           size_t n_shard_by, unsigned replicas,
@@ -176,22 +174,29 @@ size_t router_route(struct router *rt, const struct label *tags, size_t ntags,
     return n;
 }
 
-size_t router_route_key(struct router *rt, const char *key, size_t *out)
+void router_normalize_key(struct buf *key, const char *text, size_t n_shard_by)
 {
-    rt->last_raw_valid = false;
-    /* A key of several shard_by values is given joined by ","; each part
-     * is normalized on its own so the separators survive. */
-    buf_reset(&rt->key);
-    const char *p = key;
+    buf_reset(key);
+    if (n_shard_by <= 1) {
+        add_normalized(key, text, strlen(text));
+        return;
+    }
+    const char *p = text;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        add_normalized(&rt->key, p, len);
+        add_normalized(key, p, len);
         if (!comma)
             break;
-        buf_addc(&rt->key, ',');
+        buf_addc(key, ',');
         p = comma + 1;
     }
+}
+
+size_t router_route_key(struct router *rt, const char *key, size_t *out)
+{
+    rt->last_raw_valid = false;
+    router_normalize_key(&rt->key, key, rt->n_shard_by);
     return route_current(rt, out);
 }
 

@@ -1,7 +1,7 @@
 /*
  * router: which InfluxDB node(s) a point belongs to.
  *
- * The shard key is built exactly as the SPEC's ring section says: the values
+ * The shard key is built exactly as lagwatch(8), RING says: the values
  * of the shard_by tags in order, each normalized (hashring_normalize),
  * joined by ","; an absent tag contributes "". A point that has none of the
  * shard_by tags falls back to its "group" tag (Kafka lag of a group not
@@ -19,6 +19,11 @@
 struct hashring;
 struct router;
 
+/* The most owners a point can have: sinks.influxdb.replicas is checked
+ * against it at load (lagwatch.yml(5), SINKS), so the router never has to
+ * lower a configured value. Callers size owner arrays with it. */
+#define ROUTER_MAX_REPLICAS 16
+
 /* shard_by and agent_name are copied. The ring is borrowed and must outlive
  * the router. */
 struct router *router_new(const struct hashring *ring, char *const *shard_by,
@@ -35,7 +40,15 @@ void router_key(struct router *rt, const struct label *tags, size_t ntags,
 size_t router_route(struct router *rt, const struct label *tags, size_t ntags,
                     size_t *out);
 
-/* Owners of a key given as text (normalized here), e.g. `ring --key`. */
+/* The shard key of a key given as text (`lagwatch ring --key`, GET
+ * /api/v1/ring?key=) into key (reset first). With several shard_by tags the
+ * text is their values joined by "," and each value is normalized on its
+ * own, so the separators survive; with one tag the whole text is that
+ * tag's value, a "," in it normalized like any other character (lagwatch(8),
+ * RING). Stateless: any thread may call it. */
+void router_normalize_key(struct buf *key, const char *text, size_t n_shard_by);
+
+/* Owners of a key given as text (router_normalize_key), e.g. `ring --key`. */
 size_t router_route_key(struct router *rt, const char *key, size_t *out);
 
 unsigned router_replicas(const struct router *rt);

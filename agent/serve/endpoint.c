@@ -8,6 +8,7 @@
 #include "prom/expo.h"
 #include "hashring/hashring.h"
 #include "route/ring_config.h"
+#include "route/router.h"
 #include "serve/httpd.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -195,11 +196,8 @@ static void json_string(struct buf *b, const char *s)
     jsonw_str(b, s, strlen(s));
 }
 
-#define RING_MAX_REPLICAS 16
-
-/* GET /api/v1/ring?key=K: the key is normalized per value as lagwatch(8),
- * RING says (a key of several shard_by values is given joined by ","),
- * then looked up. */
+/* GET /api/v1/ring?key=K: the key is normalized as the router does
+ * (router_normalize_key; lagwatch(8), RING), then looked up. */
 static void handle_ring(void *ctx, const struct httpd_request *req,
                         struct httpd_response *resp)
 {
@@ -226,22 +224,10 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
     }
     struct buf norm;
     buf_init(&norm, 0);
-    const char *p = key;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (buf_reserve(&norm, len) == 0) {
-            norm.len += hashring_normalize(norm.data + norm.len, p, len);
-            norm.data[norm.len] = '\0';
-        }
-        if (!comma)
-            break;
-        buf_addc(&norm, ',');
-        p = comma + 1;
-    }
-    size_t owners[RING_MAX_REPLICAS];
+    router_normalize_key(&norm, key, rv->n_shard_by);
+    size_t owners[ROUTER_MAX_REPLICAS];
     unsigned rep =
-        rv->replicas > RING_MAX_REPLICAS ? RING_MAX_REPLICAS : rv->replicas;
+        rv->replicas > ROUTER_MAX_REPLICAS ? ROUTER_MAX_REPLICAS : rv->replicas;
     size_t n = hashring_lookup(rv->ring, norm.data, norm.len, rep, owners);
     buf_adds(&resp->body, "{\"key\":");
     json_string(&resp->body, key);

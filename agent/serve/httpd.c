@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/xalloc.h"
 
 #define HTTPD_MAGIC 0x48545450u /* "HTTP" */
@@ -32,8 +33,7 @@
 #define DEFAULT_THREADS         2
 /* libmicrohttpd also builds the response header block in the per-connection
  * pool, so a smaller pool starves replies, not just requests. */
-#define MIN_REQUEST_BYTES  4096
-#define MAX_TLS_FILE_BYTES (1024 * 1024)
+#define MIN_REQUEST_BYTES 4096
 /* Below this, gzip framing and CPU cost more than the bytes saved. */
 #define GZIP_MIN_BYTES       1024
 #define DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
@@ -191,45 +191,6 @@ fail:
 
 /* ---- construction ------------------------------------------------------ */
 
-static char *read_pem(const char *path, char *err, size_t errlen)
-{
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    char *out = NULL;
-    FILE *f = fopen(path, "r");
-
-    buf_init(&b, MAX_TLS_FILE_BYTES);
-    if (!f) {
-        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    for (;;) {
-        size_t n = fread(chunk, 1, sizeof(chunk), f);
-        if (n == 0)
-            break;
-        buf_add(&b, chunk, n);
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    if (buf_error(&b)) {
-        snprintf(err, errlen, "cannot read '%s': larger than %d bytes", path,
-                 MAX_TLS_FILE_BYTES);
-        goto out;
-    }
-    if (b.len == 0 || memchr(b.data, '\0', b.len)) {
-        snprintf(err, errlen, "cannot read '%s': not a PEM file", path);
-        goto out;
-    }
-    out = buf_detach(&b, NULL);
-out:
-    if (f)
-        fclose(f);
-    buf_release(&b);
-    return out;
-}
-
 static char *dup_opt(const char *s)
 {
     return s ? xstrdup(s) : NULL;
@@ -289,10 +250,12 @@ struct httpd *httpd_new(const struct httpd_opts *o, char *err, size_t errlen)
                      "built without TLS support");
             goto fail;
         }
-        h->tls_cert = read_pem(o->tls_cert_file, err, errlen);
+        h->tls_cert = secret_read_pem(o->tls_cert_file, "TLS certificate file",
+                                      SECRET_MAX_PEM_BYTES, err, errlen);
         if (!h->tls_cert)
             goto fail;
-        h->tls_key = read_pem(o->tls_key_file, err, errlen);
+        h->tls_key = secret_read_pem(o->tls_key_file, "TLS key file",
+                                     SECRET_MAX_PEM_BYTES, err, errlen);
         if (!h->tls_key)
             goto fail;
     }
@@ -345,10 +308,7 @@ void httpd_free(struct httpd **hp)
     free(h->user);
     free(h->password);
     free(h->tls_cert);
-    if (h->tls_key) {
-        memset(h->tls_key, 0, strlen(h->tls_key));
-        free(h->tls_key);
-    }
+    secret_free(&h->tls_key);
     h->magic = 0;
     free(h);
     *hp = NULL;

@@ -94,22 +94,29 @@ void secret_free(char **sp)
     *sp = NULL;
 }
 
+char *secret_read_pem(const char *path, const char *what, size_t max, char *err,
+                      size_t errlen)
+{
+    size_t len = 0;
+    char *s = slurp(path, what, max, &len, err, errlen);
+    if (!s)
+        return NULL;
+    if (len == 0 || memchr(s, '\0', len) || !strstr(s, "-----BEGIN ")) {
+        snprintf(err, errlen, "%s '%s' is not a PEM file", what, path);
+        /* A key file is a secret too. */
+        explicit_bzero(s, len);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
 int secret_check_pem(const char *path, const char *what, size_t max, char *err,
                      size_t errlen)
 {
-    size_t len = 0;
-    int rc = -1;
-    char *s = slurp(path, what, max, &len, err, errlen);
+    char *s = secret_read_pem(path, what, max, err, errlen);
     if (!s)
         return -1;
-    if (len == 0 || memchr(s, '\0', len) || !strstr(s, "-----BEGIN ")) {
-        snprintf(err, errlen, "%s '%s' is not a PEM file", what, path);
-        goto out;
-    }
-    rc = 0;
-out:
-    /* A key file is a secret too. */
-    explicit_bzero(s, len);
-    free(s);
-    return rc;
+    secret_free(&s);
+    return 0;
 }

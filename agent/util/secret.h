@@ -1,6 +1,7 @@
 /*
  * secret: reads a secret (the endpoint's bearer token, a basic-auth
- * password) from a file the operator controls, the same way at config
+ * password, an InfluxDB or remote-write password, a TLS key) from a file
+ * the operator controls, the same way at config
  * check time and when the endpoint starts, so that `lagwatch check` fails
  * for exactly the files the daemon would refuse.
  *
@@ -29,9 +30,20 @@ char *secret_read_file(const char *path, const char *what, bool token,
 /* Overwrites and frees *sp; NULL-safe; sets *sp = NULL. */
 void secret_free(char **sp);
 
-/* Checks that path is a readable, non-empty PEM file of at most max bytes
- * (it holds a "-----BEGIN " line), without keeping its content. 0, or -1
- * with the reason in err. */
+/* Largest TLS certificate or key file accepted (agent.tls_cert_file and
+ * agent.tls_key_file, lagwatch.yml(5), AGENT). */
+#define SECRET_MAX_PEM_BYTES (1024 * 1024)
+
+/* The content of path when it is a readable, non-empty PEM file of at most
+ * max bytes (no NUL byte, a "-----BEGIN " line), as the endpoint loads its
+ * TLS certificate and key (heap, NUL-terminated; free with secret_free()).
+ * NULL with the reason in err, e.g. "TLS key file '/etc/k' is not a PEM
+ * file". */
+char *secret_read_pem(const char *path, const char *what, size_t max, char *err,
+                      size_t errlen);
+
+/* secret_read_pem() without keeping the content: 0, or -1 with the reason
+ * in err. */
 int secret_check_pem(const char *path, const char *what, size_t max, char *err,
                      size_t errlen);
 

@@ -19,6 +19,13 @@ void *xmalloc(size_t n)
     return p;
 }
 
+void *xcheck(void *p, size_t n)
+{
+    if (!p)
+        oom(n);
+    return p;
+}
+
 void *xcalloc(size_t nmemb, size_t size)
 {
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);

@@ -474,6 +474,13 @@ TAP_CASE(normalize_follows_flink_per_code_point)
         n = hashring_normalize(inplace, inplace, cases[i].len);
         inplace[n] = '\0';
         TAP_EQ_STR(cases[i].want, inplace);
+        /* the copy ends at the normalized length, not the input's */
+        size_t dn = 99;
+        char *d = hashring_normalize_dup(cases[i].in, cases[i].len, &dn);
+        TAP_OK(d != NULL);
+        TAP_EQ_INT(strlen(cases[i].want), dn);
+        TAP_OK(memcmp(d, cases[i].want, dn + 1) == 0);
+        free(d);
     }
 }
 

@@ -13,7 +13,7 @@
 #include "util/xalloc.h"
 
 /* router.h clamps replicas to this many owners. */
-#define INFLUX_RING_MAX_REPLICAS 16
+#define INFLUX_RING_MAX_REPLICAS ROUTER_MAX_REPLICAS
 
 struct influx_ring {
     struct sink base; /* first: a struct sink * is a struct influx_ring * */

@@ -145,6 +145,21 @@ for k in orders-enrich clickstream-sessionize j1 j2 j3 j4 j5 j6; do
     [ "$o" = "$(ring_owner "$cfg" "$k")" ] || mismatch=$((mismatch + 1))
 done
 tap_check "/api/v1/ring follows the reloaded ring" test $mismatch -eq 0
+# With one shard_by tag a key is one value, commas included: the daemon
+# writes job "orders, EU" under key "orders__EU" (lagwatch(8), RING), so
+# both answers must name the owner of that key. Eight keys on two nodes: a
+# key split at its commas cannot agree with all of them by chance.
+split=0
+for k in "orders, EU" "a,b" "x,,y" "p, q" "1,2,3" "k," ",k" "m ,n"; do
+    flat=$(printf '%s' "$k" | sed 's/[^A-Za-z0-9:_]/_/g')
+    read -r o n f <<<"$(api_owner "$k")"
+    if [ "$n" != "$flat" ] || [ "$o" != "$(ring_owner "$cfg" "$flat")" ] ||
+        [ "$(ring_owner "$cfg" "$k")" != "$o" ]; then
+        tap_diag "key '$k': api $o ($n), ring --key $(ring_owner "$cfg" "$k"), owner of $flat $(ring_owner "$cfg" "$flat")"
+        split=$((split + 1))
+    fi
+done
+tap_check "a key with commas is one value under one shard_by tag" test $split -eq 0
 tap_check "the new node is in /metrics after the reload" \
     grep -q '^lagwatch_points_written_total{node="influx-b"}' "$TEST_TMPDIR/metrics2.txt"
 

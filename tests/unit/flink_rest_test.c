@@ -513,6 +513,57 @@ TAP_CASE(stop_reported_once)
     rig_close(&r);
 }
 
+/* A job named with non-ASCII characters: its job_name tag is the name as
+ * Flink's PrometheusReporter filters it, one "_" per code point
+ * (lagwatch(8), RING), and nothing after it. The fake's reporter applies
+ * Flink's filter in Python. The check runs again in a child whose glibc
+ * malloc fills every allocation with non-zero bytes (no tcache, perturb),
+ * so that a tag cut at the wrong length shows instead of ending in
+ * zeroed memory by luck. */
+#define NONASCII_NAME                                                          \
+    "\xc3\x9c"                                                                 \
+    "berweisung caf\xc3\xa9"
+#define NONASCII_TAG  "_berweisung_caf_"
+#define PERTURBED_ENV "LAGWATCH_TEST_PERTURBED"
+TAP_CASE(non_ascii_job_name)
+{
+    struct rig r;
+    static struct sink s;
+    if (!getenv(PERTURBED_ENV)) {
+        int status = -1;
+        pid_t pid = fork();
+        TAP_OK(pid >= 0);
+        if (pid == 0) {
+            setenv("GLIBC_TUNABLES",
+                   "glibc.malloc.tcache_count=0:glibc.malloc.perturb=90", 1);
+            setenv(PERTURBED_ENV, "1", 1);
+            /* the child's TAP lines go to the log, not to the driver */
+            if (dup2(2, 1) < 0)
+                _exit(127);
+            execl("/proc/self/exe", "flink_rest_test", "non_ascii_job_name",
+                  (char *)NULL);
+            _exit(127);
+        }
+        TAP_OK(waitpid(pid, &status, 0) == pid);
+        TAP_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        return;
+    }
+    memset(&s, 0, sizeof(s));
+    OPEN(r, "rename=" NONASCII_NAME, NULL, 5000, 0);
+    int rc = flink_rest_collect(r.fr, r.sc, 1000, collect_point, &s);
+    for (size_t i = 0; i < s.n; i++)
+        if (strcmp(s.p[i].job, "orders_enrich") != 0 &&
+            strcmp(s.p[i].job, NONASCII_TAG) != 0)
+            printf("# unexpected job_name tag '%s'\n", s.p[i].job);
+    CHECK(rc == 0);
+    CHECK(find(&s, "lagwatch_job", NONASCII_TAG, NULL) != NULL);
+    CHECK(count_meas(&s, "lagwatch_task_timing", NONASCII_TAG) == 2);
+    CHECK(count_meas(&s, NULL, NONASCII_TAG) +
+              count_meas(&s, NULL, "orders_enrich") ==
+          s.n);
+    rig_close(&r);
+}
+
 /* A job restarted under a new jid stays one series (job_name), and a jid
  * that vanishes between two requests of a cycle is a counted 404 while the
  * cycle goes on. restart-after=2: cycle 1 is the recorded cluster; in cycle
@@ -674,13 +725,10 @@ TAP_CASE(bad_config)
 }
 
 static const struct tap_case cases[] = {
-    TAP_ENTRY(one_cycle_recorded),
-    TAP_ENTRY(v1_prefix),
-    TAP_ENTRY(stop_reported_once),
-    TAP_ENTRY(restart_keeps_one_series),
-    TAP_ENTRY(faults),
-    TAP_ENTRY(unreachable),
-    TAP_ENTRY(discover_reporters),
+    TAP_ENTRY(one_cycle_recorded), TAP_ENTRY(v1_prefix),
+    TAP_ENTRY(stop_reported_once), TAP_ENTRY(restart_keeps_one_series),
+    TAP_ENTRY(non_ascii_job_name), TAP_ENTRY(faults),
+    TAP_ENTRY(unreachable),        TAP_ENTRY(discover_reporters),
     TAP_ENTRY(bad_config),
 };
 

@@ -762,7 +762,8 @@ TAP_CASE(bad_options_are_rejected)
         {{.listen = ":0",
           .tls_cert_file = "/nonexistent/c.pem",
           .tls_key_file = "/nonexistent/k.pem"},
-         "cannot read '/nonexistent/c.pem': No such file or directory"},
+         "cannot read TLS certificate file '/nonexistent/c.pem': No such "
+         "file or directory"},
         {{.listen = ":0", .max_request_bytes = 100},
          "max_request_bytes 100 is below 4096"},
         {{.listen = ":0", .max_connections = 2, .threads = 4},

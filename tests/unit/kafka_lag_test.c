@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "util/buf.h"
 #include "kafka/kafka_lag.h"
 #include "kafka/lag_report.h"
@@ -29,6 +30,34 @@ static struct kafka_lag *new_kl(struct cfg_kafka_group *groups, size_t n,
         .n_groups = n,
     };
     return kafka_lag_new(&cfg, err, errlen);
+}
+
+/* `lagwatch check` (config load) and start-up (kafka_lag_new) accept the
+ * same group patterns: "(?<=\\C)a" is only invalid in UTF mode, "\\x{100}"
+ * only valid in it, and both sides compile in UTF mode (lagwatch.yml(5),
+ * KAFKA). */
+TAP_CASE(check_and_start_agree_on_patterns)
+{
+    static const char *const patterns[] = {
+        "(?<=\\C)a", "\\x{100}", "caf\\x{e9}-.*", "a{2,1}", "flink-.*", "(",
+    };
+    for (size_t i = 0; i < TAP_N(patterns); i++) {
+        char yaml[512], err[512] = "", err2[512] = "";
+        snprintf(yaml, sizeof(yaml),
+                 "kafka:\n  - name: k\n    brokers: [\"127.0.0.1:9\"]\n"
+                 "    groups:\n      - pattern: '%s'\n",
+                 patterns[i]);
+        struct config *cfg =
+            config_load_string("t.yml", yaml, strlen(yaml), err, sizeof(err));
+        struct cfg_kafka_group g = {.pattern = (char *)patterns[i]};
+        struct kafka_lag *kl = new_kl(&g, 1, err2, sizeof(err2));
+        printf("# %s: check %s, start %s\n", patterns[i], cfg ? "accepts" : err,
+               kl ? "accepts" : err2);
+        bool agree = !cfg == !kl;
+        config_free(&cfg);
+        kafka_lag_free(&kl);
+        TAP_OK(agree);
+    }
 }
 
 TAP_CASE(match_groups)
@@ -549,6 +578,7 @@ TAP_CASE(points)
 
 static const struct tap_case cases[] = {
     TAP_ENTRY(match_groups),
+    TAP_ENTRY(check_and_start_agree_on_patterns),
     TAP_ENTRY(bad_pattern_rejected),
     TAP_ENTRY(topic_finish_table),
     TAP_ENTRY(json_document),

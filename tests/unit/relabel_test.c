@@ -4,6 +4,7 @@
  * defaults, anchoring, $1 / ${1} / named-group expansion, an empty result
  * deleting the target) and rule validation.
  */
+#include "config.h"
 #include "pipeline/relabel.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* router: shard keys per the SPEC's ring section, and their owners. */
+/* router: shard keys per lagwatch(8), RING, and their owners. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +69,41 @@ TAP_CASE(several_shard_tags_join_with_comma_absent_is_empty)
     router_route_key(rt, "prod-1,a b,", o2);
     TAP_EQ_INT(o1[0], o2[0]);
     buf_release(&key);
+    router_free(&rt);
+    hashring_free(&r);
+}
+
+/* With one shard_by tag a text key is that tag's value, commas included:
+ * `lagwatch ring --key "orders, EU"` must name the node the daemon writes
+ * job "orders, EU" to (key "orders__EU", not "orders,_EU"). Twelve
+ * names, so that a wrong split cannot agree with the ring by chance. */
+TAP_CASE(one_shard_tag_key_text_is_not_split)
+{
+    static const char *const jobs[] = {
+        "orders, EU", "a,b", ",",  "x,,y", "Zahlung, Nord",   "1,2,3",
+        "p, q",       "k,",  ",k", "m ,n", "caf\xc3\xa9,bar", "last,one",
+    };
+    struct hashring *r = three_nodes();
+    char *by[] = {"job_name"};
+    struct router *rt = router_new(r, by, 1, 1, "agent-1");
+    struct buf key = BUF_INIT, text = BUF_INIT;
+    router_normalize_key(&text, "orders, EU", 1);
+    TAP_EQ_STR("orders__EU", text.data);
+    router_normalize_key(&text, "orders, EU", 2);
+    TAP_EQ_STR("orders,_EU", text.data);
+    for (size_t i = 0; i < TAP_N(jobs); i++) {
+        struct label tags[] = {
+            {"job_name", jobs[i], 8, (uint32_t)strlen(jobs[i])}};
+        size_t o1[1], o2[1];
+        router_key(rt, tags, 1, &key);
+        router_normalize_key(&text, jobs[i], 1);
+        TAP_EQ_STR(key.data, text.data);
+        TAP_EQ_INT(1, router_route(rt, tags, 1, o1));
+        TAP_EQ_INT(1, router_route_key(rt, jobs[i], o2));
+        TAP_EQ_INT(o1[0], o2[0]);
+    }
+    buf_release(&key);
+    buf_release(&text);
     router_free(&rt);
     hashring_free(&r);
 }
@@ -161,6 +196,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(no_job_falls_back_to_group_then_agent),
     TAP_ENTRY(replicas_are_distinct_and_cached_route_is_stable),
     TAP_ENTRY(route_cache_follows_every_change),
+    TAP_ENTRY(one_shard_tag_key_text_is_not_split),
 };
 
 int main(int argc, char **argv)
