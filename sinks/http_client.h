@@ -1,6 +1,7 @@
 /*
- * http_client: the libcurl options every lagwatch HTTP sink sets on its
- * write handle (InfluxDB /write, Prometheus remote write).
+ * http_client: what every lagwatch HTTP sink (InfluxDB /write, Prometheus
+ * remote write) does the same way: the libcurl options of its write handle
+ * and the URL it may show in a log line.
  */
 #ifndef SINKS_HTTP_CLIENT_H
 #define SINKS_HTTP_CLIENT_H
@@ -18,5 +19,9 @@
  * before each request. Secrets stay in libcurl, never in a log line. */
 void http_client_setup(CURL *c, uint64_t timeout_ms, struct buf *resp,
                        const char *user, const char *pass);
+
+/* A copy of url without "user:password@" (the caller frees it), so that
+ * log lines never carry a secret. */
+char *http_client_url_for_log(const char *url);
 
 #endif
