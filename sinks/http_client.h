@@ -20,6 +20,14 @@
 void http_client_setup(CURL *c, uint64_t timeout_ms, struct buf *resp,
                        const char *user, const char *pass);
 
+/* One POST of data[len] on c (set up by http_client_setup, whose resp
+ * buffer the caller resets before); url and hdr NULL keep what is set.
+ * Returns the HTTP status, or 0 on a transport error with the reason in
+ * err. *ns gets the time the request took. */
+long http_client_post(CURL *c, const char *url, struct curl_slist *hdr,
+                      const void *data, size_t len, char *err, size_t errlen,
+                      uint64_t *ns);
+
 /* A copy of url without "user:password@" (the caller frees it), so that
  * log lines never carry a secret. */
 char *http_client_url_for_log(const char *url);

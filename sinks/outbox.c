@@ -759,6 +759,7 @@ static void keep_leftovers(struct outbox *ob)
         return;
     }
     pthread_mutex_lock(&ob->spool_mu);
+    ob->reopen_at = 0; /* a last attempt, whatever the interval */
     bool ok = spool_ready_locked(ob);
     pthread_mutex_unlock(&ob->spool_mu);
     if (ok) {
@@ -768,8 +769,10 @@ static void keep_leftovers(struct outbox *ob)
     }
     struct item *q = take_queue_locked(ob);
     uint64_t lost = 0;
-    for (struct item *it = q; it; it = it->next)
+    for (struct item *it = q; it; it = it->next) {
         lost += it->items;
+        ob->st.records_failed++;
+    }
     ob->st.dropped += lost;
     pthread_mutex_unlock(&ob->mu);
     item_list_free(q);

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "http_client.h"
+#include "influx/influx_rec.h"
 #include "influx/lineproto.h"
 #include "outbox.h"
 #include "util/buf.h"
@@ -35,23 +36,12 @@
 /* influx_sink_free() waits this long for queued batches. */
 #define FREE_DRAIN_MS 2000
 #define SINK_MAGIC    0x1f1a5e57u
-/* A record (in memory and in the spool): "LWI2" | u16 database length |
- * u16 retention policy length | database | retention policy | zero padding
- * to a multiple of 4 | u32 line ends (host order: a spool never leaves its
- * machine) | the lines. The database and retention policy travel with the
- * batch so that a replay after a config change still goes where the batch
- * was written for. The outbox's meta is the wall-clock ms the batch was
- * formed at. */
-#define REC_MAGIC    "LWI2"
-#define REC_NAME_MAX 0xffffu
-
-/* A record read back (pointing into it) or a part of it. */
+/* A record read back (influx_rec.h, pointing into it) or a part of it;
+ * the outbox's meta of a record is the wall-clock ms it was formed at. */
 struct batch {
     const char *data;
     size_t len;
-    const uint32_t *ends; /* ends[i]: offset just past line i's newline;
-                             string fields may hold raw newlines, so lines
-                             are not found by scanning */
+    const uint32_t *ends;
     size_t npoints;
     /* A batch written for another database than the configured one goes
      * there: NULL for the node's configured database. */
@@ -113,14 +103,14 @@ struct influx_sink {
 /* ------------------------------------------------------------------ */
 /* URLs */
 
-static void add_pct(struct buf *b, const char *s)
+/* Appends s with every byte outside [A-Za-z0-9] and keep as %XX. */
+static void add_pct_keep(struct buf *b, const char *s, const char *keep)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
+            (c >= '0' && c <= '9') || (c && strchr(keep, c))) {
             buf_addc(b, (char)c);
         } else {
             buf_addc(b, '%');
@@ -128,6 +118,12 @@ static void add_pct(struct buf *b, const char *s)
             buf_addc(b, hex[c & 15]);
         }
     }
+}
+
+/* A URL query value (RFC 3986 unreserved bytes kept). */
+static void add_pct(struct buf *b, const char *s)
+{
+    add_pct_keep(b, s, "-._~");
 }
 
 /* ------------------------------------------------------------------ */
@@ -140,20 +136,9 @@ static void enqueue_cur_locked(struct node *nd)
     size_t n = nd->cur_points;
     if (n == 0)
         return;
-    size_t elen = n * sizeof(*nd->cur_ends);
-    size_t dl = strlen(s->db), rl = strlen(s->rp);
-    size_t hlen = (8 + dl + rl + 3) & ~(size_t)3;
-    size_t len = hlen + elen + nd->cur.len;
-    char *rec = xcalloc(1, len + 1);
-    memcpy(rec, REC_MAGIC, 4);
-    rec[4] = (char)(dl & 0xff);
-    rec[5] = (char)(dl >> 8);
-    rec[6] = (char)(rl & 0xff);
-    rec[7] = (char)(rl >> 8);
-    memcpy(rec + 8, s->db, dl);
-    memcpy(rec + 8 + dl, s->rp, rl);
-    memcpy(rec + hlen, nd->cur_ends, elen);
-    memcpy(rec + hlen + elen, nd->cur.data, nd->cur.len);
+    size_t len;
+    char *rec = influx_rec_encode(s->db, s->rp, nd->cur_ends, n, nd->cur.data,
+                                  nd->cur.len, &len);
     nd->cur_points = 0;
     buf_reset(&nd->cur);
     outbox_put(nd->ob, rec, len, (uint32_t)n, (uint64_t)clock_wall_ms());
@@ -200,34 +185,20 @@ static int gzip_body(struct node *nd, const char *data, size_t len)
 static long http_post(struct node *nd, const char *url, struct curl_slist *hdr,
                       const char *data, size_t len, char *err, size_t errlen)
 {
-    long status = 0;
     buf_reset(&nd->resp);
     if (!nd->curl) {
         snprintf(err, errlen, "cannot create a curl handle");
         return 0;
     }
-    CURL *c = nd->curl;
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    uint64_t t0 = clock_mono_ns();
-    CURLcode rc = curl_easy_perform(c);
-    uint64_t dt = clock_mono_ns() - t0;
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    uint64_t dt;
+    long status =
+        http_client_post(nd->curl, url, hdr, data, len, err, errlen, &dt);
     pthread_mutex_lock(&nd->mu);
     nd->write_ns_total += dt;
     nd->write_count++;
-    if (rc == CURLE_OK)
+    if (status)
         nd->bytes_sent += len;
     pthread_mutex_unlock(&nd->mu);
-    if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
-        return 0;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     return status;
 }
 
@@ -279,53 +250,28 @@ out:
 /* ------------------------------------------------------------------ */
 /* Records */
 
-/* Reads a record (see REC_MAGIC) into b, which points into r->data, and
- * the database and retention policy it was written for into db[dl] and
- * rp[rl]. False when the record is not a batch. */
-static bool rec_parse(const struct outbox_rec *r, struct batch *b,
-                      const char **db, size_t *dl, const char **rp, size_t *rl)
-{
-    const unsigned char *p = r->data;
-    if (r->len < 8 || memcmp(p, REC_MAGIC, 4) != 0 || r->items == 0)
-        return false;
-    *dl = p[4] | (size_t)p[5] << 8;
-    *rl = p[6] | (size_t)p[7] << 8;
-    size_t hlen = (8 + *dl + *rl + 3) & ~(size_t)3;
-    size_t elen = (size_t)r->items * sizeof(uint32_t);
-    if (*dl == 0 || r->len < hlen || r->len - hlen < elen)
-        return false;
-    /* hlen is a multiple of 4 and the record comes from malloc: aligned */
-    b->ends = (const uint32_t *)(const void *)((const char *)r->data + hlen);
-    b->data = (const char *)r->data + hlen + elen;
-    b->len = r->len - hlen - elen;
-    b->npoints = r->items;
-    for (size_t i = 0; i < b->npoints; i++)
-        if (b->ends[i] > b->len || b->ends[i] == 0 ||
-            (i > 0 && b->ends[i] < b->ends[i - 1]))
-            return false;
-    *db = (const char *)p + 8;
-    *rp = *db + *dl;
-    return true;
-}
-
-/* rec_parse for sending: when the record was written for another database
- * or retention policy than the configured ones, *db and *url (the caller
+/* Reads a record into b. When it was written for another database or
+ * retention policy than the configured ones, *db and *url (the caller
  * frees them) say where it goes: a batch is never replayed into a database
- * it was not written for (logged once per change). */
+ * it was not written for (logged once per change). False when the record
+ * is not a batch. */
 static bool rec_to_batch(struct node *nd, const struct outbox_rec *r,
                          struct batch *b, char **db, char **url)
 {
     struct influx_sink *s = nd->s;
-    const char *rdb, *rrp;
-    size_t dl, rl;
+    struct influx_rec ir;
     *db = *url = NULL;
-    if (!rec_parse(r, b, &rdb, &dl, &rrp, &rl))
+    if (!influx_rec_parse(r->data, r->len, r->items, &ir))
         return false;
-    if (dl == strlen(s->db) && memcmp(rdb, s->db, dl) == 0 &&
-        rl == strlen(s->rp) && memcmp(rrp, s->rp, rl) == 0)
+    b->data = ir.lines;
+    b->len = ir.len;
+    b->ends = ir.ends;
+    b->npoints = ir.npoints;
+    if (ir.db_len == strlen(s->db) && memcmp(ir.db, s->db, ir.db_len) == 0 &&
+        ir.rp_len == strlen(s->rp) && memcmp(ir.rp, s->rp, ir.rp_len) == 0)
         return true;
-    *db = xstrndup(rdb, dl);
-    char *rp = xstrndup(rrp, rl);
+    *db = xstrndup(ir.db, ir.db_len);
+    char *rp = xstrndup(ir.rp, ir.rp_len);
     struct buf u = BUF_INIT;
     buf_adds(&u, nd->base_url);
     buf_adds(&u, "/write?db=");
@@ -519,23 +465,6 @@ static void node_send(void *ctx, const struct outbox_rec *r,
     free(url);
 }
 
-/* The timestamps of a record's first and last lines' range, for the debug
- * log: each line ends with " <ms>\n". */
-static void ts_range(const struct batch *b, long long *lo, long long *hi)
-{
-    *lo = *hi = 0;
-    for (size_t i = 0; i < b->npoints; i++) {
-        size_t end = b->ends[i] - 1, p = end;
-        while (p > 0 && b->data[p - 1] != ' ')
-            p--;
-        long long ts = strtoll(b->data + p, NULL, 10);
-        if (i == 0 || ts < *lo)
-            *lo = ts;
-        if (i == 0 || ts > *hi)
-            *hi = ts;
-    }
-}
-
 /* At debug level every batch accepted (written or spooled) is logged:
  * lagwatch(8), INFLUXDB. */
 static void node_accepted(void *ctx, const struct outbox_rec *r, bool spooled)
@@ -543,21 +472,21 @@ static void node_accepted(void *ctx, const struct outbox_rec *r, bool spooled)
     struct node *nd = ctx;
     if (!log_enabled(LOG_LVL_DEBUG))
         return;
-    struct batch b = {0};
-    const char *db, *rp;
-    size_t dl, rl;
-    if (!rec_parse(r, &b, &db, &dl, &rp, &rl))
+    struct influx_rec ir;
+    if (!influx_rec_parse(r->data, r->len, r->items, &ir))
         return;
-    long long lo, hi;
-    ts_range(&b, &lo, &hi);
+    int64_t lo, hi;
+    influx_rec_ts_range(&ir, &lo, &hi);
     if (spooled)
         log_debug("batch accepted node=%s points=%zu via=spool "
                   "formed_ms=%lld ts_min=%lld ts_max=%lld",
-                  nd->name, b.npoints, (long long)r->meta, lo, hi);
+                  nd->name, ir.npoints, (long long)r->meta, (long long)lo,
+                  (long long)hi);
     else
         log_debug("batch accepted node=%s points=%zu via=write "
                   "formed_ms=%lld ts_min=%lld ts_max=%lld age_ms=%lld",
-                  nd->name, b.npoints, (long long)r->meta, lo, hi,
+                  nd->name, ir.npoints, (long long)r->meta, (long long)lo,
+                  (long long)hi,
                   (long long)clock_wall_ms() - (long long)r->meta);
 }
 
@@ -683,20 +612,9 @@ static int node_init(struct influx_sink *s, struct node *nd, size_t idx,
  * component and a node keeps its spool across reloads by name. */
 static void spool_name(struct buf *b, const char *name)
 {
-    static const char hex[] = "0123456789ABCDEF";
     if (!name[0])
         buf_adds(b, "%");
-    for (const char *p = name; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '_') {
-            buf_addc(b, (char)c);
-        } else {
-            buf_addc(b, '%');
-            buf_addc(b, hex[c >> 4]);
-            buf_addc(b, hex[c & 15]);
-        }
-    }
+    add_pct_keep(b, name, "-_");
 }
 
 /* Spools of nodes that are not configured (any more) stay on disk: say so
@@ -785,13 +703,13 @@ struct influx_sink *influx_sink_new(const struct cfg_influx *cfg,
         snprintf(err, errlen, "no influxdb database configured");
         return NULL;
     }
-    if (strlen(cfg->database) > REC_NAME_MAX ||
+    if (strlen(cfg->database) > INFLUX_REC_NAME_MAX ||
         (cfg->retention_policy &&
-         strlen(cfg->retention_policy) > REC_NAME_MAX)) {
+         strlen(cfg->retention_policy) > INFLUX_REC_NAME_MAX)) {
         snprintf(err, errlen,
                  "influxdb database or retention policy name "
                  "longer than %u bytes",
-                 REC_NAME_MAX);
+                 INFLUX_REC_NAME_MAX);
         return NULL;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

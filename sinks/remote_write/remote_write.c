@@ -212,26 +212,17 @@ static void rw_send(void *ctx, const struct outbox_rec *r,
                     struct outbox_result *res)
 {
     struct remote_write *rw = ctx;
-    char cerr[CURL_ERROR_SIZE] = "";
-    long status = 0;
-    CURL *c = rw->curl;
+    uint64_t ns;
     buf_reset(&rw->resp);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->data);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    long status = http_client_post(rw->curl, NULL, NULL, r->data, r->len,
+                                   res->why, sizeof(res->why), &ns);
     pthread_mutex_lock(&rw->mu);
     rw->requests++;
-    if (rc == CURLE_OK)
+    if (status)
         rw->bytes_sent += r->len;
     pthread_mutex_unlock(&rw->mu);
-    res->answered = rc == CURLE_OK && status < 500;
-    if (rc != CURLE_OK) {
-        snprintf(res->why, sizeof(res->why), "%s",
-                 cerr[0] ? cerr : curl_easy_strerror(rc));
+    res->answered = status != 0 && status < 500;
+    if (status == 0) {
         res->status = OUTBOX_RETRY;
         return;
     }

@@ -147,6 +147,16 @@ static void wait_queue(struct outbox *ob, uint64_t bytes)
     }
 }
 
+/* Ten records of 40 bytes, the first held by the sender at the closed
+ * gate when the others are put. */
+static void put_ten_behind_gate(struct outbox *ob, uint32_t items)
+{
+    put_rec(ob, 0, items, 40);
+    wait_queue(ob, 0);
+    for (unsigned i = 1; i < 10; i++)
+        put_rec(ob, i, items, 40);
+}
+
 /* Polls until pred(ob) or 5 s. */
 static bool wait_for(struct outbox *ob,
                      bool (*pred)(const struct outbox_stats *, uint64_t),
@@ -228,10 +238,7 @@ TAP_CASE(queue_full_goes_to_spool)
     char err[256];
     struct outbox *ob = outbox_new(&o, err, sizeof(err));
     TAP_OK(ob != NULL);
-    put_rec(ob, 0, 1, 40);
-    wait_queue(ob, 0); /* the sender holds record 0 at the gate */
-    for (unsigned i = 1; i < 10; i++)
-        put_rec(ob, i, 1, 40);
+    put_ten_behind_gate(ob, 1);
     struct outbox_stats st;
     outbox_get_stats(ob, &st);
     TAP_OK(st.spooled >= 7); /* all but what fit before the queue filled */
@@ -254,10 +261,7 @@ TAP_CASE(queue_full_drops_without_spool)
     char err[256];
     struct outbox *ob = outbox_new(&o, err, sizeof(err));
     TAP_OK(ob != NULL);
-    put_rec(ob, 0, 2, 40);
-    wait_queue(ob, 0); /* the sender holds record 0 at the gate */
-    for (unsigned i = 1; i < 10; i++)
-        put_rec(ob, i, 2, 40);
+    put_ten_behind_gate(ob, 2);
     struct outbox_stats st;
     outbox_get_stats(ob, &st);
     /* 0 in flight, 1 and 2 queued, 3..9 dropped */
