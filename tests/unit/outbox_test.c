@@ -452,7 +452,7 @@ TAP_CASE(locked_spool_is_logged_once)
     int saved = dup(2);
     int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     TAP_OK(saved >= 0 && fd >= 0);
-    dup2(fd, 2);
+    bool redirected = dup2(fd, 2) == 2;
     close(fd);
     enum log_level was = log_threshold_;
     log_set_level(LOG_LVL_INFO);
@@ -464,8 +464,9 @@ TAP_CASE(locked_spool_is_logged_once)
     spool_close(&held);
     bool replayed = ob && wait_for(ob, written_is, 3);
     fflush(stderr);
-    dup2(saved, 2);
+    bool restored = dup2(saved, 2) == 2;
     close(saved);
+    TAP_OK(redirected && restored);
     log_set_level(was);
     TAP_OK(ob != NULL);
     TAP_EQ_INT(1, rc_locked); /* a spool not opened yet still waits */
