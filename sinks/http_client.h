@@ -1,6 +1,7 @@
 /*
- * http_client: the libcurl options every lagwatch HTTP sink sets on its
- * write handle (InfluxDB /write, Prometheus remote write).
+ * http_client: what every lagwatch HTTP sink (InfluxDB /write, Prometheus
+ * remote write) does the same way: the libcurl options of its write handle
+ * and the URL it may show in a log line.
  */
 #ifndef SINKS_HTTP_CLIENT_H
 #define SINKS_HTTP_CLIENT_H
@@ -18,5 +19,22 @@
  * before each request. Secrets stay in libcurl, never in a log line. */
 void http_client_setup(CURL *c, uint64_t timeout_ms, struct buf *resp,
                        const char *user, const char *pass);
+
+/* One POST of data[len] on c (set up by http_client_setup, whose resp
+ * buffer the caller resets before); url and hdr NULL keep what is set.
+ * Returns the HTTP status, or 0 on a transport error with the reason in
+ * err. *ns gets the time the request took. */
+long http_client_post(CURL *c, const char *url, struct curl_slist *hdr,
+                      const void *data, size_t len, char *err, size_t errlen,
+                      uint64_t *ns);
+
+/* A copy of url without "user:password@" (the caller frees it), so that
+ * log lines never carry a secret. */
+char *http_client_url_for_log(const char *url);
+
+/* Appends s to b with every byte outside [A-Za-z0-9] and keep as %XX:
+ * keep "-._~" for a URL query value (RFC 3986 unreserved), "-_" for a
+ * name that must be one safe path component. */
+void http_client_add_pct(struct buf *b, const char *s, const char *keep);
 
 #endif

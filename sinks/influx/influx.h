@@ -6,9 +6,10 @@
  *
  * The caller picks the node of each point (the ring lives elsewhere) and
  * hands the point over; the sink encodes it into that node's current batch
- * and never waits on the network. Each node has a bounded in-memory queue
- * (cfg->queue_max_bytes) served by its own writer thread with its own
- * keep-alive curl handle, so a slow or dead node delays only its own shard.
+ * and never waits on the network. Each node has its own outbox (outbox.h):
+ * a bounded in-memory queue (cfg->queue_max_bytes) served by its own
+ * writer thread with its own keep-alive curl handle, so a slow or dead
+ * node delays only its own shard.
  *
  * Server answers (influxd 1.6): 204 written; 400 "partial write" counts
  * influxd's dropped=N (the offending lines are logged once, the rest of the
@@ -35,7 +36,9 @@
  * existing spool is resumed; spools of nodes no longer configured are left
  * on disk and logged (spool DIR/remote_write belongs to the remote-write
  * sink). The spool of a
- * node is locked (flock) while a sink uses it. Without a spool (or when it
+ * node is locked (flock) while a sink uses it; one still locked by the
+ * sink a reload replaces is tried again every second (logged once) and
+ * resumed when it opens. Without a spool (or when it
  * cannot be opened) a failing batch is retried in place cfg->max_retries
  * times, then dropped.
  *

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_client.h"
 #include "util/xalloc.h"
 
 #define REC_MAGIC_V1 "LWI2"
@@ -109,22 +110,9 @@ bool influx_dest_can_create(const struct influx_dest *d)
     return d->api == INFLUX_API_V1;
 }
 
-/* RFC 3986 unreserved bytes as they are, every other byte as %XX. */
 static void add_pct(struct buf *b, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
-            buf_addc(b, (char)c);
-        } else {
-            buf_addc(b, '%');
-            buf_addc(b, hex[c >> 4]);
-            buf_addc(b, hex[c & 15]);
-        }
-    }
+    http_client_add_pct(b, s, "-._~");
 }
 
 char *influx_api_write_url(const char *base, const struct influx_dest *d)

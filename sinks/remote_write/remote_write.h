@@ -18,29 +18,32 @@
  *
  * Samples are collected into a batch (cfg->batch_size samples at most);
  * a full or flushed batch is encoded as a WriteRequest and compressed with
- * snappy (rwproto.h), then queued (bounded by
- * cfg->queue_max_bytes) for one sender thread with its own keep-alive curl
- * handle, so the caller never waits on the network. The sender POSTs each
- * request in order with Content-Encoding: snappy, Content-Type:
- * application/x-protobuf, X-Prometheus-Remote-Write-Version: 0.1.0 and
- * User-Agent: lagwatch/VERSION. 2xx is success; any other status but 429
- * (400: bad sample, out of order, ...) is not retried and counts as
+ * snappy (rwproto.h), then handed to the sink's outbox (outbox.h: one
+ * sender thread with its own keep-alive curl handle, a queue bounded by
+ * cfg->queue_max_bytes), so the caller never waits on the network. The
+ * sender POSTs each request in order with Content-Encoding: snappy,
+ * Content-Type: application/x-protobuf, X-Prometheus-Remote-Write-Version:
+ * 0.1.0 and User-Agent: lagwatch/VERSION. 2xx is success; any other status
+ * but 429 (400: bad sample, out of order, ...) is not retried and counts as
  * failed; 5xx, 429 and transport errors are retryable:
  *
  *   - with a spool (remote_write_spool.dir, normally
  *     agent.spool_dir/remote_write; see spool.h) the request goes to the
  *     spool at once, and so does every later request while the spool is
  *     not empty, so that the receiver gets each series in timestamp order
- *     (Prometheus refuses out-of-order samples). The sender replays the
- *     spool oldest first with exponential backoff and jitter, for as long
- *     as it takes; the spool's cap is what bounds the loss. An existing
- *     spool is resumed at start; on shutdown what is still in memory is
- *     spooled.
+ *     (Prometheus refuses out-of-order samples); so does a request that
+ *     finds the in-memory queue full. The sender replays the spool oldest
+ *     first with exponential backoff (cfg->min_backoff_ms doubling to
+ *     cfg->max_backoff_ms) and jitter, for as long as it takes; the
+ *     spool's cap is what bounds the loss. An existing spool is resumed at
+ *     start (one still locked by the sink a reload replaces as soon as it
+ *     is free); on shutdown what is still in memory is spooled.
  *   - without a spool (none configured, or it cannot be opened) the
- *     request is retried in place cfg->max_retries times, then dropped.
+ *     request is retried in place cfg->max_retries times, then dropped,
+ *     and a request that finds the queue full is dropped.
  *
- * Every loss (queue full, spool cap, corrupt spool record, refusal, no
- * spool) is counted and logged, with the URL.
+ * Every loss (queue full without a spool, spool cap, corrupt spool record,
+ * refusal, no spool) is counted and logged, with the URL.
  */
 #ifndef SINKS_REMOTE_WRITE_H
 #define SINKS_REMOTE_WRITE_H
