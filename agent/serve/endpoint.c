@@ -190,11 +190,6 @@ static void ringview_unref(struct endpoint *ep, struct ringview *rv)
         ringview_free(rv);
 }
 
-static void json_string(struct buf *b, const char *s)
-{
-    jsonw_str(b, s, strlen(s));
-}
-
 #define RING_MAX_REPLICAS 16
 
 /* GET /api/v1/ring?key=K: the key is normalized per value as the ring
@@ -241,17 +236,17 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
         rv->replicas > RING_MAX_REPLICAS ? RING_MAX_REPLICAS : rv->replicas;
     size_t n = hashring_lookup(rv->ring, norm.data, norm.len, rep, owners);
     buf_adds(&resp->body, "{\"key\":");
-    json_string(&resp->body, key);
+    jsonw_cstr(&resp->body, key);
     buf_adds(&resp->body, ",\"normalized\":");
-    json_string(&resp->body, norm.data);
+    jsonw_cstr(&resp->body, norm.data);
     buf_adds(&resp->body, ",\"owners\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_addc(&resp->body, ',');
-        json_string(&resp->body, hashring_node_name(rv->ring, owners[i]));
+        jsonw_cstr(&resp->body, hashring_node_name(rv->ring, owners[i]));
     }
     buf_adds(&resp->body, "],\"fingerprint\":");
-    json_string(&resp->body, rv->fingerprint);
+    jsonw_cstr(&resp->body, rv->fingerprint);
     buf_adds(&resp->body, "}\n");
     buf_release(&norm);
     ringview_unref(ep, rv);
