@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
 #include "flink/flink_json.h"
 
 #define JID_A  "566bf9d7c55a45f8d1a6e55e9b9b1325"
@@ -20,37 +21,14 @@
 #define V_BSRC "d330a5494d14cf1a4cc346363c234038"
 #define V_BWIN "d178403035c9a8c4668dc8f46a423cf9"
 
+/* Fixtures are recorded JobManager answers of a few KiB. */
+#define MAX_FIXTURE (1u << 24)
+
 static char *slurp(const char *name, size_t *len)
 {
-    const char *dir = getenv("FLINK_FIXTURES");
-    const char *srcdir = getenv("srcdir");
-    char path[1024];
-    FILE *f;
-    char *data = NULL;
-    long n;
-    if (dir)
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-    else
-        snprintf(path, sizeof(path), "%s/tests/fixtures/flink/%s",
-                 srcdir ? srcdir : ".", name);
-    f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-            data = malloc((size_t)n + 1);
-            if (data && fread(data, 1, (size_t)n, f) == (size_t)n) {
-                data[n] = '\0';
-                *len = (size_t)n;
-            } else {
-                free(data);
-                data = NULL;
-            }
-        }
-    }
-    fclose(f);
-    return data;
+    char path[2048];
+    tu_fixture_path(path, sizeof(path), name);
+    return tu_slurp(path, MAX_FIXTURE, len);
 }
 
 #define LOAD(var, len, name)                                                   \
