@@ -128,6 +128,19 @@ static int load(const char *path, const char *cli_level, struct config **cfgp,
     return 0;
 }
 
+/* Logs why the reload of path was refused, frees the new configuration
+ * and puts the running log level back. */
+static void reject_reload(const char *path, const char *why,
+                          struct config **ncfg, const char *cli_level,
+                          struct config *cfg)
+{
+    log_error("%s", why);
+    log_error("reload of '%s' rejected: keeping the running configuration",
+              path);
+    config_free(ncfg);
+    apply_log_level(cli_level, cfg);
+}
+
 /* On success the previous configuration is handed back in *oldp (the
  * endpoint is rebuilt from the difference), else *oldp is NULL. Returns -1
  * only when neither the new nor the running configuration could be set up
@@ -141,14 +154,8 @@ static int reload(const char *path, const char *cli_level, struct config **cfgp,
     struct config *ncfg = config_load(path, err, sizeof(err));
     if (!ncfg || apply_log_level(cli_level, ncfg) < 0) {
         if (ncfg)
-            log_error("invalid log level '%s'", cli_level);
-        else
-            log_error("%s", err);
-        log_error("reload of '%s' rejected: keeping the running "
-                  "configuration",
-                  path);
-        config_free(&ncfg);
-        apply_log_level(cli_level, *cfgp);
+            snprintf(err, sizeof(err), "invalid log level '%s'", cli_level);
+        reject_reload(path, err, &ncfg, cli_level, *cfgp);
         return 0;
     }
     char oldfp[HASHRING_FINGERPRINT_LEN + 1] = "";
@@ -165,12 +172,7 @@ static int reload(const char *path, const char *cli_level, struct config **cfgp,
     agent_free(agp);
     *agp = agent_new(ncfg, err, sizeof(err));
     if (!*agp) {
-        log_error("%s", err);
-        log_error("reload of '%s' rejected: keeping the running "
-                  "configuration",
-                  path);
-        config_free(&ncfg);
-        apply_log_level(cli_level, *cfgp);
+        reject_reload(path, err, &ncfg, cli_level, *cfgp);
         *agp = agent_new(*cfgp, err, sizeof(err));
         if (!*agp) {
             log_error("cannot set up the running configuration again: %s", err);

@@ -470,32 +470,57 @@ out:
 
 /* ================ step 3: log-end (and earliest) offsets ================ */
 
+int64_t sweep_start_offset(const struct sweep *sw, const struct sel_group *g,
+                           size_t *k, size_t md, bool *has_commit)
+{
+    *has_commit = *k < g->n_commits && g->commits[*k].md == md;
+    if (*has_commit)
+        return g->commits[(*k)++].offset;
+    if (sw->kl->from_earliest)
+        return sw->parts[md].earliest;
+    return -1;
+}
+
+/* Calls fn for every partition of every topic group g has committed on,
+ * with the offset its lag counts from (-1: no commit, skipped). */
+void sweep_each_group_part(struct sweep *sw, const struct sel_group *sg,
+                           sweep_part_fn fn, void *ctx)
+{
+    size_t k = 0;
+    while (k < sg->n_commits) {
+        const char *topic = sw->parts[sg->commits[k].md].topic;
+        size_t first = sg->commits[k].md;
+        while (first > 0 && sw->parts[first - 1].topic == topic)
+            first--;
+        for (size_t i = first; i < sw->n_parts && sw->parts[i].topic == topic;
+             i++) {
+            bool has_commit;
+            int64_t off = sweep_start_offset(sw, sg, &k, i, &has_commit);
+            fn(sw, i, off, has_commit, ctx);
+        }
+    }
+}
+
+static void mark_part(struct sweep *sw, size_t md, int64_t off, bool has_commit,
+                      void *ctx)
+{
+    (void)off; /* the earliest offsets are not read yet */
+    (void)ctx;
+    if (has_commit) {
+        sw->parts[md].want_end = true;
+    } else if (sw->kl->from_earliest) {
+        sw->parts[md].want_end = true;
+        sw->parts[md].want_earliest = true;
+    }
+}
+
 /* Marks what ListOffsets must read: for every topic a group has committed
  * on, all its partitions (the uncommitted ones are counted or measured
  * from the earliest offset). */
 void sweep_mark_wanted(struct sweep *sw)
 {
-    for (size_t g = 0; g < sw->n_groups; g++) {
-        const struct sel_group *sg = &sw->groups[g];
-        size_t k = 0;
-        while (k < sg->n_commits) {
-            const char *topic = sw->parts[sg->commits[k].md].topic;
-            size_t first = sg->commits[k].md;
-            while (first > 0 && sw->parts[first - 1].topic == topic)
-                first--;
-            for (size_t i = first;
-                 i < sw->n_parts && sw->parts[i].topic == topic; i++) {
-                bool committed = k < sg->n_commits && sg->commits[k].md == i;
-                if (committed) {
-                    sw->parts[i].want_end = true;
-                    k++;
-                } else if (sw->kl->from_earliest) {
-                    sw->parts[i].want_end = true;
-                    sw->parts[i].want_earliest = true;
-                }
-            }
-        }
-    }
+    for (size_t g = 0; g < sw->n_groups; g++)
+        sweep_each_group_part(sw, &sw->groups[g], mark_part, NULL);
 }
 
 /* After the end offsets: the log start is needed wherever a group is

@@ -178,14 +178,20 @@ int sweep_list_offsets(struct sweep *sw, bool earliest);
 /* The index into sw->parts of (topic, partition), or -1. */
 long sweep_md_find(const struct sweep *sw, const char *topic,
                    int32_t partition);
-
-/* kafka_tsread.c, step 4. */
-void sweep_collect_needs(struct sweep *sw);
-int sweep_read_timestamps(struct sweep *sw);
 /* The offset group g's lag counts from on partition md (advancing *k past
  * its commit there), or -1 when the partition is skipped. */
 int64_t sweep_start_offset(const struct sweep *sw, const struct sel_group *g,
                            size_t *k, size_t md, bool *has_commit);
+typedef void (*sweep_part_fn)(struct sweep *sw, size_t md, int64_t off,
+                              bool has_commit, void *ctx);
+/* Calls fn for every partition of every topic sg has committed on, in
+ * order, with sweep_start_offset(). */
+void sweep_each_group_part(struct sweep *sw, const struct sel_group *sg,
+                           sweep_part_fn fn, void *ctx);
+
+/* kafka_tsread.c, step 4. */
+void sweep_collect_needs(struct sweep *sw);
+int sweep_read_timestamps(struct sweep *sw);
 /* The index into sw->needs of (md, off), or -1. */
 long sweep_need_find(const struct sweep *sw, size_t md, int64_t off);
 

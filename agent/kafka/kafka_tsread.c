@@ -36,44 +36,11 @@ long sweep_need_find(const struct sweep *sw, size_t md, int64_t off)
                          cmp_need);
 }
 
-int64_t sweep_start_offset(const struct sweep *sw, const struct sel_group *g,
-                           size_t *k, size_t md, bool *has_commit)
-{
-    *has_commit = *k < g->n_commits && g->commits[*k].md == md;
-    if (*has_commit)
-        return g->commits[(*k)++].offset;
-    if (sw->kl->from_earliest)
-        return sw->parts[md].earliest;
-    return -1;
-}
-
 /* Where the first unconsumed message after offset off is: at off, or at
  * the log start when retention has deleted records past off. */
 static int64_t read_offset(const struct md_part *p, int64_t off)
 {
     return p->earliest > off ? p->earliest : off;
-}
-
-/* Calls fn for every partition of every topic group g has committed on,
- * with the offset its lag counts from (-1: no commit, skipped). */
-static void each_group_part(struct sweep *sw, const struct sel_group *sg,
-                            void (*fn)(struct sweep *sw, size_t md, int64_t off,
-                                       bool has_commit, void *ctx),
-                            void *ctx)
-{
-    size_t k = 0;
-    while (k < sg->n_commits) {
-        const char *topic = sw->parts[sg->commits[k].md].topic;
-        size_t first = sg->commits[k].md;
-        while (first > 0 && sw->parts[first - 1].topic == topic)
-            first--;
-        for (size_t i = first; i < sw->n_parts && sw->parts[i].topic == topic;
-             i++) {
-            bool has_commit;
-            int64_t off = sweep_start_offset(sw, sg, &k, i, &has_commit);
-            fn(sw, i, off, has_commit, ctx);
-        }
-    }
 }
 
 static void need_if_uncached(struct sweep *sw, size_t md, int64_t off,
@@ -104,7 +71,7 @@ void sweep_collect_needs(struct sweep *sw)
 {
     size_t cap = 0;
     for (size_t g = 0; g < sw->n_groups; g++)
-        each_group_part(sw, &sw->groups[g], need_if_uncached, &cap);
+        sweep_each_group_part(sw, &sw->groups[g], need_if_uncached, &cap);
     if (sw->n_needs)
         qsort(sw->needs, sw->n_needs, sizeof(*sw->needs), cmp_need);
     size_t w = 0;

@@ -156,6 +156,17 @@ static bool eq_nocase(const char *s, size_t n, const char *lit)
     return i == n && lit[i] == '\0';
 }
 
+/* Skips an optional sign at q, setting *neg; NULL when nothing follows. */
+static const char *take_sign(const char *q, const char *end, bool *neg)
+{
+    *neg = false;
+    if (q < end && (*q == '+' || *q == '-')) {
+        *neg = *q == '-';
+        q++;
+    }
+    return q == end ? NULL : q;
+}
+
 /*
  * Accepts what Go's strconv.ParseFloat accepts for decimal input (the
  * function Prometheus uses): [+-]digits[.digits][e[+-]digits] with digits
@@ -172,13 +183,10 @@ static bool eq_nocase(const char *s, size_t n, const char *lit)
 static int parse_value(const struct promparse *p, const char *s, size_t n,
                        double *out)
 {
-    const char *q = s, *end = s + n;
-    bool neg = false;
-    if (q < end && (*q == '+' || *q == '-')) {
-        neg = *q == '-';
-        q++;
-    }
-    if (q == end)
+    const char *end = s + n;
+    bool neg;
+    const char *q = take_sign(s, end, &neg);
+    if (!q)
         return -1;
     if (!(*q >= '0' && *q <= '9') && *q != '.') {
         if (eq_nocase(q, (size_t)(end - q), "inf") ||
@@ -256,13 +264,10 @@ static int parse_value(const struct promparse *p, const char *s, size_t n,
 /* An int64 in decimal with an optional sign (Go's ParseInt base 10). */
 static int parse_ts(const char *s, size_t n, int64_t *out)
 {
-    const char *q = s, *end = s + n;
-    bool neg = false;
-    if (q < end && (*q == '+' || *q == '-')) {
-        neg = *q == '-';
-        q++;
-    }
-    if (q == end)
+    const char *end = s + n;
+    bool neg;
+    const char *q = take_sign(s, end, &neg);
+    if (!q)
         return -1;
     uint64_t v = 0;
     uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;

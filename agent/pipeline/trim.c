@@ -492,30 +492,14 @@ static long plan_apply(struct trim *t, const struct plan *pl,
 
 /* ===================== folding ===================== */
 
-static int fold_add(struct trim *t, const struct sample *s, const char *name,
-                    size_t name_len, const struct label *v, size_t n,
-                    size_t subtask, const char *metric, size_t metric_len,
-                    int64_t ts)
+static int fold_add(struct trim *t, const struct series *se, size_t subtask)
 {
-    if (!isfinite(s->value)) {
+    if (!isfinite(se->value)) {
         t->st.nonfinite_skipped++;
         return 0;
     }
-    struct trim_fold_in in = {
-        .name = name,
-        .name_len = name_len,
-        .labels = v,
-        .nlabels = n,
-        .skip = subtask,
-        .metric = metric,
-        .metric_len = metric_len,
-        .family = s->family ? s->family : s->name,
-        .family_len = s->family ? s->family_len : s->name_len,
-        .type = s->type,
-        .value = s->value,
-        .ts_ms = ts,
-    };
-    switch (trim_fold_add(t->fold, &in, t->cycle_series < t->max_series)) {
+    switch (
+        trim_fold_add(t->fold, se, subtask, t->cycle_series < t->max_series)) {
     case TRIM_FOLD_OPENED:
         t->cycle_series++;
         t->st.folded_groups++;
@@ -673,16 +657,6 @@ labels_done:;
     const char *metric = metric_of(t, s, &metric_len);
     int64_t ts = s->has_ts ? s->ts_ms : ts_ms;
 
-    if (sub >= 0 && t->nfold &&
-        cached_match(&t->fold_cache, metric, metric_len, t->fold_re, t->nfold))
-        return fold_add(t, s, name, name_len, v, n, (size_t)sub, metric,
-                        metric_len, ts);
-
-    if (t->cycle_series >= t->max_series) {
-        t->st.dropped_over_cap++;
-        return 0;
-    }
-    t->cycle_series++;
     struct series se = {
         .name = name,
         .name_len = name_len,
@@ -697,6 +671,15 @@ labels_done:;
         .folded = false,
         .value = s->value,
     };
+    if (sub >= 0 && t->nfold &&
+        cached_match(&t->fold_cache, metric, metric_len, t->fold_re, t->nfold))
+        return fold_add(t, &se, (size_t)sub);
+
+    if (t->cycle_series >= t->max_series) {
+        t->st.dropped_over_cap++;
+        return 0;
+    }
+    t->cycle_series++;
     t->st.series_out++;
     return t->out(t->ctx, &se) ? -1 : 0;
 }

@@ -81,7 +81,7 @@ static uint32_t get_u32(const char *p)
  * byte sequence is ambiguous, with a NUL after each string so that flush
  * can hand the strings out as they are. Written in place: this runs for
  * every folded sample. */
-static void build_key(struct trim_fold *f, const struct trim_fold_in *in)
+static void build_key(struct trim_fold *f, const struct series *in, size_t skip)
 {
     const struct label *v = in->labels;
     size_t n = in->nlabels;
@@ -100,7 +100,7 @@ static void build_key(struct trim_fold *f, const struct trim_fold_in *in)
     put_u32(p, (uint32_t)(n - 1));
     p += 4;
     for (size_t i = 0; i < n; i++) {
-        if (i == in->skip)
+        if (i == skip)
             continue;
         put_u32(p, v[i].name_len);
         put_u32(p + 4, v[i].value_len);
@@ -152,7 +152,7 @@ static size_t keys_append(struct trim_fold *f, const char *p, size_t n,
 /* Whether group g's key is the one build_key() would make of in; compares
  * without building it. */
 static bool key_is(const struct trim_fold *f, const struct fold *g,
-                   const struct trim_fold_in *in)
+                   const struct series *in, size_t skip)
 {
     const struct label *v = in->labels;
     size_t n = in->nlabels;
@@ -165,7 +165,7 @@ static bool key_is(const struct trim_fold *f, const struct fold *g,
         return false;
     p += 4;
     for (size_t i = 0; i < n; i++) {
-        if (i == in->skip)
+        if (i == skip)
             continue;
         if (get_u32(p) != v[i].name_len || get_u32(p + 4) != v[i].value_len)
             return false;
@@ -190,14 +190,14 @@ static void fold_into(struct fold *g, double value, int64_t ts)
         g->ts_ms = ts;
 }
 
-enum trim_fold_added trim_fold_add(struct trim_fold *f,
-                                   const struct trim_fold_in *in, bool may_open)
+enum trim_fold_added trim_fold_add(struct trim_fold *f, const struct series *in,
+                                   size_t skip, bool may_open)
 {
-    if (f->last_group_valid && key_is(f, &f->groups[f->last_group], in)) {
+    if (f->last_group_valid && key_is(f, &f->groups[f->last_group], in, skip)) {
         fold_into(&f->groups[f->last_group], in->value, in->ts_ms);
         return TRIM_FOLD_INTO;
     }
-    build_key(f, in);
+    build_key(f, in, skip);
     const char *key = f->kbuf.data;
     size_t klen = f->kbuf.len;
     uint64_t h = XXH3_64bits(key, klen);

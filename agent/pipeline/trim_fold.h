@@ -23,23 +23,6 @@
 
 struct trim_fold;
 
-/* A sample on its way into a group: the series it would be, with
- * labels[skip] (its subtask_index) left out of the key. */
-struct trim_fold_in {
-    const char *name;
-    size_t name_len;
-    const struct label *labels;
-    size_t nlabels;
-    size_t skip;
-    const char *metric;
-    size_t metric_len;
-    const char *family;
-    size_t family_len;
-    enum metric_type type;
-    double value; /* finite: the caller skips NaN and Inf */
-    int64_t ts_ms;
-};
-
 enum trim_fold_added {
     TRIM_FOLD_INTO,    /* folded into an existing group */
     TRIM_FOLD_OPENED,  /* the first sample of a new group */
@@ -50,11 +33,12 @@ struct trim_fold *trim_fold_new(void);
 /* NULL-safe; sets *fp = NULL. */
 void trim_fold_free(struct trim_fold **fp);
 
-/* Folds in into its group; opens a new group only when may_open (the
- * caller's max_series budget). */
-enum trim_fold_added trim_fold_add(struct trim_fold *f,
-                                   const struct trim_fold_in *in,
-                                   bool may_open);
+/* Folds the series (not yet folded; a finite value: the caller skips NaN
+ * and Inf) into the group of its name and labels without labels[skip], its
+ * subtask_index; opens a new group only when may_open (the caller's
+ * max_series budget). */
+enum trim_fold_added trim_fold_add(struct trim_fold *f, const struct series *in,
+                                   size_t skip, bool may_open);
 
 /* Hands every group to out(ctx, series) as a folded series, adds their
  * number to *emitted and empties the table. Returns -1 if a callback

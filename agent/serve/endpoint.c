@@ -59,14 +59,18 @@ struct endpoint {
     bool ready;
 };
 
+/* Drops one reference under ep->lock; true when it was the last. */
+static bool unref(struct endpoint *ep, unsigned *refs)
+{
+    pthread_mutex_lock(&ep->lock);
+    bool last = --*refs == 0;
+    pthread_mutex_unlock(&ep->lock);
+    return last;
+}
+
 static void snapshot_unref(struct endpoint *ep, struct snapshot *s)
 {
-    if (!s)
-        return;
-    pthread_mutex_lock(&ep->lock);
-    bool last = --s->refs == 0;
-    pthread_mutex_unlock(&ep->lock);
-    if (last)
+    if (s && unref(ep, &s->refs))
         snapshot_free(s);
 }
 
@@ -181,12 +185,7 @@ static void ringview_free(struct ringview *rv)
 
 static void ringview_unref(struct endpoint *ep, struct ringview *rv)
 {
-    if (!rv)
-        return;
-    pthread_mutex_lock(&ep->lock);
-    bool last = --rv->refs == 0;
-    pthread_mutex_unlock(&ep->lock);
-    if (last)
+    if (rv && unref(ep, &rv->refs))
         ringview_free(rv);
 }
 
