@@ -272,33 +272,21 @@ int cmd_run(int argc, char **argv)
     const char *cli_level = NULL;
     bool once = false;
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
         {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CMD_COMMON_OPTIONS,
     };
-    int c;
+    int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'o':
+    while ((c = cmd_getopt(argc, argv, "c:h", opts, run_usage, run_usage, &path,
+                           &rc)) > 0) {
+        if (c == 'o')
             once = true;
-            break;
-        case 'l':
+        else if (c == 'l')
             cli_level = optarg;
-            break;
-        case 'h':
-            fputs(run_usage, stdout);
-            return 0;
-        default:
-            fputs(run_usage, stderr);
-            return EXIT_USAGE;
-        }
     }
+    if (c == 0)
+        return rc;
     if (!path || optind != argc) {
         fputs(run_usage, stderr);
         return EXIT_USAGE;
@@ -316,7 +304,7 @@ int cmd_run(int argc, char **argv)
 
     struct config *cfg = NULL;
     struct agent *ag = NULL;
-    int rc = load(path, cli_level, &cfg, &ag);
+    rc = load(path, cli_level, &cfg, &ag);
     if (rc != 0)
         return rc;
 
