@@ -19,21 +19,8 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "kafka/kafka_lag.h"
+#include "util/clock.h"
 #include "util/log.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *boot,
                           const char *group)
@@ -64,7 +51,7 @@ static int produce_all(const char *boot, int topics, int parts, int msgs)
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, boot, NULL);
     if (!rk)
         return -1;
-    int64_t base = wall_ms() - 3600000;
+    int64_t base = clock_wall_ms() - 3600000;
     for (int t = 0; t < topics; t++) {
         char topic[32];
         snprintf(topic, sizeof(topic), "topic%02d", t);
@@ -195,13 +182,13 @@ int main(int argc, char **argv)
             goto out;
     }
     char *boot = (char *)rd_kafka_mock_cluster_bootstraps(mc);
-    int64_t t0 = mono_ms();
+    int64_t t0 = (int64_t)clock_mono_ms();
     if (produce_all(boot, topics, parts, msgs) != 0 ||
         commit_all(boot, topics, parts, groups, msgs) != 0)
         goto out;
     printf("setup: %d topics x %d partitions, %d groups, %d messages per "
            "partition: %" PRId64 " ms\n",
-           topics, parts, groups, msgs, mono_ms() - t0);
+           topics, parts, groups, msgs, (int64_t)clock_mono_ms() - t0);
 
     for (int g = 0; g < groups; g++) {
         snprintf(names[g], sizeof(names[g]), "group%02d", g);
@@ -221,9 +208,9 @@ int main(int argc, char **argv)
     const char *what[] = {"cold", "warm", "warm"};
     for (int i = 0; i < 3; i++) {
         struct kafka_lag_stats before = *kafka_lag_stats(kl);
-        t0 = mono_ms();
+        t0 = (int64_t)clock_mono_ms();
         int src = kafka_lag_sweep(kl, 300000, &c);
-        int64_t ms = mono_ms() - t0;
+        int64_t ms = (int64_t)clock_mono_ms() - t0;
         if (src != 0) {
             fprintf(stderr, "bench_lag: %s\n", c->error);
             goto out;
@@ -234,7 +221,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     kafka_lag_cluster_free(&c);
-    t0 = mono_ms();
+    t0 = (int64_t)clock_mono_ms();
     kafka_lag_free(&kl);
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);
