@@ -136,18 +136,27 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
     snapshot_unref(ep, s);
 }
 
-static void handle_lag(void *ctx, const struct httpd_request *req,
-                       struct httpd_response *resp)
+/* The snapshot for a lag document, or NULL with resp set to a 503. */
+static struct snapshot *lag_snapshot(struct endpoint *ep,
+                                     struct httpd_response *resp)
 {
-    struct endpoint *ep = ctx;
-    (void)req;
     struct snapshot *s = snapshot_get(ep);
     resp->content_type = "application/json";
     if (!s) {
         resp->status = 503;
         buf_adds(&resp->body, "{\"error\":\"no sweep has completed yet\"}\n");
-        return;
     }
+    return s;
+}
+
+static void handle_lag(void *ctx, const struct httpd_request *req,
+                       struct httpd_response *resp)
+{
+    struct endpoint *ep = ctx;
+    (void)req;
+    struct snapshot *s = lag_snapshot(ep, resp);
+    if (!s)
+        return;
     if (buf_add(&resp->body, s->d.lag_json, s->d.lag_json_len) < 0)
         resp->status = 500;
     snapshot_unref(ep, s);
@@ -157,13 +166,9 @@ static void handle_ready(void *ctx, const struct httpd_request *req,
                          struct httpd_response *resp)
 {
     struct endpoint *ep = ctx;
-    struct snapshot *s = snapshot_get(ep);
-    resp->content_type = "application/json";
-    if (!s) {
-        resp->status = 503;
-        buf_adds(&resp->body, "{\"error\":\"no sweep has completed yet\"}\n");
+    struct snapshot *s = lag_snapshot(ep, resp);
+    if (!s)
         return;
-    }
     resp->status = ready_eval(
         (const struct kafka_lag_cluster *const *)s->d.lag, s->d.n_lag,
         httpd_query(req, "group"), httpd_query(req, "topic"),
