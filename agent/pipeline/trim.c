@@ -94,8 +94,12 @@ struct trim {
     size_t sort_cap;
     /* The last job_name seen and its normalized form: one job's samples
      * come in runs. */
-    struct buf job_raw;
-    struct buf job_norm;
+    char *job_raw;
+    size_t job_raw_len;
+    size_t job_raw_cap;
+    char *job_norm;
+    size_t job_norm_len;
+    size_t job_norm_cap;
     bool job_valid;
 
     struct plan plans[PLAN_SLOTS];
@@ -115,8 +119,6 @@ struct trim *trim_new(const struct cfg_trim *cfg, series_fn out, void *ctx,
     t->fold = trim_fold_new();
     buf_init(&t->help, 0);
     buf_init(&t->metric, 0);
-    buf_init(&t->job_raw, 0);
-    buf_init(&t->job_norm, 0);
     t->max_series = cfg->max_series ? cfg->max_series : DEFAULT_MAX_SERIES;
     t->max_label_bytes =
         cfg->max_label_bytes ? cfg->max_label_bytes : DEFAULT_MAX_LABEL_BYTES;
@@ -180,8 +182,8 @@ void trim_free(struct trim **tp)
     trim_fold_free(&t->fold);
     free(t->work);
     free(t->sort_keys);
-    buf_release(&t->job_raw);
-    buf_release(&t->job_norm);
+    free(t->job_raw);
+    free(t->job_norm);
     for (size_t i = 0; i < PLAN_SLOTS; i++)
         free(t->plans[i].names);
     free(t);
@@ -289,22 +291,21 @@ static int sort_labels(struct trim *t, struct label *v, size_t n)
 /* job_name normalized as the ring does, from a one-entry cache. */
 static void normalize_job(struct trim *t, struct label *l)
 {
-    if (!(t->job_valid && t->job_raw.len == l->value_len &&
-          memcmp(t->job_raw.data, l->value, l->value_len) == 0)) {
+    if (!(t->job_valid && t->job_raw_len == l->value_len &&
+          memcmp(t->job_raw, l->value, l->value_len) == 0)) {
         size_t n = l->value_len;
-        /* Unlimited buffers: these cannot fail (xalloc aborts on out of
-         * memory). */
-        buf_reset(&t->job_raw);
-        (void)buf_add(&t->job_raw, l->value, n);
-        buf_reset(&t->job_norm);
-        (void)buf_reserve(&t->job_norm, n);
-        /* hashring_normalize() writes at most n bytes */
-        t->job_norm.len = hashring_normalize(t->job_norm.data, l->value, n);
-        t->job_norm.data[t->job_norm.len] = '\0';
+        if (n + 1 > t->job_raw_cap)
+            t->job_raw = xgrow(t->job_raw, &t->job_raw_cap, n + 1, 1);
+        if (n + 1 > t->job_norm_cap)
+            t->job_norm = xgrow(t->job_norm, &t->job_norm_cap, n + 1, 1);
+        memcpy(t->job_raw, l->value, n);
+        t->job_raw_len = n;
+        t->job_norm_len = hashring_normalize(t->job_norm, l->value, n);
+        t->job_norm[t->job_norm_len] = '\0';
         t->job_valid = true;
     }
-    l->value = t->job_norm.data;
-    l->value_len = (uint32_t)t->job_norm.len;
+    l->value = t->job_norm;
+    l->value_len = (uint32_t)t->job_norm_len;
 }
 
 static void store_help(struct trim *t, const char *help, size_t hlen,
