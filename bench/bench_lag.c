@@ -9,7 +9,9 @@
  * of a cold sweep (empty timestamp cache) and of a warm one (same offsets)
  * and the requests each sent, from kafka_lag's own counters.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,12 +145,26 @@ static void report(const char *what, int64_t ms,
            b->reader_seeks - a->reader_seeks);
 }
 
+/* argv[i] as a positive int, dflt when absent, 0 when it is not one (the
+ * range check below reports it). */
+static int arg_int(int argc, char **argv, int i, int dflt)
+{
+    if (argc <= i)
+        return dflt;
+    char *end;
+    errno = 0;
+    long v = strtol(argv[i], &end, 10);
+    if (errno || end == argv[i] || *end || v < 1 || v > INT_MAX)
+        return 0;
+    return (int)v;
+}
+
 int main(int argc, char **argv)
 {
-    int topics = argc > 1 ? atoi(argv[1]) : 20;
-    int parts = argc > 2 ? atoi(argv[2]) : 500;
-    int groups = argc > 3 ? atoi(argv[3]) : 50;
-    int msgs = argc > 4 ? atoi(argv[4]) : 10;
+    int topics = arg_int(argc, argv, 1, 20);
+    int parts = arg_int(argc, argv, 2, 500);
+    int groups = arg_int(argc, argv, 3, 50);
+    int msgs = arg_int(argc, argv, 4, 10);
     if (topics < 1 || parts < 1 || groups < 1 || msgs < 2 || topics > 99 ||
         groups > 99) {
         fprintf(stderr, "usage: bench_lag [TOPICS [PARTITIONS [GROUPS "
