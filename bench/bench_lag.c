@@ -9,7 +9,9 @@
  * of a cold sweep (empty timestamp cache) and of a warm one (same offsets)
  * and the requests each sent, from kafka_lag's own counters.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +21,8 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "kafka/kafka_lag.h"
+#include "util/clock.h"
 #include "util/log.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *boot,
                           const char *group)
@@ -64,7 +53,7 @@ static int produce_all(const char *boot, int topics, int parts, int msgs)
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, boot, NULL);
     if (!rk)
         return -1;
-    int64_t base = wall_ms() - 3600000;
+    int64_t base = clock_wall_ms() - 3600000;
     for (int t = 0; t < topics; t++) {
         char topic[32];
         snprintf(topic, sizeof(topic), "topic%02d", t);
@@ -156,12 +145,26 @@ static void report(const char *what, int64_t ms,
            b->reader_seeks - a->reader_seeks);
 }
 
+/* argv[i] as a positive int, dflt when absent, 0 when it is not one (the
+ * range check below reports it). */
+static int arg_int(int argc, char **argv, int i, int dflt)
+{
+    if (argc <= i)
+        return dflt;
+    char *end;
+    errno = 0;
+    long v = strtol(argv[i], &end, 10);
+    if (errno || end == argv[i] || *end || v < 1 || v > INT_MAX)
+        return 0;
+    return (int)v;
+}
+
 int main(int argc, char **argv)
 {
-    int topics = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 20;
-    int parts = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 500;
-    int groups = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 50;
-    int msgs = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 10;
+    int topics = arg_int(argc, argv, 1, 20);
+    int parts = arg_int(argc, argv, 2, 500);
+    int groups = arg_int(argc, argv, 3, 50);
+    int msgs = arg_int(argc, argv, 4, 10);
     if (topics < 1 || parts < 1 || groups < 1 || msgs < 2 || topics > 99 ||
         groups > 99) {
         fprintf(stderr, "usage: bench_lag [TOPICS [PARTITIONS [GROUPS "
@@ -195,13 +198,13 @@ int main(int argc, char **argv)
             goto out;
     }
     char *boot = (char *)rd_kafka_mock_cluster_bootstraps(mc);
-    int64_t t0 = mono_ms();
+    int64_t t0 = (int64_t)clock_mono_ms();
     if (produce_all(boot, topics, parts, msgs) != 0 ||
         commit_all(boot, topics, parts, groups, msgs) != 0)
         goto out;
     printf("setup: %d topics x %d partitions, %d groups, %d messages per "
            "partition: %" PRId64 " ms\n",
-           topics, parts, groups, msgs, mono_ms() - t0);
+           topics, parts, groups, msgs, (int64_t)clock_mono_ms() - t0);
 
     for (int g = 0; g < groups; g++) {
         snprintf(names[g], sizeof(names[g]), "group%02d", g);
@@ -221,9 +224,9 @@ int main(int argc, char **argv)
     const char *what[] = {"cold", "warm", "warm"};
     for (int i = 0; i < 3; i++) {
         struct kafka_lag_stats before = *kafka_lag_stats(kl);
-        t0 = mono_ms();
+        t0 = (int64_t)clock_mono_ms();
         int src = kafka_lag_sweep(kl, 300000, &c);
-        int64_t ms = mono_ms() - t0;
+        int64_t ms = (int64_t)clock_mono_ms() - t0;
         if (src != 0) {
             fprintf(stderr, "bench_lag: %s\n", c->error);
             goto out;
@@ -234,7 +237,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     kafka_lag_cluster_free(&c);
-    t0 = mono_ms();
+    t0 = (int64_t)clock_mono_ms();
     kafka_lag_free(&kl);
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);

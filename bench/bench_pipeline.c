@@ -46,6 +46,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/buf.h"
 #include "config.h"
 #include "influx/flink_schema.h"
@@ -90,7 +91,6 @@ struct bench {
 };
 
 static double cpu_s(void);
-static double wall_s(void);
 
 #define SPOOL_QUEUE_MAX (64u << 20)
 
@@ -161,9 +161,9 @@ static void spool_batch(struct bench *b, const struct buf *out, uint32_t points)
     if (q->queued + j->len > SPOOL_QUEUE_MAX) {
         /* the sink appends on the caller's thread then; the thread's
          * appends are serialized with this one by the mutex */
-        double w0 = wall_s(), c0 = cpu_s();
+        double w0 = clock_mono_s(), c0 = cpu_s();
         spooler_append(q, j);
-        b->spool_wait_s += (wall_s() - w0) - (cpu_s() - c0);
+        b->spool_wait_s += (clock_mono_s() - w0) - (cpu_s() - c0);
         pthread_mutex_unlock(&q->mu);
         return;
     }
@@ -343,13 +343,6 @@ static double cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One scrape cycle over the same series: returns its pipeline CPU time. */
 static double run_cycle(struct bench *b, struct promparse *pp, struct gen *g,
                         struct buf *in, size_t chunk, uint64_t *in_bytes)
@@ -372,6 +365,22 @@ static double run_cycle(struct bench *b, struct promparse *pp, struct gen *g,
     return t_pipe;
 }
 
+/* One cycle of the generated Flink stream (samples samples) from a reset
+ * parser: returns its pipeline time, with the parser's counts in *ps. */
+static double gen_cycle(struct bench *b, struct promparse *pp, struct buf *in,
+                        size_t chunk, uint64_t samples, uint64_t *in_bytes,
+                        struct promparse_stats *ps)
+{
+    struct gen g = {
+        .jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16, .target = samples};
+    g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
+             sizeof(task_metrics) / sizeof(task_metrics[0]);
+    promparse_reset(pp, NULL);
+    double t = run_cycle(b, pp, &g, in, chunk, in_bytes);
+    promparse_get_stats(pp, ps);
+    return t;
+}
+
 /* cycles more cycles; samples parsed in *parsed, returns the pipeline
  * time (CPU, plus the disk waits of the spool pass). */
 static double timed_cycles(struct bench *b, struct promparse *pp,
@@ -383,17 +392,8 @@ static double timed_cycles(struct bench *b, struct promparse *pp,
     *parsed = 0;
     b->spool_wait_s = 0;
     for (unsigned cy = 0; cy < cycles; cy++) {
-        struct gen g = {.jobs = 64,
-                        .tasks = 8,
-                        .ops = 2,
-                        .subtasks = 16,
-                        .target = samples};
-        g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
-                 sizeof(task_metrics) / sizeof(task_metrics[0]);
-        promparse_reset(pp, NULL);
-        t += run_cycle(b, pp, &g, in, chunk, &in_bytes);
         struct promparse_stats ps;
-        promparse_get_stats(pp, &ps);
+        t += gen_cycle(b, pp, in, chunk, samples, &in_bytes, &ps);
         *parsed += ps.samples;
     }
     return t + b->spool_wait_s;
@@ -425,13 +425,13 @@ static int spool_compare(struct bench *b, struct promparse *pp, struct buf *in,
     double t_on = timed_cycles(b, pp, in, chunk, samples, cycles, &n_on);
     double wait = b->spool_wait_s;
     b->down = NULL;
-    double w0 = wall_s();
+    double w0 = clock_mono_s();
     pthread_mutex_lock(&q.mu);
     q.stop = true;
     pthread_cond_signal(&q.cv);
     pthread_mutex_unlock(&q.mu);
     pthread_join(q.th, NULL);
-    double behind = wall_s() - w0;
+    double behind = clock_mono_s() - w0;
     struct spool_stats st;
     spool_get_stats(q.sp, &st);
     spool_close(&q.sp);
@@ -537,17 +537,8 @@ int main(int argc, char **argv)
     double t_total = 0;
     uint64_t parsed = 0, errors = 0;
     for (unsigned cy = 0; cy < cycles; cy++) {
-        struct gen g = {.jobs = 64,
-                        .tasks = 8,
-                        .ops = 2,
-                        .subtasks = 16,
-                        .target = samples};
-        g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
-                 sizeof(task_metrics) / sizeof(task_metrics[0]);
-        promparse_reset(pp, NULL);
-        double t = run_cycle(&b, pp, &g, &in, chunk, &in_bytes);
         struct promparse_stats ps;
-        promparse_get_stats(pp, &ps);
+        double t = gen_cycle(&b, pp, &in, chunk, samples, &in_bytes, &ps);
         parsed += ps.samples;
         errors += ps.errors;
         t_total += t;

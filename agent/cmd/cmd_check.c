@@ -14,30 +14,19 @@ int cmd_check(int argc, char **argv)
     const char *path = NULL;
     bool keys = false;
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"keys", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CMD_COMMON_OPTIONS,
     };
-    int c;
+    int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'k':
+    while ((c = cmd_getopt(argc, argv, "c:h", opts,
+                           "usage: lagwatch check -c FILE\n"
+                           "       lagwatch check --keys\n",
+                           "usage: lagwatch check -c FILE\n", &path, &rc)) > 0)
+        if (c == 'k')
             keys = true;
-            break;
-        case 'h':
-            printf("usage: lagwatch check -c FILE\n"
-                   "       lagwatch check --keys\n");
-            return 0;
-        default:
-            fprintf(stderr, "usage: lagwatch check -c FILE\n");
-            return EXIT_USAGE;
-        }
-    }
+    if (c == 0)
+        return rc;
     if (keys && !path && optind == argc) {
         /* Every key the loader accepts, from the same table that drives
          * parsing: what the man page must document. */
@@ -64,7 +53,7 @@ int cmd_check(int argc, char **argv)
         return EXIT_USAGE;
     }
     config_print(cfg, stdout);
-    int rc = 0;
+    rc = 0;
     if (cfg->influx.enabled) {
         printf("ring:\n");
         if (ringinfo_print(cfg, NULL, 0, false, stdout, err, sizeof(err)) < 0) {

@@ -20,35 +20,23 @@ int cmd_ring(int argc, char **argv)
     int rc = EXIT_USAGE;
     struct config *cfg = NULL;
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
         {"stats", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CMD_COMMON_OPTIONS,
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:k:sh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'k':
+    while ((c = cmd_getopt(argc, argv, "c:k:sh", opts, ring_usage, ring_usage,
+                           &path, &rc)) > 0) {
+        if (c == 'k') {
             keys = xgrow(keys, &capkeys, nkeys + 1, sizeof(*keys));
             keys[nkeys++] = optarg;
-            break;
-        case 's':
+        } else if (c == 's') {
             stats = true;
-            break;
-        case 'h':
-            fputs(ring_usage, stdout);
-            rc = 0;
-            goto out;
-        default:
-            fputs(ring_usage, stderr);
-            goto out;
         }
     }
+    if (c == 0)
+        goto out;
     if (!path || optind != argc) {
         fputs(ring_usage, stderr);
         goto out;

@@ -128,6 +128,19 @@ static int load(const char *path, const char *cli_level, struct config **cfgp,
     return 0;
 }
 
+/* Logs why the reload of path was refused, frees the new configuration
+ * and puts the running log level back. */
+static void reject_reload(const char *path, const char *why,
+                          struct config **ncfg, const char *cli_level,
+                          struct config *cfg)
+{
+    log_error("%s", why);
+    log_error("reload of '%s' rejected: keeping the running configuration",
+              path);
+    config_free(ncfg);
+    apply_log_level(cli_level, cfg);
+}
+
 /* On success the previous configuration is handed back in *oldp (the
  * endpoint is rebuilt from the difference), else *oldp is NULL. Returns -1
  * only when neither the new nor the running configuration could be set up
@@ -141,14 +154,8 @@ static int reload(const char *path, const char *cli_level, struct config **cfgp,
     struct config *ncfg = config_load(path, err, sizeof(err));
     if (!ncfg || apply_log_level(cli_level, ncfg) < 0) {
         if (ncfg)
-            log_error("invalid log level '%s'", cli_level);
-        else
-            log_error("%s", err);
-        log_error("reload of '%s' rejected: keeping the running "
-                  "configuration",
-                  path);
-        config_free(&ncfg);
-        apply_log_level(cli_level, *cfgp);
+            snprintf(err, sizeof(err), "invalid log level '%s'", cli_level);
+        reject_reload(path, err, &ncfg, cli_level, *cfgp);
         return 0;
     }
     char oldfp[HASHRING_FINGERPRINT_LEN + 1] = "";
@@ -165,12 +172,7 @@ static int reload(const char *path, const char *cli_level, struct config **cfgp,
     agent_free(agp);
     *agp = agent_new(ncfg, err, sizeof(err));
     if (!*agp) {
-        log_error("%s", err);
-        log_error("reload of '%s' rejected: keeping the running "
-                  "configuration",
-                  path);
-        config_free(&ncfg);
-        apply_log_level(cli_level, *cfgp);
+        reject_reload(path, err, &ncfg, cli_level, *cfgp);
         *agp = agent_new(*cfgp, err, sizeof(err));
         if (!*agp) {
             log_error("cannot set up the running configuration again: %s", err);
@@ -270,33 +272,21 @@ int cmd_run(int argc, char **argv)
     const char *cli_level = NULL;
     bool once = false;
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
         {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CMD_COMMON_OPTIONS,
     };
-    int c;
+    int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'o':
+    while ((c = cmd_getopt(argc, argv, "c:h", opts, run_usage, run_usage, &path,
+                           &rc)) > 0) {
+        if (c == 'o')
             once = true;
-            break;
-        case 'l':
+        else if (c == 'l')
             cli_level = optarg;
-            break;
-        case 'h':
-            fputs(run_usage, stdout);
-            return 0;
-        default:
-            fputs(run_usage, stderr);
-            return EXIT_USAGE;
-        }
     }
+    if (c == 0)
+        return rc;
     if (!path || optind != argc) {
         fputs(run_usage, stderr);
         return EXIT_USAGE;
@@ -314,7 +304,7 @@ int cmd_run(int argc, char **argv)
 
     struct config *cfg = NULL;
     struct agent *ag = NULL;
-    int rc = load(path, cli_level, &cfg, &ag);
+    rc = load(path, cli_level, &cfg, &ag);
     if (rc != 0)
         return rc;
 

@@ -159,30 +159,17 @@ int cmd_scrape(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     buf_init(&o.line, 0);
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CMD_COMMON_OPTIONS,
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'f':
+    while ((c = cmd_getopt(argc, argv, "c:f:h", opts, scrape_usage,
+                           scrape_usage, &path, &rc)) > 0)
+        if (c == 'f')
             format = optarg;
-            break;
-        case 'h':
-            fputs(scrape_usage, stdout);
-            rc = 0;
-            goto out;
-        default:
-            fputs(scrape_usage, stderr);
-            goto out;
-        }
-    }
+    if (c == 0)
+        goto out;
     if (optind != argc - 1) {
         fputs(scrape_usage, stderr);
         goto out;

@@ -431,67 +431,6 @@ size_t flink_metrics_subtask_timing(const struct flink_metrics *m,
     return set;
 }
 
-/* ======================= aggregated metrics ======================= */
-
-static double agg_field(const json_t *e, const char *key)
-{
-    double v;
-    if (num_of(json_object_get(e, key), &v) < 0)
-        return NAN;
-    return v;
-}
-
-int flink_json_agg_metrics(const char *s, size_t len,
-                           struct flink_agg_metrics *out, char *err,
-                           size_t errlen)
-{
-    int rc = -1;
-    json_t *root = load(s, len, err, errlen);
-
-    memset(out, 0, sizeof(*out));
-    if (!root)
-        goto out;
-    if (!json_is_array(root)) {
-        set_err(err, errlen, "not a JSON array of aggregated metrics");
-        goto out;
-    }
-    out->v = xcalloc(json_array_size(root) + 1, sizeof(*out->v));
-    for (size_t i = 0; i < json_array_size(root); i++) {
-        const json_t *e = json_array_get(root, i);
-        const char *id = str_key(e, "id");
-        struct flink_agg_metric *a;
-        if (!id)
-            continue;
-        a = &out->v[out->n++];
-        a->id = xstrdup(id);
-        a->min = agg_field(e, "min");
-        a->max = agg_field(e, "max");
-        a->avg = agg_field(e, "avg");
-        a->sum = agg_field(e, "sum");
-    }
-    rc = 0;
-out:
-    json_decref(root);
-    return rc;
-}
-
-void flink_agg_metrics_release(struct flink_agg_metrics *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i].id);
-    free(a->v);
-    memset(a, 0, sizeof(*a));
-}
-
-const struct flink_agg_metric *
-flink_agg_metrics_find(const struct flink_agg_metrics *a, const char *id)
-{
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->v[i].id, id) == 0)
-            return &a->v[i];
-    return NULL;
-}
-
 /* ======================= checkpoints ======================= */
 
 static enum flink_checkpoint_kind ckp_kind(const json_t *e)

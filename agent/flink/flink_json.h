@@ -103,25 +103,6 @@ int flink_metrics_get(const struct flink_metrics *m, const char *id,
 size_t flink_metrics_subtask_timing(const struct flink_metrics *m,
                                     struct task_timing_subtask *st, size_t n);
 
-/* ---- GET .../subtasks/metrics?get=..&agg=.. ---- */
-
-struct flink_agg_metric {
-    char *id;
-    double min, max, avg, sum; /* NaN when absent or "NaN" */
-};
-
-struct flink_agg_metrics {
-    struct flink_agg_metric *v;
-    size_t n;
-};
-
-int flink_json_agg_metrics(const char *s, size_t len,
-                           struct flink_agg_metrics *out, char *err,
-                           size_t errlen);
-void flink_agg_metrics_release(struct flink_agg_metrics *a);
-const struct flink_agg_metric *
-flink_agg_metrics_find(const struct flink_agg_metrics *a, const char *id);
-
 /* ---- GET /jobs/:jid/checkpoints ---- */
 
 enum flink_checkpoint_kind {

@@ -1,6 +1,6 @@
 /*
- * kafka_lag: measures consumer-group lag of one Kafka cluster (SPEC "Kafka
- * lag"), in records and in time.
+ * kafka_lag: measures consumer-group lag of one Kafka cluster (lagwatch(8),
+ * KAFKA LAG), in records and in time.
  *
  * A sweep reads, in this order so that lag can never come out negative:
  *   1. the groups: configured names, plus ListGroups matched against the

@@ -13,16 +13,6 @@
 
 /* ================ JSON ================ */
 
-static void json_str(struct buf *b, const char *s)
-{
-    jsonw_str(b, s, strlen(s));
-}
-
-static void json_seconds(struct buf *b, double v)
-{
-    jsonw_seconds(b, v);
-}
-
 static void json_part(struct buf *b, const struct kafka_lag_part *p)
 {
     buf_addf(b,
@@ -34,7 +24,7 @@ static void json_part(struct buf *b, const struct kafka_lag_part *p)
     if (unknown)
         buf_adds(b, "null,\"ts_unknown\":true");
     else
-        json_seconds(b, p->lag_seconds);
+        jsonw_seconds(b, p->lag_seconds);
     buf_addf(b, ",\"has_commit\":%s", p->has_commit ? "true" : "false");
     if (p->data_loss)
         buf_addf(b, ",\"data_loss\":true,\"lost_records\":%" PRId64,
@@ -48,11 +38,11 @@ static void json_part(struct buf *b, const struct kafka_lag_part *p)
 static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
 {
     buf_adds(b, "{\"topic\":");
-    json_str(b, t->topic);
+    jsonw_cstr(b, t->topic);
     buf_adds(b, ",\"ts_type\":");
-    json_str(b, t->ts_type ? t->ts_type : "unknown");
+    jsonw_cstr(b, t->ts_type ? t->ts_type : "unknown");
     buf_addf(b, ",\"max_lag\":%" PRId64 ",\"max_lag_seconds\":", t->max_lag);
-    json_seconds(b, t->max_lag_seconds);
+    jsonw_seconds(b, t->max_lag_seconds);
     buf_addf(b,
              ",\"slowest_partition\":%" PRId32 ",\"sum_lag\":%" PRId64
              ",\"consumed_through_ms\":%" PRId64 ",\"partition_count\":%zu",
@@ -74,11 +64,11 @@ static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
 static void json_cluster(struct buf *b, const struct kafka_lag_cluster *c)
 {
     buf_adds(b, "{\"name\":");
-    json_str(b, c->name ? c->name : "");
+    jsonw_cstr(b, c->name ? c->name : "");
     buf_addf(b, ",\"stale\":%s", c->stale ? "true" : "false");
     if (c->error) {
         buf_adds(b, ",\"error\":");
-        json_str(b, c->error);
+        jsonw_cstr(b, c->error);
     }
     buf_addf(b, ",\"swept_at_ms\":%" PRId64 ",\"groups\":[", c->swept_at_ms);
     for (size_t g = 0; g < c->n_groups; g++) {
@@ -86,10 +76,10 @@ static void json_cluster(struct buf *b, const struct kafka_lag_cluster *c)
         if (g > 0)
             buf_addc(b, ',');
         buf_adds(b, "{\"group\":");
-        json_str(b, kg->group);
+        jsonw_cstr(b, kg->group);
         if (kg->job) {
             buf_adds(b, ",\"job\":");
-            json_str(b, kg->job);
+            jsonw_cstr(b, kg->job);
         }
         buf_adds(b, ",\"topics\":[");
         for (size_t t = 0; t < kg->n_topics; t++) {

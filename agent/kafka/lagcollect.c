@@ -118,6 +118,60 @@ size_t lagcollect_count(const struct lagcollect *lc)
         n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
     }
 
+/* Writes the samples of family f for one topic of one group. */
+typedef void (*topic_fn)(struct expo *out, size_t f, const char *family,
+                         const struct kafka_lag_cluster *c,
+                         const struct kafka_lag_group *kg,
+                         const struct kafka_lag_topic *kt);
+
+static void each_topic(const struct lagcollect *lc, struct expo *out, size_t f,
+                       const char *family, topic_fn fn)
+{
+    for (size_t i = 0; i < lc->n; i++) {
+        const struct kafka_lag_cluster *c = lc->latest[i];
+        if (!c)
+            continue;
+        for (size_t g = 0; g < c->n_groups; g++) {
+            const struct kafka_lag_group *kg = &c->groups[g];
+            for (size_t t = 0; t < kg->n_topics; t++)
+                fn(out, f, family, c, kg, &kg->topics[t]);
+        }
+    }
+}
+
+static void topic_sample(struct expo *out, size_t f, const char *family,
+                         const struct kafka_lag_cluster *c,
+                         const struct kafka_lag_group *kg,
+                         const struct kafka_lag_topic *kt)
+{
+    struct label l[] = {LBL("cluster_name", c->name), LBL("group", kg->group),
+                        LBL("topic", kt->topic)};
+    double v = f == 0   ? (double)kt->max_lag
+               : f == 1 ? kt->max_lag_seconds
+               : f == 2 ? (double)kt->sum_lag
+               : f == 3 ? (double)kt->slowest_partition
+               : f == 4 ? (double)kt->consumed_through_ms / 1000.0
+                        : (double)kt->partitions;
+    expo_sample(out, family, l, 3, v);
+}
+
+static void part_samples(struct expo *out, size_t f, const char *family,
+                         const struct kafka_lag_cluster *c,
+                         const struct kafka_lag_group *kg,
+                         const struct kafka_lag_topic *kt)
+{
+    char part[16];
+    for (size_t p = 0; p < kt->n_parts; p++) {
+        snprintf(part, sizeof(part), "%" PRId32, kt->parts[p].partition);
+        struct label l[] = {LBL("cluster_name", c->name),
+                            LBL("group", kg->group), LBL("partition", part),
+                            LBL("topic", kt->topic)};
+        expo_sample(out, family, l, 4,
+                    f == 0 ? (double)kt->parts[p].lag
+                           : kt->parts[p].lag_seconds);
+    }
+}
+
 /* Families with the names kafka-lag-exporter users know, plus the time
  * guarantee lagwatch adds (consumed_through). Label cluster_name as there. */
 static void write_lag_series(const struct lagcollect *lc, struct expo *out)
@@ -141,31 +195,9 @@ static void write_lag_series(const struct lagcollect *lc, struct expo *out)
         {"kafka_consumergroup_group_partitions",
          "Partitions with a committed offset, per topic"},
     };
-    char part[16];
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
         expo_family(out, fam[f].name, "gauge", fam[f].help);
-        for (size_t i = 0; i < lc->n; i++) {
-            const struct kafka_lag_cluster *c = lc->latest[i];
-            if (!c)
-                continue;
-            for (size_t g = 0; g < c->n_groups; g++) {
-                const struct kafka_lag_group *kg = &c->groups[g];
-                for (size_t t = 0; t < kg->n_topics; t++) {
-                    const struct kafka_lag_topic *kt = &kg->topics[t];
-                    struct label l[] = {LBL("cluster_name", c->name),
-                                        LBL("group", kg->group),
-                                        LBL("topic", kt->topic)};
-                    double v = f == 0   ? (double)kt->max_lag
-                               : f == 1 ? kt->max_lag_seconds
-                               : f == 2 ? (double)kt->sum_lag
-                               : f == 3 ? (double)kt->slowest_partition
-                               : f == 4
-                                   ? (double)kt->consumed_through_ms / 1000.0
-                                   : (double)kt->partitions;
-                    expo_sample(out, fam[f].name, l, 3, v);
-                }
-            }
-        }
+        each_topic(lc, out, f, fam[f].name, topic_sample);
     }
     static const struct {
         const char *name, *help;
@@ -176,28 +208,7 @@ static void write_lag_series(const struct lagcollect *lc, struct expo *out)
     };
     for (size_t f = 0; f < 2; f++) {
         expo_family(out, pfam[f].name, "gauge", pfam[f].help);
-        for (size_t i = 0; i < lc->n; i++) {
-            const struct kafka_lag_cluster *c = lc->latest[i];
-            if (!c)
-                continue;
-            for (size_t g = 0; g < c->n_groups; g++) {
-                const struct kafka_lag_group *kg = &c->groups[g];
-                for (size_t t = 0; t < kg->n_topics; t++) {
-                    const struct kafka_lag_topic *kt = &kg->topics[t];
-                    for (size_t p = 0; p < kt->n_parts; p++) {
-                        snprintf(part, sizeof(part), "%" PRId32,
-                                 kt->parts[p].partition);
-                        struct label l[] = {LBL("cluster_name", c->name),
-                                            LBL("group", kg->group),
-                                            LBL("partition", part),
-                                            LBL("topic", kt->topic)};
-                        expo_sample(out, pfam[f].name, l, 4,
-                                    f == 0 ? (double)kt->parts[p].lag
-                                           : kt->parts[p].lag_seconds);
-                    }
-                }
-            }
-        }
+        each_topic(lc, out, f, pfam[f].name, part_samples);
     }
 }
 

@@ -23,25 +23,10 @@ struct tally {
     int64_t through;  /* min consumed_through_ms over matched topics */
 };
 
-/* Appends the escaped text of s (no quotes), at most max bytes of it. A
- * clip may cut a UTF-8 sequence: its bytes then come out as \ufffd, which
- * is still valid JSON. */
-static void json_esc(struct buf *b, const char *s, size_t max)
-{
-    jsonw_escape(b, s, max == SIZE_MAX ? strlen(s) : strnlen(s, max));
-}
-
-void ready_json_str(struct buf *b, const char *s, size_t max)
-{
-    buf_addc(b, '"');
-    json_esc(b, s, max);
-    buf_addc(b, '"');
-}
-
 static void json_str_or_null(struct buf *b, const char *s, size_t max)
 {
     if (s)
-        ready_json_str(b, s, max);
+        jsonw_cstrn(b, s, max);
     else
         buf_adds(b, "null");
 }
@@ -51,11 +36,11 @@ static int fail(struct buf *b, int status, const char *what, const char *val,
                 const char *tail)
 {
     buf_adds(b, "{\"error\":\"");
-    json_esc(b, what, SIZE_MAX);
+    jsonw_escape_cstrn(b, what, SIZE_MAX);
     if (val)
-        json_esc(b, val, READY_ECHO_MAX);
+        jsonw_escape_cstrn(b, val, READY_ECHO_MAX);
     if (tail)
-        json_esc(b, tail, SIZE_MAX);
+        jsonw_escape_cstrn(b, tail, SIZE_MAX);
     buf_adds(b, "\"}");
     return status;
 }
@@ -101,9 +86,9 @@ static void scan(const struct kafka_lag_cluster *const *clusters, size_t n,
                 if (list->len > 0)
                     buf_addc(list, ',');
                 buf_adds(list, "{\"cluster\":");
-                ready_json_str(list, c->name ? c->name : "", SIZE_MAX);
+                jsonw_cstr(list, c->name ? c->name : "");
                 buf_adds(list, ",\"topic\":");
-                ready_json_str(list, tp->topic ? tp->topic : "", SIZE_MAX);
+                jsonw_cstr(list, tp->topic ? tp->topic : "");
                 buf_addf(list,
                          ",\"consumed_through_ms\":%" PRId64
                          ",\"max_lag_seconds\":",
@@ -135,9 +120,9 @@ static int evaluate(const struct kafka_lag_cluster *const *clusters, size_t n,
         return fail(json, 400, "empty parameter 'cluster'", NULL, NULL);
     if (timefmt_parse_time(until, &until_ms, &why) < 0) {
         buf_adds(json, "{\"error\":\"bad parameter 'until' '");
-        json_esc(json, until, READY_ECHO_MAX);
+        jsonw_escape_cstrn(json, until, READY_ECHO_MAX);
         buf_adds(json, "': ");
-        json_esc(json, why, SIZE_MAX);
+        jsonw_escape_cstrn(json, why, SIZE_MAX);
         buf_adds(json, "\"}");
         return 400;
     }
@@ -149,9 +134,9 @@ static int evaluate(const struct kafka_lag_cluster *const *clusters, size_t n,
         return fail(json, 404, "unknown group '", group, "'");
     if (topic && !t.any_topic) {
         buf_adds(json, "{\"error\":\"unknown topic '");
-        json_esc(json, topic, READY_ECHO_MAX);
+        jsonw_escape_cstrn(json, topic, READY_ECHO_MAX);
         buf_adds(json, "' for group '");
-        json_esc(json, group, READY_ECHO_MAX);
+        jsonw_escape_cstrn(json, group, READY_ECHO_MAX);
         buf_adds(json, "'\"}");
         return 404;
     }
@@ -164,7 +149,7 @@ static int evaluate(const struct kafka_lag_cluster *const *clusters, size_t n,
     bool ready = known && t.through >= until_ms;
 
     buf_addf(json, "{\"ready\":%s,\"group\":", ready ? "true" : "false");
-    ready_json_str(json, group, READY_ECHO_MAX);
+    jsonw_cstrn(json, group, READY_ECHO_MAX);
     buf_adds(json, ",\"topic\":");
     json_str_or_null(json, topic, READY_ECHO_MAX);
     buf_adds(json, ",\"cluster\":");

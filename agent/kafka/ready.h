@@ -45,8 +45,4 @@ int ready_eval(const struct kafka_lag_cluster *const *clusters, size_t n,
                const char *group, const char *topic, const char *cluster,
                const char *until, struct buf *json);
 
-/* Appends s as a JSON string (quotes included), escaped as above, reading
- * at most max bytes of s. Exposed for the tests. */
-void ready_json_str(struct buf *b, const char *s, size_t max);
-
 #endif

@@ -1,8 +1,5 @@
-/* strtod_l and newlocale are POSIX 2008 / GNU; the build defines this too. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-
+/* strtod_l and newlocale are POSIX 2008 / GNU: configure defines
+ * _GNU_SOURCE (AC_USE_SYSTEM_EXTENSIONS). */
 #include "pipeline/promparse.h"
 
 #include <errno.h>
@@ -15,8 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/promscan.h"
+#include "pipeline/promvalue.h"
 #include "util/bytes_eq.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -53,9 +53,9 @@ struct promparse {
      * shape is that of the sample being handed out, 0 when unknown. */
     uint64_t memo_gen;
     uint64_t shape;
-    /* Gathers the quote offsets of a label set (AVX2 or SSE2). */
-    size_t (*gather)(const char *q, const char *end, uint32_t *qp,
-                     unsigned *bad);
+    /* Gathers the quote offsets of a label set (AVX2 or SSE2); NULL
+     * without SIMD, and then there is no fast label path. */
+    promscan_gather_fn gather;
 
     /* The family opened by the latest HELP or TYPE line. */
     bool have_family;
@@ -103,76 +103,6 @@ static inline char *skip_ws(char *q)
     return q;
 }
 
-/*
- * Token scanners. Names and label values make up most of a line, and byte
- * loops or a memchr call per token were the largest cost in profiles on the
- * Flink fixtures (SSE2 here: 250-300 ns per sample, byte loops: ~440), so
- * with SSE2 (every x86-64) they test 16 bytes at a time. This reads up to 31
- * bytes past the line's NUL sentinel (the AVX2 quote gatherer loads 32): the
- * work buffer has that padding, zeroed once so nothing uninitialised is ever
- * read. Other machines use the byte loops.
- */
-#define SCAN_PAD 32
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-
-/* First byte at or after q that is not in [a-zA-Z0-9_] (plus ':' when
- * colon is set). Bytes >= 0x80 are negative as signed chars and so fall
- * outside every range. */
-static inline char *scan_name(char *q, bool colon)
-{
-    const __m128i d_lo = _mm_set1_epi8('0' - 1), d_hi = _mm_set1_epi8('9' + 1);
-    const __m128i a_lo = _mm_set1_epi8('a' - 1), a_hi = _mm_set1_epi8('z' + 1);
-    const __m128i low = _mm_set1_epi8(0x20), us = _mm_set1_epi8('_');
-    const __m128i co = _mm_set1_epi8(colon ? ':' : '_');
-    for (;; q += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-        __m128i l = _mm_or_si128(x, low); /* folds A-Z onto a-z */
-        __m128i m =
-            _mm_and_si128(_mm_cmpgt_epi8(x, d_lo), _mm_cmplt_epi8(x, d_hi));
-        m = _mm_or_si128(
-            m, _mm_and_si128(_mm_cmpgt_epi8(l, a_lo), _mm_cmplt_epi8(l, a_hi)));
-        m = _mm_or_si128(m, _mm_cmpeq_epi8(x, us));
-        m = _mm_or_si128(m, _mm_cmpeq_epi8(x, co));
-        unsigned stop = ~(unsigned)_mm_movemask_epi8(m) & 0xffffu;
-        if (stop)
-            return q + __builtin_ctz(stop);
-    }
-}
-
-/* First '"', '\\' or NUL at or after q. */
-static inline char *scan_lvalue(char *q)
-{
-    const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    const __m128i zero = _mm_setzero_si128();
-    for (;; q += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-        __m128i m = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)),
-            _mm_cmpeq_epi8(x, zero));
-        unsigned hit = (unsigned)_mm_movemask_epi8(m);
-        if (hit)
-            return q + __builtin_ctz(hit);
-    }
-}
-#else
-static inline char *scan_name(char *q, bool colon)
-{
-    unsigned char c = colon ? C_MNAME : C_LNAME;
-    while (cl(q) & c)
-        q++;
-    return q;
-}
-
-static inline char *scan_lvalue(char *q)
-{
-    while (*q != '"' && *q != '\\' && *q != '\0')
-        q++;
-    return q;
-}
-#endif
-
 /* ====================== Errors ====================================== */
 
 /* Counts a malformed line and logs the first few of a body. at is the byte
@@ -205,148 +135,6 @@ static void line_error(struct promparse *p, const char *src, size_t n,
     log_warn("malformed line in '%s' line %" PRIu64 ": %s (column %zu, "
              "near '%s')",
              p->target, p->lineno, why, at + 1, ex);
-}
-
-/* ====================== Values ====================================== */
-
-static const double pow10_exact[] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-static bool eq_nocase(const char *s, size_t n, const char *lit)
-{
-    size_t i = 0;
-    for (; i < n && lit[i]; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != lit[i])
-            return false;
-    }
-    return i == n && lit[i] == '\0';
-}
-
-/*
- * Accepts what Go's strconv.ParseFloat accepts for decimal input (the
- * function Prometheus uses): [+-]digits[.digits][e[+-]digits] with digits
- * on at least one side of the point, "inf"/"infinity" with an optional sign
- * and "nan" without one, case-insensitively. Hex floats and underscores are
- * rejected, and so is overflow to infinity (Go's ErrRange); underflow gives
- * 0 or a subnormal as in Go. s[n] must be NUL.
- *
- * The common case, a mantissa up to 2^53 (about 16 significant digits) and
- * a power of ten up to 1e22, is computed as one correctly rounded multiply
- * or divide of two exactly representable doubles (Clinger's fast path),
- * which equals strtod's result; everything else goes to strtod_l.
- */
-static int parse_value(const struct promparse *p, const char *s, size_t n,
-                       double *out)
-{
-    const char *q = s, *end = s + n;
-    bool neg = false;
-    if (q < end && (*q == '+' || *q == '-')) {
-        neg = *q == '-';
-        q++;
-    }
-    if (q == end)
-        return -1;
-    if (!(*q >= '0' && *q <= '9') && *q != '.') {
-        if (eq_nocase(q, (size_t)(end - q), "inf") ||
-            eq_nocase(q, (size_t)(end - q), "infinity")) {
-            *out = neg ? -HUGE_VAL : HUGE_VAL;
-            return 0;
-        }
-        if (q == s && eq_nocase(q, n, "nan")) {
-            *out = NAN;
-            return 0;
-        }
-        return -1;
-    }
-
-    uint64_t m = 0;
-    int exp10 = 0, ndigits = 0;
-    bool exact = true;
-    for (; q < end && *q >= '0' && *q <= '9'; q++, ndigits++) {
-        if (m < UINT64_C(100000000000000000))
-            m = m * 10 + (uint64_t)(*q - '0');
-        else
-            exact = false;
-    }
-    if (q < end && *q == '.') {
-        for (q++; q < end && *q >= '0' && *q <= '9'; q++, ndigits++) {
-            if (m < UINT64_C(100000000000000000)) {
-                m = m * 10 + (uint64_t)(*q - '0');
-                exp10--;
-            } else {
-                exact = false;
-            }
-        }
-    }
-    if (ndigits == 0)
-        return -1;
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        q++;
-        bool eneg = false;
-        if (q < end && (*q == '+' || *q == '-')) {
-            eneg = *q == '-';
-            q++;
-        }
-        if (q == end || !(*q >= '0' && *q <= '9'))
-            return -1;
-        int e = 0;
-        for (; q < end && *q >= '0' && *q <= '9'; q++)
-            if (e < 100000)
-                e = e * 10 + (*q - '0');
-        exp10 += eneg ? -e : e;
-    }
-    if (q != end)
-        return -1;
-
-    if (exact && m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
-        double d = (double)m;
-        if (exp10 < 0)
-            d /= pow10_exact[-exp10];
-        else
-            d *= pow10_exact[exp10];
-        *out = neg ? -d : d;
-        return 0;
-    }
-
-    char *ep;
-    errno = 0;
-    double d = strtod_l(s, &ep, p->c_locale);
-    if (ep != end)
-        return -1;
-    if (errno == ERANGE && isinf(d))
-        return -1;
-    *out = d;
-    return 0;
-}
-
-/* An int64 in decimal with an optional sign (Go's ParseInt base 10). */
-static int parse_ts(const char *s, size_t n, int64_t *out)
-{
-    const char *q = s, *end = s + n;
-    bool neg = false;
-    if (q < end && (*q == '+' || *q == '-')) {
-        neg = *q == '-';
-        q++;
-    }
-    if (q == end)
-        return -1;
-    uint64_t v = 0;
-    uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; q < end; q++) {
-        if (!(*q >= '0' && *q <= '9'))
-            return -1;
-        unsigned d = (unsigned)(*q - '0');
-        if (v > (lim - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
 }
 
 /* ====================== Families ==================================== */
@@ -407,7 +195,7 @@ static char *scan_metric_name(char *q)
 {
     if (!(cl(q) & C_MFIRST))
         return NULL;
-    return scan_name(q + 1, true);
+    return promscan_name(q + 1, true);
 }
 
 /* Unescapes label value text in place from r (just after the opening quote
@@ -478,90 +266,6 @@ static inline bool label_dup(const struct promparse *p, size_t nl,
     return false;
 }
 
-#if defined(__SSE2__)
-/* The offsets from q of the '"' in q[0..end) into qp, in order; returns
- * their number. *bad is set nonzero when a '\\' or a NUL is in there:
- * only whether, so the full blocks just accumulate them; the last block (1
- * to 16 bytes) is masked to the line. Reads up to 15 bytes past end. */
-static size_t gather_quotes_sse2(const char *q, const char *end, uint32_t *qp,
-                                 unsigned *bad)
-{
-    const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    const __m128i zero = _mm_setzero_si128();
-    const __m128i ones = _mm_set1_epi8((char)0xff);
-    __m128i acc_bs = zero, acc_min = ones;
-    size_t nq = 0;
-    const char *b = q;
-    for (; end - b > 16; b += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)b);
-        acc_bs = _mm_or_si128(acc_bs, _mm_cmpeq_epi8(x, bs));
-        acc_min = _mm_min_epu8(acc_min, x);
-        unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq));
-        while (mq) {
-            qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
-            mq &= mq - 1;
-        }
-    }
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)b);
-    unsigned keep = (1u << (end - b)) - 1;
-    unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq)) & keep;
-    *bad = ((unsigned)_mm_movemask_epi8(
-                _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, zero))) &
-            keep) |
-           (unsigned)_mm_movemask_epi8(
-               _mm_or_si128(acc_bs, _mm_cmpeq_epi8(acc_min, zero)));
-    while (mq) {
-        qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
-        mq &= mq - 1;
-    }
-    return nq;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define HAVE_GATHER_AVX2 1
-#include <immintrin.h>
-
-/* gather_quotes_sse2() 32 bytes at a time, for CPUs that have AVX2 (chosen
- * at run time): half the blocks on a Flink line of ~500 bytes. Reads up to
- * 31 bytes past end. */
-__attribute__((target("avx2"))) static size_t
-gather_quotes_avx2(const char *q, const char *end, uint32_t *qp, unsigned *bad)
-{
-    const __m256i dq = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
-    const __m256i zero = _mm256_setzero_si256();
-    const __m256i ones = _mm256_set1_epi8((char)0xff);
-    __m256i acc_bs = zero, acc_min = ones;
-    size_t nq = 0;
-    const char *b = q;
-    for (; end - b > 32; b += 32) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)b);
-        acc_bs = _mm256_or_si256(acc_bs, _mm256_cmpeq_epi8(x, bs));
-        acc_min = _mm256_min_epu8(acc_min, x);
-        uint32_t mq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, dq));
-        while (mq) {
-            qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
-            mq &= mq - 1;
-        }
-    }
-    __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)b);
-    /* end - b is 0..32: shifted as 64 bits, 32 is a defined shift */
-    uint32_t keep = (uint32_t)(UINT64_C(0xffffffff) >> (32 - (end - b)));
-    uint32_t mq =
-        (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, dq)) & keep;
-    uint32_t last = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
-                        _mm256_cmpeq_epi8(x, bs), _mm256_cmpeq_epi8(x, zero))) &
-                    keep;
-    uint32_t acc = (uint32_t)_mm256_movemask_epi8(
-        _mm256_or_si256(acc_bs, _mm256_cmpeq_epi8(acc_min, zero)));
-    *bad = (last | acc) != 0;
-    while (mq) {
-        qp[nq++] = (uint32_t)(b - q) + (uint32_t)__builtin_ctz(mq);
-        mq &= mq - 1;
-    }
-    return nq;
-}
-#endif
-
 /*
  * The label set as reporters write it, {name="value",...} with an optional
  * trailing comma, no blanks, no backslash and no NUL, parsed from the
@@ -604,7 +308,7 @@ static char *parse_labels_fast(struct promparse *p, char *q, char *end,
                 label_seen(&seen, p->labels[i].name, p->labels[i].name_len);
         }
         if (!memo) {
-            if (!(cl(ln) & C_LFIRST) || scan_name(ln + 1, false) != ln_end)
+            if (!(cl(ln) & C_LFIRST) || promscan_name(ln + 1, false) != ln_end)
                 goto bail;
             if (nl == p->max_labels || label_dup(p, nl, &seen, ln, lnl))
                 goto bail;
@@ -648,7 +352,6 @@ bail:
     }
     return NULL;
 }
-#endif
 
 #define FAIL(pos, msg)                                                         \
     do {                                                                       \
@@ -676,13 +379,11 @@ static const char *parse_sample(struct promparse *p, char *l, size_t n, char *q,
     uint64_t seen = 0;
     p->shape = 0;
     if (*q == '{') {
-#if defined(__SSE2__)
-        char *fq = parse_labels_fast(p, q + 1, end, &nl);
+        char *fq = p->gather ? parse_labels_fast(p, q + 1, end, &nl) : NULL;
         if (fq) {
             q = fq;
             goto labels_parsed;
         }
-#endif
         q++;
         for (;;) {
             q = skip_ws(q);
@@ -691,7 +392,7 @@ static const char *parse_sample(struct promparse *p, char *l, size_t n, char *q,
             char *ln = q;
             if (!(cl(q) & C_LFIRST))
                 FAIL(q, *q ? "invalid label name" : "unterminated label set");
-            q = scan_name(q + 1, false);
+            q = promscan_name(q + 1, false);
             char *ln_end = q;
             q = skip_ws(q);
             if (*q != '=')
@@ -700,7 +401,7 @@ static const char *parse_sample(struct promparse *p, char *l, size_t n, char *q,
             if (*q != '"')
                 FAIL(q, "expected '\"' to open label value");
             char *v = ++q;
-            char *close = scan_lvalue(v);
+            char *close = promscan_lvalue(v);
             char *v_end = close;
             if (*close == '\\')
                 close = unescape_lvalue(close, &v_end);
@@ -732,9 +433,7 @@ static const char *parse_sample(struct promparse *p, char *l, size_t n, char *q,
                        : "unterminated label set");
         }
         q++;
-#if defined(__SSE2__)
 labels_parsed:;
-#endif
         char *after = q;
         q = skip_ws(q);
         blank = q > after;
@@ -752,7 +451,8 @@ labels_parsed:;
     q = skip_ws(q);
     *val_end = '\0';
     struct sample s;
-    if (parse_value(p, val, (size_t)(val_end - val), &s.value) < 0)
+    if (promvalue_parse(val, (size_t)(val_end - val), p->c_locale, &s.value) <
+        0)
         FAIL(val, "invalid value");
 
     s.has_ts = false;
@@ -761,7 +461,7 @@ labels_parsed:;
         char *ts = q;
         while (!(cl(q) & C_STOP))
             q++;
-        if (parse_ts(ts, (size_t)(q - ts), &s.ts_ms) < 0)
+        if (promvalue_parse_ts(ts, (size_t)(q - ts), &s.ts_ms) < 0)
             FAIL(ts, "invalid timestamp");
         s.has_ts = true;
         q = skip_ws(q);
@@ -938,7 +638,7 @@ struct promparse *promparse_new(const struct promparse_opts *o, sample_fn fn,
     p->max_logged = d.max_logged_errors ? d.max_logged_errors
                                         : PROMPARSE_DEFAULT_MAX_LOGGED_ERRORS;
     p->part = xmalloc(p->max_line + 2);
-    p->work = xcalloc(1, p->max_line + 2 + SCAN_PAD);
+    p->work = xcalloc(1, p->max_line + 2 + PROMSCAN_PAD);
     p->labels = xcalloc(p->max_labels, sizeof(*p->labels));
     p->qpos = xcalloc(p->max_line + 32, sizeof(*p->qpos));
     p->memo = xmalloc(p->max_line + 1);
@@ -949,17 +649,8 @@ struct promparse *promparse_new(const struct promparse_opts *o, sample_fn fn,
      * the monotonic clock in ns puts the new ids above every old one (the
      * old parser made at most one id per line parsed, far under one per
      * ns). */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    p->memo_gen =
-        (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec;
-#if defined(HAVE_GATHER_AVX2)
-    p->gather = gather_quotes_sse2;
-    if (!d.no_avx2 && __builtin_cpu_supports("avx2"))
-        p->gather = gather_quotes_avx2;
-#elif defined(__SSE2__)
-    p->gather = gather_quotes_sse2;
-#endif
+    p->memo_gen = clock_mono_ns();
+    p->gather = promscan_gather_for(d.no_avx2);
     buf_init(&p->fam_name, p->max_line + 1);
     buf_init(&p->fam_help, p->max_line + 1);
     return p;

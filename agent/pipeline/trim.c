@@ -5,15 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
-#include "util/bytes_eq.h"
 #include "hashring/hashring.h"
 #include "pipeline/labelset.h"
 #include "pipeline/relabel.h"
+#include "pipeline/trim_fold.h"
+#include "util/buf.h"
+#include "util/bytes_eq.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_MAX_SERIES      1000000u
@@ -64,23 +62,6 @@ struct match_cache {
     bool result;
 };
 
-/* One fold group. Its key, metric and family live in trim.keys (offsets:
- * the buffer moves as it grows). */
-struct fold {
-    uint64_t hash;
-    size_t key_off;
-    size_t key_len;
-    size_t metric_off;
-    size_t metric_len;
-    size_t family_off;
-    size_t family_len;
-    enum metric_type type;
-    int64_t ts_ms;
-    double max;
-    double sum;
-    uint32_t count;
-};
-
 struct trim {
     series_fn out;
     void *ctx;
@@ -99,26 +80,11 @@ struct trim {
     uint64_t cycle_series; /* direct series + fold groups this cycle */
 
     /* HELP text of the last family and the metric name taken from it. */
-    char *help;
-    size_t help_len;
-    size_t help_cap;
-    char *metric;
-    size_t metric_len;
-    size_t metric_cap;
+    struct buf help;
+    struct buf metric;
     bool help_valid;
 
-    struct fold *groups;
-    size_t ngroups;
-    size_t groups_cap;
-    uint32_t *slots; /* open addressing: group index + 1, 0 = empty */
-    size_t nslots;   /* power of two */
-    char *keys;
-    size_t keys_len;
-    size_t keys_cap;
-    char *kbuf; /* the key being looked up */
-    size_t kbuf_cap;
-    struct label *flush_labels;
-    size_t flush_cap;
+    struct trim_fold *fold;
 
     /* The working label array when there are no relabel rules (the
      * labelset is then only the arena), and the sort keys. */
@@ -136,10 +102,6 @@ struct trim {
     bool job_valid;
 
     struct plan plans[PLAN_SLOTS];
-    /* The last fold group a sample went to: the subtasks of one operator
-     * mostly come one after the other. */
-    size_t last_group;
-    bool last_group_valid;
 
     struct trim_stats st;
 };
@@ -153,6 +115,9 @@ struct trim *trim_new(const struct cfg_trim *cfg, series_fn out, void *ctx,
     t->out = out;
     t->ctx = ctx;
     t->ls = labelset_new();
+    t->fold = trim_fold_new();
+    buf_init(&t->help, 0);
+    buf_init(&t->metric, 0);
     t->max_series = cfg->max_series ? cfg->max_series : DEFAULT_MAX_SERIES;
     t->max_label_bytes =
         cfg->max_label_bytes ? cfg->max_label_bytes : DEFAULT_MAX_LABEL_BYTES;
@@ -211,13 +176,9 @@ void trim_free(struct trim **tp)
     for (size_t i = 0; i < t->nfold; i++)
         relabel_regex_free(&t->fold_re[i]);
     free(t->fold_re);
-    free(t->help);
-    free(t->metric);
-    free(t->groups);
-    free(t->slots);
-    free(t->keys);
-    free(t->kbuf);
-    free(t->flush_labels);
+    buf_release(&t->help);
+    buf_release(&t->metric);
+    trim_fold_free(&t->fold);
     free(t->work);
     free(t->sort_keys);
     free(t->job_raw);
@@ -252,23 +213,16 @@ static bool cached_match(struct match_cache *c, const char *s, size_t n,
     return r;
 }
 
-/* Label names are short and mostly differ in length or first byte: test
- * those inline before calling memcmp. */
-static inline bool same_bytes(const char *a, const char *b, size_t n)
-{
-    return n == 0 || (a[0] == b[0] && memcmp(a, b, n) == 0);
-}
-
 static inline bool name_is(const struct label *l, const char *name, size_t len)
 {
-    return l->name_len == len && same_bytes(l->name, name, len);
+    return l->name_len == len && bytes_eq(l->name, name, len);
 }
 
 static bool is_dropped(const struct trim *t, const struct label *l)
 {
     for (size_t i = 0; i < t->ndrop; i++)
         if (l->name_len == t->drop_len[i] &&
-            same_bytes(l->name, t->drop[i], l->name_len))
+            bytes_eq(l->name, t->drop[i], l->name_len))
             return true;
     return false;
 }
@@ -355,16 +309,12 @@ static void normalize_job(struct trim *t, struct label *l)
 static void store_help(struct trim *t, const char *help, size_t hlen,
                        size_t mlen)
 {
-    if (hlen + 1 > t->help_cap)
-        t->help = xgrow(t->help, &t->help_cap, hlen + 1, 1);
-    memcpy(t->help, help, hlen);
-    t->help[hlen] = '\0';
-    t->help_len = hlen;
-    if (mlen + 1 > t->metric_cap)
-        t->metric = xgrow(t->metric, &t->metric_cap, mlen + 1, 1);
-    memcpy(t->metric, help, mlen);
-    t->metric[mlen] = '\0';
-    t->metric_len = mlen;
+    /* Unlimited buffers: these cannot fail (xalloc aborts on out of
+     * memory). */
+    buf_reset(&t->help);
+    (void)buf_add(&t->help, help, hlen);
+    buf_reset(&t->metric);
+    (void)buf_add(&t->metric, help, mlen);
     t->help_valid = true;
 }
 
@@ -374,17 +324,17 @@ static const char *metric_of(struct trim *t, const struct sample *s,
                              size_t *len)
 {
     if (s->help && s->help_len) {
-        if (t->help_valid && t->help_len == s->help_len &&
-            memcmp(t->help, s->help, s->help_len) == 0) {
-            *len = t->metric_len;
-            return t->metric;
+        if (t->help_valid && t->help.len == s->help_len &&
+            memcmp(t->help.data, s->help, s->help_len) == 0) {
+            *len = t->metric.len;
+            return t->metric.data;
         }
         static const char scope[] = " (scope: ";
         const char *p = memmem(s->help, s->help_len, scope, sizeof(scope) - 1);
         if (p && p > s->help) {
             store_help(t, s->help, s->help_len, (size_t)(p - s->help));
-            *len = t->metric_len;
-            return t->metric;
+            *len = t->metric.len;
+            return t->metric.data;
         }
     }
     const char *f = s->family ? s->family : s->name;
@@ -539,190 +489,28 @@ static long plan_apply(struct trim *t, const struct plan *pl,
     return (long)o;
 }
 
-/* ===================== fold table ===================== */
+/* ===================== folding ===================== */
 
-static void put_u32(char *p, uint32_t v)
+static int fold_add(struct trim *t, const struct series *se, size_t subtask)
 {
-    memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t get_u32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-/* Key = name and every label but subtask_index, length-prefixed so that no
- * byte sequence is ambiguous, with a NUL after each string so that flush
- * can hand the strings out as they are. */
-static size_t build_key(struct trim *t, const char *name, size_t name_len,
-                        const struct label *v, size_t n, size_t skip)
-{
-    size_t need = 4 + name_len + 1 + 4;
-    for (size_t i = 0; i < n; i++)
-        need += 8 + v[i].name_len + 1 + v[i].value_len + 1;
-    if (need > t->kbuf_cap)
-        t->kbuf = xgrow(t->kbuf, &t->kbuf_cap, need, 1);
-    char *p = t->kbuf;
-    put_u32(p, (uint32_t)name_len);
-    p += 4;
-    memcpy(p, name, name_len);
-    p += name_len;
-    *p++ = '\0';
-    put_u32(p, (uint32_t)(n - 1));
-    p += 4;
-    for (size_t i = 0; i < n; i++) {
-        if (i == skip)
-            continue;
-        put_u32(p, v[i].name_len);
-        put_u32(p + 4, v[i].value_len);
-        p += 8;
-        memcpy(p, v[i].name, v[i].name_len);
-        p += v[i].name_len;
-        *p++ = '\0';
-        memcpy(p, v[i].value, v[i].value_len);
-        p += v[i].value_len;
-        *p++ = '\0';
-    }
-    return (size_t)(p - t->kbuf);
-}
-
-static void slots_insert(uint32_t *slots, size_t nslots, uint64_t h,
-                         uint32_t val)
-{
-    size_t mask = nslots - 1;
-    size_t i = (size_t)h & mask;
-    while (slots[i])
-        i = (i + 1) & mask;
-    slots[i] = val;
-}
-
-static void slots_grow(struct trim *t)
-{
-    size_t n = t->nslots ? t->nslots * 2 : 1024;
-    uint32_t *s = xcalloc(n, sizeof(*s));
-    for (size_t g = 0; g < t->ngroups; g++)
-        slots_insert(s, n, t->groups[g].hash, (uint32_t)(g + 1));
-    free(t->slots);
-    t->slots = s;
-    t->nslots = n;
-}
-
-static size_t keys_append(struct trim *t, const char *p, size_t n, bool nul)
-{
-    size_t need = t->keys_len + n + (nul ? 1 : 0);
-    if (need > t->keys_cap)
-        t->keys = xgrow(t->keys, &t->keys_cap, need, 1);
-    size_t off = t->keys_len;
-    memcpy(t->keys + off, p, n);
-    if (nul)
-        t->keys[off + n] = '\0';
-    t->keys_len = need;
-    return off;
-}
-
-/* Whether group g's key is the one build_key() would make of name and
- * v[0..n) without v[skip]; compares without building it. */
-static bool key_is(const struct trim *t, const struct fold *g, const char *name,
-                   size_t name_len, const struct label *v, size_t n,
-                   size_t skip)
-{
-    const char *p = t->keys + g->key_off;
-    const char *end = p + g->key_len;
-    if (get_u32(p) != name_len || !bytes_eq(p + 4, name, name_len))
-        return false;
-    p += 4 + name_len + 1;
-    if (get_u32(p) != n - 1)
-        return false;
-    p += 4;
-    for (size_t i = 0; i < n; i++) {
-        if (i == skip)
-            continue;
-        if (get_u32(p) != v[i].name_len || get_u32(p + 4) != v[i].value_len)
-            return false;
-        p += 8;
-        if (!bytes_eq(p, v[i].name, v[i].name_len))
-            return false;
-        p += v[i].name_len + 1;
-        if (!bytes_eq(p, v[i].value, v[i].value_len))
-            return false;
-        p += v[i].value_len + 1;
-    }
-    return p == end;
-}
-
-static void fold_into(struct trim *t, struct fold *g, double value, int64_t ts)
-{
-    if (value > g->max)
-        g->max = value;
-    g->sum += value;
-    g->count++;
-    if (ts > g->ts_ms)
-        g->ts_ms = ts;
-    t->st.folded_in++;
-}
-
-static int fold_add(struct trim *t, const struct sample *s, const char *name,
-                    size_t name_len, const struct label *v, size_t n,
-                    size_t subtask, const char *metric, size_t metric_len,
-                    int64_t ts)
-{
-    if (!isfinite(s->value)) {
+    if (!isfinite(se->value)) {
         t->st.nonfinite_skipped++;
         return 0;
     }
-    if (t->last_group_valid &&
-        key_is(t, &t->groups[t->last_group], name, name_len, v, n, subtask)) {
-        fold_into(t, &t->groups[t->last_group], s->value, ts);
-        return 0;
-    }
-    size_t klen = build_key(t, name, name_len, v, n, subtask);
-    uint64_t h = XXH3_64bits(t->kbuf, klen);
-    if (t->nslots) {
-        size_t mask = t->nslots - 1;
-        for (size_t i = (size_t)h & mask; t->slots[i]; i = (i + 1) & mask) {
-            struct fold *g = &t->groups[t->slots[i] - 1];
-            if (g->hash != h || g->key_len != klen ||
-                memcmp(t->keys + g->key_off, t->kbuf, klen) != 0)
-                continue;
-            fold_into(t, g, s->value, ts);
-            t->last_group = t->slots[i] - 1;
-            t->last_group_valid = true;
-            return 0;
-        }
-    }
-    if (t->cycle_series >= t->max_series) {
+    switch (
+        trim_fold_add(t->fold, se, subtask, t->cycle_series < t->max_series)) {
+    case TRIM_FOLD_OPENED:
+        t->cycle_series++;
+        t->st.folded_groups++;
+        t->st.folded_in++;
+        break;
+    case TRIM_FOLD_INTO:
+        t->st.folded_in++;
+        break;
+    case TRIM_FOLD_REFUSED:
         t->st.dropped_over_cap++;
-        return 0;
+        break;
     }
-    if ((t->ngroups + 1) * 2 > t->nslots)
-        slots_grow(t);
-    if (t->ngroups == t->groups_cap)
-        t->groups = xgrow(t->groups, &t->groups_cap, t->ngroups + 1,
-                          sizeof(*t->groups));
-    struct fold *g = &t->groups[t->ngroups];
-    g->hash = h;
-    g->key_len = klen;
-    g->key_off = keys_append(t, t->kbuf, klen, false);
-    g->metric_off = keys_append(t, metric, metric_len, true);
-    g->metric_len = metric_len;
-    const char *fam = s->family ? s->family : s->name;
-    size_t flen = s->family ? s->family_len : s->name_len;
-    g->family_off = keys_append(t, fam, flen, true);
-    g->family_len = flen;
-    g->type = s->type;
-    g->ts_ms = ts;
-    g->max = s->value;
-    g->sum = s->value;
-    g->count = 1;
-    t->last_group = t->ngroups;
-    t->last_group_valid = true;
-    t->ngroups++;
-    slots_insert(t->slots, t->nslots, h, (uint32_t)t->ngroups);
-    t->cycle_series++;
-    t->st.folded_groups++;
-    t->st.folded_in++;
     return 0;
 }
 
@@ -868,16 +656,6 @@ labels_done:;
     const char *metric = metric_of(t, s, &metric_len);
     int64_t ts = s->has_ts ? s->ts_ms : ts_ms;
 
-    if (sub >= 0 && t->nfold &&
-        cached_match(&t->fold_cache, metric, metric_len, t->fold_re, t->nfold))
-        return fold_add(t, s, name, name_len, v, n, (size_t)sub, metric,
-                        metric_len, ts);
-
-    if (t->cycle_series >= t->max_series) {
-        t->st.dropped_over_cap++;
-        return 0;
-    }
-    t->cycle_series++;
     struct series se = {
         .name = name,
         .name_len = name_len,
@@ -892,60 +670,22 @@ labels_done:;
         .folded = false,
         .value = s->value,
     };
+    if (sub >= 0 && t->nfold &&
+        cached_match(&t->fold_cache, metric, metric_len, t->fold_re, t->nfold))
+        return fold_add(t, &se, (size_t)sub);
+
+    if (t->cycle_series >= t->max_series) {
+        t->st.dropped_over_cap++;
+        return 0;
+    }
+    t->cycle_series++;
     t->st.series_out++;
     return t->out(t->ctx, &se) ? -1 : 0;
 }
 
 int trim_flush(struct trim *t)
 {
-    int rc = 0;
-    for (size_t gi = 0; gi < t->ngroups; gi++) {
-        const struct fold *g = &t->groups[gi];
-        const char *p = t->keys + g->key_off;
-        uint32_t name_len = get_u32(p);
-        const char *name = p + 4;
-        p += 4 + name_len + 1;
-        uint32_t n = get_u32(p);
-        p += 4;
-        if (n > t->flush_cap)
-            t->flush_labels = xgrow(t->flush_labels, &t->flush_cap, n,
-                                    sizeof(*t->flush_labels));
-        for (uint32_t i = 0; i < n; i++) {
-            struct label *l = &t->flush_labels[i];
-            l->name_len = get_u32(p);
-            l->value_len = get_u32(p + 4);
-            p += 8;
-            l->name = p;
-            p += l->name_len + 1;
-            l->value = p;
-            p += l->value_len + 1;
-        }
-        struct series se = {
-            .name = name,
-            .name_len = name_len,
-            .metric = t->keys + g->metric_off,
-            .metric_len = g->metric_len,
-            .family = t->keys + g->family_off,
-            .family_len = g->family_len,
-            .type = g->type,
-            .labels = t->flush_labels,
-            .nlabels = n,
-            .ts_ms = g->ts_ms,
-            .folded = true,
-            .value = g->max,
-            .max = g->max,
-            .sum = g->sum,
-            .count = g->count,
-        };
-        t->st.series_out++;
-        if (t->out(t->ctx, &se))
-            rc = -1;
-    }
-    t->ngroups = 0;
-    t->last_group_valid = false;
-    t->keys_len = 0;
-    if (t->nslots)
-        memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+    int rc = trim_fold_flush(t->fold, t->out, t->ctx, &t->st.series_out);
     t->cycle_series = 0;
     return rc;
 }

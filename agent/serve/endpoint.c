@@ -60,14 +60,18 @@ struct endpoint {
     bool ready;
 };
 
+/* Drops one reference under ep->lock; true when it was the last. */
+static bool unref(struct endpoint *ep, unsigned *refs)
+{
+    pthread_mutex_lock(&ep->lock);
+    bool last = --*refs == 0;
+    pthread_mutex_unlock(&ep->lock);
+    return last;
+}
+
 static void snapshot_unref(struct endpoint *ep, struct snapshot *s)
 {
-    if (!s)
-        return;
-    pthread_mutex_lock(&ep->lock);
-    bool last = --s->refs == 0;
-    pthread_mutex_unlock(&ep->lock);
-    if (last)
+    if (s && unref(ep, &s->refs))
         snapshot_free(s);
 }
 
@@ -133,18 +137,27 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
     snapshot_unref(ep, s);
 }
 
-static void handle_lag(void *ctx, const struct httpd_request *req,
-                       struct httpd_response *resp)
+/* The snapshot for a lag document, or NULL with resp set to a 503. */
+static struct snapshot *lag_snapshot(struct endpoint *ep,
+                                     struct httpd_response *resp)
 {
-    struct endpoint *ep = ctx;
-    (void)req;
     struct snapshot *s = snapshot_get(ep);
     resp->content_type = "application/json";
     if (!s) {
         resp->status = 503;
         buf_adds(&resp->body, "{\"error\":\"no sweep has completed yet\"}\n");
-        return;
     }
+    return s;
+}
+
+static void handle_lag(void *ctx, const struct httpd_request *req,
+                       struct httpd_response *resp)
+{
+    struct endpoint *ep = ctx;
+    (void)req;
+    struct snapshot *s = lag_snapshot(ep, resp);
+    if (!s)
+        return;
     if (buf_add(&resp->body, s->d.lag_json, s->d.lag_json_len) < 0)
         resp->status = 500;
     snapshot_unref(ep, s);
@@ -154,13 +167,9 @@ static void handle_ready(void *ctx, const struct httpd_request *req,
                          struct httpd_response *resp)
 {
     struct endpoint *ep = ctx;
-    struct snapshot *s = snapshot_get(ep);
-    resp->content_type = "application/json";
-    if (!s) {
-        resp->status = 503;
-        buf_adds(&resp->body, "{\"error\":\"no sweep has completed yet\"}\n");
+    struct snapshot *s = lag_snapshot(ep, resp);
+    if (!s)
         return;
-    }
     resp->status = ready_eval(
         (const struct kafka_lag_cluster *const *)s->d.lag, s->d.n_lag,
         httpd_query(req, "group"), httpd_query(req, "topic"),
@@ -182,18 +191,8 @@ static void ringview_free(struct ringview *rv)
 
 static void ringview_unref(struct endpoint *ep, struct ringview *rv)
 {
-    if (!rv)
-        return;
-    pthread_mutex_lock(&ep->lock);
-    bool last = --rv->refs == 0;
-    pthread_mutex_unlock(&ep->lock);
-    if (last)
+    if (rv && unref(ep, &rv->refs))
         ringview_free(rv);
-}
-
-static void json_string(struct buf *b, const char *s)
-{
-    jsonw_str(b, s, strlen(s));
 }
 
 /* GET /api/v1/ring?key=K: the key is normalized as the router does
@@ -230,17 +229,17 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
         rv->replicas > ROUTER_MAX_REPLICAS ? ROUTER_MAX_REPLICAS : rv->replicas;
     size_t n = hashring_lookup(rv->ring, norm.data, norm.len, rep, owners);
     buf_adds(&resp->body, "{\"key\":");
-    json_string(&resp->body, key);
+    jsonw_cstr(&resp->body, key);
     buf_adds(&resp->body, ",\"normalized\":");
-    json_string(&resp->body, norm.data);
+    jsonw_cstr(&resp->body, norm.data);
     buf_adds(&resp->body, ",\"owners\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_addc(&resp->body, ',');
-        json_string(&resp->body, hashring_node_name(rv->ring, owners[i]));
+        jsonw_cstr(&resp->body, hashring_node_name(rv->ring, owners[i]));
     }
     buf_adds(&resp->body, "],\"fingerprint\":");
-    json_string(&resp->body, rv->fingerprint);
+    jsonw_cstr(&resp->body, rv->fingerprint);
     buf_adds(&resp->body, "}\n");
     buf_release(&norm);
     ringview_unref(ep, rv);

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <zlib.h>
 
+#include "util/gzip.h"
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/xalloc.h"
@@ -437,36 +437,21 @@ static bool accepts_gzip(const char *ae)
     return false;
 }
 
-/* Replaces body with its gzip encoding; -1 leaves body as it was. */
+/* Replaces body with its gzip encoding; -1 leaves body as it was. A
+ * deflate state per response: requests run on several threads. */
 static int gzip_body(struct buf *body)
 {
-    z_stream zs;
+    struct gzip *gz = gzip_new();
     struct buf out = BUF_INIT;
     int rc = -1;
-
-    memset(&zs, 0, sizeof(zs));
-    /* Level 1: /metrics text is very repetitive, so the fastest level
-     * already gets most of the ratio at a fraction of the CPU. */
-    if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK)
-        return -1;
-    uLong bound = deflateBound(&zs, (uLong)body->len);
-    if (buf_reserve(&out, (size_t)bound + 1) < 0)
+    if (!gz || gzip_encode(gz, body->data, body->len, &out) != 0)
         goto out;
-    zs.next_in = (Bytef *)body->data;
-    zs.avail_in = (uInt)body->len;
-    zs.next_out = (Bytef *)out.data;
-    zs.avail_out = (uInt)bound;
-    if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
-        goto out;
-    out.len = (size_t)zs.total_out;
-    out.data[out.len] = '\0';
     buf_release(body);
     *body = out;
     out = (struct buf)BUF_INIT;
     rc = 0;
 out:
-    deflateEnd(&zs);
+    gzip_free(&gz);
     buf_release(&out);
     return rc;
 }

@@ -75,6 +75,21 @@ void jsonw_str(struct buf *b, const char *s, size_t len)
     buf_addc(b, '"');
 }
 
+void jsonw_cstr(struct buf *b, const char *s)
+{
+    jsonw_str(b, s, strlen(s));
+}
+
+void jsonw_cstrn(struct buf *b, const char *s, size_t max)
+{
+    jsonw_str(b, s, strnlen(s, max));
+}
+
+void jsonw_escape_cstrn(struct buf *b, const char *s, size_t max)
+{
+    jsonw_escape(b, s, strnlen(s, max));
+}
+
 void jsonw_seconds(struct buf *b, double v)
 {
     char tmp[64];

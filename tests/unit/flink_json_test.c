@@ -9,49 +9,26 @@
 #include <math.h>
 
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
 #include "flink/flink_json.h"
 
 #define JID_A  "566bf9d7c55a45f8d1a6e55e9b9b1325"
 #define JID_B  "1ff135342e825ce1158d003d9a0b2361"
 #define JID_C  "fdfb462fd6fad8dbf82d5644ef7d9967"
 #define V_SRC  "5e6a0a2edd70e34dc1d77cffb7decc0c"
-#define V_MAP  "b37523a53b4a3ee20463513755ac0ecd"
 #define V_WIN  "9823beb1e6ba3ad74de45321ad915a36"
 #define V_SINK "683447c10cc8af11dd4eabbd1fcfb980"
 #define V_BSRC "d330a5494d14cf1a4cc346363c234038"
 #define V_BWIN "d178403035c9a8c4668dc8f46a423cf9"
 
+/* Fixtures are recorded JobManager answers of a few KiB. */
+#define MAX_FIXTURE (1u << 24)
+
 static char *slurp(const char *name, size_t *len)
 {
-    const char *dir = getenv("FLINK_FIXTURES");
-    const char *srcdir = getenv("srcdir");
-    char path[1024];
-    FILE *f;
-    char *data = NULL;
-    long n;
-    if (dir)
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-    else
-        snprintf(path, sizeof(path), "%s/tests/fixtures/flink/%s",
-                 srcdir ? srcdir : ".", name);
-    f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-            data = malloc((size_t)n + 1);
-            if (data && fread(data, 1, (size_t)n, f) == (size_t)n) {
-                data[n] = '\0';
-                *len = (size_t)n;
-            } else {
-                free(data);
-                data = NULL;
-            }
-        }
-    }
-    fclose(f);
-    return data;
+    char path[2048];
+    tu_fixture_path(path, sizeof(path), name);
+    return tu_slurp(path, MAX_FIXTURE, len);
 }
 
 #define LOAD(var, len, name)                                                   \
@@ -247,61 +224,6 @@ TAP_CASE(vertex_metrics_task_watermark)
     flink_metrics_release(&m);
 }
 
-TAP_CASE(aggregated_metrics)
-{
-    static const struct {
-        const char *file;
-        size_t n;
-        const char *id;
-        double min, max, avg, sum; /* NaN = absent */
-    } cases[] = {
-        {"vertex-" V_MAP "-subtasks-metrics-timing.json", 3,
-         "busyTimeMsPerSecond", 142, 164, 152, 608},
-        {"vertex-" V_MAP "-subtasks-metrics-timing.json", 3,
-         "backPressuredTimeMsPerSecond", 801, 829, 817.5, 3270},
-        {"vertex-" V_MAP "-subtasks-metrics-timing-agg-max.json", 3,
-         "backPressuredTimeMsPerSecond", NAN, 829, NAN, NAN},
-        {"vertex-" V_WIN "-subtasks-metrics-timing-agg-all.json", 5,
-         "busyTimeMsPerSecond", 85, 987, 318.25, 1273},
-        {"vertex-" V_WIN "-subtasks-metrics-timing-agg-all.json", 5,
-         "idleTimeMsPerSecond", 13, 915, 681.75, 2727},
-        {"vertex-" V_WIN "-subtasks-metrics-timing-subtask2.json", 3,
-         "busyTimeMsPerSecond", 987, 987, 987, 987},
-        {"vertex-" V_BSRC "-subtasks-metrics-timing.json", 3,
-         "busyTimeMsPerSecond", NAN, NAN, NAN, NAN},
-        {"vertex-" V_BSRC "-subtasks-metrics-timing.json", 3,
-         "idleTimeMsPerSecond", 0, 0, 0, 0},
-        {"vertex-" V_WIN "-subtasks-metrics-missing.json", 0, NULL, 0, 0, 0, 0},
-    };
-    for (size_t i = 0; i < TAP_N(cases); i++) {
-        struct flink_agg_metrics a;
-        const struct flink_agg_metric *e;
-        char err[256];
-        double want[4] = {cases[i].min, cases[i].max, cases[i].avg,
-                          cases[i].sum};
-        double got[4];
-        LOAD(s, n, cases[i].file);
-        TAP_EQ_INT(0, flink_json_agg_metrics(s, n, &a, err, sizeof(err)));
-        free(s);
-        TAP_EQ_INT(cases[i].n, a.n);
-        if (cases[i].id) {
-            e = flink_agg_metrics_find(&a, cases[i].id);
-            TAP_OK(e);
-            got[0] = e->min;
-            got[1] = e->max;
-            got[2] = e->avg;
-            got[3] = e->sum;
-            for (size_t k = 0; k < 4; k++) {
-                if (isnan(want[k]))
-                    TAP_OK(isnan(got[k]));
-                else
-                    TAP_EQ_DBL(want[k], got[k], 1e-9);
-            }
-        }
-        flink_agg_metrics_release(&a);
-    }
-}
-
 TAP_CASE(checkpoints_recorded)
 {
     struct flink_checkpoints c;
@@ -417,7 +339,7 @@ TAP_CASE(error_body)
 
 /* ---- hostile documents ---- */
 
-enum which { P_JOBS, P_DETAILS, P_METRICS, P_AGG, P_CKP, P_TMS };
+enum which { P_JOBS, P_DETAILS, P_METRICS, P_CKP, P_TMS };
 
 /* Runs one parser; on success checks invariants the callers rely on.
  * Returns the parser's rc, or 99 when an invariant is broken. */
@@ -460,12 +382,6 @@ static int run_parser(enum which w, const char *s, size_t n)
         for (size_t i = 0; rc == 0 && i < m.n; i++)
             bad |= !m.v[i].numeric && !isnan(m.v[i].value);
         flink_metrics_release(&m);
-        break;
-    }
-    case P_AGG: {
-        struct flink_agg_metrics a;
-        rc = flink_json_agg_metrics(s, n, &a, err, sizeof(err));
-        flink_agg_metrics_release(&a);
         break;
     }
     case P_CKP: {
@@ -546,11 +462,6 @@ static const struct {
      "\"value\":\"1\"},{\"id\":\"-1.busyTimeMsPerSecond\","
      "\"value\":\"1\"},{\"value\":\"1\"},{\"id\":null},7]",
      0},
-    {P_AGG,
-     "[{\"id\":\"busyTimeMsPerSecond\",\"min\":\"x\",\"max\":[],"
-     "\"avg\":null,\"sum\":1e308}]",
-     0},
-    {P_AGG, "{}", -1},
     {P_CKP, "[]", -1},
     {P_CKP, "{\"counts\":[],\"latest\":[],\"history\":{}}", 0},
     {P_CKP,
@@ -595,8 +506,6 @@ static const struct {
     {"job-" JID_A "-metrics.json", P_METRICS},
     {"vertex-" V_WIN "-metrics.json", P_METRICS},
     {"vertex-" V_BSRC "-metrics.json", P_METRICS},
-    {"vertex-" V_MAP "-subtasks-metrics-timing.json", P_AGG},
-    {"vertex-" V_BSRC "-subtasks-metrics-timing.json", P_AGG},
     {"checkpoints.json", P_CKP},
     {"taskmanagers.json", P_TMS},
 };
@@ -738,7 +647,6 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(job_metrics),
     TAP_ENTRY(vertex_metrics_per_subtask),
     TAP_ENTRY(vertex_metrics_task_watermark),
-    TAP_ENTRY(aggregated_metrics),
     TAP_ENTRY(checkpoints_recorded),
     TAP_ENTRY(checkpoints_discriminators),
     TAP_ENTRY(taskmanagers),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
 #include "flink/flink_rest.h"
 #include "util/log.h"
 
@@ -21,90 +22,8 @@
 
 /* ---- the fake ---- */
 
-struct fake {
-    pid_t pid;
-    int port;
-    char dir[64];
-    char log[128];
-};
-
-static void path_of(char *out, size_t n, const char *env, const char *rel)
-{
-    const char *e = getenv(env);
-    const char *srcdir = getenv("srcdir");
-    if (e)
-        snprintf(out, n, "%s", e);
-    else
-        snprintf(out, n, "%s/%s", srcdir ? srcdir : ".", rel);
-}
-
-static int fake_start(struct fake *f, const char *scenario)
-{
-    char script[512], fixtures[512], portfile[128];
-    memset(f, 0, sizeof(*f));
-    path_of(script, sizeof(script), "FAKEFLINK", "tests/fakeflink.py");
-    path_of(fixtures, sizeof(fixtures), "FLINK_FIXTURES",
-            "tests/fixtures/flink");
-    snprintf(f->dir, sizeof(f->dir), "/tmp/flink_rest_test.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(portfile, sizeof(portfile), "%s/port", f->dir);
-    snprintf(f->log, sizeof(f->log), "%s/requests.log", f->dir);
-    f->pid = fork();
-    if (f->pid < 0)
-        return -1;
-    if (f->pid == 0) {
-        char *argv[16];
-        int a = 0;
-        argv[a++] = "python3";
-        argv[a++] = script;
-        argv[a++] = "--fixtures";
-        argv[a++] = fixtures;
-        argv[a++] = "--port";
-        argv[a++] = "0";
-        argv[a++] = "--port-file";
-        argv[a++] = portfile;
-        argv[a++] = "--log";
-        argv[a++] = f->log;
-        argv[a++] = "--static";
-        if (scenario) {
-            argv[a++] = "--scenario";
-            argv[a++] = (char *)scenario;
-        }
-        argv[a] = NULL;
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execvp("python3", argv);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        FILE *pf = fopen(portfile, "r");
-        if (pf) {
-            int ok = fscanf(pf, "port=%d", &f->port);
-            fclose(pf);
-            if (ok == 1)
-                return 0;
-        }
-        usleep(25000);
-    }
-    return -1;
-}
-
-static void fake_stop(struct fake *f)
-{
-    char cmd[160];
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-        f->pid = 0;
-    }
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (f->dir[0] && system(cmd) != 0)
-        fprintf(stderr, "# cannot remove %s\n", f->dir);
-}
-
 /* Lines of the fake's request log that contain needle. */
-static int log_count(const struct fake *f, const char *needle)
+static int log_count(const struct tu_fake *f, const char *needle)
 {
     char line[8192];
     int n = 0;
@@ -205,7 +124,7 @@ static double ffield(const struct cpoint *p, const char *key)
 }
 
 struct rig {
-    struct fake fk;
+    struct tu_fake fk;
     struct cfg_flink cfg;
     char url[256];
     struct scraper *sc;
@@ -219,7 +138,7 @@ static int rig_open(struct rig *r, const char *scenario, const char *prefix,
     struct flink_rest_opts fo = {0, max_body};
     char err[256];
     memset(r, 0, sizeof(*r));
-    if (fake_start(&r->fk, scenario) < 0)
+    if (tu_fake_start(&r->fk, scenario) < 0)
         return -1;
     snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d%s/", r->fk.port,
              prefix ? prefix : "");
@@ -237,7 +156,7 @@ static void rig_close(struct rig *r)
 {
     flink_rest_free(&r->fr);
     scraper_free(&r->sc);
-    fake_stop(&r->fk);
+    tu_fake_stop(&r->fk);
 }
 
 #define OPEN(r, ...)                                                           \

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include "util/buf.h"
 #include "serve/httpd.h"
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
 
 /* ---- handlers ---------------------------------------------------------- */
 
@@ -169,26 +169,6 @@ static size_t count_header(const struct reply *r, const char *name)
         p = eol + 2;
     }
     return n;
-}
-
-static int gunzip(const struct buf *in, struct buf *out)
-{
-    z_stream zs;
-    unsigned char chunk[4096];
-    int rc;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return -1;
-    zs.next_in = (Bytef *)in->data;
-    zs.avail_in = (uInt)in->len;
-    do {
-        zs.next_out = chunk;
-        zs.avail_out = sizeof(chunk);
-        rc = inflate(&zs, Z_NO_FLUSH);
-        buf_add(out, chunk, sizeof(chunk) - zs.avail_out);
-    } while (rc == Z_OK);
-    inflateEnd(&zs);
-    return rc == Z_STREAM_END && zs.avail_in == 0 ? 0 : -1;
 }
 
 static int raw_connect(unsigned port)
@@ -416,7 +396,7 @@ TAP_CASE(gzip_is_negotiated)
         bool ok = r.status == 200 && gz == cases[i].want_gzip && v &&
                   strcmp(v, "Accept-Encoding") == 0;
         if (ok && gz)
-            ok = gunzip(&r.body, &dec) == 0 && dec.len == plain.body.len &&
+            ok = tu_gunzip(&r.body, &dec) == 0 && dec.len == plain.body.len &&
                  memcmp(dec.data, plain.body.data, dec.len) == 0 &&
                  r.body.len < plain.body.len / 2;
         else if (ok && strcmp(cases[i].path, "/big") == 0)

@@ -1,7 +1,7 @@
 /*
  * promparse_test: the Prometheus text parser, case tables plus the recorded
- * Flink fixtures. Fixtures are read from $LAGWATCH_FLINK_FIXTURES, else from
- * $srcdir/tests/fixtures/flink (srcdir defaults to ".").
+ * Flink fixtures. Fixtures are read from $FLINK_FIXTURES/prometheus, else from
+ * $srcdir/tests/fixtures/flink/prometheus (srcdir defaults to ".").
  *
  *   promparse_test [CASE]        run all cases, or one
  *   promparse_test --bench FILE [ROUNDS]
@@ -21,6 +21,10 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
+
+/* Far above any exposition body a test or a benchmark reads. */
+#define MAX_BODY ((size_t)1 << 30)
 
 /* ====================== Helpers ===================================== */
 
@@ -164,20 +168,6 @@ static void parse_body(const struct promparse_opts *o, const char *body,
 static void result_release(struct result *r)
 {
     buf_release(&r->c.out);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct buf b = BUF_INIT;
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        buf_add(&b, tmp, n);
-    fclose(f);
-    return buf_detach(&b, len);
 }
 
 /* Lines that are neither blank nor comments: what a parse must yield. */
@@ -910,17 +900,6 @@ TAP_CASE(error_logging_capped)
 
 /* ====================== Flink fixtures ============================== */
 
-static const char *fixture_dir(char *tmp, size_t n)
-{
-    const char *d = getenv("LAGWATCH_FLINK_FIXTURES");
-    if (d && *d)
-        return d;
-    const char *src = getenv("srcdir");
-    snprintf(tmp, n, "%s/tests/fixtures/flink/prometheus",
-             src && *src ? src : ".");
-    return tmp;
-}
-
 static const char *const fixtures[] = {
     "taskmanager-1.prom",
     "taskmanager-2.prom",
@@ -930,16 +909,15 @@ static const char *const fixtures[] = {
 
 TAP_CASE(flink_fixtures_parse_cleanly)
 {
-    char dbuf[4096];
-    const char *dir = fixture_dir(dbuf, sizeof(dbuf));
     for (size_t i = 0; i < TAP_N(fixtures); i++) {
-        char path[8192];
-        snprintf(path, sizeof(path), "%s/%s", dir, fixtures[i]);
+        char rel[256], path[8192];
+        snprintf(rel, sizeof(rel), "prometheus/%s", fixtures[i]);
+        tu_fixture_path(path, sizeof(path), rel);
         size_t len;
-        char *body = slurp(path, &len);
+        char *body = tu_slurp(path, MAX_BODY, &len);
         if (!body)
-            printf("# cannot read '%s': %s (set LAGWATCH_FLINK_FIXTURES)\n",
-                   path, strerror(errno));
+            printf("# cannot read '%s': %s (set FLINK_FIXTURES)\n", path,
+                   strerror(errno));
         TAP_OK(body != NULL);
         uint64_t want = count_sample_lines(body, len);
         struct result whole, split;
@@ -983,7 +961,7 @@ static int bench_fn(void *ctx, const struct sample *s)
 static int bench(const char *path, int rounds)
 {
     size_t len;
-    char *body = slurp(path, &len);
+    char *body = tu_slurp(path, MAX_BODY, &len);
     if (!body) {
         fprintf(stderr, "cannot read '%s': %s\n", path, strerror(errno));
         return 1;

@@ -10,6 +10,7 @@
 #include "kafka/kafka_lag.h"
 #include "kafka/ready.h"
 #include "tests/lib/tap.h"
+#include "util/jsonw.h"
 
 /* consumed_through_ms values are whole seconds so epoch-second until=
  * parameters hit them exactly. */
@@ -252,7 +253,7 @@ TAP_CASE(clip_inside_utf8)
     memset(s, 'a', READY_ECHO_MAX - 1);
     memcpy(s + READY_ECHO_MAX - 1, "\xe2\x82\xac", 4); /* U+20AC + NUL */
     struct buf b = BUF_INIT;
-    ready_json_str(&b, s, READY_ECHO_MAX);
+    jsonw_cstrn(&b, s, READY_ECHO_MAX);
     TAP_EQ_INT(1 + (READY_ECHO_MAX - 1) + 6 + 1, b.len);
     TAP_EQ_STR("\\ufffd\"", b.data + b.len - 7);
     buf_release(&b);
@@ -289,7 +290,7 @@ TAP_CASE(json_escaping)
     struct buf b = BUF_INIT;
     for (size_t i = 0; i < TAP_N(escs); i++) {
         buf_reset(&b);
-        ready_json_str(&b, escs[i].in, SIZE_MAX);
+        jsonw_cstr(&b, escs[i].in);
         TAP_EQ_STR(escs[i].out, b.data);
     }
     buf_release(&b);

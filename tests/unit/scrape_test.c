@@ -23,136 +23,35 @@
 #include "util/buf.h"
 #include "flink/scrape.h"
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 #define PROM_CT     "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_FIXTURE (1u << 20)
 
 /* The fake is process-wide so that atexit() can stop it on any exit. */
-static struct {
-    pid_t pid;
-    int port;
-    char dir[64];
-    char portfile[128];
-    char logfile[128];
-    char fixtures[1024];
-} fake = {.pid = -1};
+static struct tu_fake fake;
 
 static void fake_stop(void)
 {
-    int st;
-
-    if (fake.pid > 0) {
-        kill(fake.pid, SIGTERM);
-        waitpid(fake.pid, &st, 0);
-        fake.pid = -1;
-    }
-    if (fake.dir[0]) {
-        unlink(fake.portfile);
-        unlink(fake.logfile);
-        rmdir(fake.dir);
-        fake.dir[0] = '\0';
-    }
+    tu_fake_stop(&fake);
 }
 
 static double now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Reads a whole small file; NULL if missing or larger than max. */
-static char *slurp(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *data = NULL;
-    size_t n;
-
-    if (!f)
-        return NULL;
-    data = xmalloc(max + 1);
-    n = fread(data, 1, max + 1, f);
-    fclose(f);
-    if (n > max) {
-        free(data);
-        return NULL;
-    }
-    data[n] = '\0';
-    *len = n;
-    return data;
+    return clock_mono_s();
 }
 
 /* Starts the fake once; returns its port or -1. */
 static int fake_port(void)
 {
-    const char *srcdir = getenv("srcdir");
-    const char *script = getenv("FAKEFLINK");
-    const char *fx = getenv("FLINK_FIXTURES");
-    char script_buf[1024];
-    double deadline;
-    size_t len;
-    char *txt;
-    int st;
-
     if (fake.pid > 0)
         return fake.port;
-    if (!srcdir)
-        srcdir = ".";
-    if (!script) {
-        snprintf(script_buf, sizeof(script_buf), "%s/tests/fakeflink.py",
-                 srcdir);
-        script = script_buf;
-    }
-    if (fx)
-        snprintf(fake.fixtures, sizeof(fake.fixtures), "%s", fx);
-    else
-        snprintf(fake.fixtures, sizeof(fake.fixtures),
-                 "%s/tests/fixtures/flink", srcdir);
-    snprintf(fake.dir, sizeof(fake.dir), "/tmp/scrape_test.XXXXXX");
-    if (!mkdtemp(fake.dir)) {
-        fake.dir[0] = '\0';
+    if (tu_fake_start(&fake, NULL) != 0)
         return -1;
-    }
-    snprintf(fake.portfile, sizeof(fake.portfile), "%s/port", fake.dir);
-    snprintf(fake.logfile, sizeof(fake.logfile), "%s/log", fake.dir);
     atexit(fake_stop);
-    fflush(stdout);
-    fake.pid = fork();
-    if (fake.pid < 0)
-        return -1;
-    if (fake.pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-
-        if (devnull >= 0)
-            dup2(devnull, STDOUT_FILENO);
-        execlp("python3", "python3", script, "--fixtures", fake.fixtures,
-               "--port", "0", "--port-file", fake.portfile, "--log",
-               fake.logfile, "--static", (char *)NULL);
-        fprintf(stderr, "cannot run python3 '%s': %s\n", script,
-                strerror(errno));
-        _exit(127);
-    }
-    deadline = now_s() + 10.0;
-    while (now_s() < deadline) {
-        if (waitpid(fake.pid, &st, WNOHANG) == fake.pid) {
-            fake.pid = -1;
-            return -1;
-        }
-        txt = slurp(fake.portfile, 4096, &len);
-        if (txt) {
-            int port = 0;
-
-            if (sscanf(txt, "port=%d", &port) == 1 && port > 0)
-                fake.port = port;
-            free(txt);
-            if (fake.port > 0)
-                return fake.port;
-        }
-        usleep(20000);
-    }
-    return -1;
+    return fake.port;
 }
 
 static char *fixture(const char *rel, size_t *len)
@@ -160,7 +59,7 @@ static char *fixture(const char *rel, size_t *len)
     char path[2048];
 
     snprintf(path, sizeof(path), "%s/%s", fake.fixtures, rel);
-    return slurp(path, MAX_FIXTURE, len);
+    return tu_slurp(path, MAX_FIXTURE, len);
 }
 
 static void url_for(char *out, size_t n, const char *path)
@@ -239,7 +138,7 @@ static void gots_release(struct got *g, size_t n)
 static int log_last_port(const char *path, int *count)
 {
     size_t len;
-    char *txt = slurp(fake.logfile, 1u << 22, &len);
+    char *txt = tu_slurp(fake.log, 1u << 22, &len);
     char *line, *save = NULL;
     char m[16], p[1024], enc[16];
     int st, port, last = 0;
@@ -264,7 +163,7 @@ static int log_last_port(const char *path, int *count)
 static void log_last_enc(const char *path, char *enc, size_t n)
 {
     size_t len;
-    char *txt = slurp(fake.logfile, 1u << 22, &len);
+    char *txt = tu_slurp(fake.log, 1u << 22, &len);
     char *line, *save = NULL;
     char m[16], p[1024], e[16];
     int st, port;

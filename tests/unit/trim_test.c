@@ -2,7 +2,7 @@
  * trim_test: label trimming, relabeling, job_name normalization, subtask
  * folding and caps, on hand-built Flink-shaped samples and on the recorded
  * reporter fixtures (through the real parser). Fixtures are read from
- * $LAGWATCH_FLINK_FIXTURES, else $srcdir/tests/fixtures/flink.
+ * $FLINK_FIXTURES, else $srcdir/tests/fixtures/flink.
  *
  *   trim_test [CASE]
  *   trim_test --bench [SAMPLES]   trim a generated Flink stream, print
@@ -19,6 +19,7 @@
 
 #include "pipeline/promparse.h"
 #include "tests/lib/tap.h"
+#include "tests/lib/testutil.h"
 
 #define L(n, v)                                                                \
     {                                                                          \
@@ -742,24 +743,6 @@ TAP_CASE(callback_error_propagates)
 
 /* ====================== Recorded fixtures =========================== */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    size_t r;
-    while ((r = fread(p + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap)
-            p = realloc(p, cap *= 2);
-    }
-    fclose(f);
-    *len = n;
-    return p;
-}
-
 struct fixture_ctx {
     struct trim *t;
     struct coll *c;
@@ -807,17 +790,10 @@ static int check_series(void *ctx, const struct series *s)
 
 TAP_CASE(taskmanager_fixture_through_parser)
 {
-    const char *d = getenv("LAGWATCH_FLINK_FIXTURES");
-    const char *src = getenv("srcdir");
     char path[4096];
-    if (d && *d)
-        snprintf(path, sizeof(path), "%s/prometheus/taskmanager-1.prom", d);
-    else
-        snprintf(path, sizeof(path),
-                 "%s/tests/fixtures/flink/prometheus/taskmanager-1.prom",
-                 src && *src ? src : ".");
+    tu_fixture_path(path, sizeof(path), "prometheus/taskmanager-1.prom");
     size_t len;
-    char *body = slurp(path, &len);
+    char *body = tu_slurp(path, (size_t)1 << 30, &len);
     if (!body)
         printf("# cannot read '%s': %s\n", path, strerror(errno));
     TAP_OK(body != NULL);

@@ -1,0 +1,32 @@
+/*
+ * gzip: whole bodies encoded as gzip with one reusable deflate state, for
+ * HTTP responses (/metrics, lagwatch(8), HTTP ENDPOINTS) and request bodies.
+ * Level 1: exposition text and line protocol are very repetitive, so the
+ * fastest level already gets most of the ratio at a fraction of the CPU.
+ *
+ * Ownership: the caller owns the output buffer; its cap (struct buf max)
+ * bounds the encoding, which fails rather than pass it.
+ *
+ * Threads: a struct gzip is used by one thread at a time; make one per
+ * thread that encodes.
+ */
+#ifndef AGENT_UTIL_GZIP_H
+#define AGENT_UTIL_GZIP_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+struct gzip;
+
+/* NULL when zlib cannot set up a deflate state (out of memory). */
+struct gzip *gzip_new(void);
+/* NULL-safe; sets *gzp = NULL. */
+void gzip_free(struct gzip **gzp);
+
+/* Replaces the contents of out with the gzip encoding of data[0..len).
+ * Returns 0, or -1 when zlib fails or the worst-case encoding would pass
+ * out's cap; out is then empty. */
+int gzip_encode(struct gzip *gz, const void *data, size_t len, struct buf *out);
+
+#endif
