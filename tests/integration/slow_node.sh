@@ -10,13 +10,12 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-for n in a b c; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
-python3 "$srcdir/tests/slowproxy.py" --upstream "${INFLUX_URL_c#http://}" \
-    --delay 2.5 --port-file "$TEST_TMPDIR/proxy.port" >/dev/null &
-sl_pids+=($!)
+for n in a b c; do
+    it_influxd "$n" || sl_bail "start influxd $n"
+done
+it_bg proxy python3 "$srcdir/tests/slowproxy.py" --upstream "${INFLUX_URL_c#http://}" \
+    --delay 2.5 --port-file "$TEST_TMPDIR/proxy.port" >/dev/null
 wait_for_file "$TEST_TMPDIR/proxy.port" 10 || sl_bail "slow proxy up"
 slow_url=http://127.0.0.1:$(sed -n 's/^port=//p' "$TEST_TMPDIR/proxy.port")
 SL_TIMEOUT=10s

@@ -12,10 +12,10 @@ set -u
 seed=${SPOOL_CRASH_SEED:-$$}
 RANDOM=$seed
 tap_diag "seed $seed"
-for n in a b; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
+for n in a b; do
+    it_influxd "$n" || sl_bail "start influxd $n"
+done
 sl_config "      - {name: influx-a, url: \"$INFLUX_URL_a\"}
       - {name: influx-b, url: \"$INFLUX_URL_b\"}"
 

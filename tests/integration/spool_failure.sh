@@ -15,10 +15,10 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-for n in a b c; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
+for n in a b c; do
+    it_influxd "$n" || sl_bail "start influxd $n"
+done
 sl_config "      - {name: influx-a, url: \"$INFLUX_URL_a\"}
       - {name: influx-b, url: \"$INFLUX_URL_b\"}
       - {name: influx-c, url: \"$INFLUX_URL_c\"}"

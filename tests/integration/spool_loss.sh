@@ -13,8 +13,8 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-influxd_start b >/dev/null || sl_bail "start influxd b"
 sl_init
+it_influxd b || sl_bail "start influxd b"
 sl_config "      - {name: influx-b, url: \"$INFLUX_URL_b\"}" \
     "  spool_max_bytes: 400000"
 L1=$TEST_TMPDIR/lw1.log
