@@ -36,7 +36,9 @@
 #                          fport=its port, fake_pid; $T/N.port (default N:
 #                          fake) holds its other ports, $T/N.err its stderr
 #   it_influxd NAME...     real influxd nodes (tests/lib/influxd.sh):
-#                          INFLUX_URL_NAME; influxd_stop/_restart NAME
+#                          INFLUX_URL_NAME, and NODE_URL[influx-NAME] (the
+#                          node names of it_influx_nodes);
+#                          influxd_stop/_restart NAME
 #   it_influx_nodes NAME...  YAML list items of sinks.influxdb.nodes, one
 #                          per node: name influx-NAME, url INFLUX_URL_NAME
 #   it_broker ARGS...      the Kafka test broker (ARGS: --brokers N,
@@ -94,6 +96,7 @@ SCENARIO=${KAFKA_SCENARIO:-$builddir/tests/kafka_scenario}
 
 IT_PIDS=()
 IT_MISSING=
+declare -gA NODE_URL=()
 lw=
 lw_rc=
 lw_log=
@@ -219,10 +222,12 @@ it_fakeflink() {
 }
 
 it_influxd() {
-    local n
+    local n v
     [ -n "${TEST_TMPDIR:-}" ] || { echo "it_influxd before it_init" >&2; return 2; }
     for n in "$@"; do
         influxd_start "$n" >/dev/null || return 1
+        v=INFLUX_URL_$n
+        NODE_URL[influx-$n]=${!v}
     done
 }
 
