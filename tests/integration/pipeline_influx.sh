@@ -4,49 +4,22 @@
 # `lagwatch run --once` scrapes, trims, shards and writes. An independent
 # oracle (influx_oracle.py) then checks every node over InfluxQL.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
-
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-it.XXXXXX)
-export TEST_TMPDIR
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    influxd_stop_all
-    rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd lagwatch
+it_init it
 
 for n in a b c; do
-    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; tap_done; exit 1; }
+    it_influxd "$n" || it_bail "start influxd $n"
 done
 tap_ok "three influxd nodes up"
 
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
-pids+=($!)
+it_fakeflink --static || it_bail "fake flink up"
 mkdir -p "$TEST_TMPDIR/static"
 cp "$srcdir/tests/fixtures/prom/special-names.prom" "$TEST_TMPDIR/static/"
 sport=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$TEST_TMPDIR/static" \
-    "$sport" >/dev/null 2>&1 &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
-for i in $(seq 50); do
-    curl -sf "http://127.0.0.1:$sport/special-names.prom" >/dev/null && break
-    sleep 0.1
-done
+it_bg static python3 -m http.server --bind 127.0.0.1 \
+    --directory "$TEST_TMPDIR/static" "$sport" >/dev/null 2>&1
+wait_for_http "http://127.0.0.1:$sport/special-names.prom" 5
 tap_ok "fake flink on port $fport, static server on $sport"
 
 write_config() { # FILE DB EXTRA_REPORTER
@@ -69,9 +42,7 @@ sinks:
     database: $2
     batch_size: 200
     nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
+$(it_influx_nodes a b c)
 YAML
 }
 
@@ -101,10 +72,7 @@ tap_include oracle "$cfg" flink
 # Every node got a share: the three jobs plus the agent's own key.
 for n in a b c; do
     url_var=INFLUX_URL_$n
-    cnt=$(curl -s "${!url_var}/query" --data-urlencode "db=flink" \
-        --data-urlencode "q=SHOW SERIES" | python3 -c '
-import json,sys; d=json.load(sys.stdin); s=d["results"][0].get("series",[])
-print(sum(len(x["values"]) for x in s))')
+    cnt=$(it_influx_rows "${!url_var}" flink "SHOW SERIES")
     tap_diag "node $n: $cnt series"
 done
 
