@@ -101,7 +101,7 @@ for j, c in sorted(jobs.items()):
     print("      %-34s %5d series" % (j, c))
 ' "influx-$n"
 done
-owner=$("$LAGWATCH" ring -c "$cfg" --key orders-enrich | awk -F'\t' 'NF==2{split($2,o,",");print o[1]}')
+owner=$(it_ring_owner "$cfg" orders-enrich)
 ov=INFLUX_URL_${owner#influx-}
 echo "== which operator is slow? lagwatch_task_timing of orders_enrich on $owner"
 it_influxql "${!ov}" flink \

@@ -24,16 +24,9 @@ agent:
   name: daemon-agent
   interval: 1s
   listen: 127.0.0.1:$lport
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters: [http://127.0.0.1:$fport/tm1/metrics, http://127.0.0.1:$fport/jm/metrics]
-sinks:
-  influxdb:
-    database: flink
-    nodes:
+$(it_yaml_flink --rest tm1 jm)
+$(it_yaml_influxdb flink "$@")
 YAML
-        it_influx_nodes "$@"
     } > "$f"
 }
 cfg=$TEST_TMPDIR/lagwatch.yml
@@ -64,15 +57,12 @@ tap_check "both reporter endpoints are up" \
 tap_check "the ring fingerprint is exported" \
     grep -q "^lagwatch_ring_info{fingerprint=\"$("$LAGWATCH" ring -c "$cfg" | sed -n 's/^fingerprint: //p')\"" "$TEST_TMPDIR/metrics.txt"
 
-ring_owner() { # CONFIG KEY -> first owner per `lagwatch ring`
-    "$LAGWATCH" ring -c "$1" --key "$2" | awk -F'\t' 'NF==2{split($2,o,",");print o[1]}'
-}
 api_owner() { # KEY -> first owner per /api/v1/ring
     curl -s -G "$base/api/v1/ring" --data-urlencode "key=$1" |
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["owners"][0], d["normalized"], d["fingerprint"])'
 }
 read -r o n f <<<"$(api_owner "orders-enrich")"
-tap_check "/api/v1/ring names the owner 'lagwatch ring' names ($o)" test "$o" = "$(ring_owner "$cfg" orders-enrich)"
+tap_check "/api/v1/ring names the owner 'lagwatch ring' names ($o)" test "$o" = "$(it_ring_owner "$cfg" orders-enrich)"
 tap_check "/api/v1/ring normalizes the key ($n)" test "$n" = orders_enrich
 tap_check "/api/v1/ring without key answers 400" \
     test "$(it_code "$base/api/v1/ring")" = 400
@@ -99,7 +89,7 @@ curl -s "$base/metrics" >"$TEST_TMPDIR/metrics2.txt"
 mismatch=0
 for k in orders-enrich clickstream-sessionize j1 j2 j3 j4 j5 j6; do
     read -r o n f <<<"$(api_owner "$k")"
-    [ "$o" = "$(ring_owner "$cfg" "$k")" ] || mismatch=$((mismatch + 1))
+    [ "$o" = "$(it_ring_owner "$cfg" "$k")" ] || mismatch=$((mismatch + 1))
 done
 tap_check "/api/v1/ring follows the reloaded ring" test $mismatch -eq 0
 tap_check "the new node is in /metrics after the reload" \

@@ -24,16 +24,8 @@ agent:
   listen: 127.0.0.1:$lport
   shutdown_timeout: 1s
   spool_dir: $T/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters: [$rep]
-sinks:
-  influxdb:
-    timeout: 200ms
-    max_retries: 0
-    nodes:
-      - {name: influx-a, url: "http://127.0.0.1:$dead"}
+$(it_yaml_flink --rest "$rep")
+$(it_yaml_dead_influxdb 200ms "$dead")
 YAML
 log=$T/lagwatch.log
 it_lagwatch "$T/lagwatch.yml" "$log"
@@ -86,7 +78,7 @@ tap_check "down again: the REST URL logged again, once" \
     test "$(count_lines "cannot fetch '$ov'")" -eq 2
 
 # --once still reports the failing target in its summary.
-"$LAGWATCH" run --once -c "$T/lagwatch.yml" >"$T/once.out" 2>"$T/once.err"
+it_once "$T/lagwatch.yml" once
 tap_check "run --once exits 1 with the reporter down" test $? -eq 1
 tap_check "run --once names the failing reporter" \
     grep -qF "$rep" "$T/once.out" "$T/once.err"

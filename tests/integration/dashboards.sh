@@ -118,24 +118,9 @@ agent:
   listen: 127.0.0.1:$lport
   scrape_timeout: 1s
   spool_dir: $T/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-      - http://127.0.0.1:$fport/jm/metrics
-kafka:
-  - name: main
-    brokers: [${B//,/, }]
-    groups:
-      - {name: g1, job: orders-enrich}
-      - {name: g2}
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-$(it_influx_nodes a b)
+$(it_yaml_flink --rest tm1 tm2 jm)
+$(it_yaml_kafka)
+$(it_yaml_influxdb flink a b)
 YAML
 it_lagwatch "$T/lagwatch.yml" "$T/lagwatch.log"
 it_prometheus "$T/prom" "127.0.0.1:$lport"

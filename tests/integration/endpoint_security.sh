@@ -32,17 +32,8 @@ write_config() {
         printf '  listen: 127.0.0.1:%s\n  shutdown_timeout: 1s\n' "$lport"
         printf '  spool_dir: %s/spool\n' "$T"
         for l in "$@"; do printf '  %s\n' "$l"; done
-        cat <<YAML
-flink:
-  - name: prod
-    reporters: [http://127.0.0.1:$fport/tm1/metrics]
-sinks:
-  influxdb:
-    timeout: 500ms
-    max_retries: 0
-    nodes:
-      - {name: influx-a, url: "http://127.0.0.1:$dead"}
-YAML
+        it_yaml_flink tm1
+        it_yaml_dead_influxdb 500ms "$dead"
     } > "$f"
 }
 

@@ -12,9 +12,7 @@ set -u
 it_need influxd lagwatch kafka
 it_init kafka
 
-for n in a b c; do
-    it_influxd "$n" || it_bail "start influxd $n"
-done
+it_influxd a b c || it_bail "start influxd a b c"
 it_broker --brokers 3 --topic t1:4 --topic t2:3 || it_bail "mock broker up"
 tap_ok "mock Kafka cluster at $B, three influxd nodes"
 
@@ -37,17 +35,8 @@ agent:
   interval: 1s
   listen: 127.0.0.1:$lport
   scrape_timeout: 1s
-kafka:
-  - name: main
-    brokers: [${B//,/, }]
-    groups:
-      - {name: g1, job: orders-enrich}
-      - {name: g2}
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-$(it_influx_nodes a b c)
+$(it_yaml_kafka)
+$(it_yaml_influxdb flink a b c)
 YAML
 "$LAGWATCH" check -c "$cfg" >/dev/null 2>"$TEST_TMPDIR/check.err"
 tap_check "the config checks" test $? -eq 0
@@ -96,7 +85,7 @@ done
 tap_check "/api/v1/ready flips to 200 once g1 commits past until" test -n "$flipped"
 
 # Placement: g1's lag lands with its job, g2's with its group.
-owner() { "$LAGWATCH" ring -c "$cfg" --key "$1" | awk -F'\t' 'NF==2{split($2,o,",");print o[1]}'; }
+owner() { it_ring_owner "$cfg" "$1"; }
 count() { # NODE GROUP
     it_influx_value "${NODE_URL[$1]}" flink \
         "SELECT count(max_lag) FROM kafka_consumergroup_lag WHERE \"group\" = '$2'"

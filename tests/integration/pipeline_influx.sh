@@ -8,9 +8,7 @@ set -u
 it_need influxd lagwatch
 it_init it
 
-for n in a b c; do
-    it_influxd "$n" || it_bail "start influxd $n"
-done
+it_influxd a b c || it_bail "start influxd a b c"
 tap_ok "three influxd nodes up"
 
 it_fakeflink --static || it_bail "fake flink up"
@@ -29,13 +27,7 @@ agent:
   name: it-agent
   interval: 15s
   scrape_timeout: 5s
-flink:
-  - name: prod
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-      - http://127.0.0.1:$fport/jm/metrics
-      - http://127.0.0.1:$sport/special-names.prom
+$(it_yaml_flink tm1 tm2 jm http://127.0.0.1:$sport/special-names.prom)
 $3
 sinks:
   influxdb:
@@ -62,7 +54,7 @@ write_config "$cfg" flink ""
 "$LAGWATCH" check -c "$cfg" >"$TEST_TMPDIR/check.out" 2>&1
 tap_check "lagwatch check accepts the config" test $? -eq 0
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run.out" 2>"$TEST_TMPDIR/run.err"
+it_once "$cfg" run
 rc=$?
 tap_diag "$(cat "$TEST_TMPDIR/run.out")"
 if [ $rc -eq 0 ]; then tap_ok "run --once exits 0"; else
@@ -81,7 +73,7 @@ done
 dead=$(free_port)
 cfg2=$TEST_TMPDIR/lagwatch-dead.yml
 write_config "$cfg2" flink_dead "      - http://127.0.0.1:$dead/metrics"
-"$LAGWATCH" run -c "$cfg2" --once >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err"
+it_once "$cfg2" run2
 rc=$?
 tap_check "run --once with a dead target exits 1" test $rc -eq 1
 tap_check "the dead target is named in one error line" \

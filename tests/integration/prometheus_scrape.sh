@@ -23,18 +23,8 @@ agent:
   interval: 1s
   listen: 127.0.0.1:$lport
   spool_dir: $T/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-      - http://127.0.0.1:$fport/jm/metrics
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-$(it_influx_nodes a)
+$(it_yaml_flink --rest tm1 tm2 jm)
+$(it_yaml_influxdb flink a)
 YAML
 it_lagwatch "$T/lagwatch.yml" "$T/lagwatch.log" --log-level debug
 it_ready 10

@@ -29,12 +29,7 @@ cat > "$cfg" <<YAML
 agent:
   name: rw-agent
   spool_dir: $TEST_TMPDIR/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
+$(it_yaml_flink --rest tm1 tm2)
 sinks:
   influxdb:
     nodes:
@@ -44,7 +39,7 @@ $(it_influx_nodes a)
     batch_size: 500
 YAML
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run.out" 2>"$TEST_TMPDIR/run.err"
+it_once "$cfg" run
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run.out")"
 [ $rc -eq 0 ] && tap_ok "lagwatch run --once exits 0" ||
@@ -154,7 +149,7 @@ PY
 
 # Self-metrics of the sink on a second cycle, through the daemon's own
 # exposition: sent counts what Prometheus accepted, nothing else moved.
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err"
+it_once "$cfg" run2
 tap_check "a second cycle is accepted too (same series, later timestamps)" \
     grep -Eq "remote write .* sent +[1-9][0-9]* +failed 0 +dropped 0" "$TEST_TMPDIR/run2.out"
 tap_check "the spool stayed empty" grep -Eq "remote write .* spooled 0 \(waiting 0\)" "$TEST_TMPDIR/run2.out"
@@ -163,14 +158,14 @@ tap_check "the spool stayed empty" grep -Eq "remote write .* spooled 0 \(waiting
 # run reports the failure), and the fourth run, with Prometheus back,
 # replays them before its own, in timestamp order.
 it_prometheus_stop
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run3.out" 2>"$TEST_TMPDIR/run3.err"
+it_once "$cfg" run3
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run3.out")"
 tap_check "with Prometheus down the run exits 1 (got $rc)" test $rc -eq 1
 tap_check "nothing dropped, the cycle is spooled" \
     grep -Eq "remote write .* dropped 0 +spooled [1-9][0-9]* \(waiting [1-9][0-9]*\)" "$TEST_TMPDIR/run3.out"
 it_prometheus_again
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run4.out" 2>"$TEST_TMPDIR/run4.err"
+it_once "$cfg" run4
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run4.out")"
 tap_check "with Prometheus back the run exits 0 (got $rc)" test $rc -eq 0

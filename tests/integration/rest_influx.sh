@@ -11,9 +11,7 @@ set -u
 it_need influxd lagwatch
 it_init rest
 
-for n in a b c; do
-    it_influxd "$n" || it_bail "start influxd $n"
-done
+it_influxd a b c || it_bail "start influxd a b c"
 it_fakeflink --static --scenario restart-between=1 --log "$TEST_TMPDIR/fake.log" \
     --tm-hosts 127.0.0.2,127.0.0.3 || it_bail "fake flink up"
 tmport=$(sed -n 's/^tm_port=//p' "$TEST_TMPDIR/fake.port")
@@ -24,27 +22,16 @@ cat > "$cfg" <<YAML
 agent:
   spool_dir: $TEST_TMPDIR/spool
   name: rest-agent
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-$(it_influx_nodes a b c)
+$(it_yaml_flink --rest tm1 tm2)
+$(it_yaml_influxdb flink a b c)
 YAML
 
-owner() {
-    "$LAGWATCH" ring -c "$cfg" --key "$1" | awk -F'\t' 'NF == 2 { split($2, o, ","); print o[1] }'
-}
+owner() { it_ring_owner "$cfg" "$1"; }
 q() { # NODE QUERY: prints the JSON answer
     it_influxql "${NODE_URL[$1]}" flink "$2" --data-urlencode "epoch=ms"
 }
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run1.out" 2>"$TEST_TMPDIR/run1.err"
+it_once "$cfg" run1
 rc=$?
 tap_diag "$(cat "$TEST_TMPDIR/run1.out")"
 [ $rc -eq 0 ] && tap_ok "cycle 1 exits 0" || { tap_not_ok "cycle 1 exits 0 (got $rc)"; tap_diag "$(tail -5 "$TEST_TMPDIR/run1.err")"; }
@@ -112,7 +99,7 @@ tap_check "job and timing series only on their owning node" test "$stray" -eq 0
 # Cycle 2: the fake restarts orders-enrich under a new jid; the series
 # continue (tags are job_name, never the jid).
 sleep 0.01
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err"
+it_once "$cfg" run2
 tap_check "cycle 2 (after the restart) exits 0" test $? -eq 0
 tap_check "the fake served the new jid" grep -q "566bf9d7c55a45f8d1a6e55e9b9ba001" "$TEST_TMPDIR/fake.log"
 q "$oa" "SELECT restarts, running FROM lagwatch_job WHERE job_name = 'orders_enrich' GROUP BY *" >"$TEST_TMPDIR/job2.json"
@@ -148,13 +135,9 @@ flink:
   - name: prod
     rest_url: http://127.0.0.1:$fport
     discover_reporters: {port: $tmport}
-sinks:
-  influxdb:
-    database: discovered
-    nodes:
-$(it_influx_nodes a b c)
+$(it_yaml_influxdb discovered a b c)
 YAML
-"$LAGWATCH" run -c "$cfg3" --once >"$TEST_TMPDIR/run3.out" 2>"$TEST_TMPDIR/run3.err"
+it_once "$cfg3" run3
 rc=$?
 tap_diag "$(cat "$TEST_TMPDIR/run3.out")"
 tap_check "discovery cycle exits 0" test $rc -eq 0

@@ -65,23 +65,9 @@ agent:
   listen: 127.0.0.1:$lport
   scrape_timeout: 1s
   spool_dir: $TEST_TMPDIR/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-kafka:
-  - name: main
-    brokers: [${B//,/, }]
-    groups:
-      - {name: g1, job: orders-enrich}
-      - {name: g2}
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-$(it_influx_nodes a)
+$(it_yaml_flink --rest tm1 tm2)
+$(it_yaml_kafka)
+$(it_yaml_influxdb flink a)
 YAML
 it_lagwatch "$cfg" "$TEST_TMPDIR/lagwatch.log"
 tap_check "the daemon is ready" it_ready 15

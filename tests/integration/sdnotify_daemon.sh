@@ -19,15 +19,8 @@ agent:
   listen: 127.0.0.1:$lport
   spool_dir: $T/spool
   shutdown_timeout: 1s
-flink:
-  - name: prod
-    reporters: [http://127.0.0.1:$fport/tm1/metrics]
-sinks:
-  influxdb:
-    timeout: 200ms
-    max_retries: 0
-    nodes:
-      - {name: influx-a, url: "http://127.0.0.1:$dead"}
+$(it_yaml_flink tm1)
+$(it_yaml_dead_influxdb 200ms "$dead")
 YAML
 
 # The listener: one line per datagram, "<monotonic seconds> <message with
@@ -97,7 +90,7 @@ run_case path "$T/notify.sock"
 run_case abstract "@lagwatch-test-$$-$RANDOM"
 
 # Without NOTIFY_SOCKET nothing is attempted and nothing is logged about it.
-"$LAGWATCH" run --once -c "$T/lagwatch.yml" >/dev/null 2>"$T/once.log"
+it_once "$T/lagwatch.yml" once
 tap_check "no NOTIFY_SOCKET: no notification warnings" \
-    sh -c '! grep -qi notify "$1"' _ "$T/once.log"
+    sh -c '! grep -qi notify "$1"' _ "$T/once.err"
 tap_done

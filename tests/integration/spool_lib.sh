@@ -44,10 +44,7 @@ agent:
   spool_dir: $TEST_TMPDIR/spool
   spool_fsync: true
 ${2:-}
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters: [http://127.0.0.1:$fport/tm1/metrics, http://127.0.0.1:$fport/jm/metrics]
+$(it_yaml_flink --rest tm1 jm)
 sinks:
   influxdb:
     database: flink

@@ -15,7 +15,7 @@ set -u
 
 sl_init
 it_influxd b || sl_bail "start influxd b"
-sl_config "      - {name: influx-b, url: \"$INFLUX_URL_b\"}" \
+sl_config "$(it_influx_nodes b)" \
     "  spool_max_bytes: 400000"
 L1=$TEST_TMPDIR/lw1.log
 L2=$TEST_TMPDIR/lw2.log

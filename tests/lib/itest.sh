@@ -57,6 +57,19 @@
 #                          with the same directory, port and flags
 #   it_promql EXPR         the values of an instant query, one per line
 #
+# Configuration pieces (YAML on stdout, for $(...) inside a heredoc)
+#   it_yaml_flink [--rest] REPORTER...  the flink: section, cluster prod on
+#                          the fake Flink ($fport); --rest adds its REST
+#                          URL; a REPORTER "tm1" means /tm1/metrics there,
+#                          one starting with http:// is taken as it is
+#   it_yaml_kafka          the kafka: section, cluster main on $B, groups g1
+#                          (mapped to the job orders-enrich) and g2
+#   it_yaml_influxdb DB NAME...  the sinks: section, database DB on the
+#                          nodes NAME... (it_influx_nodes)
+#   it_yaml_dead_influxdb TIMEOUT PORT  a sinks: section whose only node
+#                          (influx-a) nobody listens on: writes fail after
+#                          TIMEOUT, without retries
+#
 # lagwatch
 #   it_listen              lport=a free port, base=http://127.0.0.1:$lport
 #   it_lagwatch CONFIG LOG [ARGS...]  `lagwatch run -c CONFIG ARGS`, stderr
@@ -65,6 +78,12 @@
 #                          fails early when lagwatch died
 #   it_lagwatch_stop [SIGNAL]  SIGNAL (TERM) and wait: lw_rc=exit status;
 #                          a sanitizer report in LOG is a "not ok"
+#   it_once CONFIG NAME [ARGS...]  `lagwatch run -c CONFIG --once ARGS`,
+#                          output in $T/NAME.out and $T/NAME.err; returns
+#                          its exit status; a sanitizer report is a "not ok"
+#   it_sanitizer_check LOG  "not ok" with the report when LOG holds an
+#                          AddressSanitizer/UBSan report
+#   it_ring_owner CONFIG KEY  the first ring owner of KEY (`lagwatch ring`)
 #   it_metric SAMPLE       the value of SAMPLE (name{labels} exactly as
 #                          /metrics prints it) on $base/metrics
 #   it_wait_metric SAMPLE OP VALUE S  until the value passes test OP VALUE
@@ -239,6 +258,52 @@ it_influx_nodes() {
     done
 }
 
+it_yaml_flink() {
+    local rest= r
+    if [ "${1:-}" = --rest ]; then
+        rest=1
+        shift
+    fi
+    printf 'flink:\n  - name: prod\n'
+    [ -z "$rest" ] || printf '    rest_url: http://127.0.0.1:%s\n' "$fport"
+    [ $# -eq 0 ] || printf '    reporters:\n'
+    for r in "$@"; do
+        case $r in
+        http://*) printf '      - %s\n' "$r" ;;
+        *) printf '      - http://127.0.0.1:%s/%s/metrics\n' "$fport" "$r" ;;
+        esac
+    done
+}
+
+it_yaml_kafka() {
+    cat <<YAML
+kafka:
+  - name: main
+    brokers: [${B//,/, }]
+    groups:
+      - {name: g1, job: orders-enrich}
+      - {name: g2}
+YAML
+}
+
+it_yaml_influxdb() {
+    local db=$1
+    shift
+    printf 'sinks:\n  influxdb:\n    database: %s\n    nodes:\n' "$db"
+    it_influx_nodes "$@"
+}
+
+it_yaml_dead_influxdb() {
+    cat <<YAML
+sinks:
+  influxdb:
+    timeout: $1
+    max_retries: 0
+    nodes:
+      - {name: influx-a, url: "http://127.0.0.1:$2"}
+YAML
+}
+
 it_broker() {
     rm -f "$T/bootstrap"
     it_bg broker "$BROKER" "$@" --port-file "$T/bootstrap" \
@@ -335,19 +400,37 @@ it_ready() {
     return 1
 }
 
+it_sanitizer_check() {
+    # A sanitizer build reports into the log (its exit status alone is
+    # ambiguous: 1 is also lagwatch's "points were lost").
+    if grep -q -e 'Sanitizer' -e 'runtime error:' "$1"; then
+        tap_not_ok "sanitizer report in $1"
+        grep -A20 -e 'Sanitizer' -e 'runtime error:' "$1" | head -40 |
+            sed 's/^/# /'
+    fi
+    return 0
+}
+
 it_lagwatch_stop() {
     kill "-${1:-TERM}" "$lw"
     wait "$lw"
     lw_rc=$?
     lw=
-    # A sanitizer build reports into the log (its exit status alone is
-    # ambiguous: 1 is also lagwatch's "points were lost").
-    if grep -q -e 'Sanitizer' -e 'runtime error:' "$lw_log"; then
-        tap_not_ok "sanitizer report in $lw_log"
-        grep -A20 -e 'Sanitizer' -e 'runtime error:' "$lw_log" | head -40 |
-            sed 's/^/# /'
-    fi
-    return 0
+    it_sanitizer_check "$lw_log"
+}
+
+it_once() {
+    local cfg=$1 name=$2 rc
+    shift 2
+    "$LAGWATCH" run -c "$cfg" --once "$@" >"$T/$name.out" 2>"$T/$name.err"
+    rc=$?
+    it_sanitizer_check "$T/$name.err"
+    return $rc
+}
+
+it_ring_owner() {
+    "$LAGWATCH" ring -c "$1" --key "$2" |
+        awk -F'\t' 'NF == 2 { split($2, o, ","); print o[1] }'
 }
 
 it_metric() {
