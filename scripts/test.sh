@@ -9,16 +9,21 @@
 # Each stage reports its counts; the last line is the total, in this form:
 #   tests: N passed, N failed, N skipped
 # A stage that fails outside its tests (configure, build, packaging) counts
-# as one failure. The exit status is non-zero when anything failed.
+# as one failure, as does a failed package install. The exit status is
+# non-zero when anything failed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-"$top/scripts/deps.sh" test || exit 1
 jobs=$(nproc)
-
 passed=0
 failed=0
 skipped=0
+
+# Without every package some stages fail; they still run and say so.
+if ! "$top/scripts/deps.sh" test; then
+    echo "== deps: scripts/deps.sh test failed; running what can run"
+    failed=1
+fi
 
 # tally STAGE LOG-WITH-AUTOMAKE-SUMMARY STATUS: adds the counts of a
 # `make check` run (its "# PASS:" ... lines); failures are FAIL, XPASS and
