@@ -4,6 +4,31 @@
 # temporary directory; one EXIT trap stops everything it started, by PID,
 # and removes that directory (KEEP_TMP=1 keeps it for a post-mortem).
 #
+# A script starts like this (spool_lib.sh adds the spool tests' layer):
+#
+#   set -u
+#   . "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+#   it_need influxd lagwatch            # else the script is one TAP skip
+#   it_init mytest                      # $T, the trap
+#   it_influxd a b || it_bail "start influxd"
+#   it_fakeflink --static || it_bail "fake flink up"
+#   it_listen
+#   cat >"$T/lagwatch.yml" <<YAML
+#   agent: {name: my-agent, interval: 1s, listen: "127.0.0.1:$lport",
+#           spool_dir: "$T/spool"}
+#   $(it_yaml_flink --rest tm1 jm)
+#   $(it_yaml_influxdb flink a b)
+#   YAML
+#   it_lagwatch "$T/lagwatch.yml" "$T/lagwatch.log"
+#   tap_check "lagwatch is ready" it_ready 10
+#   ...
+#   it_lagwatch_stop TERM
+#   tap_check "SIGTERM exits 0" test "$lw_rc" = 0
+#   tap_done
+#
+# Outside tests/integration/ (scripts/demo.sh), set top_srcdir (and
+# top_builddir) before sourcing it.
+#
 # Paths (set on sourcing, each overridable from the environment, as the
 # Makefile's AM_TESTS_ENVIRONMENT does):
 #   srcdir builddir LAGWATCH FAKEFLINK FIX (FLINK_FIXTURES) BROKER
@@ -26,7 +51,7 @@
 # Waiting
 #   free_port              a TCP port free on 127.0.0.1 right now
 #   wait_for_file FILE S   until FILE exists and is non-empty (S seconds)
-#   it_code URL [CURL-ARGS]           the HTTP status (000: no answer)
+#   it_code URL [CURL-ARGS]  the HTTP status (000: no answer in 10 s)
 #   wait_for_http URL S [CODE [CURL-ARGS]]  until URL answers CODE (200)
 #   it_now_ms              wall clock, milliseconds
 #
