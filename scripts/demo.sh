@@ -7,62 +7,42 @@
 # the end.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh" >/dev/null
+"$top/scripts/deps.sh" demo >/dev/null
 echo "== building lagwatch"
 LAGWATCH=$("$top/scripts/build.sh")
 build=$(dirname "$LAGWATCH")
 make -C "$build" -j"$(nproc)" tests/kafka_mock_broker tests/kafka_scenario >/dev/null
-. "$top/tests/lib/tap.sh"
-. "$top/tests/lib/influxd.sh"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-demo.XXXXXX)
-export TEST_TMPDIR
-pids=()
-broker=
-cleanup() {
-    [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    influxd_stop_all
-    rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
+# The integration tests' scaffolding starts (and stops, by PID) the stack.
+top_srcdir=$top top_builddir=$build
+. "$top/tests/lib/itest.sh"
+it_init demo
 
 echo "== starting three InfluxDB nodes"
 for n in a b c; do
-    influxd_start "$n" >/dev/null
+    it_influxd "$n"
     v=INFLUX_URL_$n
     echo "   influx-$n ${!v}"
 done
 echo "== starting the fake Flink cluster (recorded JobManager REST and reporter output)"
-python3 "$top/tests/fakeflink.py" --fixtures "$top/tests/fixtures/flink" \
-    --port 0 --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>&1 &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/fake.port" 10
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
+it_fakeflink
 echo "   JobManager REST http://127.0.0.1:$fport, reporters http://127.0.0.1:$fport/{tm1,tm2,jm}/metrics"
 
 echo "== starting a demo Kafka (librdkafka's mock cluster, 3 brokers) with lagging consumer groups"
-"$build/tests/kafka_mock_broker" --brokers 3 --topic orders:8 --topic clicks:4 \
-    --port-file "$TEST_TMPDIR/bootstrap" >/dev/null 2>&1 &
-broker=$!
-wait_for_file "$TEST_TMPDIR/bootstrap" 10
-B=$(cat "$TEST_TMPDIR/bootstrap")
-now=$(python3 -c 'import time; print(int(time.time() * 1000))')
+it_broker --brokers 3 --topic orders:8 --topic clicks:4
+now=$(it_now_ms)
 for p in 0 1 2 3 4 5 6 7; do
     # orders: one message a second for the last 10 minutes, per partition
-    "$build/tests/kafka_scenario" --bootstrap "$B" produce orders $p 600 \
-        --ts-start $((now - 600000 - p * 60000)) --ts-step 1000 >/dev/null
+    it_produce orders $p 600 $((now - 600000 - p * 60000)) >/dev/null
 done
 for p in 0 1 2 3; do
-    "$build/tests/kafka_scenario" --bootstrap "$B" produce clicks $p 300 \
-        --ts-start $((now - 300000)) --ts-step 1000 >/dev/null
+    it_produce clicks $p 300 $((now - 300000)) >/dev/null
 done
 # The Flink job's group: partition 7 is furthest behind in time (its data
 # is oldest) though partition 0 is furthest behind in records.
-"$build/tests/kafka_scenario" --bootstrap "$B" commit orders-enrich \
+it_scenario commit orders-enrich \
     orders 0 100 orders 1 500 orders 2 520 orders 3 540 orders 4 560 \
     orders 5 580 orders 6 590 orders 7 400 >/dev/null
-"$build/tests/kafka_scenario" --bootstrap "$B" commit sessionizer \
+it_scenario commit sessionizer \
     clicks 0 290 clicks 1 295 clicks 2 300 clicks 3 250 >/dev/null
 echo "   $B"
 
@@ -89,9 +69,7 @@ sinks:
   influxdb:
     database: flink
     nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
+$(it_influx_nodes a b c)
 YAML
 echo "== lagwatch run --once"
 "$LAGWATCH" run -c "$cfg" --once --log-level warn
@@ -103,8 +81,8 @@ echo "== where the jobs live (lagwatch ring)"
 echo "== what each InfluxDB node holds (InfluxQL)"
 for n in a b c; do
     v=INFLUX_URL_$n
-    curl -s "${!v}/query" --data-urlencode db=flink \
-        --data-urlencode 'q=SHOW SERIES' | python3 -c '
+    it_influxql "${!v}" flink \
+        'SHOW SERIES' | python3 -c '
 import json, sys, collections
 name = sys.argv[1]
 d = json.load(sys.stdin)["results"][0].get("series", [])
@@ -123,11 +101,11 @@ for j, c in sorted(jobs.items()):
     print("      %-34s %5d series" % (j, c))
 ' "influx-$n"
 done
-owner=$("$LAGWATCH" ring -c "$cfg" --key orders-enrich | awk -F'\t' 'NF==2{split($2,o,",");print o[1]}')
+owner=$(it_ring_owner "$cfg" orders-enrich)
 ov=INFLUX_URL_${owner#influx-}
 echo "== which operator is slow? lagwatch_task_timing of orders_enrich on $owner"
-curl -s "${!ov}/query" --data-urlencode db=flink --data-urlencode \
-    'q=SELECT last("busy_ratio_max") AS busy, last("backpressured_ratio_max") AS backpressured, last("record_time_us_max") AS us_per_record, last("slowest_subtask") AS slowest, last("bottleneck") AS bottleneck FROM "lagwatch_task_timing" WHERE "job_name" = '"'"'orders_enrich'"'"' GROUP BY "task_name"' |
+it_influxql "${!ov}" flink \
+    'SELECT last("busy_ratio_max") AS busy, last("backpressured_ratio_max") AS backpressured, last("record_time_us_max") AS us_per_record, last("slowest_subtask") AS slowest, last("bottleneck") AS bottleneck FROM "lagwatch_task_timing" WHERE "job_name" = '"'"'orders_enrich'"'"' GROUP BY "task_name"' |
     python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["results"][0].get("series", []):
@@ -140,8 +118,8 @@ for s in json.load(sys.stdin)["results"][0].get("series", []):
 echo "== job state (lagwatch_job)"
 for n in a b c; do
     v=INFLUX_URL_$n
-    curl -s "${!v}/query" --data-urlencode db=flink --data-urlencode \
-        'q=SELECT last("running") AS running, last("restarts") AS restarts, last("last_checkpoint_duration_ms") AS ckpt_ms, last("failed_checkpoints") AS failed_ckpts FROM "lagwatch_job" GROUP BY "job_name"' |
+    it_influxql "${!v}" flink \
+        'SELECT last("running") AS running, last("restarts") AS restarts, last("last_checkpoint_duration_ms") AS ckpt_ms, last("failed_checkpoints") AS failed_ckpts FROM "lagwatch_job" GROUP BY "job_name"' |
         python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["results"][0].get("series", []):
@@ -153,8 +131,8 @@ done
 echo "== Kafka lag of the slowest partition (lagwatch lag, the one-shot table)"
 "$LAGWATCH" lag --brokers "$B" --group orders-enrich --group sessionizer | grep -v '^$'
 echo "== kafka_consumergroup_lag of orders-enrich, written with the job on $owner"
-curl -s "${!ov}/query" --data-urlencode db=flink --data-urlencode \
-    'q=SELECT last("max_lag") AS max_lag, last("max_lag_seconds") AS max_lag_seconds, last("slowest_partition") AS slowest, last("consumed_through_ms") AS consumed_through_ms FROM "kafka_consumergroup_lag" WHERE "group" = '"'"'orders-enrich'"'"' GROUP BY "topic"' |
+it_influxql "${!ov}" flink \
+    'SELECT last("max_lag") AS max_lag, last("max_lag_seconds") AS max_lag_seconds, last("slowest_partition") AS slowest, last("consumed_through_ms") AS consumed_through_ms FROM "kafka_consumergroup_lag" WHERE "group" = '"'"'orders-enrich'"'"' GROUP BY "topic"' |
     python3 -c '
 import json, sys, datetime
 for s in json.load(sys.stdin)["results"][0].get("series", []):
@@ -166,8 +144,8 @@ for s in json.load(sys.stdin)["results"][0].get("series", []):
 echo "== a sample query: Window operator records in, folded over subtasks"
 for n in a b c; do
     v=INFLUX_URL_$n
-    curl -s "${!v}/query" --data-urlencode db=flink --data-urlencode \
-        'q=SELECT "max","sum","avg" FROM "taskmanager_job_task_operator_numRecordsIn" WHERE "operator_name" =~ /^Window/' |
+    it_influxql "${!v}" flink \
+        'SELECT "max","sum","avg" FROM "taskmanager_job_task_operator_numRecordsIn" WHERE "operator_name" =~ /^Window/' |
         python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["results"][0].get("series", []):

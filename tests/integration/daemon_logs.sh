@@ -7,27 +7,12 @@
 # lagwatch_rest_errors_total. When the server goes away again, the failure
 # is logged again (once).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-command -v curl >/dev/null || tap_skip_all "curl not installed"
-
-T=$(mktemp -d /tmp/lagwatch-logs.XXXXXX)
-fake=
-lw=
-cleanup() {
-    [ -n "$lw" ] && kill -KILL "$lw" 2>/dev/null && wait "$lw" 2>/dev/null
-    [ -n "$fake" ] && kill "$fake" 2>/dev/null && wait "$fake" 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need lagwatch curl
+it_init logs
 
 fport=$(free_port) # the fake Flink starts here later
-lport=$(free_port)
+it_listen
 dead=$(free_port)
 rep=http://127.0.0.1:$fport/tm1/metrics
 ov=http://127.0.0.1:$fport/jobs/overview
@@ -39,20 +24,11 @@ agent:
   listen: 127.0.0.1:$lport
   shutdown_timeout: 1s
   spool_dir: $T/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters: [$rep]
-sinks:
-  influxdb:
-    timeout: 200ms
-    max_retries: 0
-    nodes:
-      - {name: influx-a, url: "http://127.0.0.1:$dead"}
+$(it_yaml_flink --rest "$rep")
+$(it_yaml_dead_influxdb 200ms "$dead")
 YAML
-"$LAGWATCH" run -c "$T/lagwatch.yml" 2>"$T/lagwatch.log" &
-lw=$!
 log=$T/lagwatch.log
+it_lagwatch "$T/lagwatch.yml" "$log"
 
 # count_lines PATTERN: lines of the log that contain PATTERN.
 count_lines() { grep -cF -- "$1" "$log"; }
@@ -66,7 +42,7 @@ wait_cycles() {
     return 1
 }
 metric() { # NAME LABEL-FRAGMENT: the value of the first matching sample
-    curl -s -m 5 "http://127.0.0.1:$lport/metrics" |
+    curl -s -m 5 "$base/metrics" |
         grep "^$1{" | grep -F -- "$2" | head -n 1 | awk '{print $2}'
 }
 
@@ -80,15 +56,12 @@ tap_check "the error line says why" \
 errs=$(metric lagwatch_scrape_errors_total "$rep")
 tap_check "lagwatch_scrape_errors_total counts every failure (${errs:-none})" \
     test "${errs:-0}" -ge 5
-rerrs=$(curl -s -m 5 "http://127.0.0.1:$lport/metrics" |
+rerrs=$(curl -s -m 5 "$base/metrics" |
     awk '/^lagwatch_rest_errors_total\{/ {s += $2} END {print s + 0}')
 tap_check "lagwatch_rest_errors_total counts every failure ($rerrs)" \
     test "$rerrs" -ge 5
 
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port "$fport" \
-    --port-file "$T/fake.port" >/dev/null 2>"$T/fake.err" &
-fake=$!
-wait_for_file "$T/fake.port" 10 || tap_not_ok "fake flink up"
+it_fakeflink --port "$fport" || tap_not_ok "fake flink up"
 wait_cycles 4
 tap_check "one recovery line for the reporter" \
     test "$(count_lines "reporter endpoint '$rep' works again after")" -eq 1
@@ -97,9 +70,7 @@ tap_check "one recovery line for the REST URL" \
 tap_check "still one error line for the reporter" \
     test "$(count_lines "cannot scrape '$rep'")" -eq 1
 
-kill "$fake"
-wait "$fake" 2>/dev/null
-fake=
+it_stop "$fake_pid"
 wait_cycles 5
 tap_check "down again: logged again, once ($(count_lines "cannot scrape '$rep'") in all)" \
     test "$(count_lines "cannot scrape '$rep'")" -eq 2
@@ -107,14 +78,12 @@ tap_check "down again: the REST URL logged again, once" \
     test "$(count_lines "cannot fetch '$ov'")" -eq 2
 
 # --once still reports the failing target in its summary.
-"$LAGWATCH" run --once -c "$T/lagwatch.yml" >"$T/once.out" 2>"$T/once.err"
+it_once "$T/lagwatch.yml" once
 tap_check "run --once exits 1 with the reporter down" test $? -eq 1
 tap_check "run --once names the failing reporter" \
     grep -qF "$rep" "$T/once.out" "$T/once.err"
 
-kill -TERM "$lw"
-wait "$lw"
-lw=
+it_lagwatch_stop TERM
 if [ "$TAP_FAILED" -gt 0 ]; then
     tap_diag "lagwatch log:" "$(grep -v 'cycle done' "$log" | tail -n 40)"
 fi

@@ -5,11 +5,8 @@
 # (the getopt tables in agent/cmd/cmd_*.c) in lagwatch(8); README.md's command
 # list names every subcommand.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-. "$srcdir/tests/lib/tap.sh"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need lagwatch
 
 # groff escapes '-' as '\-'; undo that to search the text.
 yml=$(sed 's/\\-/-/g' "$srcdir/man/lagwatch.yml.5")

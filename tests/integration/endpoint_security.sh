@@ -8,33 +8,13 @@
 # 1 s; agent.max_connections is enforced; HTTPS with a self-signed
 # certificate made here with openssl (skipped without it).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need lagwatch curl
+it_init epsec
 
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-command -v curl >/dev/null || tap_skip_all "curl not installed"
-
-T=$(mktemp -d /tmp/lagwatch-epsec.XXXXXX)
-pids=()
-lw=
-cleanup() {
-    [ -n "$lw" ] && kill -KILL "$lw" 2>/dev/null && wait "$lw" 2>/dev/null
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 \
-    --port-file "$T/fake.port" >/dev/null 2>"$T/fake.err" &
-pids+=($!)
-wait_for_file "$T/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$T/fake.port")
-lport=$(free_port)
+it_fakeflink || it_bail "fake flink up"
+it_listen
 dead=$(free_port) # nothing listens: the InfluxDB writes fail, which is fine
-base=http://127.0.0.1:$lport
 TOKEN=tok-$RANDOM-s3cr3t-$RANDOM
 TOKEN2=tok2-$RANDOM-r0tated-$RANDOM
 PASS="pa ss-$RANDOM-w0rd"
@@ -52,17 +32,8 @@ write_config() {
         printf '  listen: 127.0.0.1:%s\n  shutdown_timeout: 1s\n' "$lport"
         printf '  spool_dir: %s/spool\n' "$T"
         for l in "$@"; do printf '  %s\n' "$l"; done
-        cat <<YAML
-flink:
-  - name: prod
-    reporters: [http://127.0.0.1:$fport/tm1/metrics]
-sinks:
-  influxdb:
-    timeout: 500ms
-    max_retries: 0
-    nodes:
-      - {name: influx-a, url: "http://127.0.0.1:$dead"}
-YAML
+        it_yaml_flink tm1
+        it_yaml_dead_influxdb 500ms "$dead"
     } > "$f"
 }
 
@@ -106,15 +77,9 @@ tap_check "check accepts the auth configuration" test $? -eq 0
 tap_check "check prints no secret" \
     sh -c '! grep -qF -e "$1" -e "$2" "$3"' _ "$TOKEN" "$PASS" "$T/check.out"
 
-"$LAGWATCH" run -c "$cfg" 2>"$T/lagwatch.log" &
-lw=$!
+it_lagwatch "$cfg" "$T/lagwatch.log"
 code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$@"; }
-ready=
-for i in $(seq 100); do
-    [ "$(code -H "Authorization: Bearer $TOKEN" "$base/readyz")" = 200 ] && { ready=1; break; }
-    sleep 0.1
-done
-tap_check "ready with the bearer token" test -n "$ready"
+tap_check "ready with the bearer token" it_ready 10 -H "Authorization: Bearer $TOKEN"
 tap_check "no credentials: 401" test "$(code "$base/metrics")" = 401
 tap_check "/healthz is guarded too: 401" test "$(code "$base/healthz")" = 401
 curl -s -D "$T/h401" -o /dev/null "$base/metrics"
@@ -145,8 +110,7 @@ time.sleep(hold)
 for s in socks:
     s.close()
 PY
-python3 "$T/stall.py" "$lport" 20 4 >"$T/stall.out" 2>&1 &
-stall=$!
+it_bg stall python3 "$T/stall.py" "$lport" 20 4 >"$T/stall.out" 2>&1
 wait_for_file "$T/stall.out" 5
 seq 200 | xargs -P 50 -I{} curl -s -o /dev/null -m 10 -w '%{http_code}\n' \
     -H "Authorization: Bearer $TOKEN" "$base/metrics" > "$T/burst.codes" &
@@ -208,8 +172,7 @@ for i in $(seq 50); do
 done
 tap_check "reload to no auth and max_connections 4" test -n "$ok"
 rm -f "$T/stall.out"
-python3 "$T/stall.py" "$lport" 6 3 >"$T/stall.out" 2>&1 &
-stall=$!
+it_bg stall python3 "$T/stall.py" "$lport" 6 3 >"$T/stall.out" 2>&1
 wait_for_file "$T/stall.out" 5
 sleep 0.3
 tap_check "over max_connections a client is not served" \
@@ -251,12 +214,9 @@ fi
 tap_check "the log holds no secret" \
     sh -c '! grep -qF -e "$1" -e "$2" -e "$3" "$4"' _ "$TOKEN" "$TOKEN2" "$PASS" \
     "$T/lagwatch.log"
-kill -TERM "$lw"
-wait "$lw"
-rc=$?
-lw=
-tap_check "SIGTERM: exit status is 0 or 1 (node down), not a crash ($rc)" \
-    test "$rc" -le 1
+it_lagwatch_stop TERM
+tap_check "SIGTERM: exit status is 0 or 1 (node down), not a crash ($lw_rc)" \
+    test "$lw_rc" -le 1
 if [ "$TAP_FAILED" -gt 0 ]; then
     tap_diag "lagwatch log (tail):" "$(tail -n 30 "$T/lagwatch.log")"
 fi

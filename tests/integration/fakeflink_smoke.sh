@@ -1,14 +1,11 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # fakeflink_smoke: tests/fakeflink.py answers the routes the collectors use,
 # with valid JSON, moving values, the /v1 prefix, 404s, gzip, the per-subtask
 # vertex metrics of every vertex, and the restart and stop scenarios. Prints
-# TAP and exits non-zero on any failure. Needs python3 and
-# curl; srcdir (automake) locates the tree, default: two levels up.
+# TAP and exits non-zero on any failure. Needs python3 and curl.
 set -u
-
-srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-FAKEFLINK=${FAKEFLINK:-$srcdir/tests/fakeflink.py}
-FLINK_FIXTURES=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+FLINK_FIXTURES=$FIX
 JOB_A=566bf9d7c55a45f8d1a6e55e9b9b1325
 JOB_A_NEW=566bf9d7c55a45f8d1a6e55e9b9ba001
 JOB_B=1ff135342e825ce1158d003d9a0b2361
@@ -21,23 +18,13 @@ JOBQ=$JOBQ,lastCheckpointRestoreTimestamp,numberOfCompletedCheckpoints
 JOBQ=$JOBQ,numberOfFailedCheckpoints,numberOfInProgressCheckpoints
 JOBQ=$JOBQ,totalNumberOfCheckpoints
 
-tmp=$(mktemp -d /tmp/fakeflink_smoke.XXXXXX) || exit 99
-pids=
-cleanup() {
-    for p in $pids; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+it_need curl
+it_init fakeflink-smoke
+tmp=$T
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # check "description" command...
+ok() { tap_ok "$@"; }
+not_ok() { tap_not_ok "$@"; }
+check() { # check "description" command...: on failure its output as diagnostics
     d=$1
     shift
     if "$@" >"$tmp/check.out" 2>&1; then
@@ -52,17 +39,8 @@ check() { # check "description" command...
 start_fake() {
     name=$1
     shift
-    python3 "$FAKEFLINK" --fixtures "$FLINK_FIXTURES" --port 0 \
-        --port-file "$tmp/$name.port" --log "$tmp/$name.log" "$@" \
-        >/dev/null 2>"$tmp/$name.err" &
-    pids="$pids $!"
-    i=0
-    while [ ! -s "$tmp/$name.port" ] && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    port=$(sed -n 's/^port=//p' "$tmp/$name.port" 2>/dev/null)
-    [ -n "$port" ]
+    it_fakeflink --name "$name" --log "$tmp/$name.log" "$@" || return 1
+    port=$fport
 }
 
 get() { curl -sS --max-time 10 "http://127.0.0.1:$port$1"; }
@@ -250,4 +228,4 @@ else
     for i in 1 2 3 4 5 6 7; do not_ok "stop scenario fake starts"; done
 fi
 
-[ $failed -eq 0 ]
+[ "$TAP_FAILED" -eq 0 ]

@@ -5,15 +5,11 @@
 # where they belong; the installed binary runs and accepts the shipped
 # configuration's syntax.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${top_builddir:-$srcdir}
-. "$srcdir/tests/lib/tap.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
 
 [ -f "$builddir/Makefile" ] || tap_skip_all "no Makefile in $builddir"
 MAKE_CMD=${MAKE:-make}
-T=$(mktemp -d /tmp/lagwatch-install.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+it_init install
 
 prefix=$(sed -n 's/^prefix = //p' "$builddir/Makefile")
 sysconfdir=$(sed -n 's/^sysconfdir = //p' "$builddir/Makefile")

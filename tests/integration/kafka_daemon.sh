@@ -8,54 +8,25 @@
 # kafka-lag-exporter series on /metrics, and, with the broker killed, stale
 # values and a clear error instead of a crash.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${top_builddir:-$srcdir}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-BROKER=${KAFKA_MOCK_BROKER:-$builddir/tests/kafka_mock_broker}
-SCENARIO=${KAFKA_SCENARIO:-$builddir/tests/kafka_scenario}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd lagwatch kafka
+it_init kafka
 
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-for b in "$LAGWATCH" "$BROKER" "$SCENARIO"; do
-    [ -x "$b" ] || tap_skip_all "missing $b"
-done
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-kafka.XXXXXX)
-export TEST_TMPDIR
-broker=
-lw=
-cleanup() {
-    [ -n "$lw" ] && kill -KILL "$lw" 2>/dev/null && wait "$lw" 2>/dev/null
-    [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-    influxd_stop_all
-    rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
-
-for n in a b c; do
-    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; tap_done; exit 1; }
-done
-"$BROKER" --brokers 3 --topic t1:4 --topic t2:3 --port-file "$TEST_TMPDIR/bootstrap" \
-    >/dev/null 2>"$TEST_TMPDIR/broker.err" &
-broker=$!
-wait_for_file "$TEST_TMPDIR/bootstrap" 10 || { tap_not_ok "mock broker up"; tap_done; exit 1; }
-B=$(cat "$TEST_TMPDIR/bootstrap")
+it_influxd a b c || it_bail "start influxd a b c"
+it_broker --brokers 3 --topic t1:4 --topic t2:3 || it_bail "mock broker up"
 tap_ok "mock Kafka cluster at $B, three influxd nodes"
 
-now=$(python3 -c 'import time; print(int(time.time() * 1000))')
-produce() { "$SCENARIO" --bootstrap "$B" produce "$1" "$2" "$3" --ts-start "$4" --ts-step 1000; }
+now=$(it_now_ms)
 ok=0
-produce t1 0 20 $((now - 3600000)) && produce t1 1 20 $((now - 600000)) &&
-    produce t1 2 20 $((now - 100000)) && produce t2 0 10 $((now - 7200000)) &&
-    produce t2 1 30 $((now - 60000)) && ok=1
+it_produce t1 0 20 $((now - 3600000)) && it_produce t1 1 20 $((now - 600000)) &&
+    it_produce t1 2 20 $((now - 100000)) && it_produce t2 0 10 $((now - 7200000)) &&
+    it_produce t2 1 30 $((now - 60000)) && ok=1
 # g1/t1: p0 5 behind (oldest), p1 18 behind (most records), p2 caught up.
-"$SCENARIO" --bootstrap "$B" commit g1 t1 0 15 t1 1 2 t1 2 20 || ok=0
-"$SCENARIO" --bootstrap "$B" commit g2 t2 0 9 t2 1 0 || ok=0
+it_scenario commit g1 t1 0 15 t1 1 2 t1 2 20 || ok=0
+it_scenario commit g2 t2 0 9 t2 1 0 || ok=0
 tap_check "scenario produced and committed" test $ok = 1
 
-lport=$(free_port)
+it_listen
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
@@ -64,32 +35,15 @@ agent:
   interval: 1s
   listen: 127.0.0.1:$lport
   scrape_timeout: 1s
-kafka:
-  - name: main
-    brokers: [${B//,/, }]
-    groups:
-      - {name: g1, job: orders-enrich}
-      - {name: g2}
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
+$(it_yaml_kafka)
+$(it_yaml_influxdb flink a b c)
 YAML
 "$LAGWATCH" check -c "$cfg" >/dev/null 2>"$TEST_TMPDIR/check.err"
 tap_check "the config checks" test $? -eq 0
 tap_diag "$(cat "$TEST_TMPDIR/check.err")"
 
-"$LAGWATCH" run -c "$cfg" 2>"$TEST_TMPDIR/lagwatch.log" &
-lw=$!
-base=http://127.0.0.1:$lport
-for i in $(seq 150); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
-    sleep 0.1
-done
-tap_check "the daemon is ready" test "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200
+it_lagwatch "$cfg" "$TEST_TMPDIR/lagwatch.log"
+tap_check "the daemon is ready" it_ready 15
 
 curl -s "$base/api/v1/lag" >"$TEST_TMPDIR/api.json"
 "$LAGWATCH" lag --brokers "$B" --group g1 --group g2 --json >"$TEST_TMPDIR/cli.json" 2>/dev/null
@@ -122,7 +76,7 @@ tap_check "unknown group: 404" test "$(code --data-urlencode group=nope --data-u
 tap_check "bad until: 400" test "$(code --data-urlencode group=g1 --data-urlencode until=yesterday)" = 400
 tap_check "missing until: 400" test "$(code --data-urlencode group=g1)" = 400
 
-"$SCENARIO" --bootstrap "$B" commit g1 t1 0 20 t1 1 20 t1 2 20 >/dev/null 2>&1
+it_scenario commit g1 t1 0 20 t1 1 20 t1 2 20 >/dev/null 2>&1
 flipped=
 for i in $(seq 100); do
     [ "$(code --data-urlencode group=g1 --data-urlencode topic=t1 --data-urlencode until=$late)" = 200 ] && { flipped=1; break; }
@@ -131,12 +85,10 @@ done
 tap_check "/api/v1/ready flips to 200 once g1 commits past until" test -n "$flipped"
 
 # Placement: g1's lag lands with its job, g2's with its group.
-owner() { "$LAGWATCH" ring -c "$cfg" --key "$1" | awk -F'\t' 'NF==2{split($2,o,",");print o[1]}'; }
-declare -A URL=([influx-a]=$INFLUX_URL_a [influx-b]=$INFLUX_URL_b [influx-c]=$INFLUX_URL_c)
+owner() { it_ring_owner "$cfg" "$1"; }
 count() { # NODE GROUP
-    curl -s "${URL[$1]}/query" --data-urlencode db=flink \
-        --data-urlencode "q=SELECT count(max_lag) FROM kafka_consumergroup_lag WHERE \"group\" = '$2'" |
-        python3 -c 'import json,sys; s=json.load(sys.stdin)["results"][0].get("series",[]); print(s[0]["values"][0][1] if s else 0)'
+    it_influx_value "${NODE_URL[$1]}" flink \
+        "SELECT count(max_lag) FROM kafka_consumergroup_lag WHERE \"group\" = '$2'"
 }
 o1=$(owner orders-enrich)
 o2=$(owner g2)
@@ -149,8 +101,8 @@ for n in influx-a influx-b influx-c; do
     if [ "$n" = "$o2" ]; then [ "$c2" -gt 0 ] || misplaced=$((misplaced + 1)); else [ "$c2" = 0 ] || misplaced=$((misplaced + 1)); fi
 done
 tap_check "lag points land on the owner of the job (g1) and of the group (g2) only" test $misplaced -eq 0
-tap_check "g1's points carry job_name=orders_enrich" test "$(curl -s "${URL[$o1]}/query" --data-urlencode db=flink \
-    --data-urlencode "q=SHOW TAG VALUES FROM kafka_consumergroup_lag WITH KEY = job_name" |
+tap_check "g1's points carry job_name=orders_enrich" test "$(it_influxql "${NODE_URL[$o1]}" flink \
+    "SHOW TAG VALUES FROM kafka_consumergroup_lag WITH KEY = job_name" |
     python3 -c 'import json,sys; s=json.load(sys.stdin)["results"][0].get("series",[]); print(",".join(v[1] for v in s[0]["values"]) if s else "")')" = orders_enrich
 
 curl -s "$base/metrics" >"$TEST_TMPDIR/metrics.txt"
@@ -165,7 +117,7 @@ if command -v promtool >/dev/null; then
 fi
 
 # The broker vanishes: stale values, one clear error, no crash.
-kill "$broker"; wait "$broker" 2>/dev/null; broker=
+it_stop "$broker"; broker=
 stale=
 for i in $(seq 100); do
     curl -s "$base/api/v1/lag" | python3 -c 'import json,sys; sys.exit(not json.load(sys.stdin)["clusters"][0]["stale"])' 2>/dev/null &&
@@ -181,9 +133,6 @@ tap_check "lagwatch_kafka_stale is 1" sh -c "curl -s '$base/metrics' | grep -q '
 tap_check "the failure is logged naming the cluster" grep -q "kafka cluster 'main'" "$TEST_TMPDIR/lagwatch.log"
 tap_check "and logged once, not every cycle" test "$(grep -c "kafka cluster 'main'.*stale" "$TEST_TMPDIR/lagwatch.log")" = 1
 tap_check "the daemon is still alive" kill -0 "$lw"
-kill -TERM "$lw"
-wait "$lw"
-rc=$?
-lw=
-tap_check "SIGTERM exits 0" test $rc -eq 0
+it_lagwatch_stop TERM
+tap_check "SIGTERM exits 0" test $lw_rc -eq 0
 tap_done

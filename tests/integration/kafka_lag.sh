@@ -1,58 +1,28 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Kafka lag end to end: a mock cluster (3 brokers, 2 topics), messages with
 # known timestamps, two groups whose slowest partition by time is not the
 # one furthest behind in records, then `lagwatch lag` in JSON and table
 # form, a group whose committed offset retention has passed (data loss),
 # and finally the same command against the stopped cluster.
 #
-# Environment: LAGWATCH (default ./lagwatch), KAFKA_MOCK_BROKER (default
-# ./tests/kafka_mock_broker), KAFKA_SCENARIO (default ./tests/kafka_scenario).
-set -eu
+# Environment: LAGWATCH, KAFKA_MOCK_BROKER, KAFKA_SCENARIO (defaults in
+# tests/lib/itest.sh: the build tree's binaries).
+set -u
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need lagwatch kafka
+it_init kafka-lag
+tmp=$T
 
-LAGWATCH=${LAGWATCH:-./lagwatch}
-BROKER=${KAFKA_MOCK_BROKER:-./tests/kafka_mock_broker}
-SCENARIO=${KAFKA_SCENARIO:-./tests/kafka_scenario}
+pass() { tap_ok "$@"; }
+# A failure ends the script (the plan goes last).
+fail() { it_bail "$@"; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kafka_lag.XXXXXX")
-broker_pid=
-cleanup() {
-    if [ -n "$broker_pid" ]; then
-        kill "$broker_pid" 2>/dev/null || true
-        wait "$broker_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+it_broker --brokers 3 --topic t1:4 --topic t2:3 --topic t3:1 ||
+    fail "mock broker did not start: $(cat "$tmp/broker.err")"
 
-n=0
-pass() {
-    n=$((n + 1))
-    echo "ok $n - $*"
-}
-# TAP: a failure ends the script; the plan goes last.
-fail() {
-    n=$((n + 1))
-    echo "not ok $n - $*"
-    echo "1..$n"
-    exit 1
-}
-
-"$BROKER" --brokers 3 --topic t1:4 --topic t2:3 --topic t3:1 \
-    --port-file "$tmp/bootstrap" >/dev/null 2>"$tmp/broker.err" &
-broker_pid=$!
-i=0
-while [ ! -s "$tmp/bootstrap" ]; do
-    i=$((i + 1))
-    [ $i -le 100 ] || fail "mock broker did not start: $(cat "$tmp/broker.err")"
-    kill -0 "$broker_pid" 2>/dev/null || fail "mock broker exited"
-    sleep 0.1
-done
-B=$(cat "$tmp/bootstrap")
-
-now=$(python3 -c 'import time; print(int(time.time() * 1000))')
+now=$(it_now_ms)
 produce() { # topic partition count ts_start
-    "$SCENARIO" --bootstrap "$B" produce "$1" "$2" "$3" \
-        --ts-start "$4" --ts-step 1000 || fail "produce $1/$2"
+    it_produce "$@" || fail "produce $1/$2"
 }
 # t1: partition 0 is old, partition 1 recent.
 produce t1 0 20 $((now - 3600000))
@@ -65,10 +35,10 @@ produce t2 2 10 $((now - 1000000))
 
 # g1 on t1: p0 5 behind but oldest, p1 18 behind but recent, p2 caught up,
 # p3 never committed (skipped).
-"$SCENARIO" --bootstrap "$B" commit g1 t1 0 15 t1 1 2 t1 2 20 ||
+it_scenario commit g1 t1 0 15 t1 1 2 t1 2 20 ||
     fail "commit g1"
 # g2 on t2 likewise, and on t1 p1 at another offset than g1.
-"$SCENARIO" --bootstrap "$B" commit g2 t2 0 9 t2 1 0 t2 2 10 t1 1 10 ||
+it_scenario commit g2 t2 0 9 t2 1 0 t2 2 10 t1 1 10 ||
     fail "commit g2"
 
 "$LAGWATCH" lag --brokers "$B" --group g1 --group g2 --json \
@@ -141,9 +111,9 @@ pass "lag table"
 # oldest batches beyond that (as retention would); g3 committed offset 0
 # of t3, below the new log start. Its first unconsumed message is then the
 # earliest one left, so its time lag comes from that message's timestamp.
-"$SCENARIO" --bootstrap "$B" produce t3 0 80 --ts-start $((now - 3600000)) \
+it_scenario produce t3 0 80 --ts-start $((now - 3600000)) \
     --ts-step 1000 --size 100000 || fail "produce t3"
-"$SCENARIO" --bootstrap "$B" commit g3 t3 0 0 || fail "commit g3"
+it_scenario commit g3 t3 0 0 || fail "commit g3"
 "$LAGWATCH" lag --brokers "$B" --group g3 --json >"$tmp/loss.json" \
     2>"$tmp/lag.err" || fail "lag g3: $(cat "$tmp/lag.err")"
 python3 - "$tmp/loss.json" "$now" <<'PY' || fail "data loss assertions"
@@ -178,9 +148,8 @@ rc=0
 [ "$rc" -eq 2 ] || fail "usage exit code $rc"
 pass "usage"
 
-kill "$broker_pid"
-wait "$broker_pid" 2>/dev/null || true
-broker_pid=
+it_stop "$broker"
+broker=
 rc=0
 "$LAGWATCH" lag --brokers "$B" --group g1 --timeout 3000 \
     >"$tmp/down.out" 2>"$tmp/down.err" || rc=$?
@@ -189,4 +158,4 @@ first=${B%%,*}
 grep -q "$first" "$tmp/down.err" ||
     fail "error does not name the brokers: $(cat "$tmp/down.err")"
 pass "unreachable cluster"
-echo "1..$n"
+tap_done

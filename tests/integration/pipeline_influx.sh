@@ -4,49 +4,20 @@
 # `lagwatch run --once` scrapes, trims, shards and writes. An independent
 # oracle (influx_oracle.py) then checks every node over InfluxQL.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd lagwatch
+it_init it
 
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-it.XXXXXX)
-export TEST_TMPDIR
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    influxd_stop_all
-    rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
-
-for n in a b c; do
-    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; tap_done; exit 1; }
-done
+it_influxd a b c || it_bail "start influxd a b c"
 tap_ok "three influxd nodes up"
 
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
-pids+=($!)
+it_fakeflink --static || it_bail "fake flink up"
 mkdir -p "$TEST_TMPDIR/static"
 cp "$srcdir/tests/fixtures/prom/special-names.prom" "$TEST_TMPDIR/static/"
 sport=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$TEST_TMPDIR/static" \
-    "$sport" >/dev/null 2>&1 &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
-for i in $(seq 50); do
-    curl -sf "http://127.0.0.1:$sport/special-names.prom" >/dev/null && break
-    sleep 0.1
-done
+it_bg static python3 -m http.server --bind 127.0.0.1 \
+    --directory "$TEST_TMPDIR/static" "$sport" >/dev/null 2>&1
+wait_for_http "http://127.0.0.1:$sport/special-names.prom" 5
 tap_ok "fake flink on port $fport, static server on $sport"
 
 write_config() { # FILE DB EXTRA_REPORTER
@@ -56,22 +27,14 @@ agent:
   name: it-agent
   interval: 15s
   scrape_timeout: 5s
-flink:
-  - name: prod
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-      - http://127.0.0.1:$fport/jm/metrics
-      - http://127.0.0.1:$sport/special-names.prom
+$(it_yaml_flink tm1 tm2 jm http://127.0.0.1:$sport/special-names.prom)
 $3
 sinks:
   influxdb:
     database: $2
     batch_size: 200
     nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
+$(it_influx_nodes a b c)
 YAML
 }
 
@@ -91,7 +54,7 @@ write_config "$cfg" flink ""
 "$LAGWATCH" check -c "$cfg" >"$TEST_TMPDIR/check.out" 2>&1
 tap_check "lagwatch check accepts the config" test $? -eq 0
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run.out" 2>"$TEST_TMPDIR/run.err"
+it_once "$cfg" run
 rc=$?
 tap_diag "$(cat "$TEST_TMPDIR/run.out")"
 if [ $rc -eq 0 ]; then tap_ok "run --once exits 0"; else
@@ -101,10 +64,7 @@ tap_include oracle "$cfg" flink
 # Every node got a share: the three jobs plus the agent's own key.
 for n in a b c; do
     url_var=INFLUX_URL_$n
-    cnt=$(curl -s "${!url_var}/query" --data-urlencode "db=flink" \
-        --data-urlencode "q=SHOW SERIES" | python3 -c '
-import json,sys; d=json.load(sys.stdin); s=d["results"][0].get("series",[])
-print(sum(len(x["values"]) for x in s))')
+    cnt=$(it_influx_rows "${!url_var}" flink "SHOW SERIES")
     tap_diag "node $n: $cnt series"
 done
 
@@ -113,7 +73,7 @@ done
 dead=$(free_port)
 cfg2=$TEST_TMPDIR/lagwatch-dead.yml
 write_config "$cfg2" flink_dead "      - http://127.0.0.1:$dead/metrics"
-"$LAGWATCH" run -c "$cfg2" --once >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err"
+it_once "$cfg2" run2
 rc=$?
 tap_check "run --once with a dead target exits 1" test $rc -eq 1
 tap_check "the dead target is named in one error line" \

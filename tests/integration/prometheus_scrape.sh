@@ -10,64 +10,24 @@
 # decoded by an independent decoder (Python, from the wire format) and
 # compared family by family with the text body; promtool checks the text.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd prometheus promtool lagwatch
+it_init promscrape
 
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-command -v prometheus >/dev/null || tap_skip_all "prometheus not installed"
-command -v promtool >/dev/null || tap_skip_all "promtool not installed"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-promscrape.XXXXXX)
-export TEST_TMPDIR
-T=$TEST_TMPDIR
-pids=()
-prom=
-cleanup() {
-    [ -n "$prom" ] && kill "$prom" 2>/dev/null && wait "$prom" 2>/dev/null
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    influxd_stop_all
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-influxd_start a >/dev/null || { tap_not_ok "start influxd"; tap_done; exit 1; }
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --port-file "$T/fake.port" >/dev/null 2>"$T/fake.err" &
-pids+=($!)
-wait_for_file "$T/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$T/fake.port")
-lport=$(free_port)
+it_influxd a || it_bail "start influxd"
+it_fakeflink --static || it_bail "fake flink up"
+it_listen
 cat >"$T/lagwatch.yml" <<YAML
 agent:
   name: prom-agent
   interval: 1s
   listen: 127.0.0.1:$lport
   spool_dir: $T/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-      - http://127.0.0.1:$fport/jm/metrics
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
+$(it_yaml_flink --rest tm1 tm2 jm)
+$(it_yaml_influxdb flink a)
 YAML
-"$LAGWATCH" run -c "$T/lagwatch.yml" --log-level debug 2>"$T/lagwatch.log" &
-pids+=($!)
-base=http://127.0.0.1:$lport
-for i in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
-    sleep 0.1
-done
+it_lagwatch "$T/lagwatch.yml" "$T/lagwatch.log" --log-level debug
+it_ready 10
 # Two cycles, so that every series (folded ones included) is present.
 sleep 1.5
 tap_check "lagwatch serves /metrics" \
@@ -199,13 +159,10 @@ rc=$?
 tap_diag "$(cat "$T/compare.out")"
 tap_check "protobuf decodes to the same samples, types and values as text" test $rc -eq 0
 
-promtool check metrics <"$T/m.txt" >"$T/promtool.out" 2>&1
-prc=$?
 # Flink's own names are camelCase and folded series end in _sum by design
 # (sinks/prom/fmt_prom.h); anything else is a finding.
-grep -v -e "^flink_[^ ]* metric names should be written in 'snake_case' not 'camelCase'" \
-    -e '^flink_[^ ]*_sum non-histogram and non-summary metrics should not have "_sum" suffix' \
-    "$T/promtool.out" >"$T/promtool.rest"
+it_promtool_check "$T/m.txt" "$T/promtool.out" "$T/promtool.rest"
+prc=$?
 tap_diag "$(head -5 "$T/promtool.rest")"
 tap_check "promtool parses the text and has nothing else to say (rc $prc)" \
     test $prc -le 3 -a ! -s "$T/promtool.rest"
@@ -237,16 +194,10 @@ nsamples=$(grep -vc '^#' "$T/a.txt")
 tap_diag "Window operator numRecordsIn max from the fixtures: $want_in; $nsamples samples in the text"
 
 # ---- a real Prometheus, scraping every second ----
-pquery() { # EXPR: prints the values of the answer, one per line
-    curl -s -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
-        python3 -c 'import json,sys
-d = json.load(sys.stdin)
-for r in d.get("data", {}).get("result", []): print(r["value"][1])' 2>/dev/null
-}
 wait_value() { # EXPR: waits up to 20 s for an answer, prints it
     local v i
     for i in $(seq 100); do
-        v=$(pquery "$1")
+        v=$(it_promql "$1")
         [ -n "$v" ] && { echo "$v"; return 0; }
         sleep 0.2
     done
@@ -255,27 +206,7 @@ wait_value() { # EXPR: waits up to 20 s for an answer, prints it
 run_prometheus() { # NAME [FLAGS...]
     local name=$1
     shift
-    pport=$(free_port)
-    mkdir -p "$T/prom-$name"
-    cat >"$T/prom-$name/prometheus.yml" <<YAML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: lagwatch
-    static_configs:
-      - targets: ['127.0.0.1:$lport']
-YAML
-    prometheus --config.file="$T/prom-$name/prometheus.yml" \
-        --storage.tsdb.path="$T/prom-$name/data" \
-        --web.listen-address="127.0.0.1:$pport" "$@" \
-        >"$T/prom-$name/log" 2>&1 &
-    prom=$!
-}
-stop_prometheus() {
-    kill "$prom" 2>/dev/null
-    wait "$prom" 2>/dev/null
-    prom=
+    it_prometheus "$T/prom-$name" "127.0.0.1:$lport" "$@"
 }
 
 check_prometheus() { # NAME
@@ -300,14 +231,14 @@ run_prometheus default
 check_prometheus "default (OpenMetrics)"
 tap_check "default: lagwatch answered Prometheus with OpenMetrics" \
     grep -q "serving /metrics as 'application/openmetrics-text; version=1.0.0.*for Accept 'application/openmetrics-text" "$T/lagwatch.log"
-stop_prometheus
+it_prometheus_stop
 lines_before=$(wc -l <"$T/lagwatch.log")
 
 run_prometheus protobuf --enable-feature=native-histograms
 check_prometheus "protobuf"
 tap_check "protobuf: lagwatch answered Prometheus with protobuf" \
     sh -c "tail -n +$((lines_before + 1)) '$T/lagwatch.log' | grep -q \"serving /metrics as 'application/vnd.google.protobuf\""
-stop_prometheus
+it_prometheus_stop
 
 errs=$(grep 'level=error' "$T/lagwatch.log")
 tap_check "lagwatch logged no error" test -z "$errs"

@@ -7,40 +7,21 @@
 # exactly the labels and values the fixtures imply; the oracle below reads
 # the fixture files itself (it does not ask lagwatch).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
-. "$srcdir/tests/lib/prom_receiver.sh"
-
-command -v prometheus >/dev/null || tap_skip_all "prometheus not installed"
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-rw.XXXXXX)
-export TEST_TMPDIR
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    prom_receiver_stop
-    influxd_stop_all
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need prometheus influxd lagwatch
+it_init rw
 
 # Prometheus with nothing to scrape: everything it holds came through
 # remote write.
-pport=$(free_port)
-prom_receiver_start "$pport" || { tap_not_ok "prometheus ready"; tap_done; exit 1; }
+it_prometheus "$TEST_TMPDIR/prom" - --web.enable-remote-write-receiver || {
+    tap_not_ok "prometheus ready"
+    tap_diag "$(tail -5 "$TEST_TMPDIR/prom/log")"
+    tap_done
+    exit 1
+}
 
-influxd_start a >/dev/null || { tap_not_ok "start influxd"; tap_done; exit 1; }
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
+it_influxd a || it_bail "start influxd"
+it_fakeflink --static || it_bail "fake flink up"
 tap_ok "prometheus on $pport, influxd and the fake Flink cluster up"
 
 cfg=$TEST_TMPDIR/lagwatch.yml
@@ -48,22 +29,17 @@ cat > "$cfg" <<YAML
 agent:
   name: rw-agent
   spool_dir: $TEST_TMPDIR/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
+$(it_yaml_flink --rest tm1 tm2)
 sinks:
   influxdb:
     nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
+$(it_influx_nodes a)
   remote_write:
     url: $PROM/api/v1/write
     batch_size: 500
 YAML
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run.out" 2>"$TEST_TMPDIR/run.err"
+it_once "$cfg" run
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run.out")"
 [ $rc -eq 0 ] && tap_ok "lagwatch run --once exits 0" ||
@@ -173,7 +149,7 @@ PY
 
 # Self-metrics of the sink on a second cycle, through the daemon's own
 # exposition: sent counts what Prometheus accepted, nothing else moved.
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err"
+it_once "$cfg" run2
 tap_check "a second cycle is accepted too (same series, later timestamps)" \
     grep -Eq "remote write .* sent +[1-9][0-9]* +failed 0 +dropped 0" "$TEST_TMPDIR/run2.out"
 tap_check "the spool stayed empty" grep -Eq "remote write .* spooled 0 \(waiting 0\)" "$TEST_TMPDIR/run2.out"
@@ -181,15 +157,15 @@ tap_check "the spool stayed empty" grep -Eq "remote write .* spooled 0 \(waiting
 # Prometheus goes away: the third cycle's samples wait in the spool (the
 # run reports the failure), and the fourth run, with Prometheus back,
 # replays them before its own, in timestamp order.
-prom_receiver_stop
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run3.out" 2>"$TEST_TMPDIR/run3.err"
+it_prometheus_stop
+it_once "$cfg" run3
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run3.out")"
 tap_check "with Prometheus down the run exits 1 (got $rc)" test $rc -eq 1
 tap_check "nothing dropped, the cycle is spooled" \
     grep -Eq "remote write .* dropped 0 +spooled [1-9][0-9]* \(waiting [1-9][0-9]*\)" "$TEST_TMPDIR/run3.out"
-prom_receiver_start "$pport" || tap_not_ok "prometheus ready again"
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run4.out" 2>"$TEST_TMPDIR/run4.err"
+it_prometheus_again
+it_once "$cfg" run4
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run4.out")"
 tap_check "with Prometheus back the run exits 0 (got $rc)" test $rc -eq 0

@@ -7,36 +7,13 @@
 # README.md), nothing of them lands elsewhere, and the restart continues
 # the same series.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd lagwatch
+it_init rest
 
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-rest.XXXXXX)
-export TEST_TMPDIR
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    influxd_stop_all
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
-
-for n in a b c; do
-    influxd_start "$n" >/dev/null || { tap_not_ok "start influxd $n"; tap_done; exit 1; }
-done
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --scenario restart-between=1 --log "$TEST_TMPDIR/fake.log" \
-    --tm-hosts 127.0.0.2,127.0.0.3 \
-    --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
+it_influxd a b c || it_bail "start influxd a b c"
+it_fakeflink --static --scenario restart-between=1 --log "$TEST_TMPDIR/fake.log" \
+    --tm-hosts 127.0.0.2,127.0.0.3 || it_bail "fake flink up"
 tmport=$(sed -n 's/^tm_port=//p' "$TEST_TMPDIR/fake.port")
 tap_ok "three influxd nodes and the fake JobManager up"
 
@@ -45,31 +22,16 @@ cat > "$cfg" <<YAML
 agent:
   spool_dir: $TEST_TMPDIR/spool
   name: rest-agent
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-sinks:
-  influxdb:
-    database: flink
-    nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
+$(it_yaml_flink --rest tm1 tm2)
+$(it_yaml_influxdb flink a b c)
 YAML
 
-declare -A URL=([influx-a]=$INFLUX_URL_a [influx-b]=$INFLUX_URL_b [influx-c]=$INFLUX_URL_c)
-owner() {
-    "$LAGWATCH" ring -c "$cfg" --key "$1" | awk -F'\t' 'NF == 2 { split($2, o, ","); print o[1] }'
-}
+owner() { it_ring_owner "$cfg" "$1"; }
 q() { # NODE QUERY: prints the JSON answer
-    curl -s "${URL[$1]}/query" --data-urlencode db=flink --data-urlencode "epoch=ms" \
-        --data-urlencode "q=$2"
+    it_influxql "${NODE_URL[$1]}" flink "$2" --data-urlencode "epoch=ms"
 }
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run1.out" 2>"$TEST_TMPDIR/run1.err"
+it_once "$cfg" run1
 rc=$?
 tap_diag "$(cat "$TEST_TMPDIR/run1.out")"
 [ $rc -eq 0 ] && tap_ok "cycle 1 exits 0" || { tap_not_ok "cycle 1 exits 0 (got $rc)"; tap_diag "$(tail -5 "$TEST_TMPDIR/run1.err")"; }
@@ -127,8 +89,8 @@ for n in influx-a influx-b influx-c; do
     for job in orders_enrich clickstream_sessionize; do
         own=$oa; [ $job = clickstream_sessionize ] && own=$ob
         [ "$n" = "$own" ] && continue
-        c=$(q "$n" "SHOW SERIES FROM lagwatch_job, lagwatch_task_timing WHERE job_name = '$job'" |
-            python3 -c 'import json,sys; print(sum(len(s["values"]) for s in json.load(sys.stdin)["results"][0].get("series",[])))')
+        c=$(it_influx_rows "${NODE_URL[$n]}" flink \
+            "SHOW SERIES FROM lagwatch_job, lagwatch_task_timing WHERE job_name = '$job'")
         [ "$c" = 0 ] || stray=$((stray + c))
     done
 done
@@ -137,7 +99,7 @@ tap_check "job and timing series only on their owning node" test "$stray" -eq 0
 # Cycle 2: the fake restarts orders-enrich under a new jid; the series
 # continue (tags are job_name, never the jid).
 sleep 0.01
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err"
+it_once "$cfg" run2
 tap_check "cycle 2 (after the restart) exits 0" test $? -eq 0
 tap_check "the fake served the new jid" grep -q "566bf9d7c55a45f8d1a6e55e9b9ba001" "$TEST_TMPDIR/fake.log"
 q "$oa" "SELECT restarts, running FROM lagwatch_job WHERE job_name = 'orders_enrich' GROUP BY *" >"$TEST_TMPDIR/job2.json"
@@ -148,8 +110,8 @@ print(("ok - " if len(ss) == 1 else "not ok - ") + "one lagwatch_job series for 
 vals = [v[1] for v in ss[0]["values"]]
 print(("ok - " if vals == [1, 2] else "not ok - ") + "restarts went 1 -> 2 in that series (got %r)" % vals)
 PY
-tcount=$(q "$oa" "SHOW SERIES FROM lagwatch_task_timing WHERE job_name = 'orders_enrich'" |
-    python3 -c 'import json,sys; print(sum(len(s["values"]) for s in json.load(sys.stdin)["results"][0].get("series",[])))')
+tcount=$(it_influx_rows "${NODE_URL[$oa]}" flink \
+    "SHOW SERIES FROM lagwatch_task_timing WHERE job_name = 'orders_enrich'")
 tap_check "still 4 task timing series for orders_enrich (got $tcount)" test "$tcount" = 4
 
 # `lagwatch scrape` on the REST base URL prints the same points.
@@ -173,15 +135,9 @@ flink:
   - name: prod
     rest_url: http://127.0.0.1:$fport
     discover_reporters: {port: $tmport}
-sinks:
-  influxdb:
-    database: discovered
-    nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
-      - {name: influx-b, url: "$INFLUX_URL_b"}
-      - {name: influx-c, url: "$INFLUX_URL_c"}
+$(it_yaml_influxdb discovered a b c)
 YAML
-"$LAGWATCH" run -c "$cfg3" --once >"$TEST_TMPDIR/run3.out" 2>"$TEST_TMPDIR/run3.err"
+it_once "$cfg3" run3
 rc=$?
 tap_diag "$(cat "$TEST_TMPDIR/run3.out")"
 tap_check "discovery cycle exits 0" test $rc -eq 0
@@ -191,9 +147,8 @@ tap_check "the discovered TaskManager 1 reporter was scraped" \
     grep -q "http://127.0.0.2:$tmport/metrics *ok" "$TEST_TMPDIR/run3.out"
 tap_check "the discovered TaskManager 2 reporter was scraped" \
     grep -q "http://127.0.0.3:$tmport/metrics *ok" "$TEST_TMPDIR/run3.out"
-dcount=$(curl -s "${URL[$oa]}/query" --data-urlencode db=discovered \
-    --data-urlencode "q=SHOW SERIES FROM taskmanager_job_task_operator_numRecordsIn WHERE job_name = 'orders_enrich'" |
-    python3 -c 'import json,sys; print(sum(len(s["values"]) for s in json.load(sys.stdin)["results"][0].get("series",[])))')
+dcount=$(it_influx_rows "${NODE_URL[$oa]}" discovered \
+    "SHOW SERIES FROM taskmanager_job_task_operator_numRecordsIn WHERE job_name = 'orders_enrich'")
 tap_check "reporter series of orders_enrich on its owner ($dcount)" test "${dcount:-0}" -gt 0
 
 tap_done

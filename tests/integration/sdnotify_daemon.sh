@@ -5,30 +5,12 @@
 # WATCHDOG=1 about every half of WATCHDOG_USEC, RELOADING=1 then READY=1
 # around a SIGHUP reload, and STOPPING=1 on SIGTERM.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need lagwatch
+it_init sdnotify
 
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-T=$(mktemp -d /tmp/lagwatch-sdnotify.XXXXXX)
-pids=()
-lw=
-cleanup() {
-    [ -n "$lw" ] && kill -KILL "$lw" 2>/dev/null && wait "$lw" 2>/dev/null
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 \
-    --port-file "$T/fake.port" >/dev/null 2>"$T/fake.err" &
-pids+=($!)
-wait_for_file "$T/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$T/fake.port")
-lport=$(free_port)
+it_fakeflink || it_bail "fake flink up"
+it_listen
 dead=$(free_port)
 cat > "$T/lagwatch.yml" <<YAML
 agent:
@@ -37,15 +19,8 @@ agent:
   listen: 127.0.0.1:$lport
   spool_dir: $T/spool
   shutdown_timeout: 1s
-flink:
-  - name: prod
-    reporters: [http://127.0.0.1:$fport/tm1/metrics]
-sinks:
-  influxdb:
-    timeout: 200ms
-    max_retries: 0
-    nodes:
-      - {name: influx-a, url: "http://127.0.0.1:$dead"}
+$(it_yaml_flink tm1)
+$(it_yaml_dead_influxdb 200ms "$dead")
 YAML
 
 # The listener: one line per datagram, "<monotonic seconds> <message with
@@ -71,13 +46,11 @@ PY
 # run_case NAME NOTIFY_SOCKET
 run_case() {
     local name=$1 sock=$2 msgs=$T/$1.msgs
-    python3 "$T/listen.py" "$sock" "$msgs" &
-    local listener=$!
-    pids+=($listener)
+    local listener
+    it_bg listener python3 "$T/listen.py" "$sock" "$msgs"
     wait_for_file "$msgs.up" 5
     NOTIFY_SOCKET=$sock WATCHDOG_USEC=600000 \
-        "$LAGWATCH" run -c "$T/lagwatch.yml" 2>"$T/$name.log" &
-    lw=$!
+        it_lagwatch "$T/lagwatch.yml" "$T/$name.log"
     local i
     for i in $(seq 100); do
         grep -q "READY=1" "$msgs" 2>/dev/null && break
@@ -85,7 +58,7 @@ run_case() {
     done
     tap_check "$name: READY=1 after the first cycle" grep -q "READY=1" "$msgs"
     tap_check "$name: /readyz is 200 once READY=1 was sent" \
-        test "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$lport/readyz")" = 200
+        test "$(it_code "$base/readyz")" = 200
     tap_check "$name: READY=1 comes with a STATUS= of the cycle" \
         grep -q "READY=1|STATUS=cycle .*targets" "$msgs"
     sleep 2
@@ -98,13 +71,10 @@ run_case() {
         grep -q "RELOADING=1|MONOTONIC_USEC=[0-9]" "$msgs"
     tap_check "$name: READY=1 again after the reload" \
         awk '/RELOADING=1/ {r = 1} r && /READY=1/ {ok = 1} END {exit !ok}' "$msgs"
-    kill -TERM "$lw"
-    wait "$lw"
-    lw=
+    it_lagwatch_stop TERM
     sleep 0.6
     tap_check "$name: STOPPING=1 on SIGTERM" grep -q "STOPPING=1" "$msgs"
-    kill "$listener" 2>/dev/null
-    wait "$listener" 2>/dev/null
+    it_stop "$listener"
     # Watchdog pings: WATCHDOG_USEC=600000 means one every ~0.3 s over the
     # ~3 s run; the gaps must stay under the full 0.6 s period.
     local n gap
@@ -120,7 +90,7 @@ run_case path "$T/notify.sock"
 run_case abstract "@lagwatch-test-$$-$RANDOM"
 
 # Without NOTIFY_SOCKET nothing is attempted and nothing is logged about it.
-"$LAGWATCH" run --once -c "$T/lagwatch.yml" >/dev/null 2>"$T/once.log"
+it_once "$T/lagwatch.yml" once
 tap_check "no NOTIFY_SOCKET: no notification warnings" \
-    sh -c '! grep -qi notify "$1"' _ "$T/once.log"
+    sh -c '! grep -qi notify "$1"' _ "$T/once.err"
 tap_done

@@ -10,18 +10,14 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-for n in a b c; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
-python3 "$srcdir/tests/slowproxy.py" --upstream "${INFLUX_URL_c#http://}" \
-    --delay 2.5 --port-file "$TEST_TMPDIR/proxy.port" >/dev/null &
-sl_pids+=($!)
+it_influxd a b c || sl_bail "start influxd a b c"
+it_bg proxy python3 "$srcdir/tests/slowproxy.py" --upstream "${INFLUX_URL_c#http://}" \
+    --delay 2.5 --port-file "$TEST_TMPDIR/proxy.port" >/dev/null
 wait_for_file "$TEST_TMPDIR/proxy.port" 10 || sl_bail "slow proxy up"
 slow_url=http://127.0.0.1:$(sed -n 's/^port=//p' "$TEST_TMPDIR/proxy.port")
 SL_TIMEOUT=10s
-sl_config "      - {name: influx-a, url: \"$INFLUX_URL_a\"}
-      - {name: influx-b, url: \"$INFLUX_URL_b\"}
+sl_config "$(it_influx_nodes a b)
       - {name: influx-c, url: \"$slow_url\"}" "  shutdown_timeout: 1s"
 L=$TEST_TMPDIR/lw.log
 sl_start "$L" || sl_bail "lagwatch ready"

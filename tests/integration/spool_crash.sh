@@ -12,12 +12,9 @@ set -u
 seed=${SPOOL_CRASH_SEED:-$$}
 RANDOM=$seed
 tap_diag "seed $seed"
-for n in a b; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
-sl_config "      - {name: influx-a, url: \"$INFLUX_URL_a\"}
-      - {name: influx-b, url: \"$INFLUX_URL_b\"}"
+it_influxd a b || sl_bail "start influxd a b"
+sl_config "$(it_influx_nodes a b)"
 
 logs=()
 for k in 1 2 3 4 5; do

@@ -15,13 +15,9 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-for n in a b c; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
-sl_config "      - {name: influx-a, url: \"$INFLUX_URL_a\"}
-      - {name: influx-b, url: \"$INFLUX_URL_b\"}
-      - {name: influx-c, url: \"$INFLUX_URL_c\"}"
+it_influxd a b c || sl_bail "start influxd a b c"
+sl_config "$(it_influx_nodes a b c)"
 L1=$TEST_TMPDIR/lw1.log
 L2=$TEST_TMPDIR/lw2.log
 

@@ -13,9 +13,9 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-influxd_start b >/dev/null || sl_bail "start influxd b"
 sl_init
-sl_config "      - {name: influx-b, url: \"$INFLUX_URL_b\"}" \
+it_influxd b || sl_bail "start influxd b"
+sl_config "$(it_influx_nodes b)" \
     "  spool_max_bytes: 400000"
 L1=$TEST_TMPDIR/lw1.log
 L2=$TEST_TMPDIR/lw2.log

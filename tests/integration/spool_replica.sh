@@ -10,18 +10,14 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/spool_lib.sh"
 
-for n in a b c; do
-    influxd_start "$n" >/dev/null || sl_bail "start influxd $n"
-done
 sl_init
-sl_config "      - {name: influx-a, url: \"$INFLUX_URL_a\"}
-      - {name: influx-b, url: \"$INFLUX_URL_b\"}
-      - {name: influx-c, url: \"$INFLUX_URL_c\"}" "" "    replicas: 2"
+it_influxd a b c || sl_bail "start influxd a b c"
+sl_config "$(it_influx_nodes a b c)" "" "    replicas: 2"
 L=$TEST_TMPDIR/lw.log
 
 # The node to stop: an owner of the agent's own key (the self-contained
 # fallback key every setup has).
-down=$("$LAGWATCH" ring -c "$cfg" --key spool-agent | awk -F'\t' 'NF == 2 { split($2, o, ","); print o[1] }')
+down=$(it_ring_owner "$cfg" spool-agent)
 tap_check "ring --key names two owners for the agent key ($down)" test -n "$down"
 dn=${down#influx-}
 

@@ -7,10 +7,13 @@
 #   influxd_restart NAME   stop and start again: same data dirs, same ports
 #   influxd_stop_all       stop every instance started here (for a trap)
 #
-# Each instance lives in its own directory under $TEST_TMPDIR (created with
-# mktemp when unset) with separate meta, data and WAL dirs, so several nodes
-# run side by side. Set INFLUXD_MAX_BODY_SIZE (bytes) before influxd_start to
-# lower [http] max-body-size (default 25000000, influxd's own default).
+# Each instance lives in its own directory under $TEST_TMPDIR with separate
+# meta, data and WAL dirs, so several nodes run side by side. When
+# TEST_TMPDIR is unset, influxd_start makes one with mktemp and
+# influxd_stop_all removes it again; set it first (tests/lib/itest.sh's
+# it_init does) to keep everything in one directory. Set
+# INFLUXD_MAX_BODY_SIZE (bytes) before influxd_start to lower [http]
+# max-body-size (default 25000000, influxd's own default).
 # INFLUXD_BIN overrides the binary (default: influxd from PATH).
 # NAME must be a valid shell identifier part: [A-Za-z0-9_].
 #
@@ -23,6 +26,7 @@
 declare -gA INFLUXD_PID_=()
 declare -gA INFLUXD_DIR_=()
 declare -gA INFLUXD_HTTP_PORT_=()
+INFLUXD_OWN_TMPDIR_=
 
 influxd_free_port_()
 {
@@ -116,6 +120,7 @@ influxd_start()
     if [[ -z ${TEST_TMPDIR:-} ]]; then
         TEST_TMPDIR=$(mktemp -d /tmp/influxd-test.XXXXXX) || return 1
         export TEST_TMPDIR
+        INFLUXD_OWN_TMPDIR_=$TEST_TMPDIR
     fi
     dir=$TEST_TMPDIR/influxd-$name
     mkdir -p "$dir" || return 1
@@ -195,5 +200,10 @@ influxd_stop_all()
             name=${f%/influxd.pid}
             influxd_stop "${name##*/influxd-}"
         done
+    fi
+    # The directory influxd_start made itself: nobody else removes it.
+    if [[ -n $INFLUXD_OWN_TMPDIR_ ]]; then
+        rm -rf "$INFLUXD_OWN_TMPDIR_"
+        INFLUXD_OWN_TMPDIR_=
     fi
 }

@@ -9,12 +9,22 @@
  *   static const struct tap_case cases[] = { TAP_ENTRY(parses_counter) };
  *   int main(int argc, char **argv) { return tap_main(cases, TAP_N(cases),
  *                                                     argc, argv); }
+ *
+ * Skipping and cleaning up:
+ *   TAP_SKIP("needs %s", what);   ends the case as "ok N - name # SKIP
+ *                                 needs ..." (counted as a skip, not a pass)
+ *   tap_defer(fn, arg);           fn(arg) runs when the case ends, whether it
+ *                                 passed, failed or was skipped, the last
+ *                                 registered first; arg must outlive the case
+ *                                 (static or heap, not the case's locals)
+ *   return tap_skip_all("why");   from main: "1..0 # SKIP why", exit 0
  */
 #ifndef TESTS_LIB_TAP_H
 #define TESTS_LIB_TAP_H
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +36,65 @@ struct tap_case {
 };
 
 #define TAP_CASE(name) static void tap_case_##name(bool *tap_failed_)
+
+#define TAP_MAX_DEFER 16
+
+/* The running case's skip reason and cleanups (one test program per
+ * translation unit). */
+static struct {
+    bool skipped;
+    char skip_reason[256];
+    size_t n_defer;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } defer[TAP_MAX_DEFER];
+} tap_state_ __attribute__((unused));
+
+#define TAP_SKIP(...)                                                          \
+    do {                                                                       \
+        snprintf(tap_state_.skip_reason, sizeof(tap_state_.skip_reason),       \
+                 __VA_ARGS__);                                                 \
+        tap_state_.skipped = true;                                             \
+        (void)tap_failed_;                                                     \
+        return;                                                                \
+    } while (0)
+
+/* Registers fn(arg) to run when the current case ends. A full table is a
+ * bug in the test: it runs fn at once, so nothing leaks, and says so. */
+static inline void tap_defer(void (*fn)(void *), void *arg)
+{
+    if (tap_state_.n_defer == TAP_MAX_DEFER) {
+        printf("# tap_defer: more than %d cleanups, running this one now\n",
+               TAP_MAX_DEFER);
+        fn(arg);
+        return;
+    }
+    tap_state_.defer[tap_state_.n_defer].fn = fn;
+    tap_state_.defer[tap_state_.n_defer].arg = arg;
+    tap_state_.n_defer++;
+}
+
+static inline void tap_run_deferred_(void)
+{
+    while (tap_state_.n_defer > 0) {
+        tap_state_.n_defer--;
+        tap_state_.defer[tap_state_.n_defer].fn(
+            tap_state_.defer[tap_state_.n_defer].arg);
+    }
+}
+
+__attribute__((format(printf, 1, 2))) static inline int
+tap_skip_all(const char *fmt, ...)
+{
+    va_list ap;
+    printf("1..0 # SKIP ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    return 0;
+}
 #define TAP_ENTRY(name)                                                        \
     {                                                                          \
 #name, tap_case_##name                                                 \
@@ -95,9 +164,17 @@ static inline int tap_main(const struct tap_case *cases, size_t n, int argc,
         if (only && strcmp(only, cases[i].name) != 0)
             continue;
         bool f = false;
+        tap_state_.skipped = false;
+        tap_state_.skip_reason[0] = '\0';
         cases[i].fn(&f);
+        fflush(stdout);
+        tap_run_deferred_();
         run++;
-        printf("%s %zu - %s\n", f ? "not ok" : "ok", run, cases[i].name);
+        if (tap_state_.skipped && !f)
+            printf("ok %zu - %s # SKIP %s\n", run, cases[i].name,
+                   tap_state_.skip_reason);
+        else
+            printf("%s %zu - %s\n", f ? "not ok" : "ok", run, cases[i].name);
         fflush(stdout);
         if (f)
             failed++;

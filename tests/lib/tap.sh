@@ -50,18 +50,3 @@ tap_done() {
     echo "1..$TAP_N"
     [ "$TAP_FAILED" -eq 0 ]
 }
-
-# free_port: prints a TCP port free on 127.0.0.1 right now.
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_for_file FILE SECONDS: until FILE exists and is non-empty.
-wait_for_file() {
-    local f=$1 t=$2 i=0
-    while [ ! -s "$f" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((t * 10)) ] && return 1
-        sleep 0.1
-    done
-}
