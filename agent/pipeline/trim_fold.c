@@ -136,16 +136,17 @@ static void slots_grow(struct trim_fold *f)
     f->nslots = n;
 }
 
-/* Appends p[0..n) to the arena, followed by a NUL when nul is set; returns
- * its offset. */
-static size_t keys_append(struct trim_fold *f, const char *p, size_t n,
-                          bool nul)
+/* Copies p[0..n) into the arena, followed by a NUL when nul is set, and
+ * returns its offset; the caller has reserved the room. Written in place:
+ * every group of a cycle makes three of these. */
+static size_t keys_put(struct trim_fold *f, const char *p, size_t n, bool nul)
 {
     size_t off = f->keys.len;
-    /* Unlimited: cannot fail (xalloc aborts on out of memory). */
-    (void)buf_add(&f->keys, p, n);
+    memcpy(f->keys.data + off, p, n);
+    f->keys.len += n;
     if (nul)
-        (void)buf_addc(&f->keys, '\0');
+        f->keys.data[f->keys.len++] = '\0';
+    f->keys.data[f->keys.len] = '\0';
     return off;
 }
 
@@ -224,10 +225,12 @@ enum trim_fold_added trim_fold_add(struct trim_fold *f, const struct series *in,
     struct fold *g = &f->groups[f->ngroups];
     g->hash = h;
     g->key_len = klen;
-    g->key_off = keys_append(f, key, klen, false);
-    g->metric_off = keys_append(f, in->metric, in->metric_len, true);
+    /* Unlimited: cannot fail (xalloc aborts on out of memory). */
+    (void)buf_reserve(&f->keys, klen + in->metric_len + 1 + in->family_len + 1);
+    g->key_off = keys_put(f, key, klen, false);
+    g->metric_off = keys_put(f, in->metric, in->metric_len, true);
     g->metric_len = in->metric_len;
-    g->family_off = keys_append(f, in->family, in->family_len, true);
+    g->family_off = keys_put(f, in->family, in->family_len, true);
     g->family_len = in->family_len;
     g->type = in->type;
     g->ts_ms = in->ts_ms;
