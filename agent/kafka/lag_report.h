@@ -1,8 +1,8 @@
 /*
  * lag_report: renders Kafka lag results (struct kafka_lag_cluster) as the
- * /api/v1/lag JSON document (SPEC "HTTP endpoints", also printed by
+ * /api/v1/lag JSON document (lagwatch(8), HTTP ENDPOINTS; also printed by
  * `lagwatch lag --json`), as a kafka-consumer-groups style table, and as
- * kafka_consumergroup_lag points (SPEC "Data written to InfluxDB").
+ * kafka_consumergroup_lag points (lagwatch(8), DATA WRITTEN TO INFLUXDB).
  *
  * Group ids, topics and error texts come from brokers and are untrusted:
  * JSON escapes them (invalid UTF-8 becomes U+FFFD), the table replaces
@@ -20,7 +20,7 @@
 
 #define LAG_REPORT_MEASUREMENT "kafka_consumergroup_lag"
 
-/* Appends {"clusters":[...]} for the n clusters to out. Every SPEC field
+/* Appends {"clusters":[...]} for the n clusters to out. Every documented field
  * is present; added fields: cluster "error" (when set) and "swept_at_ms";
  * group "job" (when mapped); topic "ts_type" and "partition_count";
  * partition "has_commit" and "first_unconsumed_ts_ms". A lagging

@@ -1,6 +1,6 @@
 /*
- * ready: answers GET /api/v1/ready (SPEC "HTTP endpoints") from the latest
- * lag sweep results: has consumer group G consumed every message with a
+ * ready: answers GET /api/v1/ready (lagwatch(8), HTTP ENDPOINTS) from the
+ * latest lag sweep results: has consumer group G consumed every message with a
  * timestamp before `until`? Batch schedulers poll it before starting a job
  * that reads what G wrote.
  *

@@ -9,9 +9,9 @@ struct entry {
 };
 
 /*
- * The one table of known names, from /work/shared/flink/FLINK-METRICS.md
- * (which cites flink-runtime MetricNames, TaskIOMetricGroup and the Kafka
- * connector's KafkaSourceReaderMetrics):
+ * The one table of known names, from Flink's own metric names
+ * (flink-runtime MetricNames, TaskIOMetricGroup and the Kafka connector's
+ * KafkaSourceReaderMetrics; tests/fixtures/flink holds recorded answers):
  *
  *   section 2.1 task scope: numRecordsIn/Out, numBytesIn/Out, numBuffersOut
  *     and initializationTime are Counters; their PerSecond variants and

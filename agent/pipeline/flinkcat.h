@@ -6,7 +6,7 @@
  * registered has to come from the metric's name: numRecordsIn is a counter,
  * numRecordsInPerSecond a meter, busyTimeMsPerSecond a gauge. The InfluxDB
  * schema writes counters as integer "count", meters as float "rate" and
- * everything else as float "value" (SPEC "Data written to InfluxDB").
+ * everything else as float "value" (lagwatch(8), DATA WRITTEN TO INFLUXDB).
  */
 #ifndef AGENT_FLINKCAT_H
 #define AGENT_FLINKCAT_H

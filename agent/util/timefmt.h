@@ -1,6 +1,6 @@
 /*
  * timefmt: parses and formats the instants that users type into the API
- * (SPEC "HTTP endpoints", /api/v1/ready's until=), independent of the
+ * (lagwatch(8), HTTP ENDPOINTS: /api/v1/ready's until=), independent of the
  * process locale and time zone.
  *
  * Accepted input, nothing else:

@@ -1,7 +1,7 @@
 /*
  * lineproto: the InfluxDB 1.x line protocol encoder, one struct point to one
  * line, with the escaping influxd 1.6 actually undoes (measured against
- * influxd 1.6.7, see /work/shared/influxdb/NOTES.md and the comments in
+ * influxd 1.6.7: tests/integration/influx_roundtrip.sh and the comments in
  * lineproto.c), so that every name and value it writes round-trips
  * byte-exact.
  *

@@ -3,7 +3,7 @@
 
 Parses the same exposition files lagwatch scraped (with its own small
 parser, sharing no code with lagwatch), applies the documented default trim
-rules (SPEC "Data written to InfluxDB", man lagwatch.yml(5)), and compares
+rules (lagwatch(8), DATA WRITTEN TO INFLUXDB, and lagwatch.yml(5)), and compares
 the expected series, fields and placement with what every InfluxDB node
 holds, read back over InfluxQL.
 

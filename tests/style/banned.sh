@@ -11,4 +11,9 @@ hits=$(cd "$srcdir" && c_sources | xargs grep -nE "$re" /dev/null |
     grep -vE ':[0-9]+:[[:space:]]*(/?\*|//)')
 tap_check "no banned call in the C sources" test -z "$hits"
 [ -z "$hits" ] || tap_diag "$hits"
+# Comments cite the man pages (lagwatch(8), SECTION), which ship with the
+# code, never a document outside the repository.
+outside=$(cd "$srcdir" && c_sources | xargs grep -nE '\bSPEC\b|/work/|\.\./shared' /dev/null)
+tap_check "no C source cites a document outside the repository" test -z "$outside"
+[ -z "$outside" ] || tap_diag "$outside"
 tap_done
