@@ -20,32 +20,9 @@
 # - the comparison can fail: one series deleted from VictoriaMetrics is
 #   reported.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/influxd.sh"
-
-command -v influxd >/dev/null || tap_skip_all "influxd not installed"
-command -v victoria-metrics >/dev/null ||
-    tap_skip_all "victoria-metrics not installed"
-[ -x "$LAGWATCH" ] || tap_skip_all "no lagwatch binary at $LAGWATCH"
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-it.XXXXXX)
-export TEST_TMPDIR
-pids=()
-vm_pid=
-cleanup() {
-    for p in "${pids[@]}" $vm_pid; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    influxd_stop_all
-    rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
-bail() { tap_not_ok "$1"; tap_done; exit 1; }
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd victoria-metrics lagwatch
+it_init v2
 
 vm_port=$(free_port)
 VM_URL=http://127.0.0.1:$vm_port
@@ -53,22 +30,14 @@ VM_URL=http://127.0.0.1:$vm_port
 # what was written is exported at once (after /internal/force_flush).
 vm_auth=()
 vm_start() { # [FLAGS]
-    victoria-metrics -httpListenAddr="127.0.0.1:$vm_port" \
+    it_bg vm_pid victoria-metrics -httpListenAddr="127.0.0.1:$vm_port" \
         -storageDataPath="$TEST_TMPDIR/vm-data" -search.latencyOffset=0 \
         -search.disableCache -loggerLevel=ERROR "$@" \
-        >>"$TEST_TMPDIR/vm.log" 2>&1 &
-    vm_pid=$!
-    for _ in $(seq 100); do
-        [ "$(curl -s "${vm_auth[@]}" -o /dev/null -w '%{http_code}' "$VM_URL/ping")" = 204 ] &&
-            return 0
-        kill -0 "$vm_pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+        >>"$TEST_TMPDIR/vm.log" 2>&1
+    wait_for_http "$VM_URL/ping" 10 204 "${vm_auth[@]}"
 }
 vm_stop() {
-    kill "$vm_pid" 2>/dev/null
-    wait "$vm_pid" 2>/dev/null
+    it_stop "$vm_pid"
     vm_pid=
 }
 compare() { # [ARGS]: prints the checker's summary; returns its status
@@ -78,22 +47,17 @@ compare() { # [ARGS]: prints the checker's summary; returns its status
 }
 
 
-influxd_start a >/dev/null || bail "start influxd"
-vm_start || bail "start victoria-metrics"
+it_influxd a || it_bail "start influxd"
+vm_start || it_bail "start victoria-metrics"
 tap_ok "influxd and victoria-metrics $(victoria-metrics -version 2>&1 | head -1) up"
 
-python3 "$srcdir/tests/recproxy.py" --upstream "127.0.0.1:$vm_port" \
+it_bg proxy python3 "$srcdir/tests/recproxy.py" --upstream "127.0.0.1:$vm_port" \
     --log "$TEST_TMPDIR/req.log" --port-file "$TEST_TMPDIR/proxy.port" \
-    >/dev/null 2>"$TEST_TMPDIR/proxy.err" &
-pids+=($!)
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/proxy.port" 10 || bail "proxy up"
-wait_for_file "$TEST_TMPDIR/fake.port" 10 || bail "fake flink up"
-pport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/proxy.port")
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
-tap_ok "recording proxy on $pport, fake flink on $fport"
+    >/dev/null 2>"$TEST_TMPDIR/proxy.err"
+wait_for_file "$TEST_TMPDIR/proxy.port" 10 || it_bail "proxy up"
+it_fakeflink --static || it_bail "fake flink up"
+rport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/proxy.port")
+tap_ok "recording proxy on $rport, fake flink on $fport"
 
 token="lw-it-$RANDOM$RANDOM-tok=="
 printf '%s\n' "$token" >"$TEST_TMPDIR/token"
@@ -104,12 +68,7 @@ agent:
   name: it-agent
   interval: 15s
   scrape_timeout: 5s
-flink:
-  - name: prod
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
-      - http://127.0.0.1:$fport/jm/metrics
+$(it_yaml_flink tm1 tm2 jm)
 sinks:
   influxdb:
     database: flink
@@ -117,18 +76,14 @@ sinks:
     max_retries: 1
     batch_size: 200
     nodes:
-      - {name: influx-a, url: "$INFLUX_URL_a"}
+$(it_influx_nodes a)
       - name: vm
-        url: "http://127.0.0.1:$pport"
+        url: "http://127.0.0.1:$rport"
         api: v2
         org: $2
         bucket: $3
         token_file: $TEST_TMPDIR/token
 YAML
-}
-run_once() { # CONFIG TAG: stdout in run-TAG.out, stderr in run-TAG.err
-    "$LAGWATCH" run -c "$1" --once >"$TEST_TMPDIR/run-$2.out" \
-        2>"$TEST_TMPDIR/run-$2.err"
 }
 # requests of the proxy log as "METHOD PATH AUTH ENCODING STATUS" lines
 requests() {
@@ -147,7 +102,7 @@ tap_check "lagwatch check accepts a v2 node" test $? -eq 0
 tap_check "lagwatch check prints no token" \
     bash -c "! grep -qF -- '$token' '$TEST_TMPDIR/check.out'"
 
-run_once "$cfg1" 1
+it_once "$cfg1" run-1
 rc=$?
 tap_diag "$(grep '^  node' "$TEST_TMPDIR/run-1.out")"
 tap_check "run --once exits 0 ($rc)" test $rc -eq 0
@@ -170,7 +125,7 @@ tap_check "the token is in no output of run" \
 # The v2 node down: its points are spooled.
 vm_stop
 : >"$TEST_TMPDIR/req.log"
-run_once "$cfg1" 2
+it_once "$cfg1" run-2
 rc=$?
 tap_diag "$(grep '^  node' "$TEST_TMPDIR/run-2.out")"
 sp=$(sed -n 's/^  node vm .* spooled \([0-9]*\) .*/\1/p' "$TEST_TMPDIR/run-2.out")
@@ -188,9 +143,9 @@ tap_check "the failed writes went to it-org/it-bucket ($failed, $other other req
 # it was written for, new points to the new bucket.
 cfg2=$TEST_TMPDIR/lw2.yml
 write_config "$cfg2" it-org-2 it-bucket-2
-vm_start || bail "restart victoria-metrics"
+vm_start || it_bail "restart victoria-metrics"
 : >"$TEST_TMPDIR/req.log"
-run_once "$cfg2" 3
+it_once "$cfg2" run-3
 rc=$?
 tap_diag "$(grep '^  node' "$TEST_TMPDIR/run-3.out")"
 tap_check "run --once after the restart exits 0 ($rc)" test $rc -eq 0
@@ -223,17 +178,17 @@ tap_check "influxd holds the three cycles" \
 vm_stop
 vm_auth=(-u lw:vm-pw)
 vm_start -httpAuth.username=lw -httpAuth.password=vm-pw ||
-    bail "restart victoria-metrics with -httpAuth"
+    it_bail "restart victoria-metrics with -httpAuth"
 tap_check "VictoriaMetrics with -httpAuth refuses a write without credentials" \
-    test "$(curl -s -o /dev/null -w '%{http_code}' -XPOST \
-        "$VM_URL/api/v2/write?org=o&bucket=b" --data-binary 'x f=1')" = 401
+    test "$(it_code "$VM_URL/api/v2/write?org=o&bucket=b" -XPOST \
+        --data-binary 'x f=1')" = 401
 printf 'vm-pw\n' >"$TEST_TMPDIR/vm.pass"
 cfg3=$TEST_TMPDIR/lw3.yml
 write_config "$cfg3" it-org-2 it-bucket-2
 sed -i -e "/token_file:/d" \
     -e "s|^    database: flink|    database: flink\n    username: lw\n    password_file: $TEST_TMPDIR/vm.pass|" "$cfg3"
 : >"$TEST_TMPDIR/req.log"
-run_once "$cfg3" 4
+it_once "$cfg3" run-4
 rc=$?
 tap_diag "$(grep '^  node' "$TEST_TMPDIR/run-4.out")"
 tap_check "run --once with basic auth exits 0 ($rc)" test $rc -eq 0

@@ -13,12 +13,8 @@ it_init rw
 
 # Prometheus with nothing to scrape: everything it holds came through
 # remote write.
-it_prometheus "$TEST_TMPDIR/prom" - --web.enable-remote-write-receiver || {
-    tap_not_ok "prometheus ready"
-    tap_diag "$(tail -5 "$TEST_TMPDIR/prom/log")"
-    tap_done
-    exit 1
-}
+it_prometheus "$TEST_TMPDIR/prom" - --web.enable-remote-write-receiver ||
+    it_bail "prometheus ready"
 
 it_influxd a || it_bail "start influxd"
 it_fakeflink --static || it_bail "fake flink up"

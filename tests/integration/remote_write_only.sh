@@ -10,34 +10,9 @@
 # sink at all is refused by `lagwatch check` and `lagwatch run`, naming the
 # file.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${top_builddir:-$srcdir}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-BROKER=${KAFKA_MOCK_BROKER:-$builddir/tests/kafka_mock_broker}
-SCENARIO=${KAFKA_SCENARIO:-$builddir/tests/kafka_scenario}
-. "$srcdir/tests/lib/tap.sh"
-. "$srcdir/tests/lib/prom_receiver.sh"
-
-command -v prometheus >/dev/null || tap_skip_all "prometheus not installed"
-for b in "$LAGWATCH" "$BROKER" "$SCENARIO"; do
-    [ -x "$b" ] || tap_skip_all "missing $b"
-done
-
-TEST_TMPDIR=$(mktemp -d /tmp/lagwatch-rwonly.XXXXXX)
-export TEST_TMPDIR
-pids=()
-broker=
-lw=
-cleanup() {
-    [ -n "$lw" ] && kill -KILL "$lw" 2>/dev/null && wait "$lw" 2>/dev/null
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-    prom_receiver_stop
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TEST_TMPDIR"
-}
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need prometheus lagwatch kafka
+it_init rwonly
 
 # ---- no sink at all: refused before anything starts --------------------
 cat > "$TEST_TMPDIR/nosink.yml" <<YAML
@@ -53,33 +28,27 @@ tap_check "check refuses a config with no sink (exit $rc)" test $rc -eq 2
 tap_check "the message names the file and the missing sinks" \
     grep -q "^$TEST_TMPDIR/nosink.yml: no sink configured: set sinks.influxdb.nodes, sinks.remote_write.url" "$TEST_TMPDIR/nosink.err"
 tap_check "and it does not say 'config ok'" sh -c "! grep -q 'config ok' '$TEST_TMPDIR/nosink.out'"
-"$LAGWATCH" run -c "$TEST_TMPDIR/nosink.yml" --once >/dev/null 2>"$TEST_TMPDIR/nosink-run.err"
+it_once "$TEST_TMPDIR/nosink.yml" nosink-run
 rc=$?
 tap_check "run refuses it too (exit $rc)" test $rc -eq 2
 tap_check "with the same message" grep -q "$TEST_TMPDIR/nosink.yml: no sink configured" "$TEST_TMPDIR/nosink-run.err"
 
 # ---- servers --------------------------------------------------------------
-pport=$(free_port)
-prom_receiver_start "$pport" || { tap_not_ok "prometheus ready"; tap_done; exit 1; }
-python3 "$srcdir/tests/fakeflink.py" --fixtures "$FIX" --port 0 --static \
-    --port-file "$TEST_TMPDIR/fake.port" >/dev/null 2>"$TEST_TMPDIR/fake.err" &
-pids+=($!)
-wait_for_file "$TEST_TMPDIR/fake.port" 10 || { tap_not_ok "fake flink up"; tap_done; exit 1; }
-fport=$(sed -n 's/^port=//p' "$TEST_TMPDIR/fake.port")
-"$BROKER" --brokers 1 --topic t2:2 --port-file "$TEST_TMPDIR/bootstrap" \
-    >/dev/null 2>"$TEST_TMPDIR/broker.err" &
-broker=$!
-wait_for_file "$TEST_TMPDIR/bootstrap" 10 || { tap_not_ok "mock broker up"; tap_done; exit 1; }
-B=$(cat "$TEST_TMPDIR/bootstrap")
-now=$(python3 -c 'import time; print(int(time.time() * 1000))')
+# Prometheus with nothing to scrape: everything it holds came through
+# remote write.
+it_prometheus "$TEST_TMPDIR/prom" - --web.enable-remote-write-receiver ||
+    it_bail "prometheus ready"
+it_fakeflink --static || it_bail "fake flink up"
+it_broker --brokers 1 --topic t2:2 || it_bail "mock broker up"
+now=$(it_now_ms)
 # g2/t2: p0 one behind, p1 thirty behind: max lag 30, sum 31.
 ok=0
-"$SCENARIO" --bootstrap "$B" produce t2 0 10 --ts-start $((now - 7200000)) --ts-step 1000 &&
-    "$SCENARIO" --bootstrap "$B" produce t2 1 30 --ts-start $((now - 60000)) --ts-step 1000 &&
-    "$SCENARIO" --bootstrap "$B" commit g2 t2 0 9 t2 1 0 && ok=1
+it_produce t2 0 10 $((now - 7200000)) &&
+    it_produce t2 1 30 $((now - 60000)) &&
+    it_scenario commit g2 t2 0 9 t2 1 0 && ok=1
 tap_check "prometheus on $pport, the fake Flink cluster and the mock Kafka cluster up" test $ok = 1
 
-lport=$(free_port)
+it_listen
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
@@ -88,12 +57,7 @@ agent:
   scrape_timeout: 1s
   listen: 127.0.0.1:$lport
   spool_dir: $TEST_TMPDIR/spool
-flink:
-  - name: prod
-    rest_url: http://127.0.0.1:$fport
-    reporters:
-      - http://127.0.0.1:$fport/tm1/metrics
-      - http://127.0.0.1:$fport/tm2/metrics
+$(it_yaml_flink --rest tm1 tm2)
 kafka:
   - name: main
     brokers: [$B]
@@ -117,7 +81,7 @@ tap_check "lagwatch ring fails without sinks.influxdb (exit $rc)" test $rc -eq 2
 tap_check "naming the file and the missing section" \
     grep -q "^$cfg: sinks.influxdb is not configured: no ring" "$TEST_TMPDIR/ring.err"
 
-"$LAGWATCH" run -c "$cfg" --once >"$TEST_TMPDIR/run.out" 2>"$TEST_TMPDIR/run.err"
+it_once "$cfg" run
 rc=$?
 tap_diag "$(grep -i 'remote write' "$TEST_TMPDIR/run.out")"
 [ $rc -eq 0 ] && tap_ok "run --once exits 0" ||
@@ -127,37 +91,25 @@ tap_check "everything reached Prometheus" \
 tap_check "the report has no ring and no InfluxDB node lines" \
     sh -c "! grep -Eq '^ring fingerprint:|^points mapped:|^  node ' '$TEST_TMPDIR/run.out'"
 
-q() { # PROMQL: the JSON answer of an instant query
-    curl -s "$PROM/api/v1/query" --data-urlencode "query=$1"
-}
-qf() { # PROMQL -> its value(s), one per line
-    q "$1" | python3 -c 'import json,sys; [print(r["value"][1]) for r in json.load(sys.stdin)["data"]["result"]]'
-}
 W='job_name="orders_enrich",operator_name=~"Window.*"'
-tap_check "5 folded numRecordsIn series of orders_enrich ($(qf "count(flink_taskmanager_job_task_operator_numRecordsIn_max{job_name=\"orders_enrich\"})"))" \
-    test "$(qf "count(flink_taskmanager_job_task_operator_numRecordsIn_max{job_name=\"orders_enrich\"})")" = 5
+tap_check "5 folded numRecordsIn series of orders_enrich ($(it_promql "count(flink_taskmanager_job_task_operator_numRecordsIn_max{job_name=\"orders_enrich\"})"))" \
+    test "$(it_promql "count(flink_taskmanager_job_task_operator_numRecordsIn_max{job_name=\"orders_enrich\"})")" = 5
 tap_check "Window operator: max 378112054 over its 4 subtasks" \
-    test "$(qf "flink_taskmanager_job_task_operator_numRecordsIn_max{$W}")" = 378112054
-tap_check "sum 707954492" test "$(qf "flink_taskmanager_job_task_operator_numRecordsIn_sum{$W}")" = 707954492
-tap_check "avg 176988623" test "$(qf "flink_taskmanager_job_task_operator_numRecordsIn_avg{$W}")" = 176988623
+    test "$(it_promql "flink_taskmanager_job_task_operator_numRecordsIn_max{$W}")" = 378112054
+tap_check "sum 707954492" test "$(it_promql "flink_taskmanager_job_task_operator_numRecordsIn_sum{$W}")" = 707954492
+tap_check "avg 176988623" test "$(it_promql "flink_taskmanager_job_task_operator_numRecordsIn_avg{$W}")" = 176988623
 tap_check "REST points: lagwatch_job_running of orders_enrich is 1" \
-    test "$(qf 'lagwatch_job_running{job_name="orders_enrich",flink_cluster="prod"}')" = 1
+    test "$(it_promql 'lagwatch_job_running{job_name="orders_enrich",flink_cluster="prod"}')" = 1
 tap_check "REST points: the Window task is the bottleneck" \
-    test "$(qf 'lagwatch_task_bottleneck{job_name="orders_enrich",task_name=~"Window.*"}')" = 1
+    test "$(it_promql 'lagwatch_task_bottleneck{job_name="orders_enrich",task_name=~"Window.*"}')" = 1
 tap_check "Kafka lag: g2/t2 max lag 30" \
-    test "$(qf 'kafka_consumergroup_group_max_lag{cluster_name="main",group="g2",topic="t2"}')" = 30
+    test "$(it_promql 'kafka_consumergroup_group_max_lag{cluster_name="main",group="g2",topic="t2"}')" = 30
 tap_check "Kafka lag: g2/t2 sum lag 31" \
-    test "$(qf 'kafka_consumergroup_group_sum_lag{cluster_name="main",group="g2",topic="t2"}')" = 31
+    test "$(it_promql 'kafka_consumergroup_group_sum_lag{cluster_name="main",group="g2",topic="t2"}')" = 31
 
 # ---- the daemon -------------------------------------------------------------
-"$LAGWATCH" run -c "$cfg" 2>"$TEST_TMPDIR/lagwatch.log" &
-lw=$!
-base=http://127.0.0.1:$lport
-for i in $(seq 150); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
-    sleep 0.1
-done
-tap_check "the daemon is ready" test "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200
+it_lagwatch "$cfg" "$TEST_TMPDIR/lagwatch.log"
+tap_check "the daemon is ready" it_ready 15
 tap_check "its start is logged with no ring" grep -q "started: agent 'rw-only', interval 1000 ms, ring (none)" "$TEST_TMPDIR/lagwatch.log"
 code=$(curl -s -o "$TEST_TMPDIR/ring.json" -w '%{http_code}' -G "$base/api/v1/ring" --data-urlencode key=orders_enrich)
 tap_check "/api/v1/ring answers 404 ($code)" test "$code" = 404
@@ -177,15 +129,12 @@ tap_check "/metrics has the remote-write families, receiver up" \
 tap_check "/metrics shows the same folded names remote write sent" \
     grep -q "^flink_taskmanager_job_task_operator_numRecordsIn_max{.*operator_name=\"Window" "$TEST_TMPDIR/metrics.txt"
 for i in $(seq 50); do
-    n=$(qf 'count_over_time(lagwatch_job_running{job_name="orders_enrich"}[1h])')
+    n=$(it_promql 'count_over_time(lagwatch_job_running{job_name="orders_enrich"}[1h])')
     [ "${n:-0}" -ge 3 ] && break
     sleep 0.2
 done
 tap_check "the daemon's cycles reach Prometheus too ($n samples of lagwatch_job_running)" test "${n:-0}" -ge 3
-kill -TERM "$lw"
-wait "$lw"
-rc=$?
-lw=
-tap_check "SIGTERM exits 0 (got $rc)" test $rc -eq 0
+it_lagwatch_stop TERM
+tap_check "SIGTERM exits 0 (got $lw_rc)" test "$lw_rc" -eq 0
 tap_check "no error was logged" sh -c "! grep -q 'level=error' '$TEST_TMPDIR/lagwatch.log'"
 tap_done

@@ -76,8 +76,12 @@
 #                          commits t1 0 15 and t1 1 5, g2 t1 0 3
 #   it_prometheus DIR TARGET [FLAGS...]  a real Prometheus in DIR scraping
 #                          TARGET (host:port) every second, or nothing
-#                          when TARGET is "-"; waits for /-/ready;
-#                          prom=its PID, pport, PROM=its URL
+#                          when TARGET is "-" (add FLAG
+#                          --web.enable-remote-write-receiver for a
+#                          remote-write receiver); waits for /-/ready;
+#                          prom=its PID, pport, PROM=its URL; log in
+#                          DIR/log, whose tail is a TAP diagnostic when it
+#                          does not get ready
 #   it_prometheus_stop / it_prometheus_again  stop it / start it again
 #                          with the same directory, port and flags
 #   it_promql EXPR         the values of an instant query, one per line
@@ -359,7 +363,9 @@ it_kafka_two_groups() {
 IT_PROM_ARGS=()
 it_prometheus_again() {
     it_bg prom prometheus "${IT_PROM_ARGS[@]}" >>"$IT_PROM_DIR/log" 2>&1
-    wait_for_http "$PROM/-/ready" 20
+    wait_for_http "$PROM/-/ready" 20 && return 0
+    tap_diag "$(tail -5 "$IT_PROM_DIR/log")"
+    return 1
 }
 
 it_prometheus() {
