@@ -12,6 +12,7 @@ pkgs=(
     influxdb influxdb-client prometheus kcat
     python3 curl ca-certificates
     openssl python3-yaml  # TLS certificates and YAML checks in the tests
+    clang libclang-rt-dev # scripts/fuzz.sh: libFuzzer and the sanitizers
 )
 # npm: tests/integration/dashboards.sh validates the Grafana dashboards
 # against @grafana/schema (a NodeSource nodejs brings its own npm).

@@ -41,4 +41,12 @@ make -C "$top/build" -j"$jobs" distcheck >"$top/build/distcheck.out" 2>&1 || {
     exit 1
 }
 grep -E '^=+$|archives ready|lagwatch-.*tar' "$top/build/distcheck.out" | tail -n 3
+
+# ---- fuzzing (scripts/fuzz.sh; tests/fuzz/) ----
+# A short libFuzzer run of every harness on its seed corpus, in a clang
+# build tree of its own (build-fuzz); a crash, leak or failed property
+# fails the suite and prints the reproducer.
+echo "== fuzz"
+"$top/scripts/fuzz.sh" --seconds 20
+# ---- end fuzzing ----
 echo "tests: $passed passed, $failed failed"
