@@ -94,19 +94,8 @@ if [ ! -f Makefile ] || [ "$(cat .fuzzflags 2>/dev/null)" != "$CC $cflags" ]; th
     }
     echo "$CC $cflags" >.fuzzflags
 fi
-libs=(agent/libagent.a sinks/libsinks.a agent/pipeline/libpipeline.a
-    agent/util/libutil.a hashring/libhashring.a)
-pbc=(sinks/remote_write/remote_write.pb-c.c sinks/prom/metrics.pb-c.c)
-echo "== build the libraries in $build"
-# The generated protobuf-c sources first: the objects include their headers,
-# which only "make all" would make through BUILT_SOURCES.
-if ! { make -j"$jobs" "${pbc[@]}" && make -j"$jobs" "${libs[@]}"; } \
-    >make.out 2>&1; then
-    grep -E 'error|Error' make.out | head -n 30 || tail -n 30 make.out
-    exit 1
-fi
 # The link line of the daemon's libraries, from the Makefile itself, so a
-# library added to AGENT_LIBS is picked up here too.
+# library added to AGENT_LIBS is built and linked here too.
 # shellcheck disable=SC2016 # $(...) is make's, not the shell's
 read -r -a agent_libs < <(printf 'fuzz-print-libs:\n\t@echo $(AGENT_LIBS)\n' |
     make -s -f Makefile -f - fuzz-print-libs)
@@ -117,6 +106,21 @@ cflags_line=$(printf 'fuzz-print-cflags:\n\t@echo $(DEFS) $(LIB_CFLAGS)\n' |
     make -s -f Makefile -f - fuzz-print-cflags)
 dep_cflags=()
 eval "dep_cflags=($cflags_line)"
+libs=()
+for a in "${agent_libs[@]}"; do
+    case $a in *.a) libs+=("$a") ;; esac
+done
+# The generated sources (protoc-c output) first: the objects include their
+# headers, which only "make all" would make, through BUILT_SOURCES.
+# shellcheck disable=SC2016
+read -r -a built < <(printf 'fuzz-print-built:\n\t@echo $(BUILT_SOURCES)\n' |
+    make -s -f Makefile -f - fuzz-print-built)
+echo "== build the libraries in $build"
+if ! { make -j"$jobs" "${built[@]}" && make -j"$jobs" "${libs[@]}"; } \
+    >make.out 2>&1; then
+    grep -E 'error|Error' make.out | head -n 30 || tail -n 30 make.out
+    exit 1
+fi
 mkdir -p fuzz
 for n in "${names[@]}"; do
     src=$top/tests/fuzz/fuzz_$n.c
