@@ -18,7 +18,9 @@
  *     counted as corrupt;
  *   - after the scan cut a torn tail, an append continues cleanly: the new
  *     record survives a reopen.
- * bit 1 of byte 0 sets a small cap, so that the append drops old segments.
+ * Bit 1 of byte 0 sets a small cap, so that the append drops old segments;
+ * bit 2 releases each record and peeks it again before the ack (it must
+ * come back unchanged).
  */
 #include <dirent.h>
 #include <sys/stat.h>
@@ -152,6 +154,7 @@ struct drain {
     bool seen_after;     /* the record appended after the scan */
     uint64_t last_seq;   /* order */
     uint64_t max_seq;
+    bool release; /* release and peek again before each ack */
 };
 
 /* Peeks and acks until empty, checking each record against v (NULL: raw
@@ -168,6 +171,17 @@ static void drain(struct spool *sp, const struct rec *v, size_t n,
         if (rc == 0)
             break;
         FUZZ_CHECK(r.data != NULL || r.len == 0, "record without data");
+        if (d->release) {
+            /* unpinned without an ack, the record comes back as it was */
+            uint64_t seq = r.seq, h = fuzz_hash(0, r.data, r.len);
+            size_t len = r.len;
+            spool_release(sp, &r);
+            rc = spool_peek_oldest(sp, &r, err, sizeof(err));
+            FUZZ_CHECK(rc == 1 && r.seq == seq && r.len == len &&
+                           fuzz_hash(0, r.data, r.len) == h,
+                       "released record %llu did not come back",
+                       (unsigned long long)seq);
+        }
         /* in order, for the segments written here: a raw input may hold
          * one record twice or sequences out of order, and spool.h promises
          * nothing about those but their integrity */
@@ -289,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct spool_stats st;
     spool_get_stats(sp, &st);
     uint64_t corrupt_at_open = st.corrupt_records + st.corrupt_bytes;
-    struct drain d = {0};
+    struct drain d = {.release = mode & 4};
     drain(sp, structured ? v : NULL, n, &d, false);
     spool_get_stats(sp, &st);
     uint64_t corrupt = st.corrupt_records + st.corrupt_bytes;
