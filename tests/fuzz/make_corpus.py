@@ -99,7 +99,7 @@ def promparse():
 
 
 def flink_kind(doc):
-    """0 jobs overview, 1 job details, 2 metrics, 3 aggregated metrics,
+    """The first byte of a flink_json input: 0 jobs overview, 1 job details, 2 metrics, 3 aggregated metrics,
     4 checkpoints, 5 task managers, 6 error body (fuzz_flink_json.c)."""
     if isinstance(doc, dict):
         if "errors" in doc:
@@ -151,6 +151,8 @@ def flink_json():
     ]
     for i, (kind, body) in enumerate(hand):
         write("flink_json", "hand-%d" % i, bytes([kind]) + body)
+        # bit 7: every parser gets the body
+        write("flink_json", "hand-%d-all" % i, bytes([0x80 | kind]) + body)
 
 
 def config():
