@@ -36,9 +36,9 @@
 #define AFTER       "record appended after the scan"
 #define AFTER_META  0x5eedu
 #define AFTER_POINT 3u
-/* 1, not 0: spool.c's rec_crc() passes a NULL buffer to zlib's crc32()
- * for an empty payload, which then returns 0 instead of the running CRC,
- * so an empty record spool_append() wrote itself is "bad CRC" at the next
+/* 1, not 0: spool.c's open scan hands rec_crc() a NULL buffer for an empty
+ * payload, and zlib's crc32() then returns 0 instead of the running CRC, so
+ * an empty record spool_append() wrote itself is "bad CRC" at the next
  * open (tests/fuzz/crashes/spool-empty-record-is-corrupt, reported). Make
  * this 0 once that is fixed. */
 #define MIN_PAYLOAD 1
