@@ -9,6 +9,7 @@
 #                           victoria-metrics (the InfluxDB v2 write API of
 #                           tests/integration/influx_v2.sh and vmagent of
 #                           bench/e2e.py), clang-format (make check-format),
+#                           clang and libclang-rt-dev (scripts/fuzz.sh),
 #                           npm (tests/integration/dashboards.sh validates the
 #                           Grafana dashboards against @grafana/schema)
 #
@@ -26,7 +27,8 @@ build=(
     zlib1g-dev libsnappy-dev libjansson-dev
 )
 demo=(influxdb influxdb-client python3 curl ca-certificates)
-test=(prometheus kcat openssl python3-yaml victoria-metrics clang-format)
+test=(prometheus kcat openssl python3-yaml victoria-metrics clang-format
+    clang libclang-rt-dev) # scripts/fuzz.sh: libFuzzer and the sanitizers
 # A NodeSource nodejs brings its own npm: only ask for Debian's without one.
 command -v npm >/dev/null || test+=(npm)
 

@@ -6,6 +6,8 @@
 #              tests against real influxd/prometheus/mock Kafka processes)
 #   sanitizers the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   distcheck  `make distcheck` (the tarball builds and passes `make check`)
+#   fuzz       scripts/fuzz.sh --seconds 20: every libFuzzer harness on its
+#              seed corpus (tests/fuzz/), one result per harness
 # Each stage reports its counts; the last line is the total, in this form:
 #   tests: N passed, N failed, N skipped
 # A stage that fails outside its tests (configure, build, packaging) counts
@@ -90,6 +92,24 @@ else
     tail -n 30 "$top/build/distcheck.out"
 fi
 tally distcheck "$top/build/distcheck.out" $rc
+
+# A crash, leak, timeout or failed property fails its harness and prints
+# the reproducer (README.md, Reliability).
+echo "== fuzz: scripts/fuzz.sh --seconds 20 (output in $top/build-fuzz/fuzz.out)"
+mkdir -p "$top/build-fuzz"
+"$top/scripts/fuzz.sh" --seconds 20 >"$top/build-fuzz/fuzz.out" 2>&1
+rc=$?
+sed -n '/^== fuzz summary/,$p' "$top/build-fuzz/fuzz.out"
+fp=$(grep -cE '^[a-z_]+ +[0-9]+s execs=' "$top/build-fuzz/fuzz.out")
+ff=$(grep -cE '^[a-z_]+ +[0-9]+s execs=.*FAILED$' "$top/build-fuzz/fuzz.out")
+fp=$((fp - ff))
+if [ $rc -ne 0 ] && [ "$ff" -eq 0 ]; then
+    tail -n 30 "$top/build-fuzz/fuzz.out"
+    ff=1
+fi
+echo "== fuzz: $fp passed, $ff failed, 0 skipped"
+passed=$((passed + fp))
+failed=$((failed + ff))
 
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

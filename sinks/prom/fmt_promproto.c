@@ -76,7 +76,9 @@ static void build(const struct expo_family *fam, const struct expo_sample *smp,
         Io__Prometheus__Client__Metric *m = &s->m[k];
         io__prometheus__client__metric__init(m);
         m->n_label = sm->nlabels;
-        m->label = &s->lpp[l];
+        /* no label in any family so far leaves lpp NULL, and NULL + 0 is
+         * undefined (UBSan, tests/fuzz/crashes/promproto-unlabelled-...) */
+        m->label = sm->nlabels ? &s->lpp[l] : NULL;
         for (uint32_t j = 0; j < sm->nlabels; j++, l++) {
             io__prometheus__client__label_pair__init(&s->lp[l]);
             s->lp[l].name = (char *)sm->labels[j].name;
