@@ -101,8 +101,11 @@ static uint32_t rec_crc(const unsigned char *hdr, const void *data, size_t len)
 {
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, hdr + 4, HDR_LEN - 8);
-    /* zlib takes uInt lengths; records are capped well below 4 GiB */
-    c = crc32(c, data, (uInt)len);
+    /* zlib takes uInt lengths; records are capped well below 4 GiB. An
+     * empty payload may come with a NULL buffer, for which crc32() answers
+     * 0 instead of the running value: leave it out. */
+    if (len > 0)
+        c = crc32(c, data, (uInt)len);
     return (uint32_t)c;
 }
 

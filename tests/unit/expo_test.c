@@ -264,6 +264,30 @@ TAP_CASE(protobuf_small_by_hand)
     expo_free(&e);
 }
 
+/* A model whose only family has no labels at all (found by the promproto
+ * fuzzer: the label array was then NULL and its first element's address
+ * undefined behaviour, tests/fuzz/crashes/promproto-unlabelled-family-null-
+ * offset). Run under UBSan this fails without the fix. */
+TAP_CASE(protobuf_unlabelled_only)
+{
+    struct expo *e = expo_new(0);
+    expo_family(e, "lw_cycles_total", "counter", "Cycles run");
+    expo_sample(e, "lw_cycles_total", NULL, 0, 3);
+    struct buf b;
+    buf_init(&b, 0);
+    TAP_EQ_INT(0, expo_encode(e, EXPO_PROTOBUF, &b));
+    struct flat got = {0}, want = {0};
+    size_t nfam;
+    TAP_EQ_INT(0, from_proto((const uint8_t *)b.data, b.len, &got, &nfam));
+    TAP_EQ_INT(1, (int)nfam);
+    flat_add(&want, "counter", "lw_cycles_total", NULL, 0, 3);
+    TAP_OK(same(&got, &want));
+    flat_free(&got);
+    flat_free(&want);
+    buf_release(&b);
+    expo_free(&e);
+}
+
 /* A model shaped like a big Flink cluster: many families, interleaved,
  * shared label values. */
 static struct expo *big_model(size_t nseries, size_t max_bytes)
@@ -465,6 +489,7 @@ int main(int argc, char **argv)
         TAP_ENTRY(openmetrics),
         TAP_ENTRY(text_escaping),
         TAP_ENTRY(protobuf_small_by_hand),
+        TAP_ENTRY(protobuf_unlabelled_only),
         TAP_ENTRY(protobuf_equals_text),
         TAP_ENTRY(cap_refuses_and_counts),
         TAP_ENTRY(memory_grows_with_series_not_strings),
