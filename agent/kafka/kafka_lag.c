@@ -233,6 +233,7 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
     struct kafka_lag *kl = sw->kl;
     const struct md_part *p = &sw->parts[md];
     kp->partition = p->partition;
+    kp->earliest = p->earliest;
     int64_t rd = kafka_lag_part_offsets(kp, off, p->earliest, p->end);
     kp->first_unconsumed_ts_ms = now;
     kp->has_ts = true;

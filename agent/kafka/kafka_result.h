@@ -18,6 +18,7 @@ struct kafka_lag_part {
     int32_t partition;
     int64_t committed; /* with lag_from_earliest and no commit: earliest */
     int64_t end;
+    int64_t earliest;   /* log start offset; -1 when it was not read */
     int64_t lag;        /* end - committed, >= 0 */
     double lag_seconds; /* now - first unconsumed timestamp, >= 0; 0 when
                            !has_ts (the report shows it as unknown) */

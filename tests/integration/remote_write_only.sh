@@ -10,14 +10,9 @@
 # sink at all is refused by `lagwatch check` and `lagwatch run`, naming the
 # file.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${top_builddir:-$srcdir}
-LAGWATCH=${LAGWATCH:-$srcdir/lagwatch}
-FIX=${FLINK_FIXTURES:-$srcdir/tests/fixtures/flink}
-BROKER=${KAFKA_MOCK_BROKER:-$builddir/tests/kafka_mock_broker}
-SCENARIO=${KAFKA_SCENARIO:-$builddir/tests/kafka_scenario}
-. "$srcdir/tests/lib/tap.sh"
+# itest.sh for the paths and free_port (its it_init trap is not used: the
+# cleanup below stops what this script starts).
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
 . "$srcdir/tests/lib/prom_receiver.sh"
 
 command -v prometheus >/dev/null || tap_skip_all "prometheus not installed"
@@ -145,9 +140,9 @@ tap_check "REST points: lagwatch_job_running of orders_enrich is 1" \
 tap_check "REST points: the Window task is the bottleneck" \
     test "$(qf 'lagwatch_task_bottleneck{job_name="orders_enrich",task_name=~"Window.*"}')" = 1
 tap_check "Kafka lag: g2/t2 max lag 30" \
-    test "$(qf 'kafka_consumergroup_group_max_lag{cluster_name="main",group="g2",topic="t2"}')" = 30
+    test "$(qf 'lagwatch_kafka_group_topic_max_lag{cluster_name="main",group="g2",topic="t2"}')" = 30
 tap_check "Kafka lag: g2/t2 sum lag 31" \
-    test "$(qf 'kafka_consumergroup_group_sum_lag{cluster_name="main",group="g2",topic="t2"}')" = 31
+    test "$(qf 'kafka_consumergroup_group_topic_sum_lag{cluster_name="main",group="g2",topic="t2"}')" = 31
 
 # ---- the daemon -------------------------------------------------------------
 "$LAGWATCH" run -c "$cfg" 2>"$TEST_TMPDIR/lagwatch.log" &
