@@ -69,8 +69,9 @@ struct cfg_kafka {
     size_t n_groups;
     struct cfg_kv *properties; /* passed to librdkafka as given */
     size_t n_properties;
-    bool lag_from_earliest; /* no committed offset: lag from earliest
-                               (true) or skip and count (false, default) */
+    bool lag_from_earliest;  /* no committed offset: lag from earliest
+                                (true) or skip and count (false, default) */
+    uint64_t rate_window_ms; /* catch-up rates over this span; default 5m */
 };
 
 /* One entry of relabel_configs, Prometheus semantics and defaults. */

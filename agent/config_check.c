@@ -72,6 +72,13 @@ int config_group_check(struct ctx *c, const yaml_node_t *n, void *elem)
     return 0;
 }
 
+/* kafka[] defaults (lagwatch.yml(5), KAFKA). */
+void config_kafka_init(void *elem)
+{
+    struct cfg_kafka *k = elem;
+    k->rate_window_ms = 300000;
+}
+
 void config_relabel_init(void *elem)
 {
     struct cfg_relabel *r = elem;

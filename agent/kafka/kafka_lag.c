@@ -85,6 +85,8 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
     struct buf b = BUF_INIT;
     kl->name = xstrdup(cfg->name);
     kl->from_earliest = cfg->lag_from_earliest;
+    kl->rate_window_ms = (int64_t)cfg->rate_window_ms;
+    kl->rates = kafka_rates_table_new();
     kl->cache = kafka_tscache_new(KAFKA_LAG_CACHE_MAX);
     kl->reaper = kafka_reaper_new(cfg->name);
     if (cfg->n_brokers == 0) {
@@ -181,6 +183,7 @@ void kafka_lag_free(struct kafka_lag **klp)
     free(kl->name);
     kafka_lag_cluster_free(&kl->last);
     kafka_lag_known_clear(kl);
+    kafka_rates_table_free(&kl->rates);
     kafka_tscache_free(&kl->cache);
     free(kl);
     *klp = NULL;
@@ -384,6 +387,9 @@ int kafka_lag_sweep(struct kafka_lag *kl, int timeout_ms,
         goto out;
     kl->st.last_timestamps_ms = step_ms(&t);
     struct kafka_lag_cluster *c = assemble(&sw, clock_wall_ms());
+    /* Catch-up from this and the earlier good sweeps of the window; a
+     * failed sweep adds nothing (lagwatch-metrics(7)). */
+    kafka_rates_table_update(kl->rates, c, kl->rate_window_ms);
     kl->st.last_assemble_ms = step_ms(&t);
     kafka_lag_cluster_free(&kl->last);
     kl->last = c;

@@ -34,6 +34,16 @@ struct kafka_lag_part {
                        unconsumed message is the earliest one left */
 };
 
+/* Will the group catch up on the topic (kafka_rates.h)? */
+enum kafka_catch_up {
+    KAFKA_CATCH_UP_UNKNOWN = 0, /* fewer than two comparable sweeps */
+    KAFKA_CATCH_UP_GAINING,     /* consuming faster than produced */
+    KAFKA_CATCH_UP_NEVER,       /* lagging and not gaining: +Inf */
+};
+
+/* "gaining", "never" or "unknown", for JSON and the table. */
+const char *kafka_catch_up_name(enum kafka_catch_up st);
+
 struct kafka_lag_topic {
     char *topic;
     const char *ts_type; /* "CreateTime", "LogAppendTime" or "unknown" */
@@ -45,6 +55,12 @@ struct kafka_lag_topic {
     size_t ts_unknown_parts; /* lagging partitions without a timestamp */
     size_t data_loss_parts;  /* partitions with data_loss */
     int64_t consumed_through_ms;
+    /* From the sweeps of the last kafka[].rate_window (kafka_rates.h):
+     * records per second produced (log-end offsets) and consumed
+     * (committed offsets), and when the sum lag reaches 0 at those rates
+     * (seconds; INFINITY when NEVER; NAN and rates 0 when UNKNOWN). */
+    enum kafka_catch_up catch_up;
+    double produce_rate, consume_rate, catch_up_s;
     struct kafka_lag_part *parts; /* sorted by partition */
     size_t n_parts;
 };

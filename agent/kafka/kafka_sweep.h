@@ -24,6 +24,7 @@
 #include <pcre2.h>
 
 #include "kafka/kafka_lag.h"
+#include "kafka/kafka_rates.h"
 #include "kafka/kafka_reaper.h"
 #include "kafka/kafka_tscache.h"
 #include "util/buf.h"
@@ -105,6 +106,8 @@ struct kafka_lag {
     struct cfg_kv *props;
     size_t n_props;
     bool from_earliest;
+    int64_t rate_window_ms;          /* kafka[].rate_window */
+    struct kafka_rates_table *rates; /* catch-up histories */
     struct cfg_kafka_group *groups;
     pcre2_code **re; /* per group entry, NULL for names */
     size_t n_groups;

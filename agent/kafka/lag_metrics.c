@@ -26,6 +26,11 @@
 #define F_T_SLOWEST   "lagwatch_kafka_group_topic_slowest_partition"
 #define F_T_THROUGH   "lagwatch_kafka_group_topic_consumed_through_seconds"
 #define F_T_PARTS     "lagwatch_kafka_group_topic_partitions"
+/* Catch-up (kafka_rates.h): the estimate under a kafka-lag-exporter-style
+ * name (issue 13), the rates as lagwatch's. */
+#define F_CATCH_UP  "kafka_consumergroup_group_catch_up_seconds"
+#define F_T_PRODUCE "lagwatch_kafka_group_topic_produce_rate"
+#define F_T_CONSUME "lagwatch_kafka_group_topic_consume_rate"
 
 static const struct {
     const char *name, *help;
@@ -57,6 +62,14 @@ static const struct {
     {F_T_THROUGH, "Every message of the topic with an earlier timestamp has "
                   "been consumed by the group (Unix time)"},
     {F_T_PARTS, "Partitions with a committed offset, per topic"},
+    {F_CATCH_UP,
+     "Seconds until the group's sum lag on the topic reaches 0 at the "
+     "produce and consume rates of the last rate_window; +Inf when it is "
+     "not gaining; absent while unknown"},
+    {F_T_PRODUCE, "Records produced per second to the topic's partitions "
+                  "the group reads, over the last rate_window"},
+    {F_T_CONSUME, "Records committed per second by the group on the topic, "
+                  "over the last rate_window"},
 };
 
 #define LBL(n, v) EXPO_LABEL(n, v)
@@ -99,6 +112,11 @@ static void write_topic(const struct kafka_lag_cluster *c,
     expo_sample(out, F_T_THROUGH, tl, 3,
                 (double)kt->consumed_through_ms / 1000.0);
     expo_sample(out, F_T_PARTS, tl, 3, (double)kt->partitions);
+    if (kt->catch_up != KAFKA_CATCH_UP_UNKNOWN) {
+        expo_sample(out, F_CATCH_UP, tl, 3, kt->catch_up_s);
+        expo_sample(out, F_T_PRODUCE, tl, 3, kt->produce_rate);
+        expo_sample(out, F_T_CONSUME, tl, 3, kt->consume_rate);
+    }
 
     char part[16];
     for (size_t p = 0; p < kt->n_parts; p++) {

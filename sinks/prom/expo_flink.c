@@ -102,6 +102,12 @@ static const struct field_map fields[] = {
  * per-topic names /metrics uses (agent/kafka/lag_metrics.c): lagwatch's
  * own, and kafka-lag-exporter's topic-level sum. */
 static const struct field_map lag_fields[] = {
+    {"kafka_consumergroup_lag", "catch_up_s",
+     "kafka_consumergroup_group_catch_up_seconds", 1, ""},
+    {"kafka_consumergroup_lag", "produce_rate",
+     "lagwatch_kafka_group_topic_produce_rate", 1, ""},
+    {"kafka_consumergroup_lag", "consume_rate",
+     "lagwatch_kafka_group_topic_consume_rate", 1, ""},
     {"kafka_consumergroup_lag", "max_lag", "lagwatch_kafka_group_topic_max_lag",
      1, ""},
     {"kafka_consumergroup_lag", "max_lag_seconds",
