@@ -583,6 +583,14 @@ def influx_kafka():
             agg='last("slowest_partition")'), leg)], "none",
             desc="Partition whose first unconsumed message is oldest; a "
             "partition that stays the slowest points at skew"),
+        Panel("timeseries", "Produce and consume rate", [
+            (series.format(agg='last("produce_rate")'),
+             "produced $tag_group $tag_topic"),
+            (series.format(agg='last("consume_rate")'),
+             "consumed $tag_group $tag_topic")], "short", minv=0,
+            desc="Records per second over the last kafka[].rate_window; a "
+            "group catches up only while its consume rate is above the "
+            "produce rate (catch_up_s is written while it is)"),
     ]
     return dashboard(fl, "lagwatch-influxdb-kafka",
                      "lagwatch / Kafka lag (InfluxDB)",
@@ -846,6 +854,17 @@ def prom_kafka():
         Panel("timeseries", "Record lag per partition", [(
             "kafka_consumergroup_group_lag%s" % s,
             "{{group}} {{topic}}/{{partition}}")], "short", minv=0),
+        Panel("timeseries", "Time to catch up", [(
+            "kafka_consumergroup_group_catch_up_seconds%s < +Inf" % s, leg)],
+            "s", minv=0, desc="At the produce and consume rates of the "
+            "last kafka[].rate_window; a group that is not gaining (+Inf) "
+            "has no line here and shows in the next panel"),
+        Panel("timeseries", "Produce and consume rate", [
+            ("lagwatch_kafka_group_topic_produce_rate%s" % s,
+             "produced {{group}} {{topic}}"),
+            ("lagwatch_kafka_group_topic_consume_rate%s" % s,
+             "consumed {{group}} {{topic}}")], "short", minv=0,
+            desc="Records per second over the last kafka[].rate_window"),
     ]
     return dashboard(fl, "lagwatch-prometheus-kafka",
                      "lagwatch / Kafka lag (Prometheus)",

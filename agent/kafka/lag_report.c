@@ -191,6 +191,23 @@ int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
                                kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
                                kt->partitions,
                                kt->ts_type ? kt->ts_type : "unknown") >= 0;
+            if (ok && kt->catch_up == KAFKA_CATCH_UP_GAINING)
+                ok = fprintf(f,
+                             "# %s %s: catch-up %.1f s (produce %.1f/s, "
+                             "consume %.1f/s)\n",
+                             group, topic, kt->catch_up_s, kt->produce_rate,
+                             kt->consume_rate) >= 0;
+            else if (ok && kt->catch_up == KAFKA_CATCH_UP_NEVER)
+                ok = fprintf(f,
+                             "# %s %s: catch-up never, not gaining (produce "
+                             "%.1f/s, consume %.1f/s)\n",
+                             group, topic, kt->produce_rate,
+                             kt->consume_rate) >= 0;
+            else if (ok)
+                ok = fprintf(f,
+                             "# %s %s: catch-up unknown (needs two sweeps: "
+                             "--interval)\n",
+                             group, topic) >= 0;
             if (ok && (kt->ts_unknown_parts || kt->data_loss_parts))
                 ok = fprintf(f,
                              "# %s %s: %zu partitions of unknown time lag, "

@@ -7,8 +7,8 @@
 #   g2 on "slow": 500 behind, 50/s produced, 20/s committed: never.
 # Checks, once the window is full: the estimate within 15% of the true
 # time, the two rates within 15%, +Inf for g2 on /metrics and "never" in
-# /api/v1/lag, the InfluxDB fields; and "unknown" in the first sweep
-# after g1's offsets were reset to 0.
+# /api/v1/lag, the InfluxDB fields, `lagwatch lag --interval`; and
+# "unknown" in the first sweep after g1's offsets were reset to 0.
 set -u
 . "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
 it_need influxd lagwatch kafka
@@ -53,6 +53,11 @@ wait_for_file "$T/g1.ready" 30 && wait_for_file "$T/g2.ready" 30
 tap_check "producer and consumers at known rates started" test $? -eq 0
 tap_diag "$(cat "$T/g1.err" "$T/g2.err")"
 
+# `lagwatch lag --interval`: two sweeps 2 s apart while the rates hold.
+"$LAGWATCH" lag --brokers "$B" --group g1 --group g2 --interval 2s \
+    >"$T/cli.txt" 2>"$T/cli.err" &
+cli=$!
+
 # Right after the start the window holds the still sweeps before it: the
 # rates are not yet the steady ones. After 6 s + a sweep it is full.
 sleep 9
@@ -95,6 +100,15 @@ r2=$(it_influx_value "$INFLUX_URL_a" flink \
 tap_check "InfluxDB: catch_up_s for g1 ($n1 points), none for g2 (never: $n2), g2's rates ($r2)" \
     test "${n1:-0}" -gt 0 -a "${n2:-0}" = 0 -a "${r2:-0}" -gt 0
 
+wait "$cli"
+tap_check "lagwatch lag --interval 2s: g1's catch-up and rates" \
+    grep -q '^# g1 fast: catch-up [0-9.]* s (produce [0-9.]*/s, consume [0-9.]*/s)$' "$T/cli.txt"
+tap_check "lagwatch lag --interval 2s: g2 never catches up" \
+    grep -q '^# g2 slow: catch-up never, not gaining' "$T/cli.txt"
+tap_diag "$(grep catch-up "$T/cli.txt") $(cat "$T/cli.err")"
+"$LAGWATCH" lag --brokers "$B" --group g1 >"$T/cli1.txt" 2>&1
+tap_check "lagwatch lag without --interval: catch-up unknown" \
+    grep -q '^# g1 fast: catch-up unknown (needs two sweeps: --interval)$' "$T/cli1.txt"
 wait "$s1"; rc1=$?
 wait "$s2"; rc2=$?
 tap_check "the steady runs finished ($(cat "$T/g1.out") / $(cat "$T/g2.out"))" test $rc1 = 0 -a $rc2 = 0
