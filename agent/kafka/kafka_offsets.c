@@ -135,6 +135,10 @@ int sweep_load_metadata(struct sweep *sw)
          * never consumed by applications. */
         if (t->err || strncmp(t->topic, "__", 2) == 0)
             continue;
+        /* kafka[].topics / exclude_topics: an unselected topic is not
+         * measured for any group (lagwatch.yml(5)). */
+        if (!kafka_lag_topic_selected(kl, t->topic))
+            continue;
         if (kafka_tscache_topics_full(kl->cache)) {
             kafka_tscache_clear(kl->cache);
             kafka_lag_known_clear(kl); /* its topic ids are gone */

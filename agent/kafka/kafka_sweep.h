@@ -109,7 +109,10 @@ struct kafka_lag {
     int64_t rate_window_ms;          /* kafka[].rate_window */
     struct kafka_rates_table *rates; /* catch-up histories */
     struct cfg_kafka_group *groups;
-    pcre2_code **re; /* per group entry, NULL for names */
+    pcre2_code **re;         /* per group entry, NULL for names */
+    pcre2_code **re_exclude; /* per group entry: groups[].exclude or NULL */
+    /* kafka[].exclude_groups, topics, exclude_topics; NULL = not set */
+    pcre2_code *re_exclude_groups, *re_topics, *re_exclude_topics;
     size_t n_groups;
     bool has_patterns;
     bool list_unsupported_logged;

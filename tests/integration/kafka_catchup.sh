@@ -8,19 +8,23 @@
 # Checks, once the window is full: the estimate within 15% of the true
 # time, the two rates within 15%, +Inf for g2 on /metrics and "never" in
 # /api/v1/lag, the InfluxDB fields, `lagwatch lag --interval`; and
-# "unknown" in the first sweep after g1's offsets were reset to 0.
+# "unknown" in the first sweep after g1's offsets were reset to 0; and
+# kafka[].exclude_topics keeping g1's commits on skip.dlq out.
 set -u
 . "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
 it_need influxd lagwatch kafka
 it_init catchup
 
 it_influxd a || it_bail "start influxd"
-it_broker --brokers 1 --topic fast:1 --topic slow:1 || it_bail "mock broker up"
+it_broker --brokers 1 --topic fast:1 --topic slow:1 --topic skip.dlq:1 ||
+    it_bail "mock broker up"
 now=$(it_now_ms)
 ok=0
 it_produce fast 0 3000 $((now - 600000)) --ts-step 100 &&
     it_produce slow 0 500 $((now - 600000)) &&
-    it_scenario commit g1 fast 0 0 && it_scenario commit g2 slow 0 0 && ok=1
+    it_produce skip.dlq 0 10 $((now - 600000)) &&
+    it_scenario commit g1 fast 0 0 skip.dlq 0 0 &&
+    it_scenario commit g2 slow 0 0 && ok=1
 tap_check "scenario: g1 3000 behind on fast, g2 500 behind on slow" test $ok = 1
 
 it_listen
@@ -35,6 +39,7 @@ kafka:
   - name: main
     brokers: [${B//,/, }]
     rate_window: 6s
+    exclude_topics: '.*\.dlq'
     groups:
       - {name: g1}
       - {name: g2}
@@ -84,6 +89,8 @@ check(s["catch_up"] == "never" and s["catch_up_s"] is None and s["sum_lag"] > 0,
       "g2 (consumer slower than producer): catch_up never, catch_up_s null", (s["catch_up"], s["catch_up_s"]))
 check(within(s["produce_rate"], 50) and within(s["consume_rate"], 20),
       "g2: produce rate ~50/s, consume rate ~20/s", (s["produce_rate"], s["consume_rate"]))
+check(sorted(t) == [("g1", "fast"), ("g2", "slow")],
+      "exclude_topics '.*\\.dlq': g1's commits on skip.dlq are not measured", sorted(t))
 PY
 tap_check "/metrics: g2's catch-up is +Inf" \
     grep -q '^kafka_consumergroup_group_catch_up_seconds{cluster_name="main",group="g2",topic="slow"} +Inf$' "$T/metrics.txt"

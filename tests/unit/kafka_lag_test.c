@@ -102,6 +102,65 @@ TAP_CASE(match_groups)
     kafka_lag_free(&kl); /* NULL-safe */
 }
 
+/* groups[].exclude, kafka[].exclude_groups, kafka[].topics and
+ * exclude_topics: "every flink-.* group except the test ones, on topics of
+ * its own" (lagwatch.yml(5), KAFKA). */
+TAP_CASE(selection)
+{
+    struct cfg_kafka_group groups[] = {
+        {.pattern = "flink-.*", .exclude = "flink-test-.*", .job = "a"},
+        {.pattern = "flink-test-keep", .job = "b"},
+        {.pattern = "other-.*"},
+        {.name = "other-named"},
+    };
+    char *brokers[] = {"127.0.0.1:9"};
+    struct cfg_kafka cfg = {
+        .name = "main",
+        .brokers = brokers,
+        .n_brokers = 1,
+        .groups = groups,
+        .n_groups = TAP_N(groups),
+        .exclude_groups = "other-tmp.*",
+        .topics = "orders\\..*",
+        .exclude_topics = ".*\\.dlq",
+    };
+    char err[256] = "";
+    struct kafka_lag *kl = kafka_lag_new(&cfg, err, sizeof(err));
+    if (!kl)
+        printf("# %s\n", err);
+    TAP_OK(kl);
+    static const struct {
+        const char *group;
+        int want;
+    } gcases[] = {
+        {"flink-orders", 0},
+        {"flink-test-1", -1},   /* excluded from entry 0, no other takes it */
+        {"flink-test-keep", 1}, /* excluded from entry 0, entry 1 takes it */
+        {"other-a", 2},
+        {"other-tmp-1", -1}, /* exclude_groups */
+        {"xflink-test-1", -1},
+    };
+    for (size_t i = 0; kl && i < TAP_N(gcases); i++)
+        TAP_EQ_INT(gcases[i].want, kafka_lag_match_group(kl, gcases[i].group));
+    static const struct {
+        const char *topic;
+        bool want;
+    } tcases[] = {
+        {"orders.eu", true},    {"orders.eu.dlq", false}, /* exclude_topics */
+        {"orders", false}, /* topics is anchored */
+        {"payments.eu", false}, {"xorders.eu", false},
+    };
+    for (size_t i = 0; kl && i < TAP_N(tcases); i++)
+        TAP_EQ_INT(tcases[i].want,
+                   kafka_lag_topic_selected(kl, tcases[i].topic));
+    kafka_lag_free(&kl);
+    /* A bad selection pattern fails start-up naming the key. */
+    cfg.exclude_topics = "(";
+    kl = kafka_lag_new(&cfg, err, sizeof(err));
+    TAP_OK(!kl && strstr(err, "exclude_topics '('") != NULL);
+    kafka_lag_free(&kl);
+}
+
 TAP_CASE(bad_pattern_rejected)
 {
     struct cfg_kafka_group groups[] = {{.pattern = "flink-("}};
@@ -580,6 +639,7 @@ TAP_CASE(points)
 
 static const struct tap_case cases[] = {
     TAP_ENTRY(match_groups),
+    TAP_ENTRY(selection),
     TAP_ENTRY(check_and_start_agree_on_patterns),
     TAP_ENTRY(bad_pattern_rejected),
     TAP_ENTRY(topic_finish_table),
