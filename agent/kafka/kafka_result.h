@@ -2,7 +2,10 @@
  * kafka_result: the result of a Kafka lag sweep (kafka_lag) as a plain tree
  * of structs, and the pure functions on it: the per-topic reduction
  * (slowest partition, consumed_through), the consumed_through hold for
- * partitions whose time lag is unknown, deep copy and free.
+ * partitions whose time lag is unknown, deep copy and free. Each topic
+ * also carries the catch-up estimate (catch_up, produce_rate,
+ * consume_rate, catch_up_s), filled by kafka_rates after the sweep, for
+ * /metrics, /api/v1/lag, `lagwatch lag` and any other reader.
  *
  * Nothing here talks to Kafka, so all of it is unit-tested on hand-built
  * data. Threads: results are plain values; any thread may use its own.
