@@ -3,6 +3,7 @@
  * selection by name and pattern, the per-topic reduction (slowest
  * partition, consumed_through, clamping) and the three renderings.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +18,24 @@
 
 /* ================ group matching ================ */
 
-static struct kafka_lag *new_kl(struct cfg_kafka_group *groups, size_t n,
-                                char *err, size_t errlen)
+/* Nothing listens on port 9 of loopback; no request is ever sent. */
+static char *loopback9[] = {"127.0.0.1:9"};
+
+static struct cfg_kafka base_cfg(struct cfg_kafka_group *groups, size_t n)
 {
-    /* Nothing listens on port 9 of loopback; no request is ever sent. */
-    char *brokers[] = {"127.0.0.1:9"};
-    struct cfg_kafka cfg = {
+    return (struct cfg_kafka){
         .name = "main",
-        .brokers = brokers,
+        .brokers = loopback9,
         .n_brokers = 1,
         .groups = groups,
         .n_groups = n,
     };
+}
+
+static struct kafka_lag *new_kl(struct cfg_kafka_group *groups, size_t n,
+                                char *err, size_t errlen)
+{
+    struct cfg_kafka cfg = base_cfg(groups, n);
     return kafka_lag_new(&cfg, err, errlen);
 }
 
@@ -113,17 +120,10 @@ TAP_CASE(selection)
         {.pattern = "other-.*"},
         {.name = "other-named"},
     };
-    char *brokers[] = {"127.0.0.1:9"};
-    struct cfg_kafka cfg = {
-        .name = "main",
-        .brokers = brokers,
-        .n_brokers = 1,
-        .groups = groups,
-        .n_groups = TAP_N(groups),
-        .exclude_groups = "other-tmp.*",
-        .topics = "orders\\..*",
-        .exclude_topics = ".*\\.dlq",
-    };
+    struct cfg_kafka cfg = base_cfg(groups, TAP_N(groups));
+    cfg.exclude_groups = "other-tmp.*";
+    cfg.topics = "orders\\..*";
+    cfg.exclude_topics = ".*\\.dlq";
     char err[256] = "";
     struct kafka_lag *kl = kafka_lag_new(&cfg, err, sizeof(err));
     if (!kl)
@@ -629,6 +629,37 @@ TAP_CASE(points)
                "sum_lag=400i",
                got.fields);
     TAP_EQ_INT(NOW, got.ts);
+
+    /* Catch-up fields: rates once known, catch_up_s only while gaining
+     * (line protocol has no +Inf); JSON says which. */
+    sample_topic.catch_up = KAFKA_CATCH_UP_GAINING;
+    sample_topic.produce_rate = 10;
+    sample_topic.consume_rate = 30;
+    sample_topic.catch_up_s = 20;
+    memset(&got, 0, sizeof(got));
+    TAP_EQ_INT(0, lag_report_points(&sample_cluster, collect, &got));
+    TAP_EQ_STR("catch_up_s=20,consume_rate=30,consumed_through_ms="
+               "1763599995500i,max_lag=280i,max_lag_seconds=4.5,partitions="
+               "2i,produce_rate=10,slowest_partition=0i,sum_lag=400i",
+               got.fields);
+    struct buf b = BUF_INIT;
+    const struct kafka_lag_cluster *one = &sample_cluster;
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    TAP_OK(strstr(b.data,
+                  "\"catch_up\":\"gaining\",\"catch_up_s\":20,"
+                  "\"produce_rate\":10.000,\"consume_rate\":30.000") != NULL);
+    buf_release(&b);
+    sample_topic.catch_up = KAFKA_CATCH_UP_NEVER;
+    sample_topic.catch_up_s = INFINITY;
+    memset(&got, 0, sizeof(got));
+    TAP_EQ_INT(0, lag_report_points(&sample_cluster, collect, &got));
+    TAP_OK(strstr(got.fields, "catch_up_s") == NULL &&
+           strstr(got.fields, "produce_rate=10") != NULL);
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    TAP_OK(strstr(b.data, "\"catch_up\":\"never\",\"catch_up_s\":null,") !=
+           NULL);
+    buf_release(&b);
+    sample_topic.catch_up = KAFKA_CATCH_UP_UNKNOWN;
 
     struct kafka_lag_cluster stale = sample_cluster;
     stale.stale = true;
