@@ -47,8 +47,8 @@ static const struct list_desc flink_list = {
     sizeof(struct cfg_flink), config_flink_init, config_flink_check,
     "flink cluster name", offsetof(struct cfg_flink, name)};
 static const struct list_desc kafka_list = {
-    sizeof(struct cfg_kafka), NULL, config_kafka_check, "kafka cluster name",
-    offsetof(struct cfg_kafka, name)};
+    sizeof(struct cfg_kafka), config_kafka_init, config_kafka_check,
+    "kafka cluster name", offsetof(struct cfg_kafka, name)};
 static const struct list_desc group_list = {sizeof(struct cfg_kafka_group),
                                             NULL, config_group_check, NULL, 0};
 static const struct list_desc relabel_list = {sizeof(struct cfg_relabel),
@@ -126,9 +126,17 @@ static const struct section discover_section = {NULL, NULL,
     X("kafka[].groups[].name", T_STR, 0, OG(name), 0, 1, 0, NULL)              \
     X("kafka[].groups[].pattern", T_REGEX, 0, OG(pattern), 0, 0, 0, NULL)      \
     X("kafka[].groups[].job", T_STR, 0, OG(job), 0, 1, 0, NULL)                \
+    X("kafka[].groups[].exclude", T_REGEX, 0, OG(exclude), 0, 0, 0, NULL)      \
     X("kafka[].properties", T_KV, 0, OK_(properties), OK_(n_properties), 0, 0, \
       NULL)                                                                    \
     X("kafka[].lag_from_earliest", T_BOOL, 0, OK_(lag_from_earliest), 0, 0, 0, \
+      NULL)                                                                    \
+    X("kafka[].rate_window", T_DURATION, 0, OK_(rate_window_ms), 0, 1000,      \
+      U64MAX, NULL)                                                            \
+    X("kafka[].exclude_groups", T_REGEX, 0, OK_(exclude_groups), 0, 0, 0,      \
+      NULL)                                                                    \
+    X("kafka[].topics", T_REGEX, 0, OK_(topics), 0, 0, 0, NULL)                \
+    X("kafka[].exclude_topics", T_REGEX, 0, OK_(exclude_topics), 0, 0, 0,      \
       NULL)                                                                    \
     X("trim", T_MAP, 0, 0, 0, 0, 0, NULL)                                      \
     X("trim.drop_labels", T_STRLIST, T_LABELNAME, OC(trim.drop_labels),        \

@@ -54,6 +54,8 @@ struct cfg_kafka_group {
     char *name;    /* exactly one of name / pattern */
     char *pattern; /* anchored PCRE2 regex over group ids */
     char *job;     /* optional: job_name tag (normalized as the ring does) */
+    char *exclude; /* optional, with pattern: anchored regex of group ids
+                      the pattern must not take */
 };
 
 struct cfg_kv {
@@ -69,8 +71,12 @@ struct cfg_kafka {
     size_t n_groups;
     struct cfg_kv *properties; /* passed to librdkafka as given */
     size_t n_properties;
-    bool lag_from_earliest; /* no committed offset: lag from earliest
-                               (true) or skip and count (false, default) */
+    bool lag_from_earliest;  /* no committed offset: lag from earliest
+                                (true) or skip and count (false, default) */
+    uint64_t rate_window_ms; /* catch-up rates over this span; default 5m */
+    /* Selection (lagwatch.yml(5), KAFKA), anchored regexes, NULL = none:
+     * groups a pattern must not take, topics measured, topics not. */
+    char *exclude_groups, *topics, *exclude_topics;
 };
 
 /* One entry of relabel_configs, Prometheus semantics and defaults. */

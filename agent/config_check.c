@@ -61,6 +61,10 @@ int config_group_check(struct ctx *c, const yaml_node_t *n, void *elem)
         return config_fail(c, n,
                            "group entry needs exactly one of 'name' or "
                            "'pattern'");
+    if (g->exclude && !g->pattern)
+        return config_fail(c, n,
+                           "group entry: 'exclude' needs 'pattern' (a "
+                           "name selects one group)");
     /* Same normalization as the ring and Flink's PrometheusReporter (per
      * code point), so the job_name tag matches the job's own series. */
     if (g->job) {
@@ -70,6 +74,13 @@ int config_group_check(struct ctx *c, const yaml_node_t *n, void *elem)
         g->job = norm;
     }
     return 0;
+}
+
+/* kafka[] defaults (lagwatch.yml(5), KAFKA). */
+void config_kafka_init(void *elem)
+{
+    struct cfg_kafka *k = elem;
+    k->rate_window_ms = 300000;
 }
 
 void config_relabel_init(void *elem)

@@ -145,6 +145,7 @@ int config_flink_check(struct ctx *c, const yaml_node_t *n, void *elem);
 int config_kafka_check(struct ctx *c, const yaml_node_t *n, void *elem);
 int config_group_check(struct ctx *c, const yaml_node_t *n, void *elem);
 void config_relabel_init(void *elem);
+void config_kafka_init(void *elem);
 int config_relabel_check(struct ctx *c, const yaml_node_t *n, void *elem);
 void config_influx_enter(void *base);
 int config_influx_check(struct ctx *c, const yaml_node_t *n, void *base);

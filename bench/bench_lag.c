@@ -4,10 +4,12 @@
  *   bench_lag [TOPICS [PARTITIONS_PER_TOPIC [GROUPS [MESSAGES]]]]
  *
  * Defaults: 20 topics x 500 partitions (10,000), 50 groups, 10 messages per
- * partition. Group i commits on every partition of topic i % TOPICS at an
- * offset below the end, so every partition has lag. Prints the wall time
- * of a cold sweep (empty timestamp cache) and of a warm one (same offsets)
- * and the requests each sent, from kafka_lag's own counters.
+ * partition; at most 9999 topics and groups (issue 13's figure:
+ * `bench_lag 1000 20 1000 10`, 1,000 groups over 20,000 partitions). Group i
+ * commits on every partition of topic i % TOPICS at an offset below the end, so
+ * every partition has lag. Prints the wall time of a cold sweep (empty
+ * timestamp cache) and of a warm one (same offsets) and the requests each sent,
+ * from kafka_lag's own counters.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -56,7 +59,7 @@ static int produce_all(const char *boot, int topics, int parts, int msgs)
     int64_t base = clock_wall_ms() - 3600000;
     for (int t = 0; t < topics; t++) {
         char topic[32];
-        snprintf(topic, sizeof(topic), "topic%02d", t);
+        snprintf(topic, sizeof(topic), "topic%04d", t);
         for (int p = 0; p < parts; p++) {
             for (int m = 0; m < msgs; m++) {
                 rd_kafka_resp_err_t err;
@@ -93,8 +96,8 @@ static int commit_all(const char *boot, int topics, int parts, int groups,
 {
     for (int g = 0; g < groups; g++) {
         char group[32], topic[32];
-        snprintf(group, sizeof(group), "group%02d", g);
-        snprintf(topic, sizeof(topic), "topic%02d", g % topics);
+        snprintf(group, sizeof(group), "group%04d", g);
+        snprintf(topic, sizeof(topic), "topic%04d", g % topics);
         rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, boot, group);
         if (!rk)
             return -1;
@@ -165,8 +168,8 @@ int main(int argc, char **argv)
     int parts = arg_int(argc, argv, 2, 500);
     int groups = arg_int(argc, argv, 3, 50);
     int msgs = arg_int(argc, argv, 4, 10);
-    if (topics < 1 || parts < 1 || groups < 1 || msgs < 2 || topics > 99 ||
-        groups > 99) {
+    if (topics < 1 || parts < 1 || groups < 1 || msgs < 2 || topics > 9999 ||
+        groups > 9999) {
         fprintf(stderr, "usage: bench_lag [TOPICS [PARTITIONS [GROUPS "
                         "[MESSAGES]]]]\n");
         return 2;
@@ -193,7 +196,7 @@ int main(int argc, char **argv)
         goto out;
     for (int t = 0; t < topics; t++) {
         char topic[32];
-        snprintf(topic, sizeof(topic), "topic%02d", t);
+        snprintf(topic, sizeof(topic), "topic%04d", t);
         if (rd_kafka_mock_topic_create(mc, topic, parts, 3) != 0)
             goto out;
     }
@@ -207,7 +210,7 @@ int main(int argc, char **argv)
            topics, parts, groups, msgs, (int64_t)clock_mono_ms() - t0);
 
     for (int g = 0; g < groups; g++) {
-        snprintf(names[g], sizeof(names[g]), "group%02d", g);
+        snprintf(names[g], sizeof(names[g]), "group%04d", g);
         cg[g].name = names[g];
     }
     char *brokers[] = {boot};
@@ -234,6 +237,13 @@ int main(int argc, char **argv)
         report(what[i], ms, &before, kafka_lag_stats(kl), c);
         kafka_lag_cluster_free(&c);
     }
+    /* Peak RSS of the whole process: the mock cluster (which holds every
+     * message and commit) and the client included. */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        printf("peak RSS: %ld KiB (this process: mock cluster, producer, "
+               "lag sweeper)\n",
+               ru.ru_maxrss);
     rc = 0;
 out:
     kafka_lag_cluster_free(&c);

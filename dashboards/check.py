@@ -498,9 +498,9 @@ def check_contract(t, ctx, metrics_txt, dashes, alert_queries):
 # Grafana alert uid prefix -> (Prometheus expression of the same alert,
 # labels that identify an instance in InfluxDB, in Prometheus).
 PROM_TWIN = {
-    "lw-kafka-lag-high": ("kafka_consumergroup_group_max_lag_seconds > 300 "
+    "lw-kafka-lag-high": ("lagwatch_kafka_group_topic_max_lag_seconds > 300 "
                           "< +Inf", ("group", "topic"), ("group", "topic")),
-    "lw-kafka-lag-critical": ("kafka_consumergroup_group_max_lag_seconds > "
+    "lw-kafka-lag-critical": ("lagwatch_kafka_group_topic_max_lag_seconds > "
                               "1800 < +Inf", ("group", "topic"),
                               ("group", "topic")),
     "lw-job-not-running": ("last_over_time(lagwatch_job_running[1h]) == 0",

@@ -583,6 +583,14 @@ def influx_kafka():
             agg='last("slowest_partition")'), leg)], "none",
             desc="Partition whose first unconsumed message is oldest; a "
             "partition that stays the slowest points at skew"),
+        Panel("timeseries", "Produce and consume rate", [
+            (series.format(agg='last("produce_rate")'),
+             "produced $tag_group $tag_topic"),
+            (series.format(agg='last("consume_rate")'),
+             "consumed $tag_group $tag_topic")], "short", minv=0,
+            desc="Records per second over the last kafka[].rate_window; a "
+            "group catches up only while its consume rate is above the "
+            "produce rate (catch_up_s is written while it is)"),
     ]
     return dashboard(fl, "lagwatch-influxdb-kafka",
                      "lagwatch / Kafka lag (InfluxDB)",
@@ -775,26 +783,26 @@ def prom_kafka():
     by = "by (cluster_name, group, topic)"
     # NaN and +Inf (a timestamp that could not be read) never compare
     # below +Inf: they drop out instead of breaking max() and the scale.
-    lag_s = "kafka_consumergroup_group_max_lag_seconds%s < +Inf" % s
+    lag_s = "lagwatch_kafka_group_topic_max_lag_seconds%s < +Inf" % s
     vs = [fl.qvar("cluster", "Kafka cluster",
-                  "label_values(kafka_consumergroup_group_max_lag, "
+                  "label_values(lagwatch_kafka_group_topic_max_lag, "
                   "cluster_name)"),
           fl.qvar("group", "Consumer group",
-                  'label_values(kafka_consumergroup_group_max_lag'
+                  'label_values(lagwatch_kafka_group_topic_max_lag'
                   '{cluster_name=~"$cluster"}, group)'),
           fl.qvar("topic", "Topic",
-                  'label_values(kafka_consumergroup_group_max_lag'
+                  'label_values(lagwatch_kafka_group_topic_max_lag'
                   '{cluster_name=~"$cluster", group=~"$group"}, topic)'),
           TEXTBOX]
     cols = [("time lag", lag_s, "s"),
             ("slowest partition",
-             "kafka_consumergroup_group_slowest_partition%s" % s, "none"),
-            ("record lag", "kafka_consumergroup_group_max_lag%s" % s,
+             "lagwatch_kafka_group_topic_slowest_partition%s" % s, "none"),
+            ("record lag", "lagwatch_kafka_group_topic_max_lag%s" % s,
              "short"),
-            ("sum lag", "kafka_consumergroup_group_sum_lag%s" % s, "short"),
-            ("partitions", "kafka_consumergroup_group_partitions%s" % s,
+            ("sum lag", "kafka_consumergroup_group_topic_sum_lag%s" % s, "short"),
+            ("partitions", "lagwatch_kafka_group_topic_partitions%s" % s,
              "none"),
-            ("consumed through", "kafka_consumergroup_group_consumed_"
+            ("consumed through", "lagwatch_kafka_group_topic_consumed_"
              "through_seconds%s * 1000" % s, "dateTimeAsIso")]
     ovr = []
     for i, (name, _, unit) in enumerate(cols):
@@ -812,13 +820,13 @@ def prom_kafka():
             desc="Age of the oldest unconsumed message (orange from 5 min, "
             "red from 30 min, as the alerts); NaN and +Inf are left out"),
         Panel("stat", "Record lag, slowest partition", [(
-            "max(kafka_consumergroup_group_max_lag%s)" % s,)], "short",
+            "max(lagwatch_kafka_group_topic_max_lag%s)" % s,)], "short",
             w=6, h=4),
         Panel("stat", "Sum lag", [(
-            "sum(kafka_consumergroup_group_sum_lag%s)" % s,)], "short",
+            "sum(kafka_consumergroup_group_topic_sum_lag%s)" % s,)], "short",
             w=6, h=4),
         Panel("stat", "Consumed through", [(
-            "min(kafka_consumergroup_group_consumed_through_seconds%s) * "
+            "min(lagwatch_kafka_group_topic_consumed_through_seconds%s) * "
             "1000" % s,)], "dateTimeFromNow", w=6, h=4,
             desc="Every message with an earlier timestamp has been consumed "
             "(for a Flink job: checkpointed)"),
@@ -830,13 +838,13 @@ def prom_kafka():
             "max %s (%s)" % (by, lag_s), leg)], "s", thresholds=LAG_STEPS,
             threshold_lines=True, minv=0),
         Panel("timeseries", "Record lag, slowest partition", [(
-            "max %s (kafka_consumergroup_group_max_lag%s)" % (by, s), leg)],
+            "max %s (lagwatch_kafka_group_topic_max_lag%s)" % (by, s), leg)],
             "short", minv=0),
         Panel("timeseries", "Sum lag", [(
-            "sum %s (kafka_consumergroup_group_sum_lag%s)" % (by, s), leg)],
+            "sum %s (kafka_consumergroup_group_topic_sum_lag%s)" % (by, s), leg)],
             "short", minv=0),
         Panel("timeseries", "Consumed through, behind wall clock", [(
-            "time() - kafka_consumergroup_group_consumed_through_seconds%s"
+            "time() - lagwatch_kafka_group_topic_consumed_through_seconds%s"
             % s, leg)], "s", thresholds=LAG_STEPS, threshold_lines=True,
             minv=0, desc="Wall clock minus consumed-through time: a line "
             "that climbs at 45 degrees is a stalled consumer"),
@@ -846,6 +854,17 @@ def prom_kafka():
         Panel("timeseries", "Record lag per partition", [(
             "kafka_consumergroup_group_lag%s" % s,
             "{{group}} {{topic}}/{{partition}}")], "short", minv=0),
+        Panel("timeseries", "Time to catch up", [(
+            "kafka_consumergroup_group_catch_up_seconds%s < +Inf" % s, leg)],
+            "s", minv=0, desc="At the produce and consume rates of the "
+            "last kafka[].rate_window; a group that is not gaining (+Inf) "
+            "has no line here and shows in the next panel"),
+        Panel("timeseries", "Produce and consume rate", [
+            ("lagwatch_kafka_group_topic_produce_rate%s" % s,
+             "produced {{group}} {{topic}}"),
+            ("lagwatch_kafka_group_topic_consume_rate%s" % s,
+             "consumed {{group}} {{topic}}")], "short", minv=0,
+            desc="Records per second over the last kafka[].rate_window"),
     ]
     return dashboard(fl, "lagwatch-prometheus-kafka",
                      "lagwatch / Kafka lag (Prometheus)",

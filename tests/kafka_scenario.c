@@ -14,6 +14,16 @@
  * commit works while the group does not exist yet; once it does, brokers
  * (and the mock) refuse a commit from a non-member, so the tool then joins
  * the group by subscribing and commits as a member.
+ *
+ *   kafka_scenario --bootstrap B steady TOPIC PARTITION GROUP
+ *                  PRODUCE_PER_S CONSUME_PER_S SECONDS [--ready FILE]
+ *
+ * steady is a producer and a consumer at known rates, for the catch-up
+ * estimate: for SECONDS it keeps the partition's log end at
+ * end0 + PRODUCE_PER_S * t and GROUP's committed offset at
+ * committed0 + CONSUME_PER_S * t (never above the end), t counted from
+ * the moment the group was joined (then FILE is written), in steps of
+ * 50 ms; end0 and committed0 are read at the start.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,7 +44,9 @@ static int usage(void)
             "usage: kafka_scenario --bootstrap B produce TOPIC PARTITION "
             "COUNT [--ts-start MS] [--ts-step MS] [--size BYTES]\n"
             "       kafka_scenario --bootstrap B commit GROUP TOPIC "
-            "PARTITION OFFSET [TOPIC PARTITION OFFSET ...]\n");
+            "PARTITION OFFSET [TOPIC PARTITION OFFSET ...]\n"
+            "       kafka_scenario --bootstrap B steady TOPIC PARTITION "
+            "GROUP PRODUCE_PER_S CONSUME_PER_S SECONDS [--ready FILE]\n");
     return 2;
 }
 
@@ -233,6 +245,135 @@ out:
     return rc;
 }
 
+/* Commits offs as a member of the consumer's group, joining it first when
+ * the broker asks for that. */
+static rd_kafka_resp_err_t commit_member(rd_kafka_t *rk,
+                                         rd_kafka_topic_partition_list_t *offs,
+                                         bool *joined)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk, offs, 0);
+    if (!*joined && (err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+                     err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)) {
+        if (join_group(rk, offs) != 0)
+            return err;
+        *joined = true;
+        err = rd_kafka_commit(rk, offs, 0);
+    }
+    for (int i = 0; i < offs->cnt && !err; i++)
+        err = offs->elems[i].err;
+    return err;
+}
+
+static int cmd_steady(const char *bootstrap, int argc, char **argv)
+{
+    int64_t partition, prate, crate, secs;
+    const char *ready = NULL;
+    if (argc < 6 || parse_i64(argv[1], 0, INT32_MAX, &partition) != 0 ||
+        parse_i64(argv[3], 0, 100000, &prate) != 0 ||
+        parse_i64(argv[4], 0, 100000, &crate) != 0 ||
+        parse_i64(argv[5], 1, 3600, &secs) != 0)
+        return usage();
+    for (int i = 6; i < argc; i++) {
+        if (strcmp(argv[i], "--ready") == 0 && i + 1 < argc)
+            ready = argv[++i];
+        else
+            return usage();
+    }
+    const char *topic = argv[0], *group = argv[2];
+    int rc = 1;
+    rd_kafka_topic_partition_list_t *offs =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(offs, topic, (int32_t)partition);
+    rd_kafka_t *prod = client_new(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    rd_kafka_t *cons = client_new(RD_KAFKA_CONSUMER, bootstrap, group);
+    if (!prod || !cons)
+        goto out;
+    int64_t lo, end0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        prod, topic, (int32_t)partition, &lo, &end0, 10000);
+    if (!err)
+        err = rd_kafka_committed(cons, offs, 10000);
+    if (!err)
+        err = tp->err;
+    if (err) {
+        fprintf(stderr, "kafka_scenario: cannot read offsets of '%s': %s\n",
+                topic, rd_kafka_err2str(err));
+        goto out;
+    }
+    int64_t com0 = tp->offset < 0 ? 0 : tp->offset;
+    bool joined = false;
+    err = commit_member(cons, offs, &joined); /* join before the clock runs */
+    if (err) {
+        fprintf(stderr, "kafka_scenario: cannot commit for group '%s': %s\n",
+                group, rd_kafka_err2str(err));
+        goto out;
+    }
+    if (ready) {
+        FILE *f = fopen(ready, "w");
+        if (!f || fprintf(f, "%" PRId64 " %" PRId64 "\n", end0, com0) < 0 ||
+            fclose(f) != 0) {
+            fprintf(stderr, "kafka_scenario: cannot write %s\n", ready);
+            goto out;
+        }
+    }
+    int64_t t0 = now_ms(), produced = end0, committed = com0;
+    for (;;) {
+        int64_t el = now_ms() - t0;
+        bool last = el >= secs * 1000;
+        if (last)
+            el = secs * 1000;
+        int64_t want_p = end0 + prate * el / 1000;
+        for (; produced < want_p; produced++) {
+            err = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_PARTITION((int32_t)partition),
+                                    RD_KAFKA_V_VALUE("s", 1),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_TIMESTAMP(now_ms()),
+                                    RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(prod, 10);
+                produced--;
+                continue;
+            }
+            if (err)
+                break;
+        }
+        if (!err)
+            err = rd_kafka_flush(prod, 10000);
+        int64_t want_c = com0 + crate * el / 1000;
+        if (want_c > produced)
+            want_c = produced;
+        if (!err && want_c > committed) {
+            tp->offset = want_c;
+            tp->err = 0;
+            err = commit_member(cons, offs, &joined);
+            committed = want_c;
+        }
+        if (err) {
+            fprintf(stderr, "kafka_scenario: steady on '%s': %s\n", topic,
+                    rd_kafka_err2str(err));
+            goto out;
+        }
+        if (last)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 50);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    printf("produced %" PRId64 " committed %" PRId64 "\n", produced, committed);
+    rc = 0;
+out:
+    if (prod)
+        rd_kafka_destroy(prod);
+    if (cons) {
+        rd_kafka_consumer_close(cons);
+        rd_kafka_destroy(cons);
+    }
+    rd_kafka_topic_partition_list_destroy(offs);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "--bootstrap") != 0)
@@ -241,5 +382,7 @@ int main(int argc, char **argv)
         return cmd_produce(argv[2], argc - 4, argv + 4);
     if (strcmp(argv[3], "commit") == 0)
         return cmd_commit(argv[2], argc - 4, argv + 4);
+    if (strcmp(argv[3], "steady") == 0)
+        return cmd_steady(argv[2], argc - 4, argv + 4);
     return usage();
 }

@@ -4,20 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/buf.h"
 #include "config.h"
 #include "kafka/kafka_lag.h"
 #include "kafka/lag_report.h"
+#include "util/units.h"
 #include "util/xalloc.h"
 
 #define LAG_MAX_ARGS           10000
 #define LAG_DEFAULT_TIMEOUT_MS 15000
 #define LAG_JSON_MAX           (256u << 20)
+#define LAG_MAX_INTERVAL_MS    3600000
 
 static const char usage[] =
     "usage: lagwatch lag --brokers HOST:PORT[,..] [--group G]... [--json]\n"
-    "                    [-X key=value]... [--timeout MS]\n";
+    "                    [-X key=value]... [--timeout MS] [--interval D]\n";
 
 static int parse_timeout(const char *s, int *out)
 {
@@ -71,6 +74,7 @@ int cmd_lag(int argc, char **argv)
     size_t cap_brokers = 0, cap_groups = 0, cap_props = 0;
     bool json = false;
     int timeout_ms = LAG_DEFAULT_TIMEOUT_MS;
+    uint64_t interval_ms = 0; /* > 0: two sweeps this far apart (catch-up) */
     int rc = 2;
     struct kafka_lag *kl = NULL;
     struct kafka_lag_cluster *res = NULL;
@@ -123,6 +127,14 @@ int cmd_lag(int argc, char **argv)
                 xstrndup(v, (size_t)(eq - v));
             cfg.properties[cfg.n_properties++].value = xstrdup(eq + 1);
             i++;
+        } else if (strcmp(a, "--interval") == 0) {
+            const char *perr = units_parse_duration(v, &interval_ms);
+            if (perr || interval_ms < 1 || interval_ms > LAG_MAX_INTERVAL_MS) {
+                fprintf(stderr, "lagwatch lag: bad interval '%s'%s%s\n", v,
+                        perr ? ": " : "", perr ? perr : "");
+                goto out;
+            }
+            i++;
         } else if (strcmp(a, "--timeout") == 0) {
             if (parse_timeout(v, &timeout_ms) != 0) {
                 fprintf(stderr, "lagwatch lag: bad timeout '%s'\n", v);
@@ -149,6 +161,20 @@ int cmd_lag(int argc, char **argv)
         goto out;
     }
     rc = 1;
+    /* With --interval, a first sweep: catch-up needs the rates between two
+     * (lagwatch(8), lag). rate_window is 0 here, so exactly these two. */
+    if (interval_ms > 0) {
+        if (kafka_lag_sweep(kl, timeout_ms, &res) != 0) {
+            fprintf(stderr, "lagwatch lag: %s\n",
+                    res->error ? res->error : "sweep failed");
+            goto out;
+        }
+        kafka_lag_cluster_free(&res);
+        struct timespec ts = {(time_t)(interval_ms / 1000),
+                              (long)(interval_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     if (kafka_lag_sweep(kl, timeout_ms, &res) != 0) {
         fprintf(stderr, "lagwatch lag: %s\n",
                 res->error ? res->error : "sweep failed");

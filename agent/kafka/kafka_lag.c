@@ -20,6 +20,32 @@ static char *dup_or_null(const char *s)
 
 /* ================ construction ================ */
 
+/* Compiles an optional selection pattern (NULL: not set) through the one
+ * compile path, util/regex.h; -1 with err naming the key and pattern. */
+static int compile_opt(const char *cluster, const char *key, const char *re,
+                       pcre2_code **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!re)
+        return 0;
+    char why[300];
+    *out = regex_compile(re, why, sizeof(why));
+    if (!*out) {
+        snprintf(err, errlen, "kafka cluster '%s': bad %s '%s': %s", cluster,
+                 key, re, why);
+        return -1;
+    }
+    return 0;
+}
+
+static bool re_matches(const pcre2_code *re, const char *s)
+{
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *msg)
 {
@@ -85,6 +111,8 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
     struct buf b = BUF_INIT;
     kl->name = xstrdup(cfg->name);
     kl->from_earliest = cfg->lag_from_earliest;
+    kl->rate_window_ms = (int64_t)cfg->rate_window_ms;
+    kl->rates = kafka_rates_table_new();
     kl->cache = kafka_tscache_new(KAFKA_LAG_CACHE_MAX);
     kl->reaper = kafka_reaper_new(cfg->name);
     if (cfg->n_brokers == 0) {
@@ -107,6 +135,15 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
     kl->groups =
         kl->n_groups ? xcalloc(kl->n_groups, sizeof(*kl->groups)) : NULL;
     kl->re = kl->n_groups ? xcalloc(kl->n_groups, sizeof(*kl->re)) : NULL;
+    kl->re_exclude =
+        kl->n_groups ? xcalloc(kl->n_groups, sizeof(*kl->re_exclude)) : NULL;
+    if (compile_opt(cfg->name, "exclude_groups", cfg->exclude_groups,
+                    &kl->re_exclude_groups, err, errlen) != 0 ||
+        compile_opt(cfg->name, "topics", cfg->topics, &kl->re_topics, err,
+                    errlen) != 0 ||
+        compile_opt(cfg->name, "exclude_topics", cfg->exclude_topics,
+                    &kl->re_exclude_topics, err, errlen) != 0)
+        goto fail;
     for (size_t i = 0; i < kl->n_groups; i++) {
         const struct cfg_kafka_group *g = &cfg->groups[i];
         kl->groups[i].name = dup_or_null(g->name);
@@ -114,6 +151,9 @@ struct kafka_lag *kafka_lag_new(const struct cfg_kafka *cfg, char *err,
         kl->groups[i].job = dup_or_null(g->job);
         if (!g->pattern)
             continue;
+        if (compile_opt(cfg->name, "group exclude", g->exclude,
+                        &kl->re_exclude[i], err, errlen) != 0)
+            goto fail;
         char why[300];
         kl->re[i] = regex_compile(g->pattern, why, sizeof(why));
         if (!kl->re[i]) {
@@ -169,9 +209,15 @@ void kafka_lag_free(struct kafka_lag **klp)
         free(kl->groups[i].pattern);
         free(kl->groups[i].job);
         pcre2_code_free(kl->re[i]);
+        if (kl->re_exclude)
+            pcre2_code_free(kl->re_exclude[i]);
     }
     free(kl->groups);
     free(kl->re);
+    free(kl->re_exclude);
+    pcre2_code_free(kl->re_exclude_groups);
+    pcre2_code_free(kl->re_topics);
+    pcre2_code_free(kl->re_exclude_topics);
     for (size_t i = 0; i < kl->n_props; i++) {
         free(kl->props[i].key);
         free(kl->props[i].value);
@@ -181,6 +227,7 @@ void kafka_lag_free(struct kafka_lag **klp)
     free(kl->name);
     kafka_lag_cluster_free(&kl->last);
     kafka_lag_known_clear(kl);
+    kafka_rates_table_free(&kl->rates);
     kafka_tscache_free(&kl->cache);
     free(kl);
     *klp = NULL;
@@ -205,11 +252,24 @@ int kafka_lag_match_group(const struct kafka_lag *kl, const char *group)
             md = pcre2_match_data_create_from_pattern(kl->re[i], NULL);
         int rc = pcre2_match(kl->re[i], (PCRE2_SPTR)group, strlen(group), 0, 0,
                              md, NULL);
-        if (rc >= 0)
+        /* groups[].exclude takes the group back from this pattern only
+         * (a later entry may still take it); exclude_groups from all. */
+        if (rc >= 0 &&
+            !(kl->re_exclude[i] && re_matches(kl->re_exclude[i], group)))
             found = (int)i;
     }
     pcre2_match_data_free(md);
+    if (found >= 0 && !kl->groups[found].name && kl->re_exclude_groups &&
+        re_matches(kl->re_exclude_groups, group))
+        found = -1;
     return found;
+}
+
+bool kafka_lag_topic_selected(const struct kafka_lag *kl, const char *topic)
+{
+    if (kl->re_topics && !re_matches(kl->re_topics, topic))
+        return false;
+    return !(kl->re_exclude_topics && re_matches(kl->re_exclude_topics, topic));
 }
 
 /* ================ assembly ================ */
@@ -233,6 +293,7 @@ static void fill_part(struct sweep *sw, struct kafka_lag_topic *t,
     struct kafka_lag *kl = sw->kl;
     const struct md_part *p = &sw->parts[md];
     kp->partition = p->partition;
+    kp->earliest = p->earliest;
     int64_t rd = kafka_lag_part_offsets(kp, off, p->earliest, p->end);
     kp->first_unconsumed_ts_ms = now;
     kp->has_ts = true;
@@ -383,6 +444,9 @@ int kafka_lag_sweep(struct kafka_lag *kl, int timeout_ms,
         goto out;
     kl->st.last_timestamps_ms = step_ms(&t);
     struct kafka_lag_cluster *c = assemble(&sw, clock_wall_ms());
+    /* Catch-up from this and the earlier good sweeps of the window; a
+     * failed sweep adds nothing (lagwatch-metrics(7)). */
+    kafka_rates_table_update(kl->rates, c, kl->rate_window_ms);
     kl->st.last_assemble_ms = step_ms(&t);
     kafka_lag_cluster_free(&kl->last);
     kl->last = c;

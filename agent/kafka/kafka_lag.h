@@ -107,4 +107,7 @@ const struct kafka_lag_stats *kafka_lag_stats(const struct kafka_lag *kl);
  * it; returns its index or -1. */
 int kafka_lag_match_group(const struct kafka_lag *kl, const char *group);
 
+/* Whether kafka[].topics / exclude_topics let the sweeps measure topic. */
+bool kafka_lag_topic_selected(const struct kafka_lag *kl, const char *topic);
+
 #endif

@@ -135,6 +135,10 @@ int sweep_load_metadata(struct sweep *sw)
          * never consumed by applications. */
         if (t->err || strncmp(t->topic, "__", 2) == 0)
             continue;
+        /* kafka[].topics / exclude_topics: an unselected topic is not
+         * measured for any group (lagwatch.yml(5)). */
+        if (!kafka_lag_topic_selected(kl, t->topic))
+            continue;
         if (kafka_tscache_topics_full(kl->cache)) {
             kafka_tscache_clear(kl->cache);
             kafka_lag_known_clear(kl); /* its topic ids are gone */
@@ -523,20 +527,17 @@ void sweep_mark_wanted(struct sweep *sw)
         sweep_each_group_part(sw, &sw->groups[g], mark_part, NULL);
 }
 
-/* After the end offsets: the log start is needed wherever a group is
- * behind, since retention may have deleted records at or after its
- * committed offset (data loss), and then its first unconsumed message is
- * the earliest one left. Partitions without lag cannot have lost any. */
+/* After the end offsets: the log start of every partition read. A group
+ * behind needs it, since retention may have deleted records at or after
+ * its committed offset (data loss), and then its first unconsumed message
+ * is the earliest one left; the others are exported as
+ * kafka_partition_earliest_offset (lagwatch-metrics(7), kafka-lag-exporter's
+ * family). One more ListOffsets per leader and chunk. */
 void sweep_mark_earliest(struct sweep *sw)
 {
-    for (size_t g = 0; g < sw->n_groups; g++) {
-        const struct sel_group *sg = &sw->groups[g];
-        for (size_t k = 0; k < sg->n_commits; k++) {
-            struct md_part *p = &sw->parts[sg->commits[k].md];
-            if (sg->commits[k].offset < p->end)
-                p->want_earliest = true;
-        }
-    }
+    for (size_t i = 0; i < sw->n_parts; i++)
+        if (sw->parts[i].want_end)
+            sw->parts[i].want_earliest = true;
 }
 
 static size_t count_leaders(const rd_kafka_topic_partition_list_t *l,

@@ -163,3 +163,15 @@ void kafka_lag_topic_hold(struct kafka_lag_topic *t, const char *group,
     if (through < t->consumed_through_ms)
         t->consumed_through_ms = through;
 }
+
+const char *kafka_catch_up_name(enum kafka_catch_up st)
+{
+    switch (st) {
+    case KAFKA_CATCH_UP_GAINING:
+        return "gaining";
+    case KAFKA_CATCH_UP_NEVER:
+        return "never";
+    default:
+        return "unknown";
+    }
+}

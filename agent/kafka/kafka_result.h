@@ -2,7 +2,10 @@
  * kafka_result: the result of a Kafka lag sweep (kafka_lag) as a plain tree
  * of structs, and the pure functions on it: the per-topic reduction
  * (slowest partition, consumed_through), the consumed_through hold for
- * partitions whose time lag is unknown, deep copy and free.
+ * partitions whose time lag is unknown, deep copy and free. Each topic
+ * also carries the catch-up estimate (catch_up, produce_rate,
+ * consume_rate, catch_up_s), filled by kafka_rates after the sweep, for
+ * /metrics, /api/v1/lag, `lagwatch lag` and any other reader.
  *
  * Nothing here talks to Kafka, so all of it is unit-tested on hand-built
  * data. Threads: results are plain values; any thread may use its own.
@@ -18,6 +21,7 @@ struct kafka_lag_part {
     int32_t partition;
     int64_t committed; /* with lag_from_earliest and no commit: earliest */
     int64_t end;
+    int64_t earliest;   /* log start offset; -1 when it was not read */
     int64_t lag;        /* end - committed, >= 0 */
     double lag_seconds; /* now - first unconsumed timestamp, >= 0; 0 when
                            !has_ts (the report shows it as unknown) */
@@ -33,6 +37,16 @@ struct kafka_lag_part {
                        unconsumed message is the earliest one left */
 };
 
+/* Will the group catch up on the topic (kafka_rates.h)? */
+enum kafka_catch_up {
+    KAFKA_CATCH_UP_UNKNOWN = 0, /* fewer than two comparable sweeps */
+    KAFKA_CATCH_UP_GAINING,     /* consuming faster than produced */
+    KAFKA_CATCH_UP_NEVER,       /* lagging and not gaining: +Inf */
+};
+
+/* "gaining", "never" or "unknown", for JSON and the table. */
+const char *kafka_catch_up_name(enum kafka_catch_up st);
+
 struct kafka_lag_topic {
     char *topic;
     const char *ts_type; /* "CreateTime", "LogAppendTime" or "unknown" */
@@ -44,6 +58,12 @@ struct kafka_lag_topic {
     size_t ts_unknown_parts; /* lagging partitions without a timestamp */
     size_t data_loss_parts;  /* partitions with data_loss */
     int64_t consumed_through_ms;
+    /* From the sweeps of the last kafka[].rate_window (kafka_rates.h):
+     * records per second produced (log-end offsets) and consumed
+     * (committed offsets), and when the sum lag reaches 0 at those rates
+     * (seconds; INFINITY when NEVER; NAN and rates 0 when UNKNOWN). */
+    enum kafka_catch_up catch_up;
+    double produce_rate, consume_rate, catch_up_s;
     struct kafka_lag_part *parts; /* sorted by partition */
     size_t n_parts;
 };

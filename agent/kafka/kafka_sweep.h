@@ -24,6 +24,7 @@
 #include <pcre2.h>
 
 #include "kafka/kafka_lag.h"
+#include "kafka/kafka_rates.h"
 #include "kafka/kafka_reaper.h"
 #include "kafka/kafka_tscache.h"
 #include "util/buf.h"
@@ -105,8 +106,13 @@ struct kafka_lag {
     struct cfg_kv *props;
     size_t n_props;
     bool from_earliest;
+    int64_t rate_window_ms;          /* kafka[].rate_window */
+    struct kafka_rates_table *rates; /* catch-up histories */
     struct cfg_kafka_group *groups;
-    pcre2_code **re; /* per group entry, NULL for names */
+    pcre2_code **re;         /* per group entry, NULL for names */
+    pcre2_code **re_exclude; /* per group entry: groups[].exclude or NULL */
+    /* kafka[].exclude_groups, topics, exclude_topics; NULL = not set */
+    pcre2_code *re_exclude_groups, *re_topics, *re_exclude_topics;
     size_t n_groups;
     bool has_patterns;
     bool list_unsupported_logged;

@@ -35,6 +35,25 @@ static void json_part(struct buf *b, const struct kafka_lag_part *p)
     buf_addc(b, '}');
 }
 
+/* Catch-up (lagwatch(8), /api/v1/lag): "gaining" with the seconds left,
+ * "never" (+Inf: JSON has no infinity, so catch_up_s is null) or
+ * "unknown" (before two sweeps, after a reset: everything null). */
+static void json_catch_up(struct buf *b, const struct kafka_lag_topic *t)
+{
+    buf_adds(b, ",\"catch_up\":");
+    jsonw_cstr(b, kafka_catch_up_name(t->catch_up));
+    buf_adds(b, ",\"catch_up_s\":");
+    if (t->catch_up == KAFKA_CATCH_UP_GAINING)
+        jsonw_seconds(b, t->catch_up_s);
+    else
+        buf_adds(b, "null");
+    if (t->catch_up == KAFKA_CATCH_UP_UNKNOWN)
+        buf_adds(b, ",\"produce_rate\":null,\"consume_rate\":null");
+    else
+        buf_addf(b, ",\"produce_rate\":%.3f,\"consume_rate\":%.3f",
+                 t->produce_rate, t->consume_rate);
+}
+
 static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
 {
     buf_adds(b, "{\"topic\":");
@@ -45,9 +64,10 @@ static void json_topic(struct buf *b, const struct kafka_lag_topic *t)
     jsonw_seconds(b, t->max_lag_seconds);
     buf_addf(b,
              ",\"slowest_partition\":%" PRId32 ",\"sum_lag\":%" PRId64
-             ",\"consumed_through_ms\":%" PRId64 ",\"partition_count\":%zu",
-             t->slowest_partition, t->sum_lag, t->consumed_through_ms,
-             t->partitions);
+             ",\"consumed_through_ms\":%" PRId64,
+             t->slowest_partition, t->sum_lag, t->consumed_through_ms);
+    json_catch_up(b, t);
+    buf_addf(b, ",\"partition_count\":%zu", t->partitions);
     if (t->ts_unknown_parts)
         buf_addf(b, ",\"ts_unknown_partitions\":%zu", t->ts_unknown_parts);
     if (t->data_loss_parts)
@@ -171,6 +191,23 @@ int lag_report_table(FILE *f, const struct kafka_lag_cluster *c)
                                kt->max_lag_seconds, kt->max_lag, kt->sum_lag,
                                kt->partitions,
                                kt->ts_type ? kt->ts_type : "unknown") >= 0;
+            if (ok && kt->catch_up == KAFKA_CATCH_UP_GAINING)
+                ok = fprintf(f,
+                             "# %s %s: catch-up %.1f s (produce %.1f/s, "
+                             "consume %.1f/s)\n",
+                             group, topic, kt->catch_up_s, kt->produce_rate,
+                             kt->consume_rate) >= 0;
+            else if (ok && kt->catch_up == KAFKA_CATCH_UP_NEVER)
+                ok = fprintf(f,
+                             "# %s %s: catch-up never, not gaining (produce "
+                             "%.1f/s, consume %.1f/s)\n",
+                             group, topic, kt->produce_rate,
+                             kt->consume_rate) >= 0;
+            else if (ok)
+                ok = fprintf(f,
+                             "# %s %s: catch-up unknown (needs two sweeps: "
+                             "--interval)\n",
+                             group, topic) >= 0;
             if (ok && (kt->ts_unknown_parts || kt->data_loss_parts))
                 ok = fprintf(f,
                              "# %s %s: %zu partitions of unknown time lag, "
@@ -214,28 +251,46 @@ int lag_report_points(const struct kafka_lag_cluster *c, point_fn fn, void *ctx)
                                         (uint32_t)strlen(c->name)};
             tags[nt++] = (struct label){"topic", kt->topic, 5,
                                         (uint32_t)strlen(kt->topic)};
-            struct field fields[] = {
-                {.key = "consumed_through_ms",
-                 .kind = FIELD_INT,
-                 .i = kt->consumed_through_ms},
-                {.key = "max_lag", .kind = FIELD_INT, .i = kt->max_lag},
-                {.key = "max_lag_seconds",
-                 .kind = FIELD_FLOAT,
-                 .f = kt->max_lag_seconds},
-                {.key = "partitions",
-                 .kind = FIELD_INT,
-                 .i = (int64_t)kt->partitions},
-                {.key = "slowest_partition",
-                 .kind = FIELD_INT,
-                 .i = kt->slowest_partition},
-                {.key = "sum_lag", .kind = FIELD_INT, .i = kt->sum_lag},
-            };
+            /* Sorted by key. The catch-up fields only when known, and
+             * catch_up_s only while gaining: line protocol has no +Inf
+             * (lagwatch(8), kafka_consumergroup_lag). */
+            bool known = kt->catch_up != KAFKA_CATCH_UP_UNKNOWN;
+            struct field fields[9];
+            size_t nf = 0;
+            if (kt->catch_up == KAFKA_CATCH_UP_GAINING)
+                fields[nf++] = (struct field){.key = "catch_up_s",
+                                              .kind = FIELD_FLOAT,
+                                              .f = kt->catch_up_s};
+            if (known)
+                fields[nf++] = (struct field){.key = "consume_rate",
+                                              .kind = FIELD_FLOAT,
+                                              .f = kt->consume_rate};
+            fields[nf++] = (struct field){.key = "consumed_through_ms",
+                                          .kind = FIELD_INT,
+                                          .i = kt->consumed_through_ms};
+            fields[nf++] = (struct field){
+                .key = "max_lag", .kind = FIELD_INT, .i = kt->max_lag};
+            fields[nf++] = (struct field){.key = "max_lag_seconds",
+                                          .kind = FIELD_FLOAT,
+                                          .f = kt->max_lag_seconds};
+            fields[nf++] = (struct field){.key = "partitions",
+                                          .kind = FIELD_INT,
+                                          .i = (int64_t)kt->partitions};
+            if (known)
+                fields[nf++] = (struct field){.key = "produce_rate",
+                                              .kind = FIELD_FLOAT,
+                                              .f = kt->produce_rate};
+            fields[nf++] = (struct field){.key = "slowest_partition",
+                                          .kind = FIELD_INT,
+                                          .i = kt->slowest_partition};
+            fields[nf++] = (struct field){
+                .key = "sum_lag", .kind = FIELD_INT, .i = kt->sum_lag};
             struct point pt = {
                 .measurement = LAG_REPORT_MEASUREMENT,
                 .tags = tags,
                 .ntags = nt,
                 .fields = fields,
-                .nfields = sizeof(fields) / sizeof(fields[0]),
+                .nfields = nf,
                 .ts_ms = c->swept_at_ms,
             };
             rc = fn(ctx, &pt);

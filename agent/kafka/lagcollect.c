@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "prom/expo.h"
+#include "kafka/lag_metrics.h"
 #include "kafka/lag_report.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -118,98 +119,15 @@ size_t lagcollect_count(const struct lagcollect *lc)
         n, v, (uint32_t)strlen(n), (uint32_t)strlen(v)                         \
     }
 
-/* Writes the samples of family f for one topic of one group. */
-typedef void (*topic_fn)(struct expo *out, size_t f, const char *family,
-                         const struct kafka_lag_cluster *c,
-                         const struct kafka_lag_group *kg,
-                         const struct kafka_lag_topic *kt);
-
-static void each_topic(const struct lagcollect *lc, struct expo *out, size_t f,
-                       const char *family, topic_fn fn)
-{
-    for (size_t i = 0; i < lc->n; i++) {
-        const struct kafka_lag_cluster *c = lc->latest[i];
-        if (!c)
-            continue;
-        for (size_t g = 0; g < c->n_groups; g++) {
-            const struct kafka_lag_group *kg = &c->groups[g];
-            for (size_t t = 0; t < kg->n_topics; t++)
-                fn(out, f, family, c, kg, &kg->topics[t]);
-        }
-    }
-}
-
-static void topic_sample(struct expo *out, size_t f, const char *family,
-                         const struct kafka_lag_cluster *c,
-                         const struct kafka_lag_group *kg,
-                         const struct kafka_lag_topic *kt)
-{
-    struct label l[] = {LBL("cluster_name", c->name), LBL("group", kg->group),
-                        LBL("topic", kt->topic)};
-    double v = f == 0   ? (double)kt->max_lag
-               : f == 1 ? kt->max_lag_seconds
-               : f == 2 ? (double)kt->sum_lag
-               : f == 3 ? (double)kt->slowest_partition
-               : f == 4 ? (double)kt->consumed_through_ms / 1000.0
-                        : (double)kt->partitions;
-    expo_sample(out, family, l, 3, v);
-}
-
-static void part_samples(struct expo *out, size_t f, const char *family,
-                         const struct kafka_lag_cluster *c,
-                         const struct kafka_lag_group *kg,
-                         const struct kafka_lag_topic *kt)
-{
-    char part[16];
-    for (size_t p = 0; p < kt->n_parts; p++) {
-        snprintf(part, sizeof(part), "%" PRId32, kt->parts[p].partition);
-        struct label l[] = {LBL("cluster_name", c->name),
-                            LBL("group", kg->group), LBL("partition", part),
-                            LBL("topic", kt->topic)};
-        expo_sample(out, family, l, 4,
-                    f == 0 ? (double)kt->parts[p].lag
-                           : kt->parts[p].lag_seconds);
-    }
-}
-
-/* Families with the names kafka-lag-exporter users know, plus the time
- * guarantee lagwatch adds (consumed_through). Label cluster_name as there. */
+/* kafka-lag-exporter's families and lagwatch's per-topic series
+ * (lag_metrics.h); the poll time is the last sweep's duration. */
 static void write_lag_series(const struct lagcollect *lc, struct expo *out)
 {
-    static const struct {
-        const char *name, *help;
-    } fam[] = {
-        {"kafka_consumergroup_group_max_lag",
-         "Max record lag of the group over its partitions, per topic"},
-        {"kafka_consumergroup_group_max_lag_seconds",
-         "Age of the oldest unconsumed message of the group's slowest "
-         "partition (exact: the message at the committed offset was read), "
-         "per topic"},
-        {"kafka_consumergroup_group_sum_lag",
-         "Sum of the record lag over the group's partitions, per topic"},
-        {"kafka_consumergroup_group_slowest_partition",
-         "The partition whose first unconsumed message is oldest"},
-        {"kafka_consumergroup_group_consumed_through_seconds",
-         "Every message with an earlier timestamp has been consumed (Unix "
-         "time)"},
-        {"kafka_consumergroup_group_partitions",
-         "Partitions with a committed offset, per topic"},
-    };
-    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        expo_family(out, fam[f].name, "gauge", fam[f].help);
-        each_topic(lc, out, f, fam[f].name, topic_sample);
-    }
-    static const struct {
-        const char *name, *help;
-    } pfam[] = {
-        {"kafka_consumergroup_group_lag", "Record lag per partition"},
-        {"kafka_consumergroup_group_lag_seconds",
-         "Age of the first unconsumed message per partition"},
-    };
-    for (size_t f = 0; f < 2; f++) {
-        expo_family(out, pfam[f].name, "gauge", pfam[f].help);
-        each_topic(lc, out, f, pfam[f].name, part_samples);
-    }
+    lag_metrics_declare(out);
+    for (size_t i = 0; i < lc->n; i++)
+        lag_metrics_write(lc->latest[i],
+                          (double)kafka_lag_stats(lc->kl[i])->last_sweep_ms,
+                          out);
 }
 
 static void write_self(const struct lagcollect *lc, struct expo *out)

@@ -98,21 +98,28 @@ static const struct field_map fields[] = {
      "lagwatch_job_checkpoints_in_progress", 1, "Checkpoints in progress"},
 };
 
-/* The Kafka lag points keep, for Prometheus, the family names of
- * kafka-lag-exporter that /metrics uses (agent/lagcollect.c). */
+/* The Kafka lag points (per group and topic) keep, for Prometheus, the
+ * per-topic names /metrics uses (agent/kafka/lag_metrics.c): lagwatch's
+ * own, and kafka-lag-exporter's topic-level sum. */
 static const struct field_map lag_fields[] = {
-    {"kafka_consumergroup_lag", "max_lag", "kafka_consumergroup_group_max_lag",
+    {"kafka_consumergroup_lag", "catch_up_s",
+     "kafka_consumergroup_group_catch_up_seconds", 1, ""},
+    {"kafka_consumergroup_lag", "produce_rate",
+     "lagwatch_kafka_group_topic_produce_rate", 1, ""},
+    {"kafka_consumergroup_lag", "consume_rate",
+     "lagwatch_kafka_group_topic_consume_rate", 1, ""},
+    {"kafka_consumergroup_lag", "max_lag", "lagwatch_kafka_group_topic_max_lag",
      1, ""},
     {"kafka_consumergroup_lag", "max_lag_seconds",
-     "kafka_consumergroup_group_max_lag_seconds", 1, ""},
-    {"kafka_consumergroup_lag", "sum_lag", "kafka_consumergroup_group_sum_lag",
-     1, ""},
+     "lagwatch_kafka_group_topic_max_lag_seconds", 1, ""},
+    {"kafka_consumergroup_lag", "sum_lag",
+     "kafka_consumergroup_group_topic_sum_lag", 1, ""},
     {"kafka_consumergroup_lag", "slowest_partition",
-     "kafka_consumergroup_group_slowest_partition", 1, ""},
+     "lagwatch_kafka_group_topic_slowest_partition", 1, ""},
     {"kafka_consumergroup_lag", "consumed_through_ms",
-     "kafka_consumergroup_group_consumed_through_seconds", 1e-3, ""},
+     "lagwatch_kafka_group_topic_consumed_through_seconds", 1e-3, ""},
     {"kafka_consumergroup_lag", "partitions",
-     "kafka_consumergroup_group_partitions", 1, ""},
+     "lagwatch_kafka_group_topic_partitions", 1, ""},
 };
 
 static const struct field_map *find_map(const char *measurement,

@@ -39,7 +39,8 @@ int expo_flink_point(struct expo *e, const struct point *p);
 
 /* The Prometheus sample name of field i of point p, as /metrics and remote
  * write both name it (the families above; kafka_consumergroup_lag fields
- * as kafka_consumergroup_group_<field>, consumed_through_ms as
+ * as lagwatch_kafka_group_topic_<field>, sum_lag as
+ * kafka_consumergroup_group_topic_sum_lag, consumed_through_ms as
  * ..._consumed_through_seconds; others <measurement>_<field>), and its
  * value in that family's unit. -1 for a field with no numeric value. */
 int expo_flink_field(const struct point *p, size_t i, char *name, size_t n,

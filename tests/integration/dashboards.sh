@@ -125,6 +125,11 @@ YAML
 it_lagwatch "$T/lagwatch.yml" "$T/lagwatch.log"
 it_prometheus "$T/prom" "127.0.0.1:$lport"
 tap_check "lagwatch is ready" it_ready 15
+# g1 consumes 2 more records after the first sweeps: it is gaining, so the
+# catch-up panel has a finite estimate to show (g2 stays idle: +Inf).
+sleep 1.5
+it_scenario commit g1 t1 0 17 t1 1 5 >/dev/null 2>"$T/commit.err"
+tap_check "g1 commits further after lagwatch's first sweeps" test $? -eq 0
 # Prometheus: wait for its first sample, then for enough scrapes that
 # rate() over $__rate_interval (4 s here) has two samples in every window.
 up=

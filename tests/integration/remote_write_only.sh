@@ -103,9 +103,9 @@ tap_check "REST points: lagwatch_job_running of orders_enrich is 1" \
 tap_check "REST points: the Window task is the bottleneck" \
     test "$(it_promql 'lagwatch_task_bottleneck{job_name="orders_enrich",task_name=~"Window.*"}')" = 1
 tap_check "Kafka lag: g2/t2 max lag 30" \
-    test "$(it_promql 'kafka_consumergroup_group_max_lag{cluster_name="main",group="g2",topic="t2"}')" = 30
+    test "$(it_promql 'lagwatch_kafka_group_topic_max_lag{cluster_name="main",group="g2",topic="t2"}')" = 30
 tap_check "Kafka lag: g2/t2 sum lag 31" \
-    test "$(it_promql 'kafka_consumergroup_group_sum_lag{cluster_name="main",group="g2",topic="t2"}')" = 31
+    test "$(it_promql 'kafka_consumergroup_group_topic_sum_lag{cluster_name="main",group="g2",topic="t2"}')" = 31
 
 # ---- the daemon -------------------------------------------------------------
 it_lagwatch "$cfg" "$TEST_TMPDIR/lagwatch.log"

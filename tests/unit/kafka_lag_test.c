@@ -3,6 +3,7 @@
  * selection by name and pattern, the per-topic reduction (slowest
  * partition, consumed_through, clamping) and the three renderings.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +18,24 @@
 
 /* ================ group matching ================ */
 
-static struct kafka_lag *new_kl(struct cfg_kafka_group *groups, size_t n,
-                                char *err, size_t errlen)
+/* Nothing listens on port 9 of loopback; no request is ever sent. */
+static char *loopback9[] = {"127.0.0.1:9"};
+
+static struct cfg_kafka base_cfg(struct cfg_kafka_group *groups, size_t n)
 {
-    /* Nothing listens on port 9 of loopback; no request is ever sent. */
-    char *brokers[] = {"127.0.0.1:9"};
-    struct cfg_kafka cfg = {
+    return (struct cfg_kafka){
         .name = "main",
-        .brokers = brokers,
+        .brokers = loopback9,
         .n_brokers = 1,
         .groups = groups,
         .n_groups = n,
     };
+}
+
+static struct kafka_lag *new_kl(struct cfg_kafka_group *groups, size_t n,
+                                char *err, size_t errlen)
+{
+    struct cfg_kafka cfg = base_cfg(groups, n);
     return kafka_lag_new(&cfg, err, errlen);
 }
 
@@ -100,6 +107,58 @@ TAP_CASE(match_groups)
     kafka_lag_free(&kl);
     TAP_OK(!kl);
     kafka_lag_free(&kl); /* NULL-safe */
+}
+
+/* groups[].exclude, kafka[].exclude_groups, kafka[].topics and
+ * exclude_topics: "every flink-.* group except the test ones, on topics of
+ * its own" (lagwatch.yml(5), KAFKA). */
+TAP_CASE(selection)
+{
+    struct cfg_kafka_group groups[] = {
+        {.pattern = "flink-.*", .exclude = "flink-test-.*", .job = "a"},
+        {.pattern = "flink-test-keep", .job = "b"},
+        {.pattern = "other-.*"},
+        {.name = "other-named"},
+    };
+    struct cfg_kafka cfg = base_cfg(groups, TAP_N(groups));
+    cfg.exclude_groups = "other-tmp.*";
+    cfg.topics = "orders\\..*";
+    cfg.exclude_topics = ".*\\.dlq";
+    char err[256] = "";
+    struct kafka_lag *kl = kafka_lag_new(&cfg, err, sizeof(err));
+    if (!kl)
+        printf("# %s\n", err);
+    TAP_OK(kl);
+    static const struct {
+        const char *group;
+        int want;
+    } gcases[] = {
+        {"flink-orders", 0},
+        {"flink-test-1", -1},   /* excluded from entry 0, no other takes it */
+        {"flink-test-keep", 1}, /* excluded from entry 0, entry 1 takes it */
+        {"other-a", 2},
+        {"other-tmp-1", -1}, /* exclude_groups */
+        {"xflink-test-1", -1},
+    };
+    for (size_t i = 0; kl && i < TAP_N(gcases); i++)
+        TAP_EQ_INT(gcases[i].want, kafka_lag_match_group(kl, gcases[i].group));
+    static const struct {
+        const char *topic;
+        bool want;
+    } tcases[] = {
+        {"orders.eu", true},    {"orders.eu.dlq", false}, /* exclude_topics */
+        {"orders", false}, /* topics is anchored */
+        {"payments.eu", false}, {"xorders.eu", false},
+    };
+    for (size_t i = 0; kl && i < TAP_N(tcases); i++)
+        TAP_EQ_INT(tcases[i].want,
+                   kafka_lag_topic_selected(kl, tcases[i].topic));
+    kafka_lag_free(&kl);
+    /* A bad selection pattern fails start-up naming the key. */
+    cfg.exclude_topics = "(";
+    kl = kafka_lag_new(&cfg, err, sizeof(err));
+    TAP_OK(!kl && strstr(err, "exclude_topics '('") != NULL);
+    kafka_lag_free(&kl);
 }
 
 TAP_CASE(bad_pattern_rejected)
@@ -430,7 +489,9 @@ TAP_CASE(json_document)
         "\"job\":\"orders-enrich\",\"topics\":[{\"topic\":\"t\","
         "\"ts_type\":\"CreateTime\",\"max_lag\":280,"
         "\"max_lag_seconds\":4.5,\"slowest_partition\":0,\"sum_lag\":400,"
-        "\"consumed_through_ms\":1763599995500,\"partition_count\":2,"
+        "\"consumed_through_ms\":1763599995500,\"catch_up\":\"unknown\","
+        "\"catch_up_s\":null,\"produce_rate\":null,\"consume_rate\":null,"
+        "\"partition_count\":2,"
         "\"partitions\":[{\"partition\":0,\"committed\":10,\"end\":130,"
         "\"lag\":120,\"lag_seconds\":4.5,\"has_commit\":true,"
         "\"first_unconsumed_ts_ms\":1763599995500},{\"partition\":3,"
@@ -569,6 +630,37 @@ TAP_CASE(points)
                got.fields);
     TAP_EQ_INT(NOW, got.ts);
 
+    /* Catch-up fields: rates once known, catch_up_s only while gaining
+     * (line protocol has no +Inf); JSON says which. */
+    sample_topic.catch_up = KAFKA_CATCH_UP_GAINING;
+    sample_topic.produce_rate = 10;
+    sample_topic.consume_rate = 30;
+    sample_topic.catch_up_s = 20;
+    memset(&got, 0, sizeof(got));
+    TAP_EQ_INT(0, lag_report_points(&sample_cluster, collect, &got));
+    TAP_EQ_STR("catch_up_s=20,consume_rate=30,consumed_through_ms="
+               "1763599995500i,max_lag=280i,max_lag_seconds=4.5,partitions="
+               "2i,produce_rate=10,slowest_partition=0i,sum_lag=400i",
+               got.fields);
+    struct buf b = BUF_INIT;
+    const struct kafka_lag_cluster *one = &sample_cluster;
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    TAP_OK(strstr(b.data,
+                  "\"catch_up\":\"gaining\",\"catch_up_s\":20,"
+                  "\"produce_rate\":10.000,\"consume_rate\":30.000") != NULL);
+    buf_release(&b);
+    sample_topic.catch_up = KAFKA_CATCH_UP_NEVER;
+    sample_topic.catch_up_s = INFINITY;
+    memset(&got, 0, sizeof(got));
+    TAP_EQ_INT(0, lag_report_points(&sample_cluster, collect, &got));
+    TAP_OK(strstr(got.fields, "catch_up_s") == NULL &&
+           strstr(got.fields, "produce_rate=10") != NULL);
+    TAP_EQ_INT(0, lag_report_json(&b, &one, 1));
+    TAP_OK(strstr(b.data, "\"catch_up\":\"never\",\"catch_up_s\":null,") !=
+           NULL);
+    buf_release(&b);
+    sample_topic.catch_up = KAFKA_CATCH_UP_UNKNOWN;
+
     struct kafka_lag_cluster stale = sample_cluster;
     stale.stale = true;
     memset(&got, 0, sizeof(got));
@@ -578,6 +670,7 @@ TAP_CASE(points)
 
 static const struct tap_case cases[] = {
     TAP_ENTRY(match_groups),
+    TAP_ENTRY(selection),
     TAP_ENTRY(check_and_start_agree_on_patterns),
     TAP_ENTRY(bad_pattern_rejected),
     TAP_ENTRY(topic_finish_table),
