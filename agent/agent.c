@@ -43,6 +43,7 @@ struct agent {
      * when a discovery fails. */
     char ***disc_urls;
     size_t *n_disc;
+    uint64_t *rest_truncated; /* flink_rest labels_truncated, last seen */
     struct agent_cycle_report report;
     bool sink_failed;
     /* The /metrics model being filled by this cycle (Flink series and
@@ -177,6 +178,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     ag->rest_scrapers = xcalloc(nf, sizeof(*ag->rest_scrapers));
     ag->disc_urls = xcalloc(nf, sizeof(*ag->disc_urls));
     ag->n_disc = xcalloc(nf, sizeof(*ag->n_disc));
+    ag->rest_truncated = xcalloc(nf, sizeof(*ag->rest_truncated));
     for (size_t i = 0; i < cfg->n_flink; i++) {
         const struct cfg_flink *fl = &cfg->flink[i];
         if (!fl->rest_url)
@@ -184,6 +186,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
         struct flink_rest_opts ro = {
             .busy_threshold = fl->bottleneck_threshold,
             .max_response_bytes = cfg->agent.max_response_bytes,
+            .max_label_bytes = cfg->trim.max_label_bytes,
         };
         ag->rest[i] = flink_rest_new(fl, &ro, err, errlen);
         if (!ag->rest[i])
@@ -228,6 +231,7 @@ void agent_free(struct agent **agp)
     free(ag->rest_scrapers);
     free(ag->disc_urls);
     free(ag->n_disc);
+    free(ag->rest_truncated);
     agent_metrics_free(&ag->metrics);
     free(ag->targets);
     free(ag);
@@ -260,6 +264,8 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     r->series_kept = st.series_out;
     r->samples_dropped = st.dropped;
     r->samples_folded = st.folded_in;
+    r->samples_scrape_failed = st.dropped_scrape_failed;
+    r->labels_truncated = st.labels_truncated;
 
     r->rest_requests = 0;
     r->rest_errors = 0;
@@ -271,6 +277,9 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
                                on_rest_point, ag) < 0)
             rc = -1;
         const struct flink_rest_stats *fs = flink_rest_stats(ag->rest[i]);
+        uint64_t before = ag->rest_truncated[i];
+        ag->rest_truncated[i] = fs->labels_truncated;
+        r->labels_truncated += fs->labels_truncated - before;
         r->rest_requests += fs->requests_last;
         r->rest_errors += fs->errors_last;
         r->rest_points += fs->points_last;

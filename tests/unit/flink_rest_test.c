@@ -135,7 +135,7 @@ static int rig_open(struct rig *r, const char *scenario, const char *prefix,
                     uint64_t timeout_ms, uint64_t max_body)
 {
     struct scraper_opts so = {timeout_ms, 1 << 20, 8, NULL};
-    struct flink_rest_opts fo = {0, max_body};
+    struct flink_rest_opts fo = {0, max_body, 0};
     char err[256];
     memset(r, 0, sizeof(*r));
     if (tu_fake_start(&r->fk, scenario) < 0)
@@ -546,7 +546,7 @@ TAP_CASE(faults)
     OPEN(r, NULL, NULL, 5000, 0); /* one fake, a client per case */
     for (size_t i = 0; i < TAP_N(cases); i++) {
         struct scraper_opts so = {cases[i].timeout_ms, 1 << 20, 8, NULL};
-        struct flink_rest_opts fo = {0, cases[i].max_body};
+        struct flink_rest_opts fo = {0, cases[i].max_body, 0};
         struct cfg_flink cfg = {0};
         struct scraper *sc = scraper_new(&so);
         struct flink_rest *fr;
