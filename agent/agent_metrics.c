@@ -115,7 +115,8 @@ static const struct {
     {"lagwatch_samples_folded_total", "Samples folded into per-task series",
      offsetof(struct agent_totals, folded)},
     {"lagwatch_labels_truncated_total",
-     "Label values cut to trim.max_label_bytes and ended in a hash",
+     "Label values over trim.max_label_bytes kept, cut and ended in a hash "
+     "of the whole value",
      offsetof(struct agent_totals, labels_truncated)},
 };
 
@@ -186,7 +187,9 @@ void agent_metrics_write(const struct agent_metrics *m,
     /* A target that fails half way contributes nothing (lagwatch(8),
      * FAULTS): what it had already sent is counted here. */
     expo_family(out, "lagwatch_samples_dropped_total", "counter",
-                "Trimmed samples left out of the cycle, by reason");
+                "Trimmed samples left out of the cycle, by reason "
+                "(scrape_failed: of a reporter endpoint that failed half way, "
+                "which contributes nothing)");
     struct label rl[] = {EXPO_LABEL("reason", "scrape_failed")};
     expo_sample(out, "lagwatch_samples_dropped_total", rl, 1,
                 (double)t->scrape_failed);
