@@ -23,6 +23,7 @@
 
 struct agent {
     const struct config *cfg;
+    struct clock_steps steps; /* the cycles' wall stamps, for a step back */
     struct agent_metrics *metrics;
     struct scraper *scraper;
     struct reporters *reporters;
@@ -245,6 +246,15 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     int rc = 0;
 
     r->ts_ms = clock_wall_ms();
+    /* Points keep the wall time even after a step back (lagwatch(8),
+     * FAULTS): the step is logged and counted. */
+    int64_t back = clock_step_back(&ag->steps, r->ts_ms);
+    r->clock_steps_back = back > 0;
+    if (back > 0)
+        log_warn("the wall clock went back %" PRId64 " ms since the last "
+                 "cycle: this cycle's points are stamped before the last "
+                 "ones",
+                 back);
     r->points_out = 0;
     sink_cycle_begin_all(ag->sinks, ag->n_sinks);
     ag->sink_failed = false;

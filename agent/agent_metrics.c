@@ -29,6 +29,7 @@ struct agent_totals {
     uint64_t folded;
     uint64_t scrape_failed;
     uint64_t labels_truncated;
+    uint64_t clock_steps_back;
 };
 
 struct agent_metrics {
@@ -86,6 +87,7 @@ void agent_metrics_account(struct agent_metrics *m,
     t->folded += r->samples_folded;
     t->scrape_failed += r->samples_scrape_failed;
     t->labels_truncated += r->labels_truncated;
+    t->clock_steps_back += r->clock_steps_back;
     for (size_t i = 0; i < n; i++) {
         struct target_stats *ts =
             target_stats_for(m, res[i].url, targets[i].cluster);
@@ -118,6 +120,9 @@ static const struct {
      "Label values over trim.max_label_bytes kept, cut and ended in a hash "
      "of the whole value",
      offsetof(struct agent_totals, labels_truncated)},
+    {"lagwatch_clock_steps_back_total",
+     "Cycles whose wall-clock stamp was before the previous cycle's",
+     offsetof(struct agent_totals, clock_steps_back)},
 };
 
 enum target_value { TV_UP, TV_DURATION, TV_SAMPLES, TV_SCRAPES, TV_ERRORS };
