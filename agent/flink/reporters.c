@@ -22,7 +22,7 @@ struct target_ctx {
     /* The target's series until it has succeeded (trim.h, staging). */
     struct trim_stage *stage;
     /* The URL whose first cut label value was logged (log once per
-     * target, not per cycle), and trim's count before this sample. */
+     * target, not per cycle). */
     char *trunc_logged;
 };
 
@@ -71,16 +71,13 @@ static void log_truncated(struct target_ctx *tc, const struct sample *s)
 static int on_sample(void *vt, const struct sample *s)
 {
     struct target_ctx *tc = vt;
-    struct trim_stats before;
-    trim_get_stats(tc->r->trim, &before);
+    uint64_t cut = trim_labels_truncated(tc->r->trim);
     /* The parser names each label-name sequence, so trim can skip
      * re-checking names it already planned for. */
     int rc = trim_sample_staged(tc->r->trim, tc->stage, s, tc->pp,
                                 promparse_label_shape(tc->pp), tc->extra, 1,
                                 tc->ts_ms);
-    struct trim_stats after;
-    trim_get_stats(tc->r->trim, &after);
-    if (after.labels_truncated != before.labels_truncated)
+    if (trim_labels_truncated(tc->r->trim) != cut)
         log_truncated(tc, s);
     return rc;
 }

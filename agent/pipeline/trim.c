@@ -235,6 +235,11 @@ void trim_get_stats(const struct trim *t, struct trim_stats *out)
     *out = t->st;
 }
 
+uint64_t trim_labels_truncated(const struct trim *t)
+{
+    return t->st.labels_truncated;
+}
+
 /* ===================== per-sample helpers ===================== */
 
 static bool cached_match(struct match_cache *c, const char *s, size_t n,
@@ -815,15 +820,26 @@ void trim_stage_free(struct trim_stage **sp)
     *sp = NULL;
 }
 
-static void put_str(struct buf *b, const char *p, size_t n)
+static inline char *put_str(char *p, const char *s, size_t n)
 {
-    /* Unlimited buffer: cannot fail (xalloc aborts on out of memory). */
-    (void)buf_add(b, p, n);
-    (void)buf_addc(b, '\0');
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p + n + 1;
 }
 
+/* One record, written in place after a single reservation: this runs for
+ * every sample of a reporter. */
 static int stage_put(struct trim_stage *st, const struct series *se, long sub)
 {
+    size_t need = sizeof(struct stage_rec) + se->name_len + se->metric_len +
+                  se->family_len + 3;
+    for (size_t i = 0; i < se->nlabels; i++)
+        need += 2 * sizeof(uint32_t) + se->labels[i].name_len +
+                se->labels[i].value_len + 2;
+    struct buf *b = &st->rec;
+    /* Unlimited buffer: cannot fail (xalloc aborts on out of memory). */
+    (void)buf_reserve(b, need);
+    char *p = b->data + b->len;
     struct stage_rec h = {
         .ts_ms = se->ts_ms,
         .value = se->value,
@@ -834,17 +850,20 @@ static int stage_put(struct trim_stage *st, const struct series *se, long sub)
         .sub = (int32_t)sub,
         .type = (uint32_t)se->type,
     };
-    struct buf *b = &st->rec;
-    (void)buf_add(b, &h, sizeof(h));
-    put_str(b, se->name, se->name_len);
-    put_str(b, se->metric, se->metric_len);
-    put_str(b, se->family, se->family_len);
+    memcpy(p, &h, sizeof(h));
+    p += sizeof(h);
+    p = put_str(p, se->name, se->name_len);
+    p = put_str(p, se->metric, se->metric_len);
+    p = put_str(p, se->family, se->family_len);
     for (size_t i = 0; i < se->nlabels; i++) {
-        uint32_t lens[2] = {se->labels[i].name_len, se->labels[i].value_len};
-        (void)buf_add(b, lens, sizeof(lens));
-        put_str(b, se->labels[i].name, lens[0]);
-        put_str(b, se->labels[i].value, lens[1]);
+        const struct label *l = &se->labels[i];
+        uint32_t lens[2] = {l->name_len, l->value_len};
+        memcpy(p, lens, sizeof(lens));
+        p += sizeof(lens);
+        p = put_str(p, l->name, l->name_len);
+        p = put_str(p, l->value, l->value_len);
     }
+    b->len = (size_t)(p - b->data);
     st->nrec++;
     return 0;
 }

@@ -118,5 +118,7 @@ uint64_t trim_stage_discard(struct trim *t, struct trim_stage *st);
 int trim_flush(struct trim *t);
 
 void trim_get_stats(const struct trim *t, struct trim_stats *out);
+/* trim_stats.labels_truncated alone: cheap enough to ask per sample. */
+uint64_t trim_labels_truncated(const struct trim *t);
 
 #endif

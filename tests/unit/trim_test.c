@@ -6,6 +6,8 @@
  *
  *   trim_test [CASE]
  *   trim_test --bench [SAMPLES]   trim a generated Flink stream, print
+ *   trim_test --bench-staged [SAMPLES]   the same through a target stage
+ *                                 (as the reporters trim), committed
  *                                 ns/sample
  */
 #include "pipeline/trim.h"
@@ -843,7 +845,7 @@ static int count_only(void *ctx, const struct series *s)
     return 0;
 }
 
-static int bench(long total)
+static int bench(long total, bool staged)
 {
     /* A TaskManager's operator scope: 20 metrics x 5 operators x 4
      * subtasks per scrape, half of them folded by the default rules. */
@@ -897,12 +899,16 @@ static int bench(long total)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    struct trim_stage *stage = staged ? trim_stage_new() : NULL;
     struct timespec a, b;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
     long done = 0;
     while (done < total) {
         for (size_t i = 0; i < ns; i++)
-            trim_sample(t, &samples[i].s, cluster, 1, 1718093400000);
+            trim_sample_staged(t, stage, &samples[i].s, NULL, 0, cluster, 1,
+                               1718093400000);
+        if (stage)
+            trim_stage_commit(t, stage);
         trim_flush(t);
         done += (long)ns;
     }
@@ -911,11 +917,12 @@ static int bench(long total)
         (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
     struct trim_stats st;
     trim_get_stats(t, &st);
-    printf("trim: %ld samples (11 labels + flink_cluster), %" PRIu64
+    printf("trim%s: %ld samples (11 labels + flink_cluster), %" PRIu64
            " series out, %" PRIu64 " folded in: %.1f ns/sample, "
            "%.2f M samples/s\n",
-           done, got, st.folded_in, ns_total / (double)done,
-           (double)done / ns_total * 1e3);
+           staged ? " (staged, committed)" : "", done, got, st.folded_in,
+           ns_total / (double)done, (double)done / ns_total * 1e3);
+    trim_stage_free(&stage);
     trim_free(&t);
     return 0;
 }
@@ -1051,7 +1058,9 @@ static const struct tap_case tcases[] = {
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--bench") == 0)
-        return bench(argc > 2 ? strtol(argv[2], NULL, 10) : 4000000);
+    if (argc > 1 && (strcmp(argv[1], "--bench") == 0 ||
+                     strcmp(argv[1], "--bench-staged") == 0))
+        return bench(argc > 2 ? strtol(argv[2], NULL, 10) : 4000000,
+                     strcmp(argv[1], "--bench-staged") == 0);
     return tap_main(tcases, TAP_N(tcases), argc, argv);
 }
