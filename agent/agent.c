@@ -23,6 +23,7 @@
 
 struct agent {
     const struct config *cfg;
+    struct clock_steps steps; /* the cycles' wall stamps, for a step back */
     struct agent_metrics *metrics;
     struct scraper *scraper;
     struct reporters *reporters;
@@ -43,6 +44,7 @@ struct agent {
      * when a discovery fails. */
     char ***disc_urls;
     size_t *n_disc;
+    uint64_t *rest_truncated; /* flink_rest labels_truncated, last seen */
     struct agent_cycle_report report;
     bool sink_failed;
     /* The /metrics model being filled by this cycle (Flink series and
@@ -177,6 +179,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     ag->rest_scrapers = xcalloc(nf, sizeof(*ag->rest_scrapers));
     ag->disc_urls = xcalloc(nf, sizeof(*ag->disc_urls));
     ag->n_disc = xcalloc(nf, sizeof(*ag->n_disc));
+    ag->rest_truncated = xcalloc(nf, sizeof(*ag->rest_truncated));
     for (size_t i = 0; i < cfg->n_flink; i++) {
         const struct cfg_flink *fl = &cfg->flink[i];
         if (!fl->rest_url)
@@ -184,6 +187,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
         struct flink_rest_opts ro = {
             .busy_threshold = fl->bottleneck_threshold,
             .max_response_bytes = cfg->agent.max_response_bytes,
+            .max_label_bytes = cfg->trim.max_label_bytes,
         };
         ag->rest[i] = flink_rest_new(fl, &ro, err, errlen);
         if (!ag->rest[i])
@@ -228,6 +232,7 @@ void agent_free(struct agent **agp)
     free(ag->rest_scrapers);
     free(ag->disc_urls);
     free(ag->n_disc);
+    free(ag->rest_truncated);
     agent_metrics_free(&ag->metrics);
     free(ag->targets);
     free(ag);
@@ -241,6 +246,15 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     int rc = 0;
 
     r->ts_ms = clock_wall_ms();
+    /* Points keep the wall time even after a step back (lagwatch(8),
+     * FAULTS): the step is logged and counted. */
+    int64_t back = clock_step_back(&ag->steps, r->ts_ms);
+    r->clock_steps_back = back > 0;
+    if (back > 0)
+        log_warn("the wall clock went back %" PRId64 " ms since the last "
+                 "cycle: this cycle's points are stamped before the last "
+                 "ones",
+                 back);
     r->points_out = 0;
     sink_cycle_begin_all(ag->sinks, ag->n_sinks);
     ag->sink_failed = false;
@@ -260,6 +274,8 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     r->series_kept = st.series_out;
     r->samples_dropped = st.dropped;
     r->samples_folded = st.folded_in;
+    r->samples_scrape_failed = st.dropped_scrape_failed;
+    r->labels_truncated = st.labels_truncated;
 
     r->rest_requests = 0;
     r->rest_errors = 0;
@@ -271,6 +287,9 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
                                on_rest_point, ag) < 0)
             rc = -1;
         const struct flink_rest_stats *fs = flink_rest_stats(ag->rest[i]);
+        uint64_t before = ag->rest_truncated[i];
+        ag->rest_truncated[i] = fs->labels_truncated;
+        r->labels_truncated += fs->labels_truncated - before;
         r->rest_requests += fs->requests_last;
         r->rest_errors += fs->errors_last;
         r->rest_points += fs->points_last;

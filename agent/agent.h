@@ -38,11 +38,14 @@ struct agent_cycle_report {
     uint64_t samples_scraped;
     uint64_t parse_errors;
     uint64_t series_kept;
-    uint64_t samples_dropped;    /* by trim rules and caps */
-    uint64_t samples_folded;     /* folded into per-task series */
-    uint64_t points_out;         /* series and points handed to the sinks */
-    uint64_t targets_discovered; /* reporter targets found via REST */
-    uint64_t rest_requests;      /* JobManager REST requests this cycle */
+    uint64_t samples_dropped;       /* by trim rules and caps */
+    uint64_t samples_folded;        /* folded into per-task series */
+    uint64_t samples_scrape_failed; /* of targets that failed half way */
+    uint64_t labels_truncated;      /* values cut to max_label_bytes */
+    uint64_t clock_steps_back;      /* 1 when the wall clock went back */
+    uint64_t points_out;            /* series and points handed to the sinks */
+    uint64_t targets_discovered;    /* reporter targets found via REST */
+    uint64_t rest_requests;         /* JobManager REST requests this cycle */
     uint64_t rest_errors;
     uint64_t rest_points; /* lagwatch_job and lagwatch_task_timing */
 };

@@ -27,6 +27,9 @@ struct agent_totals {
     uint64_t series_kept;
     uint64_t dropped;
     uint64_t folded;
+    uint64_t scrape_failed;
+    uint64_t labels_truncated;
+    uint64_t clock_steps_back;
 };
 
 struct agent_metrics {
@@ -82,6 +85,9 @@ void agent_metrics_account(struct agent_metrics *m,
     t->series_kept += r->series_kept;
     t->dropped += r->samples_dropped;
     t->folded += r->samples_folded;
+    t->scrape_failed += r->samples_scrape_failed;
+    t->labels_truncated += r->labels_truncated;
+    t->clock_steps_back += r->clock_steps_back;
     for (size_t i = 0; i < n; i++) {
         struct target_stats *ts =
             target_stats_for(m, res[i].url, targets[i].cluster);
@@ -110,6 +116,13 @@ static const struct {
      offsetof(struct agent_totals, dropped)},
     {"lagwatch_samples_folded_total", "Samples folded into per-task series",
      offsetof(struct agent_totals, folded)},
+    {"lagwatch_labels_truncated_total",
+     "Label values over trim.max_label_bytes kept, cut and ended in a hash "
+     "of the whole value",
+     offsetof(struct agent_totals, labels_truncated)},
+    {"lagwatch_clock_steps_back_total",
+     "Cycles whose wall-clock stamp was before the previous cycle's",
+     offsetof(struct agent_totals, clock_steps_back)},
 };
 
 enum target_value { TV_UP, TV_DURATION, TV_SAMPLES, TV_SCRAPES, TV_ERRORS };
@@ -176,6 +189,15 @@ void agent_metrics_write(const struct agent_metrics *m,
         expo_counter(out, total_fams[f].name, total_fams[f].help,
                      (double)*(const uint64_t *)at);
     }
+    /* A target that fails half way contributes nothing (lagwatch(8),
+     * FAULTS): what it had already sent is counted here. */
+    expo_family(out, "lagwatch_samples_dropped_total", "counter",
+                "Trimmed samples left out of the cycle, by reason "
+                "(scrape_failed: of a reporter endpoint that failed half way, "
+                "which contributes nothing)");
+    struct label rl[] = {EXPO_LABEL("reason", "scrape_failed")};
+    expo_sample(out, "lagwatch_samples_dropped_total", rl, 1,
+                (double)t->scrape_failed);
 
     for (size_t f = 0; f < sizeof(target_fams) / sizeof(target_fams[0]); f++) {
         expo_family(out, target_fams[f].name, target_fams[f].type,

@@ -9,6 +9,7 @@ Serves the recorded fixtures in tests/fixtures/flink (see README.md there) on
         [--tm-hosts 127.0.0.2,127.0.0.3] \
         [--scenario restart-after=N] [--scenario restart-between=N]
         [--scenario stop-after=N[:JOBNAME]] [--scenario rename=NAME]
+        [--scenario long-names=N]
 
 Startup: prints "port=P" (with --reporter-ports also "tm1=P1", "tm2=P2",
 "jm=P3"), one per line, on stdout, and writes the same lines to --port-file
@@ -142,6 +143,12 @@ its samples job_name="<NAME as the PrometheusReporter filters it>": every
 code point outside [A-Za-z0-9:_] becomes "_", so that a test compares the
 collector's tag with Flink's own filtering.
 
+Scenario --scenario long-names=N: the window task of orders-enrich (a Flink
+SQL job's names run to kilobytes) is N bytes long: its name in every REST
+answer and its task_name and operator_name labels on the reporters end in
+"_" and "sql" repeated (characters the reporter's filter keeps), so that a
+test sees how a name over trim.max_label_bytes is kept.
+
 Scenarios combine: repeat --scenario or separate them with commas
 ("restart-after=2,stop-after=3" is "--scenario restart-after=2 --scenario
 stop-after=3"); each kind at most once per job. Every scenario counts the
@@ -230,6 +237,22 @@ def rename_job(body, name, prom):
                             'job_name="%s"' % flink_filter(name))
     return body.replace('"name":%s' % json.dumps(JOB_B_NAME),
                         '"name":%s' % json.dumps(name, ensure_ascii=False))
+
+
+WINDOW_RAW = ("Window(TumblingEventTimeWindows(60000), EventTimeTrigger, "
+              "OrderStatsAggregator, PassThroughWindowFunction)")
+
+
+def long_names(body, n, prom):
+    """body with the window task's name padded to n bytes (long-names=N)."""
+    if not n or len(WINDOW_RAW) >= n:
+        return body
+    pad = ("_" + "sql" * n)[:n - len(WINDOW_RAW)]
+    if prom:
+        f = flink_filter(WINDOW_RAW)
+        return body.replace('="%s"' % f, '="%s%s"' % (f, pad))
+    return body.replace('"name":%s' % json.dumps(WINDOW_RAW),
+                        '"name":%s' % json.dumps(WINDOW_RAW + pad))
 
 
 def wiggle(k):
@@ -687,12 +710,17 @@ class State:
         self.restart_between = False
         self.stop_after = {}    # recorded jid -> N
         self.rename = None      # job B's name (rename=NAME)
+        self.long_names = 0     # the window task's length (long-names=N)
         for item in ",".join(args.scenario or []).split(","):
             if not item:
                 continue
             m = re.match(r"^rename=(.+)$", item)
             if m and self.rename is None:
                 self.rename = m.group(1)
+                continue
+            m = re.match(r"^long-names=(\d+)$", item)
+            if m and not self.long_names:
+                self.long_names = int(m.group(1))
                 continue
             m = re.match(r"^restart-(after|between)=(\d+)$", item)
             if m and self.restart_after is None:
@@ -895,6 +923,7 @@ class Handler(BaseHTTPRequestHandler):
             body = drop_prom_jobs(body, stopped)
             if restarted:
                 body = body.replace(JOB_A, JOB_A_NEW)
+            body = long_names(body, st.long_names, True)
             return 200, PROM_CT, rename_job(body, st.rename, True)
         if restarted:
             if JOB_A in target:
@@ -932,6 +961,7 @@ class Handler(BaseHTTPRequestHandler):
         body = move_rest(body, k, inc)
         if restarted:
             body = body.replace(JOB_A, JOB_A_NEW)
+        body = long_names(body, st.long_names, False)
         return 200, JSON_CT, rename_job(body, st.rename, False)
 
 

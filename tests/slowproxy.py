@@ -2,12 +2,16 @@
 """slowproxy: a TCP proxy on 127.0.0.1 that answers late (a slow node).
 
     python3 tests/slowproxy.py --upstream 127.0.0.1:PORT --delay SECONDS \
-        [--port 0] [--port-file F]
+        [--port 0] [--port-file F] [--cut-file C]
 
 Every byte from a client goes to the upstream at once; every byte from the
 upstream goes back to the client no earlier than --delay seconds after the
 client last sent something, so each HTTP answer (keep-alive included) comes
 --delay seconds late while the upstream (a real influxd) does the work.
+With --cut-file C, a fault mode: while the file C exists and holds a
+number N, each answer is cut after N bytes (counted from the client's last
+request on the connection) and both sockets are closed: a server that
+sends a short body and goes away (a TaskManager dying mid-scrape).
 Prints "port=P" on stdout and to --port-file (written to a temporary name
 and renamed). Standard library only; SIGTERM or SIGINT stop it (exit 0).
 """
@@ -29,6 +33,7 @@ def pump_up(client, upstream, state):
                 break
             with state["lock"]:
                 state["last"] = time.monotonic()
+                state["sent"] = 0
             upstream.sendall(data)
     except OSError:
         pass
@@ -39,7 +44,18 @@ def pump_up(client, upstream, state):
             pass
 
 
-def pump_down(client, upstream, state, delay):
+def cut_at(cut_file):
+    """The byte count of the cut fault, or None when it is off."""
+    if not cut_file:
+        return None
+    try:
+        with open(cut_file) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def pump_down(client, upstream, state, delay, cut_file):
     """upstream -> client, each chunk held until last request + delay."""
     try:
         while True:
@@ -51,6 +67,13 @@ def pump_down(client, upstream, state, delay):
             wait = due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            cut = cut_at(cut_file)
+            with state["lock"]:
+                sent = state["sent"]
+                state["sent"] += len(data)
+            if cut is not None and sent + len(data) >= cut:
+                client.sendall(data[:max(cut - sent, 0)])
+                break
             client.sendall(data)
     except OSError:
         pass
@@ -62,17 +85,17 @@ def pump_down(client, upstream, state, delay):
                 pass
 
 
-def serve(conn, upstream_addr, delay):
+def serve(conn, upstream_addr, delay, cut_file):
     try:
         up = socket.create_connection(upstream_addr, timeout=10)
         up.settimeout(None)
     except OSError:
         conn.close()
         return
-    state = {"lock": threading.Lock(), "last": time.monotonic()}
+    state = {"lock": threading.Lock(), "last": time.monotonic(), "sent": 0}
     threading.Thread(target=pump_up, args=(conn, up, state),
                      daemon=True).start()
-    threading.Thread(target=pump_down, args=(conn, up, state, delay),
+    threading.Thread(target=pump_down, args=(conn, up, state, delay, cut_file),
                      daemon=True).start()
 
 
@@ -82,6 +105,7 @@ def main():
     ap.add_argument("--delay", type=float, required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
+    ap.add_argument("--cut-file")
     a = ap.parse_args()
     host, _, port = a.upstream.rpartition(":")
     upstream = (host, int(port))
@@ -101,7 +125,7 @@ def main():
     try:
         while True:
             conn, _ = ls.accept()
-            serve(conn, upstream, a.delay)
+            serve(conn, upstream, a.delay, a.cut_file)
     except KeyboardInterrupt:
         pass
     return 0

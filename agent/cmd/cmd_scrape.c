@@ -103,6 +103,7 @@ static int scrape_rest(const char *url, const struct config *cfg,
     struct flink_rest_opts ro = {
         .busy_threshold = fl.bottleneck_threshold,
         .max_response_bytes = cfg->agent.max_response_bytes,
+        .max_label_bytes = cfg->trim.max_label_bytes,
     };
     fr = flink_rest_new(&fl, &ro, err, sizeof(err));
     if (!fr) {

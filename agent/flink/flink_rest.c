@@ -13,6 +13,7 @@
 #include "hashring/hashring.h"
 #include "util/log.h"
 #include "flink/task_timing.h"
+#include "pipeline/labelcut.h"
 #include "util/xalloc.h"
 
 #define FLINK_REST_MAGIC 0x464c4b52u
@@ -32,6 +33,9 @@ struct flink_rest {
     char *base; /* rest_url without trailing '/' */
     double busy_threshold;
     uint64_t max_body;
+    size_t max_label_bytes;
+    char *cut;           /* a cut task_name, max_label_bytes + 1 */
+    bool cut_logged;     /* the first cut is logged, once */
     struct job_mem *mem; /* sorted by name */
     size_t n_mem, cap_mem;
     struct flink_rest_stats st;
@@ -109,6 +113,9 @@ struct flink_rest *flink_rest_new(const struct cfg_flink *cfg,
     fr->failing = errstate_new("flink rest url");
     if (o && o->busy_threshold > 0)
         fr->busy_threshold = o->busy_threshold;
+    fr->max_label_bytes =
+        o && o->max_label_bytes ? (size_t)o->max_label_bytes : 4096;
+    fr->cut = xmalloc(fr->max_label_bytes + 1);
     if (o && o->max_response_bytes > 0)
         fr->max_body = o->max_response_bytes;
     return fr;
@@ -123,6 +130,7 @@ void flink_rest_free(struct flink_rest **frp)
         free(fr->mem[i].name);
     free(fr->mem);
     free(fr->base);
+    free(fr->cut);
     errstate_free(&fr->failing);
     free(fr);
     *frp = NULL;
@@ -341,8 +349,29 @@ static void emit(struct emitter *em, const char *measurement, const char *job,
     struct point p;
     tags[nt++] = mklabel("flink_cluster", em->fr->cfg->name);
     tags[nt++] = mklabel("job_name", job);
-    if (task)
+    if (task) {
         tags[nt++] = mklabel("task_name", task);
+        /* A task name over the limit is kept, cut the way trim cuts a
+         * reporter's (lagwatch.yml(5), TRIM), so both name one task. */
+        struct flink_rest *fr = em->fr;
+        size_t cl = tags[nt - 1].value_len > fr->max_label_bytes
+                        ? labelcut(task, tags[nt - 1].value_len,
+                                   fr->max_label_bytes, fr->cut)
+                        : 0;
+        if (cl) {
+            uint32_t full = tags[nt - 1].value_len;
+            tags[nt - 1].value = fr->cut;
+            tags[nt - 1].value_len = (uint32_t)cl;
+            fr->st.labels_truncated++;
+            if (!fr->cut_logged)
+                log_warn("'%s': a task_name of %u bytes over "
+                         "trim.max_label_bytes, cut and ended in a hash "
+                         "(further ones are only counted in "
+                         "lagwatch_labels_truncated_total)",
+                         fr->base, full);
+            fr->cut_logged = true;
+        }
+    }
     p = (struct point){measurement, tags, nt, f, nf, em->ts_ms};
     em->fr->st.points_last++;
     if (em->fn(em->ctx, &p) < 0)

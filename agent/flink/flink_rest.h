@@ -76,6 +76,9 @@
 struct flink_rest_opts {
     double busy_threshold;       /* bottleneck threshold; 0 = 0.8 */
     uint64_t max_response_bytes; /* cap on each body; 0 = 16 MiB */
+    /* task_name values longer than this are cut as trim cuts label values
+     * (pipeline/labelcut.h); 0 = 4096, as trim.max_label_bytes */
+    uint64_t max_label_bytes;
 };
 
 enum flink_rest_err {
@@ -93,8 +96,9 @@ struct flink_rest_stats {
     uint64_t requests_total;
     uint64_t errors_last; /* errors of the last cycle */
     uint64_t errors_total[FLINK_REST_ERR_N_];
-    uint64_t points_last;   /* points handed to point_fn last cycle */
-    double duration_s_last; /* wall time of the last cycle */
+    uint64_t points_last;      /* points handed to point_fn last cycle */
+    double duration_s_last;    /* wall time of the last cycle */
+    uint64_t labels_truncated; /* task_name values cut, in total */
 };
 
 struct flink_rest;

@@ -19,6 +19,11 @@ struct target_ctx {
     int64_t ts_ms;
     bool aborted;
     struct reporter_result *res;
+    /* The target's series until it has succeeded (trim.h, staging). */
+    struct trim_stage *stage;
+    /* The URL whose first cut label value was logged (log once per
+     * target, not per cycle). */
+    char *trunc_logged;
 };
 
 struct reporters {
@@ -48,14 +53,33 @@ static int on_series(void *vr, const struct series *s)
     return 0;
 }
 
+/* The first label value cut to max_label_bytes of a target is logged
+ * (lagwatch(8), FAULTS), the rest only counted. */
+static void log_truncated(struct target_ctx *tc, const struct sample *s)
+{
+    if (tc->trunc_logged && strcmp(tc->trunc_logged, tc->res->url) == 0)
+        return;
+    free(tc->trunc_logged);
+    tc->trunc_logged = xstrdup(tc->res->url);
+    log_warn("scraped '%s': a label value of %.*s over trim.max_label_bytes, "
+             "cut and ended in a hash (further ones are only counted in "
+             "lagwatch_labels_truncated_total)",
+             tc->res->url, (int)(s->name_len < 256 ? s->name_len : 256),
+             s->name);
+}
+
 static int on_sample(void *vt, const struct sample *s)
 {
     struct target_ctx *tc = vt;
+    uint64_t cut = trim_labels_truncated(tc->r->trim);
     /* The parser names each label-name sequence, so trim can skip
      * re-checking names it already planned for. */
-    return trim_sample_shaped(tc->r->trim, s, tc->pp,
-                              promparse_label_shape(tc->pp), tc->extra, 1,
-                              tc->ts_ms);
+    int rc = trim_sample_staged(tc->r->trim, tc->stage, s, tc->pp,
+                                promparse_label_shape(tc->pp), tc->extra, 1,
+                                tc->ts_ms);
+    if (trim_labels_truncated(tc->r->trim) != cut)
+        log_truncated(tc, s);
+    return rc;
 }
 
 static int on_data(void *vt, const char *data, size_t len)
@@ -81,6 +105,16 @@ static void on_done(void *vt, const struct scrape_result *sr)
     res->duration_s = sr->duration_s;
     res->bytes = sr->bytes;
     res->ok = sr->ok && !tc->aborted;
+    /* All or nothing, as Prometheus treats a scrape: a target that failed
+     * half way (cut body, timeout, size cap) contributes no series, and no
+     * subtask to a fold (lagwatch(8), FAULTS). */
+    if (res->ok) {
+        if (trim_stage_commit(tc->r->trim, tc->stage) < 0)
+            tc->r->out_failed = true;
+        res->discarded = 0;
+    } else {
+        res->discarded = trim_stage_discard(tc->r->trim, tc->stage);
+    }
     if (!sr->ok)
         snprintf(res->error, sizeof(res->error), "%s", sr->error);
     else if (tc->aborted)
@@ -112,8 +146,11 @@ void reporters_free(struct reporters **rp)
     struct reporters *r = *rp;
     if (!r)
         return;
-    for (size_t i = 0; i < r->cap_ctx; i++)
+    for (size_t i = 0; i < r->cap_ctx; i++) {
         promparse_free(&r->ctx[i].pp);
+        trim_stage_free(&r->ctx[i].stage);
+        free(r->ctx[i].trunc_logged);
+    }
     free(r->ctx);
     free(r->results);
     trim_free(&r->trim);
@@ -148,6 +185,8 @@ int reporters_collect(struct reporters *r, struct scraper *sc,
         tc->aborted = false;
         tc->res = &r->results[i];
         tc->res->url = targets[i].url;
+        if (!tc->stage)
+            tc->stage = trim_stage_new();
         tc->extra[0].name = "flink_cluster";
         tc->extra[0].name_len = (uint32_t)strlen("flink_cluster");
         tc->extra[0].value = targets[i].cluster;
@@ -192,6 +231,7 @@ int reporters_collect(struct reporters *r, struct scraper *sc,
         st->samples += res->samples;
         st->parse_errors += res->parse_errors;
         st->bytes += res->bytes;
+        st->dropped_scrape_failed += res->discarded;
     }
     struct trim_stats ts;
     trim_get_stats(r->trim, &ts);
@@ -200,6 +240,7 @@ int reporters_collect(struct reporters *r, struct scraper *sc,
                   (ts.dropped_invalid - r->last.dropped_invalid) +
                   (ts.dropped_over_cap - r->last.dropped_over_cap);
     st->folded_in = ts.folded_in - r->last.folded_in;
+    st->labels_truncated = ts.labels_truncated - r->last.labels_truncated;
     r->last = ts;
     errstate_settle(r->failing);
     rc = (st->targets_failed || r->out_failed) ? -1 : 0;

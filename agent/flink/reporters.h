@@ -3,9 +3,12 @@
  *
  * One collection fetches every endpoint concurrently and streams each body
  * through the exposition parser into the trimmer, so a large scrape is never
- * held whole in memory. Trimmed series go to the output callback as they are
- * produced; series folded over subtasks (which may span TaskManagers) are
- * emitted once every endpoint has completed.
+ * held whole in memory. Each endpoint is all or nothing: its trimmed series
+ * are staged (trim.h) and go to the output callback, or into the folds,
+ * when the endpoint has completed; an endpoint that fails half way
+ * contributes nothing (counted in dropped_scrape_failed). Series folded over
+ * subtasks (which may span TaskManagers) are emitted once every endpoint has
+ * completed, and carry how many subtasks went in (series.count).
  */
 #ifndef AGENT_REPORTERS_H
 #define AGENT_REPORTERS_H
@@ -33,6 +36,7 @@ struct reporter_result {
     uint64_t bytes;
     uint64_t samples;
     uint64_t parse_errors;
+    uint64_t discarded; /* trimmed series dropped because it failed */
 };
 
 struct reporters_stats {
@@ -44,6 +48,8 @@ struct reporters_stats {
     uint64_t series_out; /* series handed to the output after trimming */
     uint64_t dropped;    /* samples dropped by trimming rules or caps */
     uint64_t folded_in;  /* samples folded into per-task series */
+    uint64_t dropped_scrape_failed; /* of failed endpoints: staged, dropped */
+    uint64_t labels_truncated;      /* label values cut to max_label_bytes */
 };
 
 /* The trim config is compiled here; out receives every series. */

@@ -10,6 +10,10 @@
  *   _max    max    series.max
  *   _sum    sum    series.sum
  *   _avg    avg    series.sum / series.count
+ *   _subtasks subtasks series.count (always, whatever the set; an integer:
+ *                  how many subtask series went in, so a dashboard tells a
+ *                  fold missing a failed TaskManager's subtasks from a full
+ *                  one, lagwatch(8), FAULTS)
  *
  * /metrics and remote write name a value <series name><suffix>; InfluxDB
  * names the field <field> (or <summary field>_<field>). Because every sink
@@ -21,6 +25,7 @@
 #ifndef AGENT_PIPELINE_SERIES_FOLD_H
 #define AGENT_PIPELINE_SERIES_FOLD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Only a pointer: config.c, which has its own struct field, includes this
@@ -35,13 +40,14 @@ enum series_fold {
 };
 #define SERIES_FOLD_ALL (SERIES_FOLD_MAX | SERIES_FOLD_SUM | SERIES_FOLD_AVG)
 /* The most values one series expands to. */
-#define SERIES_FOLD_MAX_VALUES 3
+#define SERIES_FOLD_MAX_VALUES 4
 
 struct series_value {
     const char *suffix; /* "" for a plain series, "_max", "_sum", "_avg" */
     const char *field;  /* NULL for a plain series, "max", "sum", "avg" */
     const char *help;   /* "" or ", maximum over the subtasks", ... */
     double value;       /* may be NaN or +-Inf */
+    bool integer;       /* a count (_subtasks): written as an integer */
 };
 
 /* The bit of a configured field name ("max", "sum", "avg"); 0 for any
@@ -49,8 +55,8 @@ struct series_value {
 unsigned series_fold_parse(const char *name);
 
 /* Writes the values of s under the fold set fold (SERIES_FOLD_* bits, 0 =
- * all) into out, in the order above, and returns how many (0 to
- * SERIES_FOLD_MAX_VALUES). */
+ * all) into out, in the order above (_subtasks last), and returns how many
+ * (0 to SERIES_FOLD_MAX_VALUES). */
 size_t series_fold_values(const struct series *s, unsigned fold,
                           struct series_value out[SERIES_FOLD_MAX_VALUES]);
 

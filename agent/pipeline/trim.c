@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hashring/hashring.h"
+#include "pipeline/labelcut.h"
 #include "pipeline/labelset.h"
 #include "pipeline/relabel.h"
 #include "pipeline/trim_fold.h"
@@ -103,7 +104,43 @@ struct trim {
 
     struct plan plans[PLAN_SLOTS];
 
+    /* Values cut to max_label_bytes for the sample being trimmed: the
+     * bytes, and which label points where (fixed up once all are cut, as
+     * the buffer may move). */
+    struct buf trunc;
+    struct trunc_fix {
+        size_t label;
+        size_t off;
+    } * trunc_fix;
+    size_t ntrunc;
+    size_t trunc_cap;
+
+    /* The stage of the sample being trimmed (trim_sample_staged()), or
+     * NULL: emit at once. */
+    struct trim_stage *stage;
+    /* Labels of a staged series being committed. */
+    struct label *replay;
+    size_t replay_cap;
+
     struct trim_stats st;
+};
+
+/* One target's trimmed series of this cycle, kept until the target is
+ * known to have succeeded. Records in rec, each a struct stage_rec then
+ * name, metric and family (NUL-terminated) and per label its two lengths
+ * (uint32_t) and name and value (NUL-terminated). */
+struct trim_stage {
+    struct buf rec;
+    uint64_t nrec;
+    uint64_t direct; /* direct series counted in the cycle's budget */
+};
+
+struct stage_rec {
+    int64_t ts_ms;
+    double value;
+    uint32_t name_len, metric_len, family_len, nlabels;
+    int32_t sub; /* index of subtask_index (to fold), or -1 */
+    uint32_t type;
 };
 
 /* ===================== construction ===================== */
@@ -118,6 +155,7 @@ struct trim *trim_new(const struct cfg_trim *cfg, series_fn out, void *ctx,
     t->fold = trim_fold_new();
     buf_init(&t->help, 0);
     buf_init(&t->metric, 0);
+    buf_init(&t->trunc, 0);
     t->max_series = cfg->max_series ? cfg->max_series : DEFAULT_MAX_SERIES;
     t->max_label_bytes =
         cfg->max_label_bytes ? cfg->max_label_bytes : DEFAULT_MAX_LABEL_BYTES;
@@ -185,6 +223,9 @@ void trim_free(struct trim **tp)
     free(t->job_norm);
     for (size_t i = 0; i < PLAN_SLOTS; i++)
         free(t->plans[i].names);
+    buf_release(&t->trunc);
+    free(t->trunc_fix);
+    free(t->replay);
     free(t);
     *tp = NULL;
 }
@@ -192,6 +233,11 @@ void trim_free(struct trim **tp)
 void trim_get_stats(const struct trim *t, struct trim_stats *out)
 {
     *out = t->st;
+}
+
+uint64_t trim_labels_truncated(const struct trim *t)
+{
+    return t->st.labels_truncated;
 }
 
 /* ===================== per-sample helpers ===================== */
@@ -403,6 +449,7 @@ static bool plan_matches(const struct plan *pl, const struct sample *s,
 
 static inline bool overridden(const struct label *l, const struct label *extra,
                               size_t nextra);
+static int stage_put(struct trim_stage *st, const struct series *se, long sub);
 
 /* Works out the plan of the sample's label names into pl. It is left
  * invalid when the names need the general path: too many, a kept name
@@ -460,6 +507,39 @@ static void plan_build(struct trim *t, struct plan *pl, const struct sample *s,
     pl->valid = true;
 }
 
+/* Cuts label v[o]'s value to max_label_bytes: a prefix, '~' and a hash of
+ * the full value, so that two long values sharing the prefix stay two
+ * series. The bytes go to t->trunc; trunc_fixup() points the labels at
+ * them. Returns -1 when max_label_bytes has no room for it. */
+static int truncate_value(struct trim *t, struct label *v, size_t o)
+{
+    struct label *l = &v[o];
+    size_t max = (size_t)t->max_label_bytes;
+    if (max < LABELCUT_MIN)
+        return -1;
+    if (t->ntrunc == t->trunc_cap)
+        t->trunc_fix = xgrow(t->trunc_fix, &t->trunc_cap, t->ntrunc + 1,
+                             sizeof(*t->trunc_fix));
+    size_t off = t->trunc.len;
+    /* Unlimited buffer: cannot fail (xalloc aborts on out of memory). */
+    (void)buf_reserve(&t->trunc, max + 1);
+    size_t n = labelcut(l->value, l->value_len, max, t->trunc.data + off);
+    t->trunc.len = off + n + 1;
+    t->trunc_fix[t->ntrunc].label = o;
+    t->trunc_fix[t->ntrunc].off = off;
+    t->ntrunc++;
+    l->value_len = (uint32_t)n;
+    l->value = NULL; /* set by trunc_fixup() */
+    return 0;
+}
+
+static void trunc_fixup(struct trim *t, struct label *v)
+{
+    for (size_t i = 0; i < t->ntrunc; i++)
+        v[t->trunc_fix[i].label].value = t->trunc.data + t->trunc_fix[i].off;
+    t->st.labels_truncated += t->ntrunc;
+}
+
 /* Step 5 by the plan: the kept labels with a value, in name order, into
  * t->work. Returns their number, or -1 when a value is too long; *sub is
  * the index of subtask_index or -1. */
@@ -482,10 +562,11 @@ static long plan_apply(struct trim *t, const struct plan *pl,
             normalize_job(t, d);
         else if (pl->kind[j] == PK_SUBTASK)
             *sub = (long)o;
-        if (d->value_len > t->max_label_bytes)
+        if (d->value_len > t->max_label_bytes && truncate_value(t, v, o) < 0)
             return -1;
         o++;
     }
+    trunc_fixup(t, v);
     return (long)o;
 }
 
@@ -540,10 +621,15 @@ static int labels_general(struct trim *t, struct label *v, size_t *n, bool drop,
             normalize_job(t, &l);
         else if (name_is(&l, "subtask_index", 13))
             has_subtask = true;
-        if (l.name_len > t->max_label_bytes || l.value_len > t->max_label_bytes)
+        if (l.name_len > t->max_label_bytes)
             return -1;
-        v[o++] = l;
+        v[o] = l;
+        if (l.value_len > t->max_label_bytes && truncate_value(t, v, o) < 0)
+            return -1;
+        o++;
     }
+    /* before sorting: the fix-ups name positions */
+    trunc_fixup(t, v);
     *n = o;
     if (sort_labels(t, v, o) < 0)
         return -1;
@@ -557,6 +643,10 @@ static int labels_general(struct trim *t, struct label *v, size_t *n, bool drop,
     return 0;
 }
 
+static int trim_one(struct trim *t, const struct sample *s,
+                    const void *shape_src, uint64_t shape,
+                    const struct label *extra, size_t nextra, int64_t ts_ms);
+
 int trim_sample(struct trim *t, const struct sample *s,
                 const struct label *extra, size_t nextra, int64_t ts_ms)
 {
@@ -567,7 +657,28 @@ int trim_sample_shaped(struct trim *t, const struct sample *s,
                        const void *shape_src, uint64_t shape,
                        const struct label *extra, size_t nextra, int64_t ts_ms)
 {
+    return trim_sample_staged(t, NULL, s, shape_src, shape, extra, nextra,
+                              ts_ms);
+}
+
+int trim_sample_staged(struct trim *t, struct trim_stage *stage,
+                       const struct sample *s, const void *shape_src,
+                       uint64_t shape, const struct label *extra, size_t nextra,
+                       int64_t ts_ms)
+{
+    t->stage = stage;
+    int rc = trim_one(t, s, shape_src, shape, extra, nextra, ts_ms);
+    t->stage = NULL;
+    return rc;
+}
+
+static int trim_one(struct trim *t, const struct sample *s,
+                    const void *shape_src, uint64_t shape,
+                    const struct label *extra, size_t nextra, int64_t ts_ms)
+{
     t->st.samples_in++;
+    t->ntrunc = 0;
+    buf_reset(&t->trunc);
     const char *name = s->name;
     size_t name_len = s->name_len;
     struct label *v;
@@ -671,16 +782,160 @@ labels_done:;
         .value = s->value,
     };
     if (sub >= 0 && t->nfold &&
-        cached_match(&t->fold_cache, metric, metric_len, t->fold_re, t->nfold))
+        cached_match(&t->fold_cache, metric, metric_len, t->fold_re,
+                     t->nfold)) {
+        if (t->stage)
+            return stage_put(t->stage, &se, sub);
         return fold_add(t, &se, (size_t)sub);
+    }
 
     if (t->cycle_series >= t->max_series) {
         t->st.dropped_over_cap++;
         return 0;
     }
     t->cycle_series++;
+    if (t->stage) {
+        t->stage->direct++;
+        return stage_put(t->stage, &se, -1);
+    }
     t->st.series_out++;
     return t->out(t->ctx, &se) ? -1 : 0;
+}
+
+/* ===================== staging ===================== */
+
+struct trim_stage *trim_stage_new(void)
+{
+    struct trim_stage *st = xcalloc(1, sizeof(*st));
+    buf_init(&st->rec, 0);
+    return st;
+}
+
+void trim_stage_free(struct trim_stage **sp)
+{
+    if (!sp || !*sp)
+        return;
+    buf_release(&(*sp)->rec);
+    free(*sp);
+    *sp = NULL;
+}
+
+static inline char *put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p + n + 1;
+}
+
+/* One record, written in place after a single reservation: this runs for
+ * every sample of a reporter. */
+static int stage_put(struct trim_stage *st, const struct series *se, long sub)
+{
+    size_t need = sizeof(struct stage_rec) + se->name_len + se->metric_len +
+                  se->family_len + 3;
+    for (size_t i = 0; i < se->nlabels; i++)
+        need += 2 * sizeof(uint32_t) + se->labels[i].name_len +
+                se->labels[i].value_len + 2;
+    struct buf *b = &st->rec;
+    /* Unlimited buffer: cannot fail (xalloc aborts on out of memory). */
+    (void)buf_reserve(b, need);
+    char *p = b->data + b->len;
+    struct stage_rec h = {
+        .ts_ms = se->ts_ms,
+        .value = se->value,
+        .name_len = (uint32_t)se->name_len,
+        .metric_len = (uint32_t)se->metric_len,
+        .family_len = (uint32_t)se->family_len,
+        .nlabels = (uint32_t)se->nlabels,
+        .sub = (int32_t)sub,
+        .type = (uint32_t)se->type,
+    };
+    memcpy(p, &h, sizeof(h));
+    p += sizeof(h);
+    p = put_str(p, se->name, se->name_len);
+    p = put_str(p, se->metric, se->metric_len);
+    p = put_str(p, se->family, se->family_len);
+    for (size_t i = 0; i < se->nlabels; i++) {
+        const struct label *l = &se->labels[i];
+        uint32_t lens[2] = {l->name_len, l->value_len};
+        memcpy(p, lens, sizeof(lens));
+        p += sizeof(lens);
+        p = put_str(p, l->name, l->name_len);
+        p = put_str(p, l->value, l->value_len);
+    }
+    b->len = (size_t)(p - b->data);
+    st->nrec++;
+    return 0;
+}
+
+static void stage_reset(struct trim_stage *st)
+{
+    buf_reset(&st->rec);
+    st->nrec = 0;
+    st->direct = 0;
+}
+
+int trim_stage_commit(struct trim *t, struct trim_stage *st)
+{
+    int rc = 0;
+    const char *p = st->rec.data;
+    const char *end = p + st->rec.len;
+    while (p < end) {
+        struct stage_rec h;
+        memcpy(&h, p, sizeof(h));
+        p += sizeof(h);
+        struct series se = {
+            .ts_ms = h.ts_ms,
+            .value = h.value,
+            .type = (enum metric_type)h.type,
+        };
+        se.name = p;
+        se.name_len = h.name_len;
+        p += h.name_len + 1;
+        se.metric = p;
+        se.metric_len = h.metric_len;
+        p += h.metric_len + 1;
+        se.family = p;
+        se.family_len = h.family_len;
+        p += h.family_len + 1;
+        if (h.nlabels > t->replay_cap)
+            t->replay =
+                xgrow(t->replay, &t->replay_cap, h.nlabels, sizeof(*t->replay));
+        for (uint32_t i = 0; i < h.nlabels; i++) {
+            struct label *l = &t->replay[i];
+            uint32_t lens[2];
+            memcpy(lens, p, sizeof(lens));
+            p += sizeof(lens);
+            l->name_len = lens[0];
+            l->value_len = lens[1];
+            l->name = p;
+            p += lens[0] + 1;
+            l->value = p;
+            p += lens[1] + 1;
+        }
+        se.labels = t->replay;
+        se.nlabels = h.nlabels;
+        if (h.sub >= 0) {
+            (void)fold_add(t, &se, (size_t)h.sub);
+            continue;
+        }
+        t->st.series_out++;
+        if (t->out(t->ctx, &se))
+            rc = -1;
+    }
+    stage_reset(st);
+    return rc;
+}
+
+uint64_t trim_stage_discard(struct trim *t, struct trim_stage *st)
+{
+    uint64_t n = st->nrec;
+    /* Its direct series no longer take room in the cycle's budget. */
+    t->cycle_series -=
+        st->direct < t->cycle_series ? st->direct : t->cycle_series;
+    t->st.dropped_scrape_failed += n;
+    stage_reset(st);
+    return n;
 }
 
 int trim_flush(struct trim *t)

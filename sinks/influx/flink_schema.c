@@ -187,7 +187,7 @@ static int folded_fields(const struct series *s,
     for (size_t i = 0; i < nf; i++) {
         const char *key = vals[i].field;
         if (plen) {
-            /* text has room for three "<prefix>_xxx\0" keys. */
+            /* text has room for four "<prefix>_<field>\0" keys. */
             size_t flen = strlen(vals[i].field);
             memcpy(text, prefix, plen);
             text[plen] = '_';
@@ -195,7 +195,16 @@ static int folded_fields(const struct series *s,
             key = text;
             text += plen + flen + 2;
         }
-        float_field(&sc->fields[i], key, vals[i].value);
+        if (vals[i].integer) {
+            /* subtasks: an integer field, as a count is (lagwatch(8),
+             * SCHEMA) */
+            memset(&sc->fields[i], 0, sizeof(sc->fields[i]));
+            sc->fields[i].key = key;
+            sc->fields[i].kind = FIELD_INT;
+            sc->fields[i].i = (int64_t)vals[i].value;
+        } else {
+            float_field(&sc->fields[i], key, vals[i].value);
+        }
     }
     out->fields = sc->fields;
     out->nfields = nf;
@@ -217,7 +226,7 @@ int flink_schema_point(const struct series *s,
     /* Room for the measurement and up to three generated keys, reserved
      * at once so that no pointer into text moves afterwards. */
     size_t keymax = drop ? drop->value_len + 8 : 8;
-    size_t need = base_len + 1 + 4 * (keymax + 5);
+    size_t need = base_len + 1 + 5 * (keymax + 10);
     if (need > sc->text_cap)
         sc->text = xgrow(sc->text, &sc->text_cap, need, 1);
     char *text = sc->text;

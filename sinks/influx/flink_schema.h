@@ -56,7 +56,7 @@ struct flink_schema_scratch {
     size_t tags_cap;
     char *text; /* measurement and generated field keys */
     size_t text_cap;
-    struct field fields[3];
+    struct field fields[4]; /* SERIES_FOLD_MAX_VALUES */
     /* Points not written, for the caller's counters. */
     uint64_t skipped_nonfinite;   /* NaN/Inf value, or a fold of nothing */
     uint64_t skipped_nonintegral; /* counter not an int64 integer */

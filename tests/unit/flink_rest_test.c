@@ -50,6 +50,8 @@ struct cpoint {
     char meas[32];
     char job[128];
     char task[256];
+    size_t task_len;    /* of the whole tag value */
+    char task_tail[16]; /* its last 13 bytes */
     char cluster[32];
     struct cfield fields[12];
     size_t nf;
@@ -74,9 +76,12 @@ static int collect_point(void *ctx, const struct point *p)
     for (size_t i = 0; i < p->ntags; i++) {
         if (strcmp(p->tags[i].name, "job_name") == 0)
             snprintf(c->job, sizeof(c->job), "%s", p->tags[i].value);
-        else if (strcmp(p->tags[i].name, "task_name") == 0)
+        else if (strcmp(p->tags[i].name, "task_name") == 0) {
             snprintf(c->task, sizeof(c->task), "%s", p->tags[i].value);
-        else if (strcmp(p->tags[i].name, "flink_cluster") == 0)
+            c->task_len = p->tags[i].value_len;
+            if (c->task_len >= 13)
+                memcpy(c->task_tail, p->tags[i].value + c->task_len - 13, 13);
+        } else if (strcmp(p->tags[i].name, "flink_cluster") == 0)
             snprintf(c->cluster, sizeof(c->cluster), "%s", p->tags[i].value);
         else
             return -1;
@@ -135,7 +140,7 @@ static int rig_open(struct rig *r, const char *scenario, const char *prefix,
                     uint64_t timeout_ms, uint64_t max_body)
 {
     struct scraper_opts so = {timeout_ms, 1 << 20, 8, NULL};
-    struct flink_rest_opts fo = {0, max_body};
+    struct flink_rest_opts fo = {0, max_body, 0};
     char err[256];
     memset(r, 0, sizeof(*r));
     if (tu_fake_start(&r->fk, scenario) < 0)
@@ -483,6 +488,34 @@ TAP_CASE(non_ascii_job_name)
     rig_close(&r);
 }
 
+/* A 10 KB task name (Flink SQL) is kept, cut to max_label_bytes (here
+ * 4096) and ended in '~' and a hash, as trim cuts the reporter's
+ * task_name; counted in labels_truncated. */
+TAP_CASE(long_task_name_cut)
+{
+    struct rig r;
+    static struct sink s;
+    memset(&s, 0, sizeof(s));
+    OPEN(r, "long-names=10240", NULL, 5000, 0);
+    int rc = flink_rest_collect(r.fr, r.sc, 1000, collect_point, &s);
+    CHECK(rc == 0);
+    const struct cpoint *w = NULL;
+    for (size_t i = 0; i < s.n; i++)
+        if (strncmp(s.p[i].task, WINDOW_TASK, strlen(WINDOW_TASK)) == 0)
+            w = &s.p[i];
+    CHECK(w != NULL);
+    printf("# window task_name: %zu bytes, ends in %s\n", w->task_len,
+           w->task_tail);
+    CHECK(w->task_len == 4096);
+    CHECK(w->task_tail[0] == '~');
+    CHECK(strspn(w->task_tail + 1, "0123456789abcdef") == 12);
+    CHECK(flink_rest_stats(r.fr)->labels_truncated >= 1);
+    /* the other tasks keep their names whole */
+    CHECK(find(&s, "lagwatch_task_timing", "orders_enrich",
+               "Sink:_influxdb_orders_enriched_") != NULL);
+    rig_close(&r);
+}
+
 /* A job restarted under a new jid stays one series (job_name), and a jid
  * that vanishes between two requests of a cycle is a counted 404 while the
  * cycle goes on. restart-after=2: cycle 1 is the recorded cluster; in cycle
@@ -546,7 +579,7 @@ TAP_CASE(faults)
     OPEN(r, NULL, NULL, 5000, 0); /* one fake, a client per case */
     for (size_t i = 0; i < TAP_N(cases); i++) {
         struct scraper_opts so = {cases[i].timeout_ms, 1 << 20, 8, NULL};
-        struct flink_rest_opts fo = {0, cases[i].max_body};
+        struct flink_rest_opts fo = {0, cases[i].max_body, 0};
         struct cfg_flink cfg = {0};
         struct scraper *sc = scraper_new(&so);
         struct flink_rest *fr;
@@ -644,10 +677,15 @@ TAP_CASE(bad_config)
 }
 
 static const struct tap_case cases[] = {
-    TAP_ENTRY(one_cycle_recorded), TAP_ENTRY(v1_prefix),
-    TAP_ENTRY(stop_reported_once), TAP_ENTRY(restart_keeps_one_series),
-    TAP_ENTRY(non_ascii_job_name), TAP_ENTRY(faults),
-    TAP_ENTRY(unreachable),        TAP_ENTRY(discover_reporters),
+    TAP_ENTRY(one_cycle_recorded),
+    TAP_ENTRY(v1_prefix),
+    TAP_ENTRY(stop_reported_once),
+    TAP_ENTRY(restart_keeps_one_series),
+    TAP_ENTRY(non_ascii_job_name),
+    TAP_ENTRY(long_task_name_cut),
+    TAP_ENTRY(faults),
+    TAP_ENTRY(unreachable),
+    TAP_ENTRY(discover_reporters),
     TAP_ENTRY(bad_config),
 };
 

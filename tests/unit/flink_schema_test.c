@@ -304,7 +304,7 @@ TAP_CASE(folded_fields)
     struct point p;
     TAP_EQ_INT(0, flink_schema_point(&s, &all, &p, &sc));
     TAP_EQ_STR("taskmanager_job_task_busyTimeMsPerSecond", p.measurement);
-    TAP_EQ_INT(3, p.nfields);
+    TAP_EQ_INT(4, p.nfields);
     TAP_EQ_STR("max", p.fields[0].key);
     TAP_EQ_DBL(987, p.fields[0].f, 0);
     TAP_EQ_STR("sum", p.fields[1].key);
@@ -313,6 +313,10 @@ TAP_CASE(folded_fields)
     TAP_EQ_DBL(318.25, p.fields[2].f, 1e-12);
     for (size_t i = 0; i < 3; i++)
         TAP_EQ_INT(FIELD_FLOAT, p.fields[i].kind);
+    /* how many subtasks went in: an integer, whatever the fold set */
+    TAP_EQ_STR("subtasks", p.fields[3].key);
+    TAP_EQ_INT(FIELD_INT, p.fields[3].kind);
+    TAP_EQ_INT(4, p.fields[3].i);
 
     /* A folded counter is floats too: max/sum/avg never share a name with
      * the integer "count". */
@@ -323,9 +327,10 @@ TAP_CASE(folded_fields)
     c.metric_len = 12;
     struct flink_schema_opts max_avg = {SERIES_FOLD_MAX | SERIES_FOLD_AVG};
     TAP_EQ_INT(0, flink_schema_point(&c, &max_avg, &p, &sc));
-    TAP_EQ_INT(2, p.nfields);
+    TAP_EQ_INT(3, p.nfields);
     TAP_EQ_STR("max", p.fields[0].key);
     TAP_EQ_STR("avg", p.fields[1].key);
+    TAP_EQ_STR("subtasks", p.fields[2].key);
     TAP_EQ_INT(FIELD_FLOAT, p.fields[0].kind);
 
     /* A folded summary quantile keeps its role as a prefix. */
@@ -338,11 +343,13 @@ TAP_CASE(folded_fields)
     q.count = 2;
     TAP_EQ_INT(0, flink_schema_point(&q, &all, &p, &sc));
     TAP_EQ_STR("taskmanager_job_task_mailboxLatencyMs", p.measurement);
-    TAP_EQ_INT(3, p.nfields);
+    TAP_EQ_INT(4, p.nfields);
     TAP_EQ_STR("p99_max", p.fields[0].key);
     TAP_EQ_STR("p99_sum", p.fields[1].key);
     TAP_EQ_STR("p99_avg", p.fields[2].key);
     TAP_EQ_DBL(20, p.fields[2].f, 0);
+    TAP_EQ_STR("p99_subtasks", p.fields[3].key);
+    TAP_EQ_INT(2, p.fields[3].i);
     TAP_EQ_INT(TAP_N(quantile_labels) - 1, p.ntags);
 
     /* Nothing folded (all subtasks NaN) or a non-finite sum: no point. */

@@ -214,14 +214,15 @@ TAP_CASE(sends_and_retries_5xx_and_429)
     remote_write_get_stats(rw, &st);
     TAP_EQ_U64(3, st.requests);
     TAP_EQ_U64(2, st.retries);
-    TAP_EQ_U64(5, st.samples_sent);
+    TAP_EQ_U64(6, st.samples_sent);
     TAP_EQ_U64(1, st.samples_skipped); /* the NaN */
     TAP_EQ_U64(0, st.samples_failed + st.samples_dropped);
     TAP_EQ_INT(1, st.up);
     TAP_EQ_INT(3, r.headers_ok);
-    TAP_EQ_STR("flink_x_max=5;flink_x_avg=4;lagwatch_job_running=1;"
-               "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.0015;",
-               r.names);
+    TAP_EQ_STR(
+        "flink_x_max=5;flink_x_avg=4;flink_x_subtasks=2;lagwatch_job_running=1;"
+        "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.0015;",
+        r.names);
     remote_write_free(&rw);
     MHD_stop_daemon(d);
     pthread_mutex_destroy(&r.mu);
@@ -234,7 +235,7 @@ TAP_CASE(refusal_is_not_retried_and_gives_up_after_retries)
     unsigned port = 0;
     struct MHD_Daemon *d = receiver_start(&r, &port);
     TAP_OK(d != NULL);
-    /* batch_size 2: the five samples make three requests */
+    /* batch_size 2: the six samples make three requests */
     struct remote_write *rw = sink_to(port, 2, 1, NULL);
     TAP_OK(rw != NULL);
     feed(rw, 1);
@@ -245,7 +246,7 @@ TAP_CASE(refusal_is_not_retried_and_gives_up_after_retries)
     TAP_EQ_U64(5, st.requests);
     TAP_EQ_U64(2, st.retries);
     TAP_EQ_U64(2, st.samples_failed);
-    TAP_EQ_U64(3, st.samples_dropped);
+    TAP_EQ_U64(4, st.samples_dropped);
     TAP_EQ_U64(0, st.samples_sent);
     TAP_EQ_INT(0, st.up);
     TAP_OK(strstr(st.last_error, "HTTP 500") != NULL);
@@ -275,7 +276,7 @@ TAP_CASE(unreachable_receiver_is_dropped_and_counted)
     struct remote_write_stats st;
     remote_write_get_stats(rw, &st);
     TAP_EQ_U64(1, st.requests);
-    TAP_EQ_U64(5, st.samples_dropped);
+    TAP_EQ_U64(6, st.samples_dropped);
     TAP_EQ_U64(0, st.bytes_sent);
     TAP_EQ_INT(0, st.up);
     remote_write_free(&rw);
@@ -325,7 +326,7 @@ TAP_CASE(spool_keeps_order_until_the_receiver_recovers)
     TAP_EQ_INT(1, remote_write_drain(rw, 10000));
     struct remote_write_stats st;
     remote_write_get_stats(rw, &st);
-    TAP_EQ_U64(5, st.samples_spooled);
+    TAP_EQ_U64(6, st.samples_spooled);
     TAP_EQ_U64(0, st.samples_dropped);
     /* a second cycle queues behind the spooled one */
     feed(rw, 2);
@@ -333,15 +334,17 @@ TAP_CASE(spool_keeps_order_until_the_receiver_recovers)
     TAP_OK(wait_sent(rw, 10));
     TAP_EQ_INT(0, remote_write_drain(rw, 10000));
     remote_write_get_stats(rw, &st);
-    TAP_EQ_U64(10, st.samples_spooled);
-    TAP_EQ_U64(10, st.samples_replayed);
+    TAP_EQ_U64(12, st.samples_spooled);
+    TAP_EQ_U64(12, st.samples_replayed);
     TAP_EQ_U64(0, st.spool_samples);
     TAP_OK(st.retries >= 1);
-    TAP_EQ_STR("flink_x_max=5;flink_x_avg=4;lagwatch_job_running=1;"
-               "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.0015;"
-               "flink_x_max=10;flink_x_avg=8;lagwatch_job_running=1;"
-               "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.003;",
-               r.names);
+    TAP_EQ_STR(
+        "flink_x_max=5;flink_x_avg=4;flink_x_subtasks=2;lagwatch_job_running=1;"
+        "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.0015;"
+        "flink_x_max=10;flink_x_avg=8;flink_x_subtasks=2;lagwatch_job_running="
+        "1;"
+        "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.003;",
+        r.names);
     remote_write_free(&rw);
     MHD_stop_daemon(d);
     pthread_mutex_destroy(&r.mu);
@@ -378,11 +381,12 @@ TAP_CASE(spool_survives_a_restart)
     TAP_EQ_INT(0, remote_write_drain(rw, 10000));
     struct remote_write_stats st;
     remote_write_get_stats(rw, &st);
-    TAP_EQ_U64(5, st.samples_replayed);
+    TAP_EQ_U64(6, st.samples_replayed);
     TAP_EQ_U64(0, st.spool_samples);
-    TAP_EQ_STR("flink_x_max=5;flink_x_avg=4;lagwatch_job_running=1;"
-               "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.0015;",
-               r2.names);
+    TAP_EQ_STR(
+        "flink_x_max=5;flink_x_avg=4;flink_x_subtasks=2;lagwatch_job_running=1;"
+        "lagwatch_job_restarts=3;lagwatch_job_uptime_seconds=0.0015;",
+        r2.names);
     remote_write_free(&rw);
     MHD_stop_daemon(d);
     pthread_mutex_destroy(&r2.mu);

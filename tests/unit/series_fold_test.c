@@ -58,7 +58,8 @@ TAP_CASE(parse_names)
 }
 
 /* Every fold set 0..7: the values in the order max, sum, avg, those of
- * the set only (0: all three), with their suffix, field and help. */
+ * the set only (0: all three), with their suffix, field and help, then
+ * the subtasks count. */
 TAP_CASE(every_combination)
 {
     static const char *const suffix[] = {"_max", "_sum", "_avg"};
@@ -82,8 +83,17 @@ TAP_CASE(every_combination)
             TAP_EQ_STR(field[i], v[k].field);
             TAP_EQ_STR(help[i], v[k].help);
             TAP_EQ_DBL(value[i], v[k].value, 0);
+            TAP_OK(!v[k].integer);
             k++;
         }
+        /* whatever the set, the number of subtasks, last, an integer */
+        if (k >= n)
+            TAP_FAIL_("fold %u: subtasks missing", fold);
+        TAP_EQ_STR("_subtasks", v[k].suffix);
+        TAP_EQ_STR("subtasks", v[k].field);
+        TAP_EQ_DBL(4, v[k].value, 0);
+        TAP_OK(v[k].integer);
+        k++;
         TAP_EQ_INT(k, n);
         /* bits outside the set are ignored, as 0 is */
         TAP_EQ_INT(n, series_fold_values(&s, fold | 8u, v));
@@ -202,7 +212,10 @@ TAP_CASE(sinks_agree_on_names)
         TAP_EQ_INT(n, p.nfields);
         for (size_t i = 0; i < n; i++) {
             TAP_EQ_STR(v[i].field, p.fields[i].key);
-            TAP_EQ_DBL(v[i].value, p.fields[i].f, 0);
+            if (v[i].integer)
+                TAP_EQ_DBL(v[i].value, (double)p.fields[i].i, 0);
+            else
+                TAP_EQ_DBL(v[i].value, p.fields[i].f, 0);
         }
         flink_schema_scratch_release(&sc);
     }
