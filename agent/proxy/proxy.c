@@ -1,0 +1,644 @@
+#include "proxy/proxy.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashring/hashring.h"
+#include "http_client.h"
+#include "proxy/influxql.h"
+#include "proxy/merge.h"
+#include "proxy/nodeq.h"
+#include "proxy/plan.h"
+#include "proxy/qroute.h"
+#include "route/ring_config.h"
+#include "route/router.h"
+#include "serve/httpd.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/secret.h"
+#include "util/xalloc.h"
+
+/* What /ping says: the InfluxDB API version the proxy speaks. */
+#define PROXY_INFLUX_VERSION "1.6.7-lagwatch"
+
+enum route_kind { RK_FORWARD, RK_MERGE, RK_REFUSED, RK_N_ };
+static const char *const route_names[RK_N_] = {"forward", "merge", "refused"};
+
+enum ep_kind { EP_PING, EP_QUERY, EP_N_ };
+static const char *const ep_names[EP_N_] = {"ping", "query"};
+
+struct node_stat {
+    unsigned long long queries, errors;
+};
+
+struct proxy {
+    struct httpd *httpd;
+    struct hashring *ring;
+    struct router *router;
+    char **shard_by;
+    size_t n_shard_by;
+    unsigned replicas;
+    size_t n_nodes;
+    char **node_name, **node_url;
+    char *user, *pass;
+    uint64_t timeout_ms;
+    size_t max_bytes;
+    pthread_mutex_t lock; /* router scratch and the counters */
+    unsigned long long seq;
+    struct node_stat *nstat;
+    unsigned long long statements[RK_N_];
+    unsigned long long requests[EP_N_][6]; /* by status class 0..5xx */
+    double seconds_sum[EP_N_];
+    unsigned long long seconds_count[EP_N_];
+};
+
+/* ------------------------------------------------------------------ */
+/* Nodes                                                                */
+
+/* One statement's answer from one node: the result object (a new
+ * reference) or, on a node failure, NULL with the reason in err. A 4xx
+ * with an InfluxDB error is an answer (the client's mistake, the same on
+ * every node), not a failure. */
+static json_t *node_answer(const struct nodeq_res *r, char *err, size_t n)
+{
+    if (r->status == 0) {
+        snprintf(err, n, "%s", r->err);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *doc = r->body ? json_loadb(r->body, r->len, 0, &je) : NULL;
+    if (r->status >= 500 || !doc) {
+        snprintf(err, n, "HTTP %ld%s%.200s", r->status, r->body ? ": " : "",
+                 r->body ? r->body : "");
+        json_decref(doc);
+        return NULL;
+    }
+    json_t *res = json_array_get(json_object_get(doc, "results"), 0);
+    json_t *out;
+    if (res) {
+        out = json_incref(res);
+    } else {
+        json_t *e = json_object_get(doc, "error");
+        out = json_object();
+        json_object_set_new(out, "error",
+                            json_string(json_is_string(e)
+                                            ? json_string_value(e)
+                                            : "the node's answer has no "
+                                              "results"));
+    }
+    json_decref(doc);
+    return out;
+}
+
+static char *form(const char *q, const char *db, const char *rp,
+                  const char *epoch, const char *params)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_adds(&b, "q=");
+    http_client_add_pct(&b, q, "-._~");
+    const char *k[] = {"db", "rp", "epoch", "params"};
+    const char *v[] = {db, rp, epoch, params};
+    for (int i = 0; i < 4; i++) {
+        if (!v[i])
+            continue;
+        buf_addf(&b, "&%s=", k[i]);
+        http_client_add_pct(&b, v[i], "-._~");
+    }
+    buf_addc(&b, '\0');
+    return buf_detach(&b, NULL);
+}
+
+static json_t *error_result(const char *msg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    return o;
+}
+
+struct qctx {
+    const char *db, *rp, *epoch, *params;
+};
+
+/* Asks nodes idx[0..n) the statement text; ans[i] gets each answer or
+ * NULL (failed, reason in errs[i]). */
+static void ask(struct proxy *p, const size_t *idx, size_t n, const char *text,
+                const char *epoch, const struct qctx *qc, json_t **ans,
+                char (*errs)[300])
+{
+    char *body = form(text, qc->db, qc->rp, epoch, qc->params);
+    struct nodeq_req *rq = xcalloc(n ? n : 1, sizeof(*rq));
+    struct nodeq_res *rs = xcalloc(n ? n : 1, sizeof(*rs));
+    for (size_t i = 0; i < n; i++) {
+        rq[i].base_url = p->node_url[idx[i]];
+        rq[i].form = body;
+        rq[i].user = p->user;
+        rq[i].pass = p->pass;
+    }
+    nodeq_run(rq, rs, n, p->timeout_ms, p->max_bytes, 16);
+    for (size_t i = 0; i < n; i++) {
+        ans[i] = node_answer(&rs[i], errs[i], sizeof(errs[i]));
+        pthread_mutex_lock(&p->lock);
+        p->nstat[idx[i]].queries++;
+        if (!ans[i])
+            p->nstat[idx[i]].errors++;
+        pthread_mutex_unlock(&p->lock);
+        if (!ans[i])
+            log_warn("proxy: node %s (%s): %s", p->node_name[idx[i]],
+                     p->node_url[idx[i]], errs[i]);
+    }
+    nodeq_res_release(rs, n);
+    free(rs);
+    free(rq);
+    free(body);
+}
+
+/* ------------------------------------------------------------------ */
+/* One statement                                                        */
+
+static void count_route(struct proxy *p, enum route_kind k)
+{
+    pthread_mutex_lock(&p->lock);
+    p->statements[k]++;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static json_t *exec_stmt(struct proxy *p, const char *q,
+                         const struct iql_stmt *st, const struct qctx *qc)
+{
+    json_t *out = NULL;
+    char **keys = NULL;
+    size_t nkeys = 0;
+    size_t(*owners)[ROUTER_MAX_REPLICAS] = NULL;
+    size_t *nown = NULL, *choice = NULL;
+    bool *bad = xcalloc(p->n_nodes, sizeof(bool));
+    bool *asked = xcalloc(p->n_nodes, sizeof(bool));
+    json_t **answer = xcalloc(p->n_nodes, sizeof(json_t *));
+    char(*errs)[300] = xcalloc(p->n_nodes, sizeof(*errs));
+    size_t *want = xcalloc(p->n_nodes, sizeof(size_t));
+    struct plan pl;
+    bool have_plan = false;
+    char err[1024];
+
+    nkeys = qroute_keys(st->where, p->shard_by, p->n_shard_by, &keys);
+    if (nkeys) {
+        owners = xcalloc(nkeys, sizeof(*owners));
+        nown = xcalloc(nkeys, sizeof(size_t));
+        choice = xcalloc(nkeys, sizeof(size_t));
+        pthread_mutex_lock(&p->lock);
+        for (size_t k = 0; k < nkeys; k++)
+            nown[k] = router_route_key(p->router, keys[k], owners[k]);
+        pthread_mutex_unlock(&p->lock);
+    }
+    bool merging = false;
+    for (;;) {
+        /* the nodes the statement needs now */
+        size_t nw = 0;
+        memset(want, 0, p->n_nodes * sizeof(size_t));
+        bool *in = xcalloc(p->n_nodes, sizeof(bool));
+        if (nkeys) {
+            for (size_t k = 0; k < nkeys; k++) {
+                while (choice[k] < nown[k] && bad[owners[k][choice[k]]])
+                    choice[k]++;
+                if (choice[k] == nown[k]) {
+                    size_t last = owners[k][nown[k] - 1];
+                    snprintf(err, sizeof(err),
+                             "InfluxDB node %s (%s) holding shard key '%s' "
+                             "does not answer: %s",
+                             p->node_name[last], p->node_url[last], keys[k],
+                             errs[last]);
+                    free(in);
+                    out = error_result(err);
+                    goto done;
+                }
+                in[owners[k][choice[k]]] = true;
+            }
+        } else {
+            size_t nbad = 0, first_bad = 0;
+            for (size_t i = 0; i < p->n_nodes; i++) {
+                if (bad[i] && nbad++ == 0)
+                    first_bad = i;
+                in[i] = !bad[i];
+            }
+            if (nbad >= p->replicas && nbad > 0) {
+                snprintf(err, sizeof(err),
+                         "InfluxDB node %s (%s) does not answer (%zu of %zu "
+                         "nodes down, replicas %u): %s",
+                         p->node_name[first_bad], p->node_url[first_bad], nbad,
+                         p->n_nodes, p->replicas, errs[first_bad]);
+                free(in);
+                out = error_result(err);
+                goto done;
+            }
+        }
+        size_t nin = 0;
+        for (size_t i = 0; i < p->n_nodes; i++)
+            if (in[i]) {
+                nin++;
+                if (!asked[i])
+                    want[nw++] = i;
+            }
+        free(in);
+        if (!merging && nin == 1) {
+            /* one node holds everything: its answer, verbatim */
+            char *text =
+                xstrndup(q + st->span.start, st->span.end - st->span.start);
+            ask(p, want, 1, text, qc->epoch, qc, answer, errs);
+            free(text);
+            asked[want[0]] = true;
+            if (!answer[0]) {
+                memcpy(errs[want[0]], errs[0], sizeof(errs[0]));
+                bad[want[0]] = true;
+                continue;
+            }
+            out = answer[0];
+            answer[0] = NULL;
+            count_route(p, RK_FORWARD);
+            goto done;
+        }
+        if (!merging) {
+            if (plan_build(&pl, q, st, p->shard_by, p->n_shard_by, p->replicas,
+                           qc->epoch, err, sizeof(err)) < 0) {
+                count_route(p, RK_REFUSED);
+                out = error_result(err);
+                goto done;
+            }
+            have_plan = true;
+            merging = true;
+        }
+        if (nw == 0)
+            break;
+        json_t **got = xcalloc(nw, sizeof(json_t *));
+        char(*gerr)[300] = xcalloc(nw, sizeof(*gerr));
+        ask(p, want, nw, pl.text, "ns", qc, got, gerr);
+        for (size_t i = 0; i < nw; i++) {
+            asked[want[i]] = true;
+            answer[want[i]] = got[i];
+            if (!got[i]) {
+                bad[want[i]] = true;
+                memcpy(errs[want[i]], gerr[i], sizeof(gerr[i]));
+            }
+        }
+        free(got);
+        free(gerr);
+    }
+    /* every needed node answered: errors first, then the merge */
+    json_t **parts = xcalloc(p->n_nodes, sizeof(json_t *));
+    size_t np = 0;
+    const char *first_err = NULL;
+    size_t err_node = 0;
+    bool same_err = true;
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        if (!answer[i])
+            continue;
+        const char *e = json_string_value(json_object_get(answer[i], "error"));
+        if (e) {
+            if (!first_err) {
+                first_err = e;
+                err_node = i;
+            } else if (strcmp(e, first_err) != 0) {
+                same_err = false;
+            }
+        }
+        parts[np++] = answer[i];
+    }
+    if (first_err) {
+        if (same_err) {
+            out = error_result(first_err);
+        } else {
+            snprintf(err, sizeof(err), "InfluxDB node %s: %s",
+                     p->node_name[err_node], first_err);
+            out = error_result(err);
+        }
+    } else if (merge_results(&pl.spec, parts, np, &out, err, sizeof(err)) < 0) {
+        out = error_result(err);
+    }
+    free(parts);
+    count_route(p, RK_MERGE);
+done:
+    if (have_plan)
+        plan_release(&pl);
+    for (size_t i = 0; i < p->n_nodes; i++)
+        json_decref(answer[i]);
+    free(answer);
+    free(errs);
+    free(want);
+    free(bad);
+    free(asked);
+    free(owners);
+    free(nown);
+    free(choice);
+    qroute_keys_free(keys, nkeys);
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                                 */
+
+static void influx_headers(struct proxy *p, struct httpd_response *resp)
+{
+    pthread_mutex_lock(&p->lock);
+    unsigned long long n = ++p->seq;
+    pthread_mutex_unlock(&p->lock);
+    uint64_t t = (uint64_t)clock_wall_ms() * 1000000ULL ^ clock_mono_ns();
+    char id[64];
+    snprintf(id, sizeof(id), "%08llx-%04llx-%04llx-%04llx-%012llx",
+             (unsigned long long)(t >> 32) & 0xffffffffULL,
+             (unsigned long long)(t >> 16) & 0xffffULL,
+             0x1000ULL | ((unsigned long long)t & 0x0fffULL),
+             0x8000ULL | (n & 0x3fffULL), n & 0xffffffffffffULL);
+    httpd_response_header(resp, "X-Influxdb-Build", "OSS");
+    httpd_response_header(resp, "X-Influxdb-Version", PROXY_INFLUX_VERSION);
+    httpd_response_header(resp, "Request-Id", id);
+    httpd_response_header(resp, "X-Request-Id", id);
+}
+
+static void count_request(struct proxy *p, enum ep_kind e, int status,
+                          uint64_t t0)
+{
+    double s = (double)(clock_mono_ns() - t0) / 1e9;
+    int cls = status / 100;
+    if (cls < 0 || cls > 5)
+        cls = 0;
+    pthread_mutex_lock(&p->lock);
+    p->requests[e][cls]++;
+    p->seconds_sum[e] += s;
+    p->seconds_count[e]++;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void json_body(struct httpd_response *resp, int status, json_t *doc)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    char *s = json_dumps(doc, JSON_COMPACT);
+    if (s) {
+        buf_adds(&resp->body, s);
+        buf_addc(&resp->body, '\n');
+    } else {
+        resp->status = 500;
+    }
+    free(s);
+}
+
+static void top_error(struct httpd_response *resp, int status, const char *msg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    json_body(resp, status, o);
+    json_decref(o);
+}
+
+static void handle_ping(void *ctx, const struct httpd_request *req,
+                        struct httpd_response *resp)
+{
+    struct proxy *p = ctx;
+    uint64_t t0 = clock_mono_ns();
+    influx_headers(p, resp);
+    const char *v = httpd_query(req, "verbose");
+    if (v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)) {
+        json_t *o = json_pack("{s:s}", "version", PROXY_INFLUX_VERSION);
+        json_body(resp, 200, o);
+        json_decref(o);
+    } else {
+        resp->status = 204;
+    }
+    count_request(p, EP_PING, resp->status, t0);
+}
+
+static bool valid_epoch(const char *e)
+{
+    static const char *const ok[] = {"ns", "u", "\xc2\xb5", "ms",
+                                     "s",  "m", "h"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strcmp(e, ok[i]) == 0)
+            return true;
+    return false;
+}
+
+static void handle_query(void *ctx, const struct httpd_request *req,
+                         struct httpd_response *resp)
+{
+    struct proxy *p = ctx;
+    uint64_t t0 = clock_mono_ns();
+    struct iql_query *iq = NULL;
+    json_t *results = NULL;
+    influx_headers(p, resp);
+    const char *q = httpd_query(req, "q");
+    struct qctx qc = {httpd_query(req, "db"), httpd_query(req, "rp"),
+                      httpd_query(req, "epoch"), httpd_query(req, "params")};
+    if (qc.epoch && !qc.epoch[0])
+        qc.epoch = NULL;
+    if (!q || !q[0]) {
+        top_error(resp, 400, "missing required parameter \"q\"");
+        goto out;
+    }
+    if (qc.epoch && !valid_epoch(qc.epoch)) {
+        top_error(resp, 400, "epoch must be one of ns, u, ms, s, m, h");
+        goto out;
+    }
+    const char *ch = httpd_query(req, "chunked");
+    if (ch && strcmp(ch, "true") == 0)
+        log_debug("proxy: chunked=true answered in one piece");
+    char err[1024];
+    iq = influxql_parse(q, strlen(q), err, sizeof(err));
+    if (!iq) {
+        top_error(resp, 400, err);
+        goto out;
+    }
+    results = json_array();
+    for (size_t i = 0; i < iq->nstmts; i++) {
+        json_t *r = exec_stmt(p, q, &iq->stmts[i], &qc);
+        json_object_set_new(r, "statement_id", json_integer((json_int_t)i));
+        json_array_append_new(results, r);
+    }
+    json_t *doc = json_object();
+    json_object_set(doc, "results", results);
+    json_body(resp, 200, doc);
+    json_decref(doc);
+out:
+    json_decref(results);
+    influxql_free(&iq);
+    count_request(p, EP_QUERY, resp->status, t0);
+}
+
+/* lagwatch-metrics(7), "proxy". */
+static void handle_metrics(void *ctx, const struct httpd_request *req,
+                           struct httpd_response *resp)
+{
+    (void)req;
+    struct proxy *p = ctx;
+    struct buf *b = &resp->body;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    pthread_mutex_lock(&p->lock);
+    buf_adds(b, "# HELP lagwatch_proxy_requests_total HTTP requests to the "
+                "InfluxDB proxy by endpoint and status class.\n"
+                "# TYPE lagwatch_proxy_requests_total counter\n");
+    for (int e = 0; e < EP_N_; e++)
+        for (int c = 1; c < 6; c++)
+            buf_addf(b,
+                     "lagwatch_proxy_requests_total{endpoint=\"%s\",code="
+                     "\"%dxx\"} %llu\n",
+                     ep_names[e], c, p->requests[e][c]);
+    buf_adds(b, "# HELP lagwatch_proxy_request_seconds Time spent answering "
+                "proxy requests.\n"
+                "# TYPE lagwatch_proxy_request_seconds summary\n");
+    for (int e = 0; e < EP_N_; e++)
+        buf_addf(b,
+                 "lagwatch_proxy_request_seconds_sum{endpoint=\"%s\"} %.9f\n"
+                 "lagwatch_proxy_request_seconds_count{endpoint=\"%s\"} "
+                 "%llu\n",
+                 ep_names[e], p->seconds_sum[e], ep_names[e],
+                 p->seconds_count[e]);
+    buf_adds(b, "# HELP lagwatch_proxy_statements_total InfluxQL statements "
+                "by how they were answered: forward (one node, verbatim), "
+                "merge (several nodes), refused.\n"
+                "# TYPE lagwatch_proxy_statements_total counter\n");
+    for (int k = 0; k < RK_N_; k++)
+        buf_addf(b, "lagwatch_proxy_statements_total{route=\"%s\"} %llu\n",
+                 route_names[k], p->statements[k]);
+    buf_adds(b, "# HELP lagwatch_proxy_node_queries_total Statements sent "
+                "to each InfluxDB node.\n"
+                "# TYPE lagwatch_proxy_node_queries_total counter\n");
+    for (size_t i = 0; i < p->n_nodes; i++)
+        buf_addf(b, "lagwatch_proxy_node_queries_total{node=\"%s\"} %llu\n",
+                 p->node_name[i], p->nstat[i].queries);
+    buf_adds(b, "# HELP lagwatch_proxy_node_errors_total Statements a node "
+                "did not answer (transport error, timeout, 5xx, size cap).\n"
+                "# TYPE lagwatch_proxy_node_errors_total counter\n");
+    for (size_t i = 0; i < p->n_nodes; i++)
+        buf_addf(b, "lagwatch_proxy_node_errors_total{node=\"%s\"} %llu\n",
+                 p->node_name[i], p->nstat[i].errors);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                           */
+
+struct proxy *proxy_new(const struct config *cfg, char *err, size_t errlen)
+{
+    const struct cfg_influx *ci = &cfg->influx;
+    const struct cfg_agent *a = &cfg->agent;
+    char *token = NULL, *password = NULL;
+    if (!ci->enabled || ci->n_nodes == 0) {
+        snprintf(err, errlen, "the proxy needs a sinks.influxdb ring");
+        return NULL;
+    }
+    for (size_t i = 0; i < ci->n_nodes; i++)
+        if (ci->nodes[i].api && strcmp(ci->nodes[i].api, "v2") == 0) {
+            snprintf(err, errlen,
+                     "sinks.influxdb node '%s' is api v2: the proxy reads "
+                     "v1 nodes only (lagwatch(8), PROXY)",
+                     ci->nodes[i].name);
+            return NULL;
+        }
+    struct proxy *p = xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    p->ring = ring_config_new(ci, err, errlen);
+    if (!p->ring)
+        goto fail;
+    p->router = router_new(p->ring, ci->shard_by, ci->n_shard_by, ci->replicas,
+                           a->name);
+    p->n_shard_by = ci->n_shard_by;
+    p->shard_by = xcalloc(ci->n_shard_by + 1, sizeof(char *));
+    for (size_t i = 0; i < ci->n_shard_by; i++)
+        p->shard_by[i] = xstrdup(ci->shard_by[i]);
+    p->replicas = ci->replicas ? ci->replicas : 1;
+    p->n_nodes = ci->n_nodes;
+    p->node_name = xcalloc(ci->n_nodes, sizeof(char *));
+    p->node_url = xcalloc(ci->n_nodes, sizeof(char *));
+    p->nstat = xcalloc(ci->n_nodes, sizeof(*p->nstat));
+    /* the ring's node order is the configuration's */
+    for (size_t i = 0; i < ci->n_nodes; i++) {
+        p->node_name[i] = xstrdup(hashring_node_name(p->ring, i));
+        for (size_t j = 0; j < ci->n_nodes; j++)
+            if (strcmp(ci->nodes[j].name, p->node_name[i]) == 0)
+                p->node_url[i] = xstrdup(ci->nodes[j].url);
+        if (!p->node_url[i]) {
+            snprintf(err, errlen, "ring node '%s' has no URL", p->node_name[i]);
+            goto fail;
+        }
+    }
+    if (ci->username)
+        p->user = xstrdup(ci->username);
+    if (ci->password)
+        p->pass = xstrdup(ci->password);
+    p->timeout_ms = cfg->proxy.timeout_ms;
+    p->max_bytes = (size_t)cfg->proxy.max_response_bytes;
+    if (a->bearer_token_file) {
+        token = secret_read_file(a->bearer_token_file, "bearer token file",
+                                 true, err, errlen);
+        if (!token)
+            goto fail;
+    }
+    if (a->basic_auth_password_file) {
+        password =
+            secret_read_file(a->basic_auth_password_file,
+                             "basic auth password file", false, err, errlen);
+        if (!password)
+            goto fail;
+    }
+    struct httpd_opts o = {
+        .listen = cfg->proxy.listen,
+        .max_connections = a->max_connections,
+        .threads = cfg->proxy.threads,
+        .bearer_token = token,
+        .basic_user = a->basic_auth_user,
+        .basic_password = password,
+        .tls_cert_file = a->tls_cert_file,
+        .tls_key_file = a->tls_key_file,
+    };
+    p->httpd = httpd_new(&o, err, errlen);
+    secret_free(&token);
+    secret_free(&password);
+    if (!p->httpd)
+        goto fail;
+    if (httpd_route(p->httpd, "/ping", handle_ping, p) < 0 ||
+        httpd_route(p->httpd, "/query", handle_query, p) < 0 ||
+        httpd_route(p->httpd, "/metrics", handle_metrics, p) < 0) {
+        snprintf(err, errlen, "cannot register the proxy's HTTP routes");
+        goto fail;
+    }
+    if (httpd_start(p->httpd, err, errlen) < 0)
+        goto fail;
+    return p;
+fail:
+    secret_free(&token);
+    secret_free(&password);
+    proxy_free(&p);
+    return NULL;
+}
+
+unsigned proxy_port(const struct proxy *p)
+{
+    return httpd_port(p->httpd);
+}
+
+void proxy_free(struct proxy **pp)
+{
+    struct proxy *p = *pp;
+    if (!p)
+        return;
+    httpd_free(&p->httpd);
+    router_free(&p->router);
+    hashring_free(&p->ring);
+    for (size_t i = 0; i < p->n_shard_by; i++)
+        free(p->shard_by[i]);
+    free(p->shard_by);
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        free(p->node_name[i]);
+        free(p->node_url[i]);
+    }
+    free(p->node_name);
+    free(p->node_url);
+    free(p->nstat);
+    free(p->user);
+    secret_free(&p->pass);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    *pp = NULL;
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The InfluxDB proxy (lagwatch(8), PROXY) over three real influxd nodes:
+# a synthetic data set of 30 jobs placed on their ring owners plus one
+# `lagwatch run --once` against the fake Flink cluster, then every answer
+# through `lagwatch proxy` compared with an independent oracle
+# (proxy_oracle.py: it knows the ring and InfluxQL, not lagwatch's code),
+# routing asserted with the proxy's own counters, and the refusals.
+set -u
+. "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
+it_need influxd lagwatch curl
+it_init proxy
+
+it_influxd a b c || it_bail "start influxd a b c"
+it_fakeflink --static || it_bail "fake flink up"
+tap_ok "three influxd nodes and the fake Flink cluster up"
+
+pport=$(free_port)
+purl=http://127.0.0.1:$pport
+cfg=$T/lagwatch.yml
+cat >"$cfg" <<YAML
+agent: {name: proxy-agent, interval: 15s, spool_dir: "$T/spool"}
+$(it_yaml_flink tm1 tm2 jm)
+$(it_yaml_influxdb flink a b c)
+proxy:
+  listen: "127.0.0.1:$pport"
+  timeout: 3s
+YAML
+tap_check "lagwatch check accepts the proxy section" \
+    "$LAGWATCH" check -c "$cfg"
+
+it_once "$cfg" run
+tap_check "run --once writes the fake cluster's metrics" test $? -eq 0
+
+nodes=(--node "influx-a=$INFLUX_URL_a" --node "influx-b=$INFLUX_URL_b"
+    --node "influx-c=$INFLUX_URL_c")
+oracle() {
+    python3 "$srcdir/tests/integration/proxy_oracle.py" "$1" --db flink \
+        --ring-cmd "$LAGWATCH ring -c $cfg" "${nodes[@]}" --proxy "$purl"
+}
+it_tool "the oracle writes 30 jobs to their owners" oracle write
+grep '^# owners:' "$T/tool.out" >"$T/owners"
+
+it_bg px "$LAGWATCH" proxy -c "$cfg" 2>"$T/proxy.log"
+wait_for_http "$purl/ping" 10 204 || it_bail "lagwatch proxy answers /ping"
+
+hdr=$(curl -s -D - -o /dev/null "$purl/ping")
+tap_check "/ping: 204 with X-Influxdb-Version and Request-Id" \
+    sh -c "printf '%s' \"\$1\" | grep -q '^HTTP/1.1 204' &&
+           printf '%s' \"\$1\" | grep -qi '^X-Influxdb-Version: ' &&
+           printf '%s' \"\$1\" | grep -qi '^Request-Id: '" _ "$hdr"
+
+it_tool "every merged answer equals the oracle" oracle check
+
+# Routing: a job-pinned statement touches its owner only.
+pm() { curl -s "$purl/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+q() { curl -s -G "$purl/query" --data-urlencode "db=flink" \
+    --data-urlencode "epoch=ms" --data-urlencode "q=$1"; }
+owner=$(it_ring_owner "$cfg" job_07)
+declare -A before=()
+for n in a b c; do before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}"); done
+fw0=$(pm 'lagwatch_proxy_statements_total{route="forward"}')
+out=$(q "SELECT mean(value) FROM lw_test WHERE job_name = 'job_07' AND time >= 1700000040s")
+direct=$(curl -s -G "${NODE_URL[$owner]}/query" --data-urlencode "db=flink" \
+    --data-urlencode "epoch=ms" \
+    --data-urlencode "q=SELECT mean(value) FROM lw_test WHERE job_name = 'job_07' AND time >= 1700000040s")
+tap_check "a job-pinned mean() is the owner's own answer" \
+    test "$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"])')" = \
+    "$(echo "$direct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"])')"
+touched=
+for n in a b c; do
+    now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
+    [ "$now" != "${before[$n]}" ] && touched="$touched influx-$n"
+done
+tap_check "it touched only its owner ($owner; touched:$touched)" \
+    test "$touched" = " $owner"
+tap_check "and was forwarded verbatim" \
+    test "$(pm 'lagwatch_proxy_statements_total{route="forward"}')" = $((fw0 + 1))
+
+# Grafana's multi-value regex routes to the owners of its values only.
+o1=$(it_ring_owner "$cfg" job_01) o2=$(it_ring_owner "$cfg" job_02)
+for n in a b c; do before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}"); done
+out=$(q 'SELECT count(value) FROM lw_test WHERE job_name =~ /^(job_01|job_02)$/ AND time >= 1700000040s')
+touched=
+for n in a b c; do
+    now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
+    [ "$now" != "${before[$n]}" ] && touched="$touched influx-$n"
+done
+want=$(printf '%s\n' "$o1" "$o2" | sort -u | sed 's/^/ /' | tr -d '\n')
+tap_check "/^(job_01|job_02)\$/ touches only$want (touched:$touched)" \
+    test "$touched" = "$want"
+tap_check "and counts both jobs' 20 points" \
+    test "$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"][0]["values"][0][1])')" = 20
+
+# A fan-out statement touches every node.
+for n in a b c; do before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}"); done
+q 'SELECT count(value) FROM lw_test' >/dev/null
+touched=
+for n in a b c; do
+    now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
+    [ "$now" != "${before[$n]}" ] && touched="$touched influx-$n"
+done
+tap_check "an unpinned statement fans out to every node" \
+    test "$touched" = " influx-a influx-b influx-c"
+
+# Bad input: clear errors in InfluxDB's shape.
+code=$(curl -s -o "$T/bad.json" -w '%{http_code}' -G "$purl/query" \
+    --data-urlencode "q=SELEC value FROM x")
+tap_check "malformed InfluxQL: 400 with error parsing query" \
+    sh -c "test $code = 400 && grep -q 'error parsing query' '$T/bad.json'"
+out=$(curl -s -G "$purl/query" --data-urlencode "db=nosuchdb" \
+    --data-urlencode "q=SELECT count(value) FROM lw_test")
+tap_check "unknown database: the nodes' 'database not found' error" \
+    grep -q 'database not found: nosuchdb' <<<"$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' -G "$purl/query" \
+    --data-urlencode "q=SELECT value FROM m WHERE x = '$(head -c 6000 /dev/zero | tr '\0' a)'")
+tap_check "an oversized q gets a 4xx (got $code)" test "${code:0:1}" = 4
+out=$(q 'DROP DATABASE flink')
+tap_check "DROP is refused" grep -q 'not supported by the lagwatch proxy' <<<"$out"
+tap_check "and nothing was dropped" grep -q '"flink"' <<<"$(curl -s -G \
+    "$INFLUX_URL_a/query" --data-urlencode 'q=SHOW DATABASES')"
+deep=$(python3 -c 'print("SELECT value FROM m WHERE " + "(" * 100 + "a = 1" + ")" * 100)')
+code=$(curl -s -o "$T/deep.json" -w '%{http_code}' -G "$purl/query" --data-urlencode "q=$deep")
+tap_check "nesting deeper than the cap: 400 naming it" \
+    sh -c "test $code = 400 && grep -q 'too deeply nested' '$T/deep.json'"
+
+# replicas 1: a node that does not answer makes the statement an error
+# that names it, never a partial answer.
+influxd_stop c
+out=$(q 'SELECT count(value) FROM lw_test')
+tap_check "node c down, fan-out: the error names influx-c" \
+    grep -q '"error":"InfluxDB node influx-c' <<<"$out"
+tap_check "and carries no series" test "${out/series/}" = "$out"
+tap_diag "$out"
+
+it_stop "$px"
+tap_check "lagwatch proxy exits 0 on SIGTERM" test $? -eq 0
+it_sanitizer_check "$T/proxy.log"
+tap_done
