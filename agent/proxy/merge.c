@@ -599,9 +599,9 @@ int merge_results(const struct merge_spec *sp, json_t *const *nodes, size_t n,
             m->key = series_key(m->name, m->tags, sp, false);
             m->outkey = series_key(m->name, m->tags, sp, !show);
             m->shardless = true;
-            for (size_t t = 0; t < sp->nstrip; t++) {
+            for (size_t t = 0; t < sp->nshard; t++) {
                 const char *v = json_string_value(
-                    json_object_get(m->tags, sp->strip_tags[t]));
+                    json_object_get(m->tags, sp->shard_tags[t]));
                 if (v && v[0])
                     m->shardless = false;
             }

@@ -68,8 +68,10 @@ struct merge_spec {
     size_t nfields;
     char *const *strip_tags; /* pushed-down tags to drop from the output */
     size_t nstrip;
-    bool keep_tags; /* the client grouped by tags: output has "tags" */
-    bool dedupe;    /* replicas > 1: the same key series is one copy */
+    char *const *shard_tags; /* shard_by: a series without them is the */
+    size_t nshard;           /* fallback key's (dedupe refuses those) */
+    bool keep_tags;          /* the client grouped by tags: output has "tags" */
+    bool dedupe;             /* replicas > 1: the same key series is one copy */
     bool desc;
     int64_t limit, offset, slimit, soffset; /* -1 = absent */
     enum iql_fill fill;

@@ -103,6 +103,8 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
     sp->desc = st->order_desc;
     sp->epoch = epoch;
     sp->fill = IQL_FILL_NULL;
+    sp->shard_tags = shard_by;
+    sp->nshard = n_shard_by;
 
     if (st->kind != IQL_SELECT) {
         sp->kind = st->kind == IQL_SHOW_DATABASES ||

@@ -135,4 +135,48 @@ tap_diag "$out"
 it_stop "$px"
 tap_check "lagwatch proxy exits 0 on SIGTERM" test $? -eq 0
 it_sanitizer_check "$T/proxy.log"
+
+# replicas 2, served by `lagwatch run` (its proxy: section): the same
+# answers with every node up and with one node stopped.
+influxd_restart c || it_bail "restart influxd c"
+pport=$(free_port)
+purl=http://127.0.0.1:$pport
+it_listen
+cfg=$T/lagwatch-r2.yml
+cat >"$cfg" <<YAML
+agent: {name: proxy-agent, interval: 1h, listen: "127.0.0.1:$lport",
+        spool_dir: "$T/spool2"}
+$(it_yaml_flink tm1)
+sinks:
+  influxdb:
+    database: flink2
+    replicas: 2
+    nodes:
+$(it_influx_nodes a b c)
+proxy: {listen: "127.0.0.1:$pport", timeout: 3s}
+YAML
+oracle2() {
+    python3 "$srcdir/tests/integration/proxy_oracle.py" "$1" --db flink2 \
+        --ring-cmd "$LAGWATCH ring -c $cfg" "${@:2}" --proxy "$purl"
+}
+it_tool "the oracle writes 30 jobs to both owners" oracle2 write "${nodes[@]}"
+it_lagwatch "$cfg" "$T/run2.log"
+it_ready 20 || it_bail "lagwatch run with a proxy: section is ready"
+tap_check "lagwatch run serves the proxy too" \
+    wait_for_http "$purl/ping" 10 204
+it_tool "replicas 2, all nodes up: every answer equals the oracle" \
+    oracle2 check "${nodes[@]}"
+influxd_stop b
+it_tool "replicas 2, influx-b stopped: every answer unchanged" \
+    oracle2 check --node "influx-a=$INFLUX_URL_a" --node "influx-c=$INFLUX_URL_c"
+tap_check "and influx-b's failures were counted" test \
+    "$(pm 'lagwatch_proxy_node_errors_total{node="influx-b"}')" -gt 0
+influxd_stop c
+out=$(q 'SELECT count(value) FROM lw_test')
+out=$(curl -s -G "$purl/query" --data-urlencode "db=flink2" \
+    --data-urlencode "q=SELECT count(value) FROM lw_test")
+tap_check "two of three nodes down with replicas 2: an error naming one" \
+    grep -q '"error":"InfluxDB node influx-[bc]' <<<"$out"
+it_lagwatch_stop TERM
+tap_check "lagwatch run exits 0 on SIGTERM" test "$lw_rc" = 0
 tap_done
