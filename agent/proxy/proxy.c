@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hashring/hashring.h"
 #include "http_client.h"
@@ -28,8 +29,8 @@
 enum route_kind { RK_FORWARD, RK_MERGE, RK_REFUSED, RK_N_ };
 static const char *const route_names[RK_N_] = {"forward", "merge", "refused"};
 
-enum ep_kind { EP_PING, EP_QUERY, EP_N_ };
-static const char *const ep_names[EP_N_] = {"ping", "query"};
+enum ep_kind { EP_PING, EP_QUERY, EP_WRITE, EP_N_ };
+static const char *const ep_names[EP_N_] = {"ping", "query", "write"};
 
 struct node_stat {
     unsigned long long queries, errors;
@@ -410,6 +411,74 @@ static void handle_ping(void *ctx, const struct httpd_request *req,
     count_request(p, EP_PING, resp->status, t0);
 }
 
+/* The largest POST /query body: a query at the parser's cap plus the
+ * other parameters. */
+#define MAX_QUERY_BODY (INFLUXQL_MAX_TEXT + 65536)
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The value of key in an application/x-www-form-urlencoded body, decoded
+ * (heap), or NULL. */
+static char *form_get(const char *body, size_t len, const char *key)
+{
+    size_t kl = strlen(key);
+    size_t i = 0;
+    while (i < len) {
+        size_t e = i;
+        while (e < len && body[e] != '&')
+            e++;
+        if (e - i > kl && memcmp(body + i, key, kl) == 0 &&
+            body[i + kl] == '=') {
+            struct buf b;
+            buf_init(&b, 0);
+            for (size_t k = i + kl + 1; k < e; k++) {
+                char c = body[k];
+                if (c == '+') {
+                    buf_addc(&b, ' ');
+                } else if (c == '%' && k + 2 < e && hexval(body[k + 1]) >= 0 &&
+                           hexval(body[k + 2]) >= 0) {
+                    buf_addc(&b, (char)(hexval(body[k + 1]) * 16 +
+                                        hexval(body[k + 2])));
+                    k += 2;
+                } else {
+                    buf_addc(&b, c);
+                }
+            }
+            buf_addc(&b, '\0');
+            return buf_detach(&b, NULL);
+        }
+        i = e + 1;
+    }
+    return NULL;
+}
+
+/* A /query parameter: the URL's, else the POST form body's (kept in
+ * owned[*n] for the caller to free). */
+static const char *param(const struct httpd_request *req, const char *key,
+                         char **owned, size_t *n)
+{
+    const char *v = httpd_query(req, key);
+    if (v || !req->body)
+        return v;
+    if (req->content_type &&
+        strncasecmp(req->content_type, "application/x-www-form-urlencoded",
+                    33) != 0)
+        return NULL;
+    char *f = form_get(req->body, req->body_len, key);
+    if (f)
+        owned[(*n)++] = f;
+    return f;
+}
+
 static bool valid_epoch(const char *e)
 {
     static const char *const ok[] = {"ns", "u", "\xc2\xb5", "ms",
@@ -427,10 +496,14 @@ static void handle_query(void *ctx, const struct httpd_request *req,
     uint64_t t0 = clock_mono_ns();
     struct iql_query *iq = NULL;
     json_t *results = NULL;
+    char *owned[6];
+    size_t nowned = 0;
     influx_headers(p, resp);
-    const char *q = httpd_query(req, "q");
-    struct qctx qc = {httpd_query(req, "db"), httpd_query(req, "rp"),
-                      httpd_query(req, "epoch"), httpd_query(req, "params")};
+    const char *q = param(req, "q", owned, &nowned);
+    struct qctx qc = {param(req, "db", owned, &nowned),
+                      param(req, "rp", owned, &nowned),
+                      param(req, "epoch", owned, &nowned),
+                      param(req, "params", owned, &nowned)};
     if (qc.epoch && !qc.epoch[0])
         qc.epoch = NULL;
     if (!q || !q[0]) {
@@ -441,7 +514,7 @@ static void handle_query(void *ctx, const struct httpd_request *req,
         top_error(resp, 400, "epoch must be one of ns, u, ms, s, m, h");
         goto out;
     }
-    const char *ch = httpd_query(req, "chunked");
+    const char *ch = param(req, "chunked", owned, &nowned);
     if (ch && strcmp(ch, "true") == 0)
         log_debug("proxy: chunked=true answered in one piece");
     char err[1024];
@@ -461,12 +534,31 @@ static void handle_query(void *ctx, const struct httpd_request *req,
     json_body(resp, 200, doc);
     json_decref(doc);
 out:
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
     json_decref(results);
     influxql_free(&iq);
     count_request(p, EP_QUERY, resp->status, t0);
 }
 
-/* lagwatch-metrics(7), "proxy". */
+/* Writes through the proxy are not done yet (lagwatch(8), PROXY, "Not
+ * done yet"): a clear answer in influxd's error shape, not a 404 a client
+ * would take for a wrong URL. */
+static void handle_write(void *ctx, const struct httpd_request *req,
+                         struct httpd_response *resp)
+{
+    struct proxy *p = ctx;
+    uint64_t t0 = clock_mono_ns();
+    (void)req;
+    influx_headers(p, resp);
+    top_error(resp, 501,
+              "writes through the lagwatch proxy are not supported yet: "
+              "write to the ring with lagwatch run, or to the owning node "
+              "(lagwatch ring --key; lagwatch(8), PROXY)");
+    count_request(p, EP_WRITE, resp->status, t0);
+}
+
+/* lagwatch(8), PROXY, "Endpoints". */
 static void handle_metrics(void *ctx, const struct httpd_request *req,
                            struct httpd_response *resp)
 {
@@ -598,7 +690,10 @@ struct proxy *proxy_new(const struct config *cfg, char *err, size_t errlen)
     if (!p->httpd)
         goto fail;
     if (httpd_route(p->httpd, "/ping", handle_ping, p) < 0 ||
-        httpd_route(p->httpd, "/query", handle_query, p) < 0 ||
+        httpd_route_post(p->httpd, "/query", handle_query, p, MAX_QUERY_BODY) <
+            0 ||
+        httpd_route_post(p->httpd, "/write", handle_write, p, MAX_QUERY_BODY) <
+            0 ||
         httpd_route(p->httpd, "/metrics", handle_metrics, p) < 0) {
         snprintf(err, errlen, "cannot register the proxy's HTTP routes");
         goto fail;

@@ -9,7 +9,7 @@ in Python, and compares with what the proxy answers. No lagwatch code is
 shared.
 
 usage: proxy_oracle.py write|check --db DB --ring-cmd CMD --node NAME=URL...
-                       [--proxy URL] [--jobs N]
+                       [--proxy URL] [--jobs N] [--post]
 Prints TAP lines without a plan; exits 1 on a mismatch.
 """
 import argparse
@@ -140,7 +140,7 @@ def series_of(doc):
 
 def check_series(a, desc, q, want):
     """want: [(name, tags or None, columns, rows)] in order."""
-    st, doc = influxql(a.proxy, a.db, q)
+    st, doc = influxql(a.proxy, a.db, q, post=a.post)
     if st != 200 or doc is None:
         tap(False, desc, "HTTP %s %s" % (st, doc))
         return
@@ -233,7 +233,8 @@ def do_check(a, nodes):
 
     # a non-decomposable function over several nodes: the documented error
     st, doc = influxql(a.proxy, a.db,
-                       "SELECT median(value) FROM %s WHERE %s" % (MEAS, rng))
+                       "SELECT median(value) FROM %s WHERE %s" % (MEAS, rng),
+                       post=a.post)
     err = doc and doc["results"][0].get("error", "")
     tap(st == 200 and err and "does not merge" in err and "job_name" in err,
         "median() over several nodes is refused, naming job_name", doc)
@@ -258,7 +259,7 @@ def do_check(a, nodes):
     # several statements in one request, each with its statement_id
     st, doc = influxql(a.proxy, a.db,
                        "SELECT count(value) FROM %s WHERE %s; SHOW DATABASES"
-                       % (MEAS, rng))
+                       % (MEAS, rng), post=a.post)
     ids = [r.get("statement_id") for r in doc["results"]] if doc else None
     cnt = doc["results"][0]["series"][0]["values"][0][1] if doc else None
     tap(ids == [0, 1] and cnt == len(pts),
@@ -273,6 +274,8 @@ def main():
     ap.add_argument("--node", action="append", default=[])
     ap.add_argument("--proxy")
     ap.add_argument("--jobs", type=int, default=30)
+    ap.add_argument("--post", action="store_true",
+                    help="ask the proxy with POST /query (form body)")
     a = ap.parse_args()
     nodes = dict(n.split("=", 1) for n in a.node)
     if a.mode == "write":
