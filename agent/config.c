@@ -841,6 +841,11 @@ static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
                            "influxdb node name 'remote_write' is reserved "
                            "(agent.spool_dir/remote_write is the remote-write "
                            "spool): rename the node");
+    if (strcmp(nd->name, "proxy_write") == 0)
+        return config_fail(c, n,
+                           "influxdb node name 'proxy_write' is reserved "
+                           "(agent.spool_dir/proxy_write holds the proxy's "
+                           "/write spools): rename the node");
     /* lagwatch.yml(5) SINKS: the keys of the InfluxDB 2 API are refused on
      * a v1 node rather than ignored, so that a forgotten 'api: v2' is an
      * error, not points written to the wrong place. */

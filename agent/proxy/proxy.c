@@ -4,14 +4,18 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include "hashring/hashring.h"
+#include "influx/influx.h"
 #include "http_client.h"
 #include "proxy/influxql.h"
 #include "proxy/merge.h"
 #include "proxy/nodeq.h"
+#include "proxy/lpparse.h"
 #include "proxy/plan.h"
 #include "proxy/qroute.h"
 #include "route/ring_config.h"
@@ -19,6 +23,7 @@
 #include "serve/httpd.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/gzip.h"
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/xalloc.h"
@@ -55,6 +60,10 @@ struct proxy {
     unsigned long long requests[EP_N_][6]; /* by status class 0..5xx */
     double seconds_sum[EP_N_];
     unsigned long long seconds_count[EP_N_];
+    /* writes: the ring's per-node queues and spools (influx.h) */
+    struct influx_sink *writer;
+    char *database, *rp;
+    unsigned long long points[3]; /* queued, invalid, unwritable */
 };
 
 /* ------------------------------------------------------------------ */
@@ -541,20 +550,154 @@ out:
     count_request(p, EP_QUERY, resp->status, t0);
 }
 
-/* Writes through the proxy are not done yet (lagwatch(8), PROXY, "Not
- * done yet"): a clear answer in influxd's error shape, not a 404 a client
- * would take for a wrong URL. */
+/* The largest /write body (influxd's max-body-size) and what it may
+ * decompress to. */
+#define MAX_WRITE_BODY    (25u << 20)
+#define MAX_WRITE_DECODED (256u << 20)
+
+/* Owners of a point: by its shard_by tags; one with none of them by its
+ * database and measurement (lagwatch(8), PROXY, "Writes"). */
+static size_t write_owners(struct proxy *p, const struct point *pt,
+                           size_t *owners)
+{
+    bool any = false;
+    for (size_t i = 0; i < pt->ntags && !any; i++)
+        for (size_t k = 0; k < p->n_shard_by; k++)
+            if (strcmp(pt->tags[i].name, p->shard_by[k]) == 0)
+                any = true;
+    size_t n;
+    pthread_mutex_lock(&p->lock);
+    if (any) {
+        n = router_route(p->router, pt->tags, pt->ntags, owners);
+    } else {
+        struct buf k;
+        buf_init(&k, 0);
+        buf_addf(&k, "%s.%s", p->database, pt->measurement);
+        buf_addc(&k, '\0');
+        n = router_route_key(p->router, k.data, owners);
+        buf_release(&k);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+/* POST /write (lagwatch(8), PROXY, "Writes"): every good line is handed
+ * to the queue (or spool) of each of its owners; 204 when all were, 400
+ * in influxd's shape naming the first bad line otherwise. */
 static void handle_write(void *ctx, const struct httpd_request *req,
                          struct httpd_response *resp)
 {
     struct proxy *p = ctx;
     uint64_t t0 = clock_mono_ns();
-    (void)req;
+    struct buf dec;
+    struct lp_line *l = NULL;
+    buf_init(&dec, MAX_WRITE_DECODED);
     influx_headers(p, resp);
-    top_error(resp, 501,
-              "writes through the lagwatch proxy are not supported yet: "
-              "write to the ring with lagwatch run, or to the owning node "
-              "(lagwatch ring --key; lagwatch(8), PROXY)");
+    const char *db = httpd_query(req, "db");
+    const char *rp = httpd_query(req, "rp");
+    int64_t prec = lpparse_precision(httpd_query(req, "precision"));
+    if (!req->body) {
+        top_error(resp, 405, "POST the points to /write");
+        goto out;
+    }
+    if (!db || !db[0]) {
+        top_error(resp, 400, "database is required");
+        goto out;
+    }
+    /* The ring's writer writes one database (sinks.influxdb.database). */
+    if (strcmp(db, p->database) != 0) {
+        char m[512];
+        snprintf(m, sizeof(m),
+                 "database not found: \"%.200s\" (the lagwatch proxy writes "
+                 "sinks.influxdb.database \"%.200s\" only)",
+                 db, p->database);
+        top_error(resp, 404, m);
+        goto out;
+    }
+    if (rp && rp[0] && (!p->rp || strcmp(rp, p->rp) != 0)) {
+        top_error(resp, 400,
+                  "retention policy not found: the lagwatch proxy writes "
+                  "sinks.influxdb.retention_policy only");
+        goto out;
+    }
+    if (prec == 0) {
+        top_error(resp, 400, "invalid precision (ns, u, ms, s, m, h)");
+        goto out;
+    }
+    const char *body = req->body;
+    size_t len = req->body_len;
+    if (req->content_encoding &&
+        strcasecmp(req->content_encoding, "gzip") == 0) {
+        int zr = gzip_decode(req->body, req->body_len, &dec);
+        if (zr < 0) {
+            top_error(resp, zr == -2 ? 413 : 400,
+                      zr == -2 ? "request body too large once decompressed"
+                               : "invalid gzip body");
+            goto out;
+        }
+        body = dec.data;
+        len = dec.len;
+    }
+    l = xcalloc(1, sizeof(*l));
+    buf_init(&l->text, 1u << 20);
+    int64_t now = (int64_t)clock_wall_ms() * 1000000LL;
+    unsigned long long queued = 0, bad = 0, unwritable = 0;
+    char first_bad[600] = "";
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(body + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - body) : len;
+        const char *line = body + pos;
+        size_t ll = e - pos;
+        pos = e + 1;
+        while (ll && (line[0] == ' ' || line[0] == '\t')) {
+            line++;
+            ll--;
+        }
+        while (ll && line[ll - 1] == '\r')
+            ll--;
+        if (ll == 0 || line[0] == '#')
+            continue;
+        char why[128];
+        if (lpparse_line(l, line, ll, prec, now, why, sizeof(why)) < 0) {
+            if (bad++ == 0 && unwritable == 0)
+                snprintf(first_bad, sizeof(first_bad),
+                         "unable to parse '%.*s': %s",
+                         (int)(ll > 400 ? 400 : ll), line, why);
+            continue;
+        }
+        size_t owners[ROUTER_MAX_REPLICAS];
+        size_t n = write_owners(p, &l->point, owners);
+        bool ok = n > 0;
+        for (size_t i = 0; i < n; i++)
+            if (influx_sink_write(p->writer, owners[i], &l->point) != 0)
+                ok = false;
+        if (ok)
+            queued++;
+        else if (unwritable++ == 0 && bad == 0)
+            snprintf(first_bad, sizeof(first_bad),
+                     "unable to write '%.*s': InfluxDB cannot store it "
+                     "(lagwatch(8), WRITES)",
+                     (int)(ll > 400 ? 400 : ll), line);
+    }
+    pthread_mutex_lock(&p->lock);
+    p->points[0] += queued;
+    p->points[1] += bad;
+    p->points[2] += unwritable;
+    pthread_mutex_unlock(&p->lock);
+    if (bad || unwritable) {
+        char m[800];
+        snprintf(m, sizeof(m), "partial write: %s dropped=%llu", first_bad,
+                 bad + unwritable);
+        top_error(resp, 400, m);
+    } else {
+        resp->status = 204;
+    }
+out:
+    if (l)
+        lpparse_release(l);
+    free(l);
+    buf_release(&dec);
     count_request(p, EP_WRITE, resp->status, t0);
 }
 
@@ -593,6 +736,14 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
     for (int k = 0; k < RK_N_; k++)
         buf_addf(b, "lagwatch_proxy_statements_total{route=\"%s\"} %llu\n",
                  route_names[k], p->statements[k]);
+    buf_adds(b, "# HELP lagwatch_proxy_points_total Points received on "
+                "/write: queued (handed to every owner's queue or spool), "
+                "invalid (did not parse), unwritable.\n"
+                "# TYPE lagwatch_proxy_points_total counter\n");
+    static const char *const pr[] = {"queued", "invalid", "unwritable"};
+    for (int k = 0; k < 3; k++)
+        buf_addf(b, "lagwatch_proxy_points_total{result=\"%s\"} %llu\n", pr[k],
+                 p->points[k]);
     buf_adds(b, "# HELP lagwatch_proxy_node_queries_total Statements sent "
                 "to each InfluxDB node.\n"
                 "# TYPE lagwatch_proxy_node_queries_total counter\n");
@@ -660,6 +811,31 @@ struct proxy *proxy_new(const struct config *cfg, char *err, size_t errlen)
     if (ci->password)
         p->pass = xstrdup(ci->password);
     p->timeout_ms = cfg->proxy.timeout_ms;
+    p->database = xstrdup(ci->database);
+    if (ci->retention_policy)
+        p->rp = xstrdup(ci->retention_policy);
+    /* Its own spools (agent.spool_dir/proxy_write/<node>): a lagwatch run
+     * on the same spool_dir holds the lock of agent.spool_dir/<node>. */
+    struct buf sd;
+    buf_init(&sd, 0);
+    buf_addf(&sd, "%s/proxy_write", a->spool_dir);
+    buf_addc(&sd, '\0');
+    struct influx_spool_opts so = {.dir = sd.data,
+                                   .max_bytes = a->spool_max_bytes,
+                                   .fsync = a->spool_fsync};
+    /* no spool when its directory cannot be made: reads still work,
+     * writes are queued in memory only (logged) */
+    if ((mkdir(a->spool_dir, 0750) < 0 && errno != EEXIST) ||
+        (mkdir(sd.data, 0750) < 0 && errno != EEXIST)) {
+        log_warn("proxy: cannot create the /write spool '%s': %s; writes "
+                 "through the proxy are queued in memory only",
+                 sd.data, strerror(errno));
+        so.dir = NULL;
+    }
+    p->writer = influx_sink_new(ci, &so, err, errlen);
+    buf_release(&sd);
+    if (!p->writer)
+        goto fail;
     p->max_bytes = (size_t)cfg->proxy.max_response_bytes;
     if (a->bearer_token_file) {
         token = secret_read_file(a->bearer_token_file, "bearer token file",
@@ -692,7 +868,7 @@ struct proxy *proxy_new(const struct config *cfg, char *err, size_t errlen)
     if (httpd_route(p->httpd, "/ping", handle_ping, p) < 0 ||
         httpd_route_post(p->httpd, "/query", handle_query, p, MAX_QUERY_BODY) <
             0 ||
-        httpd_route_post(p->httpd, "/write", handle_write, p, MAX_QUERY_BODY) <
+        httpd_route_post(p->httpd, "/write", handle_write, p, MAX_WRITE_BODY) <
             0 ||
         httpd_route(p->httpd, "/metrics", handle_metrics, p) < 0) {
         snprintf(err, errlen, "cannot register the proxy's HTTP routes");
@@ -719,6 +895,11 @@ void proxy_free(struct proxy **pp)
     if (!p)
         return;
     httpd_free(&p->httpd);
+    /* after the server: no handler writes any more; drains, spools the
+     * rest */
+    influx_sink_free(&p->writer);
+    free(p->database);
+    free(p->rp);
     router_free(&p->router);
     hashring_free(&p->ring);
     for (size_t i = 0; i < p->n_shard_by; i++)

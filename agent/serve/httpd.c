@@ -565,6 +565,8 @@ static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
         .body_len = post ? up->body.len : 0,
         .content_type = MHD_lookup_connection_value(
             conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_encoding = MHD_lookup_connection_value(
+            conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING),
         .conn_ = conn,
     };
     rt->fn(rt->ctx, &req, resp);

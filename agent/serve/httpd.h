@@ -43,6 +43,7 @@ struct httpd_request {
     const char *body;
     size_t body_len;
     const char *content_type;
+    const char *content_encoding; /* e.g. "gzip"; NULL when absent */
     struct MHD_Connection *conn_; /* private */
 };
 

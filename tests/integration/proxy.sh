@@ -128,10 +128,48 @@ code=$(curl -s -o "$T/big.out" -w '%{http_code}' --data-binary "@$T/big.body" \
 tap_check "a 2 MiB POST /query body: 413 (got $code)" test "$code" = 413
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$purl/ping")
 tap_check "POST /ping: 405 (got $code)" test "$code" = 405
-code=$(curl -s -o "$T/w.out" -w '%{http_code}' "$purl/write?db=flink" \
-    --data-binary 'm v=1')
-tap_check "POST /write is not done yet: 501 in influxd's error shape (got $code)" \
-    sh -c "test $code = 501 && grep -q '\"error\":\"writes through the lagwatch proxy are not supported yet' '$T/w.out'"
+
+
+# /write: Flink InfluxdbReporter-shaped lines from curl, routed by
+# job_name to the owners' queues; one malformed line is named in a 400 and
+# the good lines are still written.
+wjobs=$(python3 -c 'print(",".join("wjob-%02d" % i for i in range(40)))')
+py_oracle() { python3 "$srcdir/tests/integration/proxy_oracle.py" "$@" \
+    --db flink --ring-cmd "$LAGWATCH ring -c $cfg" "${nodes[@]}"; }
+py_oracle lines --write-jobs "$wjobs" --bad >"$T/lines.txt"
+code=$(curl -s -o "$T/w.out" -w '%{http_code}' --data-binary "@$T/lines.txt" \
+    "$purl/write?db=flink&precision=ms")
+tap_check "a batch with one malformed line: 400 (got $code)" test "$code" = 400
+tap_check "naming that line in influxd's error shape" \
+    grep -q '"error":"partial write: unable to parse '"'"'broken_line_without_fields'"'"': missing fields dropped=1"' "$T/w.out"
+tap_diag "$(cat "$T/w.out")"
+tap_check "the good lines were queued (80 points)" \
+    test "$(pm 'lagwatch_proxy_points_total{result="queued"}')" = 80
+sleep 2
+it_tool "the good lines landed on their owners only, exact values" \
+    py_oracle checkwrite --write-jobs "$wjobs"
+# gzip, and a node down while writing: spooled, replayed on its return
+g2=$(python3 -c 'print(",".join("gjob-%02d" % i for i in range(20)))')
+py_oracle lines --write-jobs "$g2" --t0-ms 1700002000000 | gzip -c >"$T/lines.gz"
+influxd_stop b
+code=$(curl -s -o "$T/w2.out" -w '%{http_code}' --data-binary "@$T/lines.gz" \
+    -H 'Content-Encoding: gzip' "$purl/write?db=flink&precision=ms")
+tap_check "a gzip batch while influx-b is down: 204 (got $code)" test "$code" = 204
+sleep 3
+influxd_restart b || it_bail "restart influxd b"
+landed=1
+for i in $(seq 1 60); do
+    py_oracle checkwrite --write-jobs "$g2" --t0-ms 1700002000000 >"$T/cw.out" 2>&1 &&
+        { landed=0; break; }
+    sleep 1
+done
+tap_check "after influx-b is back every point is on its owner (replayed)" \
+    test $landed = 0
+[ $landed = 0 ] || tap_diag "$(cat "$T/cw.out")"
+code=$(curl -s -o "$T/w3.out" -w '%{http_code}' --data-binary 'm,job_name=x v=1' \
+    "$purl/write?db=otherdb")
+tap_check "/write to another database: 404 database not found (got $code)" \
+    sh -c "test $code = 404 && grep -q 'database not found' '$T/w3.out'"
 
 # replicas 1: a node that does not answer makes the statement an error
 # that names it, never a partial answer.

@@ -266,9 +266,58 @@ def do_check(a, nodes):
         "two statements: ids 0 and 1, the count of every point", doc)
 
 
+def write_lines(jobs_, t0_ms, bad=False):
+    """Flink InfluxdbReporter-shaped lines (precision=ms): per job a
+    jobmanager gauge and an operator counter with task tags."""
+    out = []
+    for i, j in enumerate(jobs_):
+        out.append("jobmanager_job_numRestarts,host=jm-1,job_id=id%d,"
+                   "job_name=%s value=%di %d" % (i, j, i, t0_ms + i))
+        out.append("taskmanager_job_task_operator_numRecordsIn,host=tm-%d,"
+                   "job_name=%s,operator_name=Source:\\ kafka,subtask_index=0,"
+                   "task_name=Source count=%di,rate=%r %d"
+                   % (i % 3, j, 1000 + i, i * 0.5 + 0.125, t0_ms + i))
+        if bad and i == len(jobs_) // 2:
+            out.append("broken_line_without_fields")
+    return out
+
+
+def do_checkwrite(a, nodes):
+    """Every point of write_lines() on its owners only, exact values."""
+    own = owners(a.ring_cmd, a.write_jobs)
+    ok_place, diag = True, []
+    for i, j in enumerate(a.write_jobs):
+        for n, url in nodes.items():
+            st, doc = influxql(url, a.db,
+                               "SELECT value FROM jobmanager_job_numRestarts "
+                               "WHERE job_name = '%s'; SELECT count, rate "
+                               "FROM taskmanager_job_task_operator_numRecordsIn"
+                               " WHERE job_name = '%s' AND operator_name = "
+                               "'Source: kafka'" % (j, j))
+            r = doc["results"] if doc else []
+            s0 = r[0].get("series") if len(r) > 0 else None
+            s1 = r[1].get("series") if len(r) > 1 else None
+            if n in own[j]:
+                want0 = [[a.t0_ms + i, i]]
+                want1 = [[a.t0_ms + i, 1000 + i, i * 0.5 + 0.125]]
+                got0 = s0[0]["values"] if s0 else None
+                got1 = s1[0]["values"] if s1 else None
+                if got0 != want0 or not got1 or not same_rows(got1, want1):
+                    ok_place = False
+                    diag.append("%s on owner %s: %s %s" % (j, n, got0, got1))
+            elif s0 or s1:
+                ok_place = False
+                diag.append("%s also on %s (owners %s)" % (j, n, own[j]))
+    tap(ok_place, "each written point is on its owner(s) only, with exact "
+        "values (%d jobs)" % len(a.write_jobs), "\n".join(diag[:20]))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["write", "check"])
+    ap.add_argument("mode", choices=["write", "check", "lines", "checkwrite"])
+    ap.add_argument("--write-jobs", default="")
+    ap.add_argument("--t0-ms", type=int, default=1700001000000)
+    ap.add_argument("--bad", action="store_true")
     ap.add_argument("--db", required=True)
     ap.add_argument("--ring-cmd", required=True)
     ap.add_argument("--node", action="append", default=[])
@@ -278,7 +327,13 @@ def main():
                     help="ask the proxy with POST /query (form body)")
     a = ap.parse_args()
     nodes = dict(n.split("=", 1) for n in a.node)
-    if a.mode == "write":
+    a.write_jobs = [j for j in a.write_jobs.split(",") if j]
+    if a.mode == "lines":
+        print("\n".join(write_lines(a.write_jobs, a.t0_ms, a.bad)))
+        return 0
+    if a.mode == "checkwrite":
+        do_checkwrite(a, nodes)
+    elif a.mode == "write":
         do_write(a, nodes)
     else:
         do_check(a, nodes)
