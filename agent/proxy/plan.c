@@ -87,6 +87,23 @@ static void refuse_fn(char *err, size_t errlen, const char *fn,
              shard_by[0]);
 }
 
+/* A raw field the pushed-down GROUP BY would change: a wildcard or regex
+ * (the grouped tags leave the columns) or a shard_by tag itself. */
+static bool changes_with_group(const struct iql_expr *e, char *const *shard_by,
+                               size_t n)
+{
+    if (e->kind == IQL_E_WILDCARD || e->kind == IQL_E_REGEX)
+        return true;
+    if (e->kind == IQL_E_IDENT)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(e->s, shard_by[i]) == 0)
+                return true;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (changes_with_group(e->args[i], shard_by, n))
+            return true;
+    return false;
+}
+
 int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
                char *const *shard_by, size_t n_shard_by, unsigned replicas,
                const char *epoch, char *err, size_t errlen)
@@ -158,6 +175,16 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
     sp->nstrip = n_shard_by;
     bool agg = influxql_has_aggregate(st);
     sp->kind = agg ? MERGE_AGG : MERGE_RAW;
+    for (size_t i = 0; !agg && i < st->nfields; i++)
+        if (changes_with_group(st->fields[i].expr, shard_by, n_shard_by)) {
+            snprintf(err, errlen,
+                     "raw points over several InfluxDB nodes need named "
+                     "fields (not *, a regex or the \"%s\" tag): name the "
+                     "fields, filter on \"%s\" or add GROUP BY \"%s\" "
+                     "(lagwatch(8), PROXY)",
+                     shard_by[0], shard_by[0], shard_by[0]);
+            goto out;
+        }
     if (agg) {
         if (st->nfields > sizeof(pl->fields) / sizeof(pl->fields[0])) {
             snprintf(err, errlen, "too many fields to merge (at most 64)");
@@ -238,6 +265,11 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
                  detach(&b));
         if (st->fill == IQL_FILL_LINEAR) {
             refuse_fn(err, errlen, "fill(linear)", shard_by, "");
+            goto out;
+        }
+        if (st->fill == IQL_FILL_PREVIOUS && st->order_desc) {
+            refuse_fn(err, errlen, "fill(previous)", shard_by,
+                      " with ORDER BY time DESC");
             goto out;
         }
         sp->fill = st->fill;

@@ -302,6 +302,11 @@ TAP_CASE(node_statements)
         {"SELECT v FROM m GROUP BY /a/", "GROUP BY /regex/"},
         {"SELECT mean(v) FROM m GROUP BY time(1m) fill(linear)",
          "fill(linear)"},
+        {"SELECT * FROM m", "need named fields"},
+        {"SELECT job_name, v FROM m", "need named fields"},
+        {"SELECT mean(v) FROM m GROUP BY time(1m) fill(previous) ORDER BY "
+         "time DESC",
+         "with ORDER BY time DESC"},
     };
     for (size_t i = 0; i < TAP_N(refused); i++) {
         struct plan pl;
