@@ -827,6 +827,8 @@ static bool parse_limits(struct parser *p, struct iql_stmt *st, bool series)
     return true;
 }
 
+static void stmt_free(struct iql_stmt *st);
+
 static void sources_free(struct iql_source *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -834,17 +836,45 @@ static void sources_free(struct iql_source *s, size_t n)
         free(s[i].rp);
         free(s[i].name);
         free(s[i].regex);
+        if (s[i].sub) {
+            stmt_free(s[i].sub);
+            free(s[i].sub);
+        }
     }
     free(s);
 }
+
+static bool parse_select(struct parser *p, struct iql_stmt *st);
 
 static bool parse_sources(struct parser *p, struct iql_stmt *st)
 {
     for (;;) {
         if (p->cur.kind == TK_LPAREN) {
-            fail(p, "subqueries are not supported by the lagwatch proxy "
-                    "(lagwatch(8), PROXY)");
-            return false;
+            /* a subquery: (SELECT ...) */
+            if (++p->depth > INFLUXQL_MAX_DEPTH) {
+                fail(p, "query too deeply nested: more than %u levels",
+                     INFLUXQL_MAX_DEPTH);
+                return false;
+            }
+            next(p);
+            struct iql_stmt *sub = xcalloc(1, sizeof(*sub));
+            sub->limit = sub->offset = sub->slimit = sub->soffset = -1;
+            sub->span.start = p->cur.start;
+            st->sources = xrealloc(st->sources,
+                                   (st->nsources + 1) * sizeof(*st->sources));
+            struct iql_source *s = &st->sources[st->nsources++];
+            memset(s, 0, sizeof(*s));
+            s->sub = sub;
+            if (!expect_kw(p, "SELECT") || !parse_select(p, sub))
+                return false;
+            sub->span.end = p->cur.start;
+            if (!expect_tok(p, TK_RPAREN, ")"))
+                return false;
+            p->depth--;
+            if (p->cur.kind != TK_COMMA)
+                return true;
+            next(p);
+            continue;
         }
         st->sources =
             xrealloc(st->sources, (st->nsources + 1) * sizeof(*st->sources));

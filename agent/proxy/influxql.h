@@ -94,10 +94,14 @@ struct iql_field {
     struct iql_span span;
 };
 
-/* A FROM source: a measurement ([db.][rp.]name) or a regex over names. */
+struct iql_stmt;
+
+/* A FROM source: a measurement ([db.][rp.]name), a regex over names, or a
+ * subquery (SELECT statements only; nested at most INFLUXQL_MAX_DEPTH). */
 struct iql_source {
     char *db, *rp, *name; /* NULL when absent */
     char *regex;          /* set instead of name for /re/ */
+    struct iql_stmt *sub; /* set instead for (SELECT ...) */
 };
 
 enum iql_stmt_kind {

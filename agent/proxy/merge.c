@@ -136,6 +136,7 @@ struct entry {
     int64_t t;
     const struct member *m;
     json_t *row;
+    char *rk; /* by_value: the row's values, compact JSON */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -143,6 +144,8 @@ static int cmp_entry(const void *a, const void *b)
     const struct entry *x = a, *y = b;
     if (x->t != y->t)
         return x->t < y->t ? -1 : 1;
+    if (x->rk && y->rk)
+        return strcmp(x->rk, y->rk);
     int c = strcmp(x->m->key, y->m->key);
     if (c)
         return c;
@@ -370,7 +373,8 @@ static int merge_select(const struct merge_spec *sp, struct member *ms,
     /* With dedupe, a key series answered by several nodes is one copy:
      * aggregates keep the first node's, raw rows drop repeated times. */
     for (size_t i = 1; i < nm; i++)
-        if (sp->dedupe && strcmp(ms[i].key, ms[i - 1].key) == 0 &&
+        if (sp->dedupe && !sp->by_value &&
+            strcmp(ms[i].key, ms[i - 1].key) == 0 &&
             ms[i].node != ms[i - 1].node && ms[i].shardless) {
             snprintf(err, errlen,
                      "points without the shard_by tags of measurement '%s' "
@@ -411,6 +415,7 @@ static int merge_select(const struct merge_spec *sp, struct member *ms,
                 e[n].t = row_time(row);
                 e[n].m = &ms[k];
                 e[n].row = row;
+                e[n].rk = sp->by_value ? json_dumps(row, JSON_COMPACT) : NULL;
                 n++;
             }
         }
@@ -420,13 +425,17 @@ static int merge_select(const struct merge_spec *sp, struct member *ms,
             values = json_array();
             for (size_t k = 0; k < n; k++) {
                 if (sp->dedupe && k > 0 && e[k].t == e[k - 1].t &&
-                    strcmp(e[k].m->key, e[k - 1].m->key) == 0)
+                    (sp->by_value ? e[k].rk && e[k - 1].rk &&
+                                        strcmp(e[k].rk, e[k - 1].rk) == 0
+                                  : strcmp(e[k].m->key, e[k - 1].m->key) == 0))
                     continue;
                 json_array_append_new(values, json_copy(e[k].row));
             }
         } else {
             values = agg_rows(sp, e, n, ms + i, j - i, err, errlen);
         }
+        for (size_t k = 0; k < n; k++)
+            free(e[k].rk);
         free(e);
         if (!values)
             return -1;

@@ -72,6 +72,10 @@ struct merge_spec {
     size_t nshard;           /* fallback key's (dedupe refuses those) */
     bool keep_tags;          /* the client grouped by tags: output has "tags" */
     bool dedupe;             /* replicas > 1: the same key series is one copy */
+    /* raw rows of a subquery's outer statement: rows carry their key in
+     * their values, so ties in time are ordered, and copies (dedupe) told
+     * apart, by the row's values */
+    bool by_value;
     bool desc;
     int64_t limit, offset, slimit, soffset; /* -1 = absent */
     enum iql_fill fill;

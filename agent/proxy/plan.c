@@ -104,6 +104,31 @@ static bool changes_with_group(const struct iql_expr *e, char *const *shard_by,
     return false;
 }
 
+static bool all_grouped_by(const struct iql_stmt *st, char *const *shard_by,
+                           size_t n)
+{
+    if (st->group_star)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!grouped_by(st, shard_by[i]))
+            return false;
+    return true;
+}
+
+/* Every subquery level groups by every shard_by tag, so that each node's
+ * inner series are whole keys (lagwatch(8), PROXY, "Subqueries"). */
+static bool subs_by_key(const struct iql_stmt *st, char *const *shard_by,
+                        size_t n)
+{
+    for (size_t i = 0; i < st->nsources; i++) {
+        const struct iql_stmt *sub = st->sources[i].sub;
+        if (sub && (!all_grouped_by(sub, shard_by, n) ||
+                    !subs_by_key(sub, shard_by, n)))
+            return false;
+    }
+    return true;
+}
+
 int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
                char *const *shard_by, size_t n_shard_by, unsigned replicas,
                const char *epoch, char *err, size_t errlen)
@@ -150,13 +175,20 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
                  "PROXY)");
         goto out;
     }
-    bool all_grouped = st->group_star;
-    if (!all_grouped) {
-        all_grouped = true;
-        for (size_t i = 0; i < n_shard_by; i++)
-            if (!grouped_by(st, shard_by[i]))
-                all_grouped = false;
+    bool has_sub = false;
+    for (size_t i = 0; i < st->nsources; i++)
+        if (st->sources[i].sub)
+            has_sub = true;
+    if (has_sub &&
+        (st->nsources != 1 || !subs_by_key(st, shard_by, n_shard_by))) {
+        snprintf(err, errlen,
+                 "a subquery over several InfluxDB nodes must be the only "
+                 "source and GROUP BY \"%s\" at every level: add it, or "
+                 "filter on \"%s\" (lagwatch(8), PROXY)",
+                 shard_by[0], shard_by[0]);
+        goto out;
     }
+    bool all_grouped = all_grouped_by(st, shard_by, n_shard_by);
     sp->keep_tags = st->ngroup_tags > 0 || st->group_star;
     if (all_grouped) {
         /* Every output series is one key's: whatever the functions, the
@@ -171,9 +203,29 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
         goto text;
     }
     sp->dedupe = replicas > 1;
+    bool agg = influxql_has_aggregate(st);
+    if (has_sub && !agg) {
+        /* raw rows of inner per-key series: each node's rows are its keys'
+         * (Grafana's variable queries); unioned, ordered by time */
+        if (st->ngroup_tags > 0 || st->group_time) {
+            snprintf(err, errlen,
+                     "a raw SELECT over a subquery on several InfluxDB "
+                     "nodes cannot GROUP BY: filter on \"%s\" "
+                     "(lagwatch(8), PROXY)",
+                     shard_by[0]);
+            goto out;
+        }
+        sp->kind = MERGE_RAW;
+        sp->by_value = true;
+        sp->slimit = st->slimit;
+        if (st->limit >= 0 || st->offset >= 0 || st->slimit >= 0 ||
+            st->soffset >= 0)
+            edit_add(ed, &ned, st->limit_start, st->limit_end,
+                     limit_text(st, true));
+        goto text;
+    }
     sp->strip_tags = shard_by;
     sp->nstrip = n_shard_by;
-    bool agg = influxql_has_aggregate(st);
     sp->kind = agg ? MERGE_AGG : MERGE_RAW;
     for (size_t i = 0; !agg && i < st->nfields; i++)
         if (changes_with_group(st->fields[i].expr, shard_by, n_shard_by)) {

@@ -194,7 +194,7 @@ static json_t *exec_stmt(struct proxy *p, const char *q,
     bool have_plan = false;
     char err[1024];
 
-    nkeys = qroute_keys(st->where, p->shard_by, p->n_shard_by, &keys);
+    nkeys = qroute_stmt_keys(st, p->shard_by, p->n_shard_by, &keys);
     if (nkeys) {
         owners = xcalloc(nkeys, sizeof(*owners));
         nown = xcalloc(nkeys, sizeof(size_t));

@@ -192,18 +192,63 @@ static struct vset pins(const struct iql_expr *e, const char *tag)
     return all();
 }
 
+/* Both restrictions at once (the AND of two clauses). */
+static struct vset vset_and(struct vset a, struct vset b)
+{
+    if (a.all)
+        return b;
+    if (b.all)
+        return a;
+    struct vset s = {0};
+    for (size_t i = 0; i < a.n; i++)
+        if (vset_has(&b, a.v[i]))
+            vset_add(&s, a.v[i]);
+    vset_free(&a);
+    vset_free(&b);
+    return s;
+}
+
+/* A statement's WHERE and those of its subqueries all restrict the rows. */
+static struct vset pins_stmt(const struct iql_stmt *st, const char *tag)
+{
+    struct vset s = pins(st->where, tag);
+    for (size_t i = 0; i < st->nsources; i++)
+        if (st->sources[i].sub)
+            s = vset_and(s, pins_stmt(st->sources[i].sub, tag));
+    return s;
+}
+
+static size_t keys_of(const struct iql_expr *where, const struct iql_stmt *st,
+                      char *const *shard_by, size_t n_shard_by, char ***keys);
+
 size_t qroute_keys(const struct iql_expr *where, char *const *shard_by,
                    size_t n_shard_by, char ***keys)
 {
     *keys = NULL;
-    if (!where || n_shard_by == 0)
+    if (!where)
+        return 0;
+    return keys_of(where, NULL, shard_by, n_shard_by, keys);
+}
+
+size_t qroute_stmt_keys(const struct iql_stmt *st, char *const *shard_by,
+                        size_t n_shard_by, char ***keys)
+{
+    *keys = NULL;
+    return keys_of(NULL, st, shard_by, n_shard_by, keys);
+}
+
+static size_t keys_of(const struct iql_expr *where, const struct iql_stmt *st,
+                      char *const *shard_by, size_t n_shard_by, char ***keys)
+{
+    *keys = NULL;
+    if (n_shard_by == 0)
         return 0;
     struct vset *sets = xcalloc(n_shard_by, sizeof(*sets));
     size_t total = 1, nk = 0;
     char **out = NULL;
     bool pinned = true;
     for (size_t i = 0; i < n_shard_by && pinned; i++) {
-        sets[i] = pins(where, shard_by[i]);
+        sets[i] = st ? pins_stmt(st, shard_by[i]) : pins(where, shard_by[i]);
         if (sets[i].all) {
             pinned = false;
             break;

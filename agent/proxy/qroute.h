@@ -31,6 +31,11 @@ size_t qroute_keys(const struct iql_expr *where, char *const *shard_by,
                    size_t n_shard_by, char ***keys);
 void qroute_keys_free(char **keys, size_t n);
 
+/* The same over a statement: its WHERE and those of its subqueries, all
+ * of which restrict the rows (their pins intersect). */
+size_t qroute_stmt_keys(const struct iql_stmt *st, char *const *shard_by,
+                        size_t n_shard_by, char ***keys);
+
 /* True when the literal regex pattern re is exactly ^v$ or ^(a|b...)$ of
  * literals; the unescaped alternatives go to *out (heap) and their count
  * is returned; 0 otherwise. Exposed for the unit test. */

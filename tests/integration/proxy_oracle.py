@@ -239,6 +239,38 @@ def do_check(a, nodes):
     tap(st == 200 and err and "does not merge" in err and "job_name" in err,
         "median() over several nodes is refused, naming job_name", doc)
 
+    # subqueries grouped by the shard tag (the dashboards' variable and
+    # stat queries): raw rows unioned, outer aggregates combined
+    last = {}
+    for p in pts:
+        if p[1] not in last or p[0] > last[p[1]][0]:
+            last[p[1]] = p
+    rows = sorted([[p[0], j, p[3]] for j, p in last.items()],
+                  key=lambda r: (r[0], json.dumps(r)))
+    check_series(a, "a variable query over a subquery: every job's last "
+                 "value",
+                 "SELECT \"job_name\", \"v\" FROM (SELECT last(\"value\") AS "
+                 "\"v\" FROM %s WHERE %s GROUP BY \"job_name\")" % (MEAS, rng),
+                 [(MEAS, None, ["time", "job_name", "v"], rows)])
+    q = ("SELECT sum(\"x\"), max(\"x\") FROM (SELECT last(\"n\") AS \"x\" "
+         "FROM %s WHERE %s GROUP BY \"job_name\")" % (MEAS, rng))
+    # the time influxd gives an outer aggregate without a range is its
+    # own convention: taken from a node, the values from the raw points
+    st, one = influxql(list(nodes.values())[0], a.db, q)
+    t_conv = series_of(one)[0][0]["values"][0][0]
+    lasts = [p[4] for p in last.values()]
+    check_series(a, "a stat query over a subquery: sum and max of every "
+                 "job's last value", q,
+                 [(MEAS, None, ["time", "sum", "max"],
+                   [[t_conv, sum(lasts), max(lasts)]])])
+    st, doc = influxql(a.proxy, a.db,
+                       "SELECT count(\"v\") FROM (SELECT last(\"value\") AS "
+                       "\"v\" FROM %s WHERE %s)" % (MEAS, rng), post=a.post)
+    err = doc and doc["results"][0].get("error", "")
+    tap(st == 200 and err and "GROUP BY \"job_name\" at every level" in err,
+        "a subquery not grouped by job_name over several nodes is refused",
+        doc)
+
     # SHOW statements merge as sets
     check_series(a, "SHOW TAG VALUES WITH KEY = job_name: every job",
                  "SHOW TAG VALUES FROM %s WITH KEY = job_name" % MEAS,

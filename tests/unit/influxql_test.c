@@ -116,7 +116,7 @@ TAP_CASE(errors_are_clear)
         {"SELECT x FROM", "found EOF, expected identifier"},
         {"SELECT x FROM m WHERE", "expected identifier, string, number"},
         {"SELECT x FROM m WHERE a =~ /abc", "unterminated regular"},
-        {"SELECT x FROM (SELECT y FROM m)", "subqueries are not supported"},
+        {"SELECT x FROM (SELECT y FROM m", "found EOF, expected )"},
         {"SELECT x INTO y FROM m", "SELECT INTO is not supported"},
         {"DROP MEASUREMENT m", "DROP statements are not supported"},
         {"SHOW USERS", "SHOW USERS is not supported"},
@@ -173,6 +173,36 @@ TAP_CASE(bounds)
     iq = parse(many, err, sizeof(err));
     TAP_OK(iq == NULL);
     TAP_OK(strstr(err, "too many statements") != NULL);
+}
+
+TAP_CASE(subqueries)
+{
+    char err[512];
+    const char *q = "SELECT sum(\"x\") FROM (SELECT last(v) AS \"x\" FROM m "
+                    "WHERE job_name =~ /^(a|b)$/ GROUP BY \"job_name\") WHERE "
+                    "job_name != 'c'";
+    struct iql_query *iq = parse(q, err, sizeof(err));
+    TAP_OK(iq != NULL);
+    if (!iq) {
+        TAP_EQ_STR("", err);
+        return;
+    }
+    struct iql_stmt *st = &iq->stmts[0];
+    TAP_EQ_INT(1, (int)st->nsources);
+    TAP_OK(st->sources[0].sub != NULL);
+    TAP_EQ_STR("job_name", st->sources[0].sub->group_tags[0]);
+    TAP_EQ_STR("last", st->sources[0].sub->fields[0].expr->s);
+    char *by[] = {"job_name"};
+    char **keys = NULL;
+    /* the inner WHERE pins, the outer does not: the inner's keys */
+    size_t n = qroute_stmt_keys(st, by, 1, &keys);
+    TAP_EQ_INT(2, (int)n);
+    if (n == 2) {
+        TAP_EQ_STR("a", keys[0]);
+        TAP_EQ_STR("b", keys[1]);
+    }
+    qroute_keys_free(keys, n);
+    influxql_free(&iq);
 }
 
 static size_t keys_of(const char *where, char *const *by, size_t nby,
@@ -276,6 +306,13 @@ TAP_CASE(node_statements)
          "time DESC"},
         {"SELECT median(v) FROM m GROUP BY job_name SLIMIT 2 SOFFSET 1",
          "SELECT median(v) FROM m GROUP BY job_name  SLIMIT 3 "},
+        {"SELECT sum(x) FROM (SELECT last(v) AS x FROM m GROUP BY job_name)",
+         "SELECT sum(x) AS \"lw0a\" FROM (SELECT last(v) AS x FROM m GROUP BY "
+         "job_name) GROUP BY \"job_name\" "},
+        {"SELECT job_name, v FROM (SELECT last(v) AS v FROM m GROUP BY "
+         "job_name) LIMIT 3",
+         "SELECT job_name, v FROM (SELECT last(v) AS v FROM m GROUP BY "
+         "job_name)  LIMIT 3 "},
         {"SHOW TAG VALUES WITH KEY = job_name LIMIT 4 OFFSET 4",
          "SHOW TAG VALUES WITH KEY = job_name  LIMIT 8 "},
     };
@@ -300,6 +337,11 @@ TAP_CASE(node_statements)
         {"SELECT first(v) FROM m GROUP BY time(1m)", "first() does not merge"},
         {"SELECT count(*) FROM m", "unless its argument is one field"},
         {"SELECT v FROM m GROUP BY /a/", "GROUP BY /regex/"},
+        {"SELECT count(v) FROM (SELECT last(v) AS v FROM m)",
+         "GROUP BY \"job_name\" at every level"},
+        {"SELECT v FROM (SELECT last(v) AS v FROM m GROUP BY job_name) GROUP "
+         "BY host",
+         "cannot GROUP BY"},
         {"SELECT mean(v) FROM m GROUP BY time(1m) fill(linear)",
          "fill(linear)"},
         {"SELECT * FROM m", "need named fields"},
@@ -326,7 +368,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(select_clauses),  TAP_ENTRY(precedence_and_several_statements),
     TAP_ENTRY(show_statements), TAP_ENTRY(errors_are_clear),
     TAP_ENTRY(bounds),          TAP_ENTRY(pinned_keys),
-    TAP_ENTRY(node_statements),
+    TAP_ENTRY(node_statements), TAP_ENTRY(subqueries),
 };
 
 int main(int argc, char **argv)
