@@ -195,12 +195,7 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
          * nodes' series are the answer (one copy of each). */
         sp->kind = MERGE_RAW;
         sp->dedupe = true;
-        sp->slimit = st->slimit;
-        if (st->limit >= 0 || st->offset >= 0 || st->slimit >= 0 ||
-            st->soffset >= 0)
-            edit_add(ed, &ned, st->limit_start, st->limit_end,
-                     limit_text(st, true));
-        goto text;
+        goto series_limits;
     }
     sp->dedupe = replicas > 1;
     bool agg = influxql_has_aggregate(st);
@@ -217,12 +212,7 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
         }
         sp->kind = MERGE_RAW;
         sp->by_value = true;
-        sp->slimit = st->slimit;
-        if (st->limit >= 0 || st->offset >= 0 || st->slimit >= 0 ||
-            st->soffset >= 0)
-            edit_add(ed, &ned, st->limit_start, st->limit_end,
-                     limit_text(st, true));
-        goto text;
+        goto series_limits;
     }
     sp->strip_tags = shard_by;
     sp->nstrip = n_shard_by;
@@ -351,6 +341,14 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
         st->soffset >= 0)
         edit_add(ed, &ned, st->limit_start, st->limit_end,
                  limit_text(st, false));
+    goto text;
+series_limits:
+    /* the nodes' series are the output's: series limits push down too */
+    sp->slimit = st->slimit;
+    if (st->limit >= 0 || st->offset >= 0 || st->slimit >= 0 ||
+        st->soffset >= 0)
+        edit_add(ed, &ned, st->limit_start, st->limit_end,
+                 limit_text(st, true));
 text:;
     struct buf t;
     buf_init(&t, 0);

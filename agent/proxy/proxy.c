@@ -20,6 +20,7 @@
 #include "proxy/qroute.h"
 #include "route/ring_config.h"
 #include "route/router.h"
+#include "serve/endpoint.h"
 #include "serve/httpd.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -744,18 +745,23 @@ static void handle_metrics(void *ctx, const struct httpd_request *req,
     for (int k = 0; k < 3; k++)
         buf_addf(b, "lagwatch_proxy_points_total{result=\"%s\"} %llu\n", pr[k],
                  p->points[k]);
-    buf_adds(b, "# HELP lagwatch_proxy_node_queries_total Statements sent "
-                "to each InfluxDB node.\n"
-                "# TYPE lagwatch_proxy_node_queries_total counter\n");
-    for (size_t i = 0; i < p->n_nodes; i++)
-        buf_addf(b, "lagwatch_proxy_node_queries_total{node=\"%s\"} %llu\n",
-                 p->node_name[i], p->nstat[i].queries);
-    buf_adds(b, "# HELP lagwatch_proxy_node_errors_total Statements a node "
-                "did not answer (transport error, timeout, 5xx, size cap).\n"
-                "# TYPE lagwatch_proxy_node_errors_total counter\n");
-    for (size_t i = 0; i < p->n_nodes; i++)
-        buf_addf(b, "lagwatch_proxy_node_errors_total{node=\"%s\"} %llu\n",
-                 p->node_name[i], p->nstat[i].errors);
+    static const struct {
+        const char *name, *help;
+    } per_node[] = {
+        {"lagwatch_proxy_node_queries_total",
+         "Statements sent to each InfluxDB node."},
+        {"lagwatch_proxy_node_errors_total",
+         "Statements a node did not answer (transport error, timeout, 5xx, "
+         "size cap)."},
+    };
+    for (int f = 0; f < 2; f++) {
+        buf_addf(b, "# HELP %s %s\n# TYPE %s counter\n", per_node[f].name,
+                 per_node[f].help, per_node[f].name);
+        for (size_t i = 0; i < p->n_nodes; i++)
+            buf_addf(b, "%s{node=\"%s\"} %llu\n", per_node[f].name,
+                     p->node_name[i],
+                     f ? p->nstat[i].errors : p->nstat[i].queries);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -837,19 +843,8 @@ struct proxy *proxy_new(const struct config *cfg, char *err, size_t errlen)
     if (!p->writer)
         goto fail;
     p->max_bytes = (size_t)cfg->proxy.max_response_bytes;
-    if (a->bearer_token_file) {
-        token = secret_read_file(a->bearer_token_file, "bearer token file",
-                                 true, err, errlen);
-        if (!token)
-            goto fail;
-    }
-    if (a->basic_auth_password_file) {
-        password =
-            secret_read_file(a->basic_auth_password_file,
-                             "basic auth password file", false, err, errlen);
-        if (!password)
-            goto fail;
-    }
+    if (endpoint_read_auth(a, &token, &password, err, errlen) < 0)
+        goto fail;
     struct httpd_opts o = {
         .listen = cfg->proxy.listen,
         .max_connections = a->max_connections,

@@ -128,6 +128,22 @@ static bool names_tag(const struct iql_expr *e, const char *tag)
            (!e->ident_type || strcmp(e->ident_type, "tag") == 0);
 }
 
+/* Both restrictions at once (the AND of two clauses). */
+static struct vset vset_and(struct vset a, struct vset b)
+{
+    if (a.all)
+        return b;
+    if (b.all)
+        return a;
+    struct vset s = {0};
+    for (size_t i = 0; i < a.n; i++)
+        if (vset_has(&b, a.v[i]))
+            vset_add(&s, a.v[i]);
+    vset_free(&a);
+    vset_free(&b);
+    return s;
+}
+
 static struct vset pins(const struct iql_expr *e, const char *tag)
 {
     if (!e)
@@ -139,19 +155,8 @@ static struct vset pins(const struct iql_expr *e, const char *tag)
     const struct iql_expr *l = e->args[0], *r = e->args[1];
     if (e->op == IQL_OP_AND || e->op == IQL_OP_OR) {
         struct vset a = pins(l, tag), b = pins(r, tag);
-        if (e->op == IQL_OP_AND) {
-            if (a.all)
-                return b;
-            if (b.all)
-                return a;
-            struct vset s = {0};
-            for (size_t i = 0; i < a.n; i++)
-                if (vset_has(&b, a.v[i]))
-                    vset_add(&s, a.v[i]);
-            vset_free(&a);
-            vset_free(&b);
-            return s; /* may be empty: nothing matches */
-        }
+        if (e->op == IQL_OP_AND)
+            return vset_and(a, b); /* may be empty: nothing matches */
         if (a.all || b.all) {
             vset_free(&a);
             vset_free(&b);
@@ -190,22 +195,6 @@ static struct vset pins(const struct iql_expr *e, const char *tag)
         return s;
     }
     return all();
-}
-
-/* Both restrictions at once (the AND of two clauses). */
-static struct vset vset_and(struct vset a, struct vset b)
-{
-    if (a.all)
-        return b;
-    if (b.all)
-        return a;
-    struct vset s = {0};
-    for (size_t i = 0; i < a.n; i++)
-        if (vset_has(&b, a.v[i]))
-            vset_add(&s, a.v[i]);
-    vset_free(&a);
-    vset_free(&b);
-    return s;
 }
 
 /* A statement's WHERE and those of its subqueries all restrict the rows. */
