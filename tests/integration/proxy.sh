@@ -57,7 +57,23 @@ q() { curl -s -G "$purl/query" --data-urlencode "db=flink" \
     --data-urlencode "epoch=ms" --data-urlencode "q=$1"; }
 owner=$(it_ring_owner "$cfg" job_07)
 declare -A before=()
-for n in a b c; do before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}"); done
+# snap; ...; touched_since: " influx-x influx-y", the nodes the proxy sent
+# a statement to in between (its lagwatch_proxy_node_queries_total).
+snap() {
+    local n
+    for n in a b c; do
+        before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
+    done
+}
+touched_since() {
+    local n now t=
+    for n in a b c; do
+        now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
+        [ "$now" != "${before[$n]}" ] && t="$t influx-$n"
+    done
+    printf '%s' "$t"
+}
+snap
 fw0=$(pm 'lagwatch_proxy_statements_total{route="forward"}')
 out=$(q "SELECT mean(value) FROM lw_test WHERE job_name = 'job_07' AND time >= 1700000040s")
 direct=$(curl -s -G "${NODE_URL[$owner]}/query" --data-urlencode "db=flink" \
@@ -66,11 +82,7 @@ direct=$(curl -s -G "${NODE_URL[$owner]}/query" --data-urlencode "db=flink" \
 tap_check "a job-pinned mean() is the owner's own answer" \
     test "$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"])')" = \
     "$(echo "$direct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"])')"
-touched=
-for n in a b c; do
-    now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
-    [ "$now" != "${before[$n]}" ] && touched="$touched influx-$n"
-done
+touched=$(touched_since)
 tap_check "it touched only its owner ($owner; touched:$touched)" \
     test "$touched" = " $owner"
 tap_check "and was forwarded verbatim" \
@@ -78,13 +90,9 @@ tap_check "and was forwarded verbatim" \
 
 # Grafana's multi-value regex routes to the owners of its values only.
 o1=$(it_ring_owner "$cfg" job_01) o2=$(it_ring_owner "$cfg" job_02)
-for n in a b c; do before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}"); done
+snap
 out=$(q 'SELECT count(value) FROM lw_test WHERE job_name =~ /^(job_01|job_02)$/ AND time >= 1700000040s')
-touched=
-for n in a b c; do
-    now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
-    [ "$now" != "${before[$n]}" ] && touched="$touched influx-$n"
-done
+touched=$(touched_since)
 want=$(printf '%s\n' "$o1" "$o2" | sort -u | sed 's/^/ /' | tr -d '\n')
 tap_check "/^(job_01|job_02)\$/ touches only$want (touched:$touched)" \
     test "$touched" = "$want"
@@ -92,13 +100,9 @@ tap_check "and counts both jobs' 20 points" \
     test "$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"][0]["values"][0][1])')" = 20
 
 # A fan-out statement touches every node.
-for n in a b c; do before[$n]=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}"); done
+snap
 q 'SELECT count(value) FROM lw_test' >/dev/null
-touched=
-for n in a b c; do
-    now=$(pm "lagwatch_proxy_node_queries_total{node=\"influx-$n\"}")
-    [ "$now" != "${before[$n]}" ] && touched="$touched influx-$n"
-done
+touched=$(touched_since)
 tap_check "an unpinned statement fans out to every node" \
     test "$touched" = " influx-a influx-b influx-c"
 
