@@ -254,20 +254,21 @@ static json_t *exec_stmt(struct proxy *p, const char *q,
                     want[nw++] = i;
             }
         free(in);
-        if (!merging && nin == 1) {
+        if (!merging && nin == 1 && nw == 1) {
             /* one node holds everything: its answer, verbatim */
             char *text =
                 xstrndup(q + st->span.start, st->span.end - st->span.start);
-            ask(p, want, 1, text, qc->epoch, qc, answer, errs);
+            json_t *one = NULL;
+            char oerr[1][300];
+            ask(p, want, 1, text, qc->epoch, qc, &one, oerr);
             free(text);
             asked[want[0]] = true;
-            if (!answer[0]) {
-                memcpy(errs[want[0]], errs[0], sizeof(errs[0]));
+            if (!one) {
+                memcpy(errs[want[0]], oerr[0], sizeof(oerr[0]));
                 bad[want[0]] = true;
                 continue;
             }
-            out = answer[0];
-            answer[0] = NULL;
+            out = one;
             count_route(p, RK_FORWARD);
             goto done;
         }

@@ -221,6 +221,15 @@ it_tool "replicas 2, all nodes up, POST /query: every answer equals the oracle" 
 influxd_stop b
 it_tool "replicas 2, influx-b stopped: every answer unchanged" \
     oracle2 check --node "influx-a=$INFLUX_URL_a" --node "influx-c=$INFLUX_URL_c"
+# a job whose first owner is influx-b: read from its second owner
+bjob=
+for i in $(seq -w 0 29); do
+    [ "$(it_ring_owner "$cfg" "job_$i")" = influx-b ] && { bjob=job_$i; break; }
+done
+out=$(curl -s -G "$purl/query" --data-urlencode "db=flink2" \
+    --data-urlencode "q=SELECT count(value) FROM lw_test WHERE job_name = '$bjob'")
+tap_check "$bjob (first owner influx-b, down) is read from its next owner: 10 points" \
+    test "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["results"][0]["series"][0]["values"][0][1])' "$out" 2>/dev/null)" = 10
 tap_check "and influx-b's failures were counted" test \
     "$(pm 'lagwatch_proxy_node_errors_total{node="influx-b"}')" -gt 0
 influxd_stop c
