@@ -1,6 +1,7 @@
 #include "proxy/nodeq.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,62 @@ static void finish(struct slot *s, CURLcode rc, struct nodeq_res *r,
     }
 }
 
+struct nodeq_share {
+    CURLSH *sh;
+    pthread_mutex_t lock[CURL_LOCK_DATA_LAST];
+};
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *ctx)
+{
+    (void)c;
+    (void)a;
+    struct nodeq_share *s = ctx;
+    pthread_mutex_lock(&s->lock[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *ctx)
+{
+    (void)c;
+    struct nodeq_share *s = ctx;
+    pthread_mutex_unlock(&s->lock[d]);
+}
+
+struct nodeq_share *nodeq_share_new(void)
+{
+    struct nodeq_share *s = xcalloc(1, sizeof(*s));
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&s->lock[i], NULL);
+    s->sh = curl_share_init();
+    if (!s->sh ||
+        curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock) !=
+            CURLSHE_OK ||
+        curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock) !=
+            CURLSHE_OK ||
+        curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s) != CURLSHE_OK ||
+        curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+            CURLSHE_OK ||
+        curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+            CURLSHE_OK)
+        nodeq_share_free(&s);
+    return s;
+}
+
+void nodeq_share_free(struct nodeq_share **sp)
+{
+    struct nodeq_share *s = *sp;
+    if (!s)
+        return;
+    if (s->sh)
+        curl_share_cleanup(s->sh);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&s->lock[i]);
+    free(s);
+    *sp = NULL;
+}
+
 int nodeq_run(const struct nodeq_req *reqs, struct nodeq_res *res, size_t n,
-              uint64_t timeout_ms, size_t max_bytes, unsigned max_parallel)
+              uint64_t timeout_ms, size_t max_bytes, unsigned max_parallel,
+              struct nodeq_share *share)
 {
     int rc = -1;
     struct slot *slots = xcalloc(n ? n : 1, sizeof(*slots));
@@ -93,6 +148,8 @@ int nodeq_run(const struct nodeq_req *reqs, struct nodeq_res *res, size_t n,
         curl_easy_setopt(s->c, CURLOPT_POSTFIELDS, reqs[i].form);
         curl_easy_setopt(s->c, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(s->c, CURLOPT_PRIVATE, (void *)s);
+        if (share)
+            curl_easy_setopt(s->c, CURLOPT_SHARE, share->sh);
         if (reqs[i].user) {
             curl_easy_setopt(s->c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
             curl_easy_setopt(s->c, CURLOPT_USERNAME, reqs[i].user);

@@ -8,8 +8,8 @@
  * BASE/query (so no query text is limited by a URL length); node
  * credentials are the configured ones, never the client's.
  *
- * Threads: nodeq_run() blocks the calling thread; it shares nothing, so
- * several request threads may each run their own.
+ * Threads: nodeq_run() blocks the calling thread; several request
+ * threads may each run their own, sharing only the connection cache.
  */
 #ifndef AGENT_PROXY_NODEQ_H
 #define AGENT_PROXY_NODEQ_H
@@ -32,10 +32,19 @@ struct nodeq_res {
     uint64_t ns;   /* time the request took */
 };
 
-/* Runs n requests; res[i] answers reqs[i]. Returns 0, or -1 when curl
- * cannot be set up at all (every res then has the reason). */
+/* A connection cache shared by every nodeq_run() (libcurl's share
+ * interface, locked): the proxy's requests reuse keep-alive connections to
+ * the nodes instead of connecting per statement. Any thread. */
+struct nodeq_share;
+struct nodeq_share *nodeq_share_new(void); /* NULL: out of memory */
+void nodeq_share_free(struct nodeq_share **sp);
+
+/* Runs n requests; res[i] answers reqs[i]. share may be NULL. Returns 0,
+ * or -1 when curl cannot be set up at all (every res then has the
+ * reason). */
 int nodeq_run(const struct nodeq_req *reqs, struct nodeq_res *res, size_t n,
-              uint64_t timeout_ms, size_t max_bytes, unsigned max_parallel);
+              uint64_t timeout_ms, size_t max_bytes, unsigned max_parallel,
+              struct nodeq_share *share);
 
 void nodeq_res_release(struct nodeq_res *res, size_t n);
 

@@ -61,6 +61,7 @@ struct proxy {
     unsigned long long requests[EP_N_][6]; /* by status class 0..5xx */
     double seconds_sum[EP_N_];
     unsigned long long seconds_count[EP_N_];
+    struct nodeq_share *share; /* keep-alive connections to the nodes */
     /* writes: the ring's per-node queues and spools (influx.h) */
     struct influx_sink *writer;
     char *database, *rp;
@@ -150,7 +151,7 @@ static void ask(struct proxy *p, const size_t *idx, size_t n, const char *text,
         rq[i].user = p->user;
         rq[i].pass = p->pass;
     }
-    nodeq_run(rq, rs, n, p->timeout_ms, p->max_bytes, 16);
+    nodeq_run(rq, rs, n, p->timeout_ms, p->max_bytes, 16, p->share);
     for (size_t i = 0; i < n; i++) {
         ans[i] = node_answer(&rs[i], errs[i], sizeof(errs[i]));
         pthread_mutex_lock(&p->lock);
@@ -788,6 +789,11 @@ struct proxy *proxy_new(const struct config *cfg, char *err, size_t errlen)
         }
     struct proxy *p = xcalloc(1, sizeof(*p));
     pthread_mutex_init(&p->lock, NULL);
+    p->share = nodeq_share_new();
+    if (!p->share) {
+        snprintf(err, errlen, "cannot set up libcurl's connection cache");
+        goto fail;
+    }
     p->ring = ring_config_new(ci, err, errlen);
     if (!p->ring)
         goto fail;
@@ -897,6 +903,7 @@ void proxy_free(struct proxy **pp)
     free(p->database);
     free(p->rp);
     router_free(&p->router);
+    nodeq_share_free(&p->share);
     hashring_free(&p->ring);
     for (size_t i = 0; i < p->n_shard_by; i++)
         free(p->shard_by[i]);
