@@ -268,97 +268,35 @@ static void next(struct parser *p)
         tk->kind = p->pos > s ? TK_PARAM : TK_ILLEGAL;
         tk->val = xstrndup(p->t + s, p->pos - s);
     } else {
+        /* punctuation and operators, the two-byte ones first */
+        static const struct {
+            const char *s;
+            enum tok kind;
+            enum iql_op op;
+        } ops[] = {
+            {"=~", TK_OP, IQL_OP_EQREGEX},  {"!=", TK_OP, IQL_OP_NEQ},
+            {"!~", TK_OP, IQL_OP_NEQREGEX}, {"<=", TK_OP, IQL_OP_LTE},
+            {"<>", TK_OP, IQL_OP_NEQ},      {">=", TK_OP, IQL_OP_GTE},
+            {"::", TK_DCOLON, IQL_OP_NONE}, {"=", TK_OP, IQL_OP_EQ},
+            {"<", TK_OP, IQL_OP_LT},        {">", TK_OP, IQL_OP_GT},
+            {"+", TK_OP, IQL_OP_ADD},       {"-", TK_OP, IQL_OP_SUB},
+            {"*", TK_OP, IQL_OP_MUL},       {"/", TK_OP, IQL_OP_DIV},
+            {"%", TK_OP, IQL_OP_MOD},       {"&", TK_OP, IQL_OP_BITAND},
+            {"|", TK_OP, IQL_OP_BITOR},     {"^", TK_OP, IQL_OP_BITXOR},
+            {"(", TK_LPAREN, IQL_OP_NONE},  {")", TK_RPAREN, IQL_OP_NONE},
+            {",", TK_COMMA, IQL_OP_NONE},   {";", TK_SEMI, IQL_OP_NONE},
+            {".", TK_DOT, IQL_OP_NONE},
+        };
+        tk->kind = TK_ILLEGAL;
         p->pos++;
-        tk->kind = TK_OP;
-        switch (c) {
-        case '(':
-            tk->kind = TK_LPAREN;
-            break;
-        case ')':
-            tk->kind = TK_RPAREN;
-            break;
-        case ',':
-            tk->kind = TK_COMMA;
-            break;
-        case ';':
-            tk->kind = TK_SEMI;
-            break;
-        case '.':
-            tk->kind = TK_DOT;
-            break;
-        case ':':
-            if (n == ':') {
-                p->pos++;
-                tk->kind = TK_DCOLON;
-            } else {
-                tk->kind = TK_ILLEGAL;
+        for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+            size_t l = strlen(ops[k].s);
+            if (ops[k].s[0] == c && (l == 1 || ops[k].s[1] == n)) {
+                tk->kind = ops[k].kind;
+                tk->op = ops[k].op;
+                p->pos += l - 1;
+                break;
             }
-            break;
-        case '+':
-            tk->op = IQL_OP_ADD;
-            break;
-        case '-':
-            tk->op = IQL_OP_SUB;
-            break;
-        case '*':
-            tk->op = IQL_OP_MUL;
-            break;
-        case '/':
-            tk->op = IQL_OP_DIV;
-            break;
-        case '%':
-            tk->op = IQL_OP_MOD;
-            break;
-        case '&':
-            tk->op = IQL_OP_BITAND;
-            break;
-        case '|':
-            tk->op = IQL_OP_BITOR;
-            break;
-        case '^':
-            tk->op = IQL_OP_BITXOR;
-            break;
-        case '=':
-            if (n == '~') {
-                p->pos++;
-                tk->op = IQL_OP_EQREGEX;
-            } else {
-                tk->op = IQL_OP_EQ;
-            }
-            break;
-        case '!':
-            if (n == '=') {
-                p->pos++;
-                tk->op = IQL_OP_NEQ;
-            } else if (n == '~') {
-                p->pos++;
-                tk->op = IQL_OP_NEQREGEX;
-            } else {
-                tk->kind = TK_ILLEGAL;
-            }
-            break;
-        case '<':
-            if (n == '=') {
-                p->pos++;
-                tk->op = IQL_OP_LTE;
-            } else if (n == '>') {
-                p->pos++;
-                tk->op = IQL_OP_NEQ;
-            } else {
-                tk->op = IQL_OP_LT;
-            }
-            break;
-        case '>':
-            if (n == '=') {
-                p->pos++;
-                tk->op = IQL_OP_GTE;
-            } else {
-                tk->op = IQL_OP_GT;
-            }
-            break;
-        default:
-            tk->kind = TK_ILLEGAL;
-            break;
         }
     }
     tk->end = p->pos;

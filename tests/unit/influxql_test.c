@@ -78,6 +78,51 @@ TAP_CASE(precedence_and_several_statements)
     influxql_free(&iq);
 }
 
+/* The comparisons of an AND chain, left to right. */
+static void ops_of(const struct iql_expr *e, enum iql_op *out, size_t *n)
+{
+    if (e->op == IQL_OP_AND) {
+        ops_of(e->args[0], out, n);
+        ops_of(e->args[1], out, n);
+    } else if (*n < 16) {
+        out[(*n)++] = e->op;
+    }
+}
+
+TAP_CASE(every_operator)
+{
+    char err[512];
+    struct iql_query *iq = parse(
+        "SELECT a % 2 & 1 | 4 ^ 8, b::field FROM m WHERE a =~ /x/ AND b !~ "
+        "/y/ AND c != 1 AND d <> 2 AND e <= 3 AND f >= 4 AND g < 5 AND h > "
+        "6 AND i = 7",
+        err, sizeof(err));
+    TAP_OK(iq != NULL);
+    if (!iq) {
+        TAP_EQ_STR("", err);
+        return;
+    }
+    static const enum iql_op want[] = {
+        IQL_OP_EQREGEX, IQL_OP_NEQREGEX, IQL_OP_NEQ, IQL_OP_NEQ, IQL_OP_LTE,
+        IQL_OP_GTE,     IQL_OP_LT,       IQL_OP_GT,  IQL_OP_EQ};
+    enum iql_op got[16];
+    size_t n = 0;
+    ops_of(iq->stmts[0].where, got, &n);
+    TAP_EQ_INT((int)TAP_N(want), (int)n);
+    for (size_t i = 0; i < n && i < TAP_N(want); i++)
+        TAP_EQ_INT(want[i], got[i]);
+    /* | and ^ bind looser than % and & */
+    const struct iql_expr *f = iq->stmts[0].fields[0].expr;
+    TAP_EQ_INT(IQL_OP_BITXOR, f->op);
+    TAP_EQ_INT(IQL_OP_BITOR, f->args[0]->op);
+    TAP_EQ_STR("field", iq->stmts[0].fields[1].expr->ident_type);
+    influxql_free(&iq);
+    iq = parse("SELECT a FROM m WHERE a ! 1", err, sizeof(err));
+    TAP_OK(iq == NULL);
+    iq = parse("SELECT a: FROM m", err, sizeof(err));
+    TAP_OK(iq == NULL);
+}
+
 TAP_CASE(show_statements)
 {
     char err[512];
@@ -369,6 +414,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(show_statements), TAP_ENTRY(errors_are_clear),
     TAP_ENTRY(bounds),          TAP_ENTRY(pinned_keys),
     TAP_ENTRY(node_statements), TAP_ENTRY(subqueries),
+    TAP_ENTRY(every_operator),
 };
 
 int main(int argc, char **argv)
