@@ -62,6 +62,8 @@ static const struct section influx_section = {
     config_influx_print_extra};
 static const struct section rw_section = {config_rw_enter, config_rw_check,
                                           config_rw_shown, NULL};
+static const struct section proxy_section = {config_proxy_enter, NULL,
+                                             config_proxy_shown, NULL};
 static const struct section fold_section = {NULL, config_fold_check, NULL,
                                             NULL};
 static const struct section discover_section = {NULL, NULL,
@@ -222,7 +224,14 @@ static const struct section discover_section = {NULL, NULL,
     X("sinks.remote_write.username", T_STR, 0, OC(remote_write.username), 0,   \
       1, 0, NULL)                                                              \
     X("sinks.remote_write.password_file", T_STR, 0,                            \
-      OC(remote_write.password_file), 0, 1, 0, NULL)
+      OC(remote_write.password_file), 0, 1, 0, NULL)                           \
+    X("proxy", T_MAP, 0, 0, 0, 0, 0, &proxy_section)                           \
+    X("proxy.listen", T_LISTEN, 0, OC(proxy.listen), 0, 0, 0, NULL)            \
+    X("proxy.timeout", T_DURATION, 0, OC(proxy.timeout_ms), 0, 1, U64MAX,      \
+      NULL)                                                                    \
+    X("proxy.max_response_bytes", T_SIZE, 0, OC(proxy.max_response_bytes), 0,  \
+      1024, U64MAX, NULL)                                                      \
+    X("proxy.threads", T_UINT, 0, OC(proxy.threads), 0, 1, 64, NULL)
 
 #define AS_FIELD(p, t, et, o, on, mn, mx, ax) {p, t, et, o, on, mn, mx, ax},
 #define AS_PATH(p, t, et, o, on, mn, mx, ax)  p,
@@ -840,6 +849,11 @@ static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
                            "influxdb node name 'remote_write' is reserved "
                            "(agent.spool_dir/remote_write is the remote-write "
                            "spool): rename the node");
+    if (strcmp(nd->name, "proxy_write") == 0)
+        return config_fail(c, n,
+                           "influxdb node name 'proxy_write' is reserved "
+                           "(agent.spool_dir/proxy_write holds the proxy's "
+                           "/write spools): rename the node");
     /* lagwatch.yml(5) SINKS: the keys of the InfluxDB 2 API are refused on
      * a v1 node rather than ignored, so that a forgotten 'api: v2' is an
      * error, not points written to the wrong place. */

@@ -161,6 +161,16 @@ struct cfg_remote_write {
     char *password_file;      /* optional; read when the sink starts */
 };
 
+/* proxy: the InfluxDB-compatible endpoint for the ring (lagwatch(8),
+ * PROXY); served by `lagwatch proxy`. */
+struct cfg_proxy {
+    bool enabled;                /* false when proxy: is absent */
+    char *listen;                /* default "127.0.0.1:9744" */
+    uint64_t timeout_ms;         /* per node request, default 30s */
+    uint64_t max_response_bytes; /* per node answer, default 64MiB */
+    unsigned threads;            /* HTTP threads, default 4 */
+};
+
 struct config {
     char *path;
     struct cfg_agent agent;
@@ -171,6 +181,7 @@ struct config {
     struct cfg_trim trim;
     struct cfg_influx influx;
     struct cfg_remote_write remote_write;
+    struct cfg_proxy proxy;
 };
 
 /* Loads and validates FILE. On failure returns NULL and writes

@@ -216,6 +216,16 @@ void config_influx_print_extra(const void *base, FILE *out, int indent)
         fprintf(out, "%*spassword: (set)\n", indent, "");
 }
 
+void config_proxy_enter(void *base)
+{
+    ((struct config *)base)->proxy.enabled = true;
+}
+
+bool config_proxy_shown(const void *base)
+{
+    return ((const struct config *)base)->proxy.enabled;
+}
+
 void config_rw_enter(void *base)
 {
     ((struct config *)base)->remote_write.enabled = true;

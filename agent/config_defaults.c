@@ -65,6 +65,10 @@ void config_set_defaults(struct config *cfg)
     in->create_database = true;
     in->gzip = true;
 
+    cfg->proxy.listen = xstrdup("127.0.0.1:9744");
+    cfg->proxy.timeout_ms = 30000;
+    cfg->proxy.max_response_bytes = 64ULL << 20;
+    cfg->proxy.threads = 4;
     cfg->remote_write.timeout_ms = 10000;
     cfg->remote_write.batch_size = 2000;
     cfg->remote_write.max_retries = 5;

@@ -152,6 +152,8 @@ int config_influx_check(struct ctx *c, const yaml_node_t *n, void *base);
 bool config_influx_shown(const void *base);
 void config_influx_print_extra(const void *base, FILE *out, int indent);
 void config_rw_enter(void *base);
+void config_proxy_enter(void *base);
+bool config_proxy_shown(const void *base);
 int config_rw_check(struct ctx *c, const yaml_node_t *n, void *base);
 bool config_rw_shown(const void *base);
 int config_fold_check(struct ctx *c, const yaml_node_t *n, void *base);

@@ -15,6 +15,7 @@ static const char usage[] =
     "       lagwatch lag    --brokers HOST:PORT[,..] [--group G]... [--json]"
     " [-X key=value]...\n"
     "       lagwatch ring   -c FILE [--key KEY]... [--stats]\n"
+    "       lagwatch proxy  -c FILE [--log-level LEVEL]\n"
     "       lagwatch scrape URL [-c FILE] [--format line|prom]\n"
     "       lagwatch --version | --help\n";
 
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         {"run", cmd_run},   {"check", cmd_check},   {"lag", cmd_lag},
-        {"ring", cmd_ring}, {"scrape", cmd_scrape},
+        {"ring", cmd_ring}, {"scrape", cmd_scrape}, {"proxy", cmd_proxy},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(sub, cmds[i].name) == 0)

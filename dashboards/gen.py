@@ -117,11 +117,15 @@ def influx_var_query(measurement, field, tag, where=""):
     from its index without looking at time, so series of jobs gone long ago
     would fill the dropdown; the tag of a subquery grouped by it, selected
     next to a field, is bounded by $timeFilter (Grafana takes the second
-    column of a SELECT as the value)."""
+    column of a SELECT as the value). The subquery also groups by
+    "job_name" (the ring's shard tag: one row per job, the same values):
+    lagwatch's InfluxDB proxy can then merge it over every node
+    (lagwatch(8), PROXY, subqueries)."""
     cond = "$timeFilter" + ("".join(" AND " + w for w in where) if where
                             else "")
+    by = '"%s"' % tag if tag == "job_name" else '"%s", "job_name"' % tag
     return ('SELECT "%s", "v" FROM (SELECT last("%s") AS "v" FROM "%s" '
-            'WHERE %s GROUP BY "%s")' % (tag, field, measurement, cond, tag))
+            'WHERE %s GROUP BY %s)' % (tag, field, measurement, cond, by))
 
 
 def match(tag, var):

@@ -34,5 +34,6 @@ int cmd_check(int argc, char **argv);
 int cmd_ring(int argc, char **argv);
 int cmd_scrape(int argc, char **argv);
 int cmd_lag(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "cmd/cmd.h"
+#include "proxy/proxy.h"
 #include "config.h"
 #include "serve/endpoint.h"
 #include "kafka/lag_report.h"
@@ -304,6 +305,7 @@ int cmd_run(int argc, char **argv)
 
     struct config *cfg = NULL;
     struct agent *ag = NULL;
+    struct proxy *px = NULL;
     rc = load(path, cli_level, &cfg, &ag);
     if (rc != 0)
         return rc;
@@ -331,6 +333,17 @@ int cmd_run(int argc, char **argv)
     }
     if (endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
         log_error("cannot serve /api/v1/ring: %s", err);
+    /* The proxy: section is served next to the collector (lagwatch(8),
+     * PROXY); built from the first configuration, a reload keeps it. */
+    if (cfg->proxy.enabled) {
+        px = proxy_new(cfg, err, sizeof(err));
+        if (!px) {
+            log_error("%s: %s", path, err);
+            rc = EXIT_RUNTIME;
+            goto out_ep;
+        }
+        log_info("InfluxDB proxy serving on '%s'", cfg->proxy.listen);
+    }
     char fp[HASHRING_FINGERPRINT_LEN + 1];
     ringinfo_fingerprint(cfg, fp);
     log_info("lagwatch %s started: agent '%s', interval %llu ms, ring %s, "
@@ -383,6 +396,7 @@ int cmd_run(int argc, char **argv)
     sdnotify_send(sn, "STOPPING=1\nSTATUS=stopping: writing what is queued");
     rc = agent_drain(ag, cfg->agent.shutdown_timeout_ms) < 0 ? EXIT_RUNTIME : 0;
 out_ep:
+    proxy_free(&px);
     endpoint_free(&ep);
     sdnotify_free(&sn);
 out:

@@ -330,25 +330,36 @@ bool endpoint_needs_rebuild(const struct cfg_agent *a,
            b->basic_auth_password_file;
 }
 
+int endpoint_read_auth(const struct cfg_agent *a, char **token, char **password,
+                       char *err, size_t errlen)
+{
+    *token = *password = NULL;
+    if (a->bearer_token_file) {
+        *token = secret_read_file(a->bearer_token_file, "bearer token file",
+                                  true, err, errlen);
+        if (!*token)
+            return -1;
+    }
+    if (a->basic_auth_password_file) {
+        *password =
+            secret_read_file(a->basic_auth_password_file,
+                             "basic auth password file", false, err, errlen);
+        if (!*password) {
+            secret_free(token);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct endpoint *endpoint_new(const struct cfg_agent *a, char *err,
                               size_t errlen)
 {
     struct endpoint *ep = xcalloc(1, sizeof(*ep));
     char *token = NULL, *password = NULL;
     pthread_mutex_init(&ep->lock, NULL);
-    if (a->bearer_token_file) {
-        token = secret_read_file(a->bearer_token_file, "bearer token file",
-                                 true, err, errlen);
-        if (!token)
-            goto fail;
-    }
-    if (a->basic_auth_password_file) {
-        password =
-            secret_read_file(a->basic_auth_password_file,
-                             "basic auth password file", false, err, errlen);
-        if (!password)
-            goto fail;
-    }
+    if (endpoint_read_auth(a, &token, &password, err, errlen) < 0)
+        goto fail;
     struct httpd_opts o = {
         .listen = a->listen,
         .max_connections = a->max_connections,

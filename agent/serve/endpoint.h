@@ -45,6 +45,13 @@ struct expo;
 struct endpoint *endpoint_new(const struct cfg_agent *a, char *err,
                               size_t errlen);
 
+/* Reads a's bearer token and basic-auth password files (either may be
+ * unset: NULL), for an httpd with the agent's client auth (the proxy has
+ * the same, lagwatch(8), PROXY). -1 with the file named in err. Free both
+ * with secret_free. */
+int endpoint_read_auth(const struct cfg_agent *a, char **token, char **password,
+                       char *err, size_t errlen);
+
 /* True when an endpoint built for a differs from one built for b: another
  * listen address, connection cap or TLS/auth setting. Secret files are
  * read at creation, so an endpoint with any of them is rebuilt on every

@@ -43,6 +43,14 @@ struct route {
     char *path;
     httpd_handler_fn fn;
     void *ctx;
+    size_t max_body; /* > 0: POST accepted, its body capped at this */
+};
+
+/* A POST body being received (libmicrohttpd's per-request closure); freed
+ * by on_completed, also when the client goes away mid-upload. */
+struct upload {
+    struct buf body;
+    bool over; /* passed the route's cap: answered 413 */
 };
 
 struct httpd {
@@ -281,7 +289,17 @@ int httpd_route(struct httpd *h, const char *path, httpd_handler_fn fn,
     h->routes[h->nroutes].path = xstrdup(path);
     h->routes[h->nroutes].fn = fn;
     h->routes[h->nroutes].ctx = ctx;
+    h->routes[h->nroutes].max_body = 0;
     h->nroutes++;
+    return 0;
+}
+
+int httpd_route_post(struct httpd *h, const char *path, httpd_handler_fn fn,
+                     void *ctx, size_t max_body)
+{
+    if (max_body == 0 || httpd_route(h, path, fn, ctx) < 0)
+        return -1;
+    h->routes[h->nroutes - 1].max_body = max_body;
     return 0;
 }
 
@@ -492,12 +510,17 @@ static void set_text(struct httpd_response *resp, int status, const char *text)
  * (a handler's answer, as opposed to our short error texts). */
 static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
                      const char *url, const char *method,
-                     struct httpd_response *resp)
+                     const struct upload *up, struct httpd_response *resp)
 {
     bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (!head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+    const struct route *prt = find_route(h, url);
+    bool post =
+        up && prt && prt->max_body && strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (!head && !post && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
         set_text(resp, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        httpd_response_header(resp, "Allow", "GET, HEAD");
+        httpd_response_header(resp, "Allow",
+                              prt && prt->max_body ? "GET, HEAD, POST"
+                                                   : "GET, HEAD");
         return false;
     }
     if (!auth_ok(h, conn)) {
@@ -523,6 +546,13 @@ static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
         set_text(resp, MHD_HTTP_BAD_REQUEST, "bad query argument\n");
         return false;
     }
+    if (post && up->over) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body larger than %zu bytes\n",
+                 rt->max_body);
+        set_text(resp, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+        return false;
+    }
     struct httpd_request req = {
         .method = method,
         .path = url,
@@ -531,6 +561,12 @@ static bool dispatch(struct httpd *h, struct MHD_Connection *conn,
         .accept_encoding = MHD_lookup_connection_value(
             conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING),
         .head = head,
+        .body = post ? up->body.data : NULL,
+        .body_len = post ? up->body.len : 0,
+        .content_type = MHD_lookup_connection_value(
+            conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_encoding = MHD_lookup_connection_value(
+            conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING),
         .conn_ = conn,
     };
     rt->fn(rt->ctx, &req, resp);
@@ -569,12 +605,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
     assert(h->magic == HTTPD_MAGIC);
     (void)version;
-    (void)upload;
-    (void)upload_size;
-    (void)req_cls;
+    /* A POST to a route that takes one: libmicrohttpd calls back once
+     * with no data, then per received chunk, then once more; the body is
+     * kept (up to the route's cap) and the handler runs on the last call. */
+    struct upload *up = *req_cls;
+    if (!up && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+        const struct route *rt = find_route(h, url);
+        if (rt && rt->max_body) {
+            up = xcalloc(1, sizeof(*up));
+            buf_init(&up->body, rt->max_body + 1);
+            *req_cls = up;
+            return MHD_YES;
+        }
+    }
+    if (up && *upload_size) {
+        if (!up->over && (buf_add(&up->body, upload, *upload_size) < 0 ||
+                          up->body.len + 1 > up->body.max))
+            up->over = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (up && !up->over)
+        buf_addc(&up->body, '\0'); /* NUL-terminated for the handler */
+    if (up && !up->over)
+        up->body.len--;
     buf_init(&resp.body, h->max_response_bytes);
 
-    bool may_gzip = dispatch(h, conn, url, method, &resp);
+    bool may_gzip = dispatch(h, conn, url, method, up, &resp);
     if (may_gzip) {
         const char *ae = MHD_lookup_connection_value(
             conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
@@ -615,6 +672,20 @@ out:
     }
     buf_release(&resp.body);
     return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct upload *up = *req_cls;
+    if (up) {
+        buf_release(&up->body);
+        free(up);
+        *req_cls = NULL;
+    }
 }
 
 /* libmicrohttpd's own complaints (timeouts, resets, oversized requests) are
@@ -674,6 +745,7 @@ int httpd_start(struct httpd *h, char *err, size_t errlen)
         NULL);
     if (h->threads > 1)
         OPT(MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)h->threads, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
     if (h->tls_cert) {
         flags |= MHD_USE_TLS;
         OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert);

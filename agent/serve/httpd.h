@@ -2,7 +2,8 @@
  * httpd: the small embedded HTTP server behind /metrics, /healthz, /readyz
  * and the /api/v1 endpoints, built on libmicrohttpd.
  *
- * It serves GET and HEAD only (anything else gets 405 with `Allow`), routes
+ * It serves GET and HEAD (and POST on routes registered with
+ * httpd_route_post; anything else gets 405 with `Allow`), routes
  * by exact path (404 otherwise), can require a bearer token or basic auth
  * (401 with `WWW-Authenticate`), gzips bodies over 1 KiB when the client
  * accepts it, and caps what a client can cost: connections, header bytes,
@@ -31,12 +32,18 @@ struct MHD_Connection;
 
 /* One request as a handler sees it; valid only during the handler call. */
 struct httpd_request {
-    const char *method;          /* "GET" or "HEAD" */
+    const char *method;          /* "GET", "HEAD" or "POST" */
     const char *path;            /* URL-decoded path, without the query */
     const char *accept;          /* Accept header or NULL */
     const char *accept_encoding; /* Accept-Encoding header or NULL */
     /* HEAD: build the body anyway, its length is the Content-Length. */
     bool head;
+    /* POST (httpd_route_post only): the whole body, NUL-terminated (it may
+     * hold NUL bytes of its own: use body_len), and its Content-Type. */
+    const char *body;
+    size_t body_len;
+    const char *content_type;
+    const char *content_encoding; /* e.g. "gzip"; NULL when absent */
     struct MHD_Connection *conn_; /* private */
 };
 
@@ -102,6 +109,13 @@ struct httpd *httpd_new(const struct httpd_opts *o, char *err, size_t errlen);
  * duplicate path or after the start. */
 int httpd_route(struct httpd *h, const char *path, httpd_handler_fn fn,
                 void *ctx);
+
+/* As httpd_route, and the route also takes POST with a body of at most
+ * max_body bytes (> 0; a larger one is answered 413 without calling fn).
+ * The body is buffered whole, so max_body bounds the memory a request
+ * costs. */
+int httpd_route_post(struct httpd *h, const char *path, httpd_handler_fn fn,
+                     void *ctx, size_t max_body);
 
 /* Starts serving on libmicrohttpd's threads; -1 with the reason in err. */
 int httpd_start(struct httpd *h, char *err, size_t errlen);

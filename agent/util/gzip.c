@@ -56,3 +56,41 @@ fail:
     buf_reset(out);
     return -1;
 }
+
+int gzip_decode(const void *data, size_t len, struct buf *out)
+{
+    z_stream z = {0};
+    int rc = -1;
+    buf_reset(out);
+    /* 16 + MAX_WBITS: a gzip header and trailer, not raw deflate */
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return -1;
+    z.next_in = (Bytef *)(uintptr_t)data;
+    size_t left = len;
+    for (;;) {
+        unsigned char chunk[16384];
+        if (z.avail_in == 0 && left > 0) {
+            z.avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
+            left -= z.avail_in;
+        }
+        z.next_out = chunk;
+        z.avail_out = sizeof(chunk);
+        int zr = inflate(&z, Z_NO_FLUSH);
+        if (zr != Z_OK && zr != Z_STREAM_END)
+            break;
+        if (buf_add(out, chunk, sizeof(chunk) - z.avail_out) < 0) {
+            rc = -2;
+            break;
+        }
+        if (zr == Z_STREAM_END) {
+            rc = 0;
+            break;
+        }
+        if (z.avail_in == 0 && left == 0 && z.avail_out != 0)
+            break; /* truncated input */
+    }
+    inflateEnd(&z);
+    if (rc < 0)
+        buf_reset(out);
+    return rc;
+}

@@ -1,6 +1,7 @@
 /*
  * gzip: whole bodies encoded as gzip with one reusable deflate state, for
- * HTTP responses (/metrics, lagwatch(8), HTTP ENDPOINTS) and request bodies.
+ * HTTP responses (/metrics, lagwatch(8), HTTP ENDPOINTS) and request bodies,
+ * and decoded (the proxy's gzip /write bodies, lagwatch(8), PROXY).
  * Level 1: exposition text and line protocol are very repetitive, so the
  * fastest level already gets most of the ratio at a fraction of the CPU.
  *
@@ -28,5 +29,12 @@ void gzip_free(struct gzip **gzp);
  * Returns 0, or -1 when zlib fails or the worst-case encoding would pass
  * out's cap; out is then empty. */
 int gzip_encode(struct gzip *gz, const void *data, size_t len, struct buf *out);
+
+/* Replaces the contents of out with the decoding of the gzip stream
+ * data[0..len) (a request body with Content-Encoding: gzip). Returns 0;
+ * -1 when the stream is corrupt or truncated, -2 when the decoded bytes
+ * would pass out's cap (a gzip bomb stops there); out is then empty. Any
+ * thread. */
+int gzip_decode(const void *data, size_t len, struct buf *out);
 
 #endif

@@ -592,9 +592,11 @@ static void report_orphans(struct influx_sink *s, const char *dir)
     struct dirent *de;
     struct buf want = BUF_INIT;
     while ((de = readdir(d)) != NULL) {
-        /* remote_write: the remote-write sink's spool (agent.spool_dir is
-         * shared; config.c reserves that node name) */
-        if (de->d_name[0] == '.' || strcmp(de->d_name, "remote_write") == 0)
+        /* remote_write: the remote-write sink's spool, proxy_write the
+         * proxy's /write spools (agent.spool_dir is shared; config.c
+         * reserves those node names) */
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "remote_write") == 0 ||
+            strcmp(de->d_name, "proxy_write") == 0)
             continue;
         bool known = false;
         for (size_t i = 0; i < s->n && !known; i++) {

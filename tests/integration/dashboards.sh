@@ -18,7 +18,10 @@
 #    values substituted, must parse and return at least one series; every
 #    measurement, field, tag, metric and label a query names must be one
 #    the live run emitted; the InfluxQL alert rules must fire exactly where
-#    their Prometheus twins in rules/lagwatch.rules.yml fire.
+#    their Prometheus twins in rules/lagwatch.rules.yml fire. The jobs and
+#    operators dashboards also run through lagwatch's InfluxDB proxy
+#    (served by the same lagwatch run): variables list the union of the
+#    nodes' values, panels equal the owning node's own answer.
 set -u
 . "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
 D=$srcdir/dashboards
@@ -111,6 +114,7 @@ it_kafka_two_groups "$(it_now_ms)" && ok=1
 tap_check "fake Flink, mock Kafka (two groups committed) and two influxd nodes up" test $ok = 1
 
 it_listen
+pxport=$(free_port)
 cat >"$T/lagwatch.yml" <<YAML
 agent:
   name: dash-agent
@@ -121,6 +125,7 @@ agent:
 $(it_yaml_flink --rest tm1 tm2 jm)
 $(it_yaml_kafka)
 $(it_yaml_influxdb flink a b)
+proxy: {listen: "127.0.0.1:$pxport"}
 YAML
 it_lagwatch "$T/lagwatch.yml" "$T/lagwatch.log"
 it_prometheus "$T/prom" "127.0.0.1:$lport"
@@ -144,5 +149,5 @@ curl -s "$base/metrics" >"$T/metrics.txt"
 tap_check "lagwatch serves /metrics" test -s "$T/metrics.txt"
 tool live "$T/metrics.txt" "$PROM" \
     "influx-a=$INFLUX_URL_a" "influx-b=$INFLUX_URL_b" -- "${DASHES[@]}" \
-    --alerts "$ALERTS"
+    --alerts "$ALERTS" --proxy "http://127.0.0.1:$pxport"
 tap_done

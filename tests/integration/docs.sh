@@ -32,7 +32,7 @@ tap_check "every long option is documented in lagwatch(8)" test -z "$missing"
 [ -z "$missing" ] || tap_diag "undocumented options:$missing"
 
 missing=
-for c in run check lag ring scrape; do
+for c in run check lag ring scrape proxy; do
     grep -q "^lagwatch $c" "$srcdir/README.md" || missing="$missing $c"
     grep -q "^.B lagwatch $c" "$srcdir/man/lagwatch.8" || missing="$missing man:$c"
 done

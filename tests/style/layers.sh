@@ -9,6 +9,8 @@
 #   sinks/**          util, pipeline, route, config, hashring and sinks:
 #                     never a collector, the server or a subcommand
 #   agent/serve       anything but cmd and agent.h
+#   agent/proxy       util, pipeline, route, hashring, sinks (influx),
+#                     serve, config, proxy
 #   hashring          nothing of lagwatch: it is a standalone library
 # System includes (<...>) and the generated *.pb-c.h are not layers.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +26,7 @@ allowed() {
     agent/kafka/*) echo '^(util|pipeline|route|hashring|kafka|prom)/|^config\.h$' ;;
     sinks/*) echo '^(util|pipeline|route|hashring|influx|remote_write|prom|sinks)/|^(config|spool|http_client|sink|outbox)\.h$' ;;
     agent/serve/*) echo '^(util|pipeline|route|hashring|flink|kafka|prom|influx|remote_write|serve|sinks)/|^(config|spool|http_client|sink|outbox)\.h$' ;;
+    agent/proxy/*) echo '^(util|pipeline|route|hashring|serve|proxy|sinks|influx)/|^(config|http_client|sink|outbox|spool)\.h$' ;;
     hashring/*) echo '^hashring/|^hashring\.h$|^\.\./hashring\.c$|^tests/lib/' ;;
     *) echo '.' ;;
     esac

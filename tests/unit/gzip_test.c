@@ -76,7 +76,37 @@ TAP_CASE(cap_is_kept)
     TAP_OK(same);
 }
 
+/* gzip_decode undoes gzip_encode, refuses corrupt and truncated streams
+ * and stops at its output cap (a gzip bomb). */
+TAP_CASE(decode_roundtrip_and_limits)
+{
+    struct gzip *gz = gzip_new();
+    struct buf enc, dec;
+    buf_init(&enc, 0);
+    buf_init(&dec, 0);
+    struct buf text;
+    buf_init(&text, 0);
+    for (int i = 0; i < 5000; i++)
+        buf_addf(&text, "m,job_name=j%d v=%di %d\n", i % 7, i, i);
+    TAP_EQ_INT(0, gzip_encode(gz, text.data, text.len, &enc));
+    TAP_EQ_INT(0, gzip_decode(enc.data, enc.len, &dec));
+    TAP_OK(dec.len == text.len && memcmp(dec.data, text.data, text.len) == 0);
+    TAP_EQ_INT(-1, gzip_decode(enc.data, enc.len / 2, &dec));
+    TAP_EQ_INT(0, (int)dec.len);
+    TAP_EQ_INT(-1, gzip_decode("not gzip at all", 15, &dec));
+    struct buf small;
+    buf_init(&small, 1000);
+    TAP_EQ_INT(-2, gzip_decode(enc.data, enc.len, &small));
+    TAP_EQ_INT(0, (int)small.len);
+    buf_release(&small);
+    buf_release(&text);
+    buf_release(&enc);
+    buf_release(&dec);
+    gzip_free(&gz);
+}
+
 static const struct tap_case cases[] = {
+    TAP_ENTRY(decode_roundtrip_and_limits),
     TAP_ENTRY(roundtrip_with_one_state),
     TAP_ENTRY(cap_is_kept),
 };

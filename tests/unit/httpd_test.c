@@ -54,6 +54,16 @@ static void h_early(void *ctx, const struct httpd_request *req,
     httpd_response_header(resp, "X-Consumed-Through", "1763600000");
 }
 
+/* Echoes a POST body: its length, Content-Type and text. */
+static void h_echo(void *ctx, const struct httpd_request *req,
+                   struct httpd_response *resp)
+{
+    (void)ctx;
+    buf_addf(&resp->body, "%s %zu %s %s", req->method, req->body_len,
+             req->content_type ? req->content_type : "-",
+             req->body ? req->body : "(none)");
+}
+
 /* ---- client helpers ---------------------------------------------------- */
 
 struct reply {
@@ -221,6 +231,7 @@ static struct httpd *serve(struct httpd_opts *o)
     if (httpd_route(h, "/hello", h_hello, NULL) < 0 ||
         httpd_route(h, "/big", h_big, NULL) < 0 ||
         httpd_route(h, "/api/v1/ready", h_early, NULL) < 0 ||
+        httpd_route_post(h, "/echo", h_echo, NULL, 64) < 0 ||
         httpd_start(h, err, sizeof(err)) < 0) {
         printf("# httpd start: %s\n", err);
         httpd_free(&h);
@@ -332,6 +343,56 @@ TAP_CASE(other_methods_are_405)
             TAP_OK(ok);
         }
     }
+    httpd_free(&h);
+}
+
+/* A route registered with httpd_route_post takes POST bodies up to its
+ * cap (413 beyond, the handler not called), and still GET. */
+TAP_CASE(post_routes_take_bodies)
+{
+    struct httpd_opts o = {0};
+    struct httpd *h = serve(&o);
+    TAP_OK(h != NULL);
+    if (!h)
+        return;
+    struct reply r;
+    fetch(httpd_port(h), "POST", "/echo", NULL, NULL, &r);
+    TAP_EQ_INT(200, (int)r.status);
+    TAP_EQ_STR("POST 3 application/x-www-form-urlencoded a=1", r.body.data);
+    reply_release(&r);
+    fetch(httpd_port(h), "GET", "/echo", NULL, NULL, &r);
+    TAP_EQ_STR("GET 0 - (none)", r.body.data);
+    reply_release(&r);
+    /* 65 bytes: one over */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", httpd_port(h));
+    CURL *c = curl_easy_init();
+    char big[66];
+    memset(big, 'x', 65);
+    big[65] = '\0';
+    struct buf body;
+    buf_init(&body, 0);
+    long status = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, big);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    TAP_EQ_INT(413, (int)status);
+    TAP_OK(strstr(body.data, "larger than 64 bytes") != NULL);
+    buf_release(&body);
+    /* a GET-only route still refuses POST */
+    char allow[64];
+    fetch(httpd_port(h), "POST", "/hello", NULL, NULL, &r);
+    TAP_EQ_INT(405, (int)r.status);
+    reply_release(&r);
+    fetch(httpd_port(h), "PUT", "/echo", NULL, NULL, &r);
+    const char *a = header(&r, "Allow", allow, sizeof(allow));
+    TAP_EQ_STR("GET, HEAD, POST", a ? a : "(none)");
+    reply_release(&r);
     httpd_free(&h);
 }
 
@@ -868,6 +929,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(long_or_nul_argument_is_400),
     TAP_ENTRY(unknown_path_is_404),
     TAP_ENTRY(other_methods_are_405),
+    TAP_ENTRY(post_routes_take_bodies),
     TAP_ENTRY(head_has_headers_and_no_body),
     TAP_ENTRY(gzip_is_negotiated),
     TAP_ENTRY(handler_sets_status_and_headers),
