@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "cmd/cmd.h"
+#include "util/clock.h"
 #include "config.h"
 #include "prom/expo.h"
 #include "prom/expo_flink.h"
@@ -203,9 +204,7 @@ int cmd_scrape(int argc, char **argv)
     o.prom_opts.fold = cfg->trim.fold;
     o.prom_opts.timestamps = false;
 
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = clock_wall_ms();
     if (!is_reporter_url(url)) {
         rc = scrape_rest(url, cfg, &o, now);
         goto out;

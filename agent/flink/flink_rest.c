@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/buf.h"
 #include "util/errstate.h"
 #include "flink/flink_json.h"
@@ -617,13 +618,6 @@ static void emit_tasks(struct flink_rest *fr, struct emitter *em,
     free(ok);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int flink_rest_collect(struct flink_rest *fr, struct scraper *sc, int64_t ts_ms,
                        point_fn fn, void *ctx)
 {
@@ -633,7 +627,7 @@ int flink_rest_collect(struct flink_rest *fr, struct scraper *sc, int64_t ts_ms,
     struct flink_jobs jobs = {0};
     struct jwork *w = NULL;
     size_t nw = 0, nb = 0, cap_b = 0;
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     char perr[256];
     char *url;
 
@@ -766,7 +760,7 @@ out:
     fr->st.requests_last = fr->requests_cycle;
     fr->st.requests_total += fr->requests_cycle;
     fr->st.errors_last = fr->errors_cycle;
-    fr->st.duration_s_last = now_s() - t0;
+    fr->st.duration_s_last = clock_mono_s() - t0;
     errstate_settle(fr->failing);
     log_debug("flink rest cycle of '%s': %llu requests, %llu errors, "
               "%llu points, %.3f s",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -22,13 +23,6 @@ struct kafka_reaper {
     struct reaper_state *st; /* non-NULL while a handle is in flight */
     bool stuck_logged;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void state_unref(struct reaper_state *st)
 {
@@ -91,8 +85,8 @@ bool kafka_reaper_wait(struct kafka_reaper *r, int64_t ms)
     struct reaper_state *st = r->st;
     if (!st)
         return true;
-    int64_t until = mono_ms() + ms;
-    while (!atomic_load(&st->done) && mono_ms() < until) {
+    int64_t until = (int64_t)clock_mono_ms() + ms;
+    while (!atomic_load(&st->done) && (int64_t)clock_mono_ms() < until) {
         struct timespec ts = {0, 5 * 1000000};
         nanosleep(&ts, NULL);
     }

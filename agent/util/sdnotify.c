@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -23,13 +24,6 @@ struct sdnotify {
     bool pinged;
     bool failing; /* the last send failed: log only state changes */
 };
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Half of $WATCHDOG_USEC when it is a positive decimal number and
  * $WATCHDOG_PID is unset or names this process (systemd sets the PID so a
@@ -173,7 +167,7 @@ int sdnotify_watchdog(struct sdnotify *sn)
 {
     if (sdnotify_watchdog_interval_us(sn) == 0)
         return 0;
-    uint64_t now = mono_us();
+    uint64_t now = clock_mono_ns() / 1000;
     if (sn->pinged && now - sn->last_ping_us < sn->watchdog_us)
         return 0;
     if (sdnotify_send(sn, "WATCHDOG=1") < 0)
