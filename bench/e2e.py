@@ -28,7 +28,7 @@ shared and noisy: compare the figures within one run, as ratios.
 
 Usage: bench/e2e.py --lagwatch PATH [--series N] [--label-len N]
          [--subtasks N] [--jobs N] [--interval S] [--cycles N]
-         [--only NAME[,NAME...]] [--keep]
+         [--only NAME[,NAME...]] [--profile] [--keep]
 All servers are started here on free loopback ports in a temp dir and
 stopped by PID at the end.
 """
@@ -250,8 +250,9 @@ def influx_series(url, db):
     return total
 
 
-def measure(agent, target_url_port, interval, cycles, warmup):
-    """CPU ticks and scrapes between two mid-interval instants."""
+def measure(agent, target_url_port, interval, cycles, warmup, perf=None):
+    """CPU ticks and scrapes between two mid-interval instants; with perf
+    (a file name) a perf record -g of the agent over the same window."""
     pid = agent.pid
 
     def wait_scrapes(n, limit):
@@ -267,10 +268,21 @@ def measure(agent, target_url_port, interval, cycles, warmup):
     base = Exposition.scrapes
     wait_scrapes(base + warmup, interval * (warmup + 3) + 60)
     time.sleep(interval / 2)
+    rec = None
+    if perf:
+        # cpu-clock: hardware counters are often missing in VMs
+        rec = subprocess.Popen(["perf", "record", "-F", "499", "-g",
+                                "-e", "cpu-clock", "-o", perf,
+                                "-p", str(pid)],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     c0, s0, t0 = cpu_ticks(pid), Exposition.scrapes, time.time()
     wait_scrapes(s0 + cycles, interval * (cycles + 3) + 60)
     time.sleep(interval / 2)
     c1, s1, t1 = cpu_ticks(pid), Exposition.scrapes, time.time()
+    if rec:
+        rec.send_signal(signal.SIGINT)
+        rec.wait(60)
     return (c1 - c0) / CLK, s1 - s0, t1 - t0, vmhwm_kib(pid)
 
 
@@ -360,8 +372,10 @@ def run_agent(name, args, stack, target, series):
                     interval, rw_url=rw, trim=False,
                     max_bytes=4 * args.body_len)
             agent = stack.start(name, [args.lagwatch, "run", "-c", cfg])
+        perf = (os.path.abspath("perf-%s.data" % name)
+                if args.profile else None)
         cpu, scrapes, wall, hwm = measure(agent, target, interval,
-                                          args.cycles, args.warmup)
+                                          args.cycles, args.warmup, perf)
         time.sleep(min(interval, 10))  # let the last writes land
         if name in ("lagwatch", "lagwatch-nogzip"):
             held = sum(influx_series(u, "flink") for _, u in nodes)
@@ -401,6 +415,10 @@ def main():
     ap.add_argument("--cycles", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--only", default="")
+    ap.add_argument("--profile", action="store_true",
+                    help="perf record -g each agent over its measured "
+                    "cycles into ./perf-NAME.data (perf's own CPU is not "
+                    "the agent's; the figures stay comparable)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dir (logs) at the end")
     args = ap.parse_args()

@@ -300,17 +300,10 @@ static size_t family_get(struct expo *e, const char *name, size_t name_len,
     return e->nfams++;
 }
 
-static int add_sample(struct expo *e, size_t fi, const struct label *labels,
-                      size_t nlabels, double v)
+/* Links sample si (labels already interned) into family fi. */
+static void link_sample(struct expo *e, size_t fi, const struct label *ls,
+                        size_t nlabels, double v)
 {
-    size_t need = sizeof(struct expo_sample) + SLOT_BYTES +
-                  nlabels * sizeof(struct label);
-    for (size_t i = 0; i < nlabels; i++)
-        need += labels[i].name_len + labels[i].value_len + 2 + 2 * SLOT_BYTES;
-    if (e->nsamples >= EXPO_NONE - 1 || nlabels > UINT32_MAX || !fits(e, need))
-        return -1;
-    const struct label *ls =
-        nlabels > 0 ? intern_labels(e, labels, nlabels) : NULL;
     e->samples = xgrow(e->samples, &e->samples_cap, e->nsamples + 1,
                        sizeof(*e->samples));
     uint32_t si = (uint32_t)e->nsamples++;
@@ -323,7 +316,49 @@ static int add_sample(struct expo *e, size_t fi, const struct label *labels,
         e->samples[f->last].next = si;
     f->last = si;
     f->nsamples++;
+}
+
+int expo_add_values(struct expo *e, const size_t *fam, const double *v,
+                    size_t nv, const struct label *labels, size_t nlabels)
+{
+    /* an upper bound: the label set and its strings may be known */
+    size_t need = nv * (sizeof(struct expo_sample) + SLOT_BYTES) +
+                  nlabels * sizeof(struct label);
+    for (size_t i = 0; i < nlabels; i++)
+        need += labels[i].name_len + labels[i].value_len + 2 + 2 * SLOT_BYTES;
+    if (nv == 0)
+        return 0;
+    if (e->nsamples + nv >= EXPO_NONE - 1 || nlabels > UINT32_MAX ||
+        !fits(e, need)) {
+        e->dropped += nv - 1; /* fits() counted one */
+        return -1;
+    }
+    const struct label *ls =
+        nlabels > 0 ? intern_labels(e, labels, nlabels) : NULL;
+    for (size_t i = 0; i < nv; i++)
+        link_sample(e, fam[i], ls, nlabels, v[i]);
     return 0;
+}
+
+static int add_sample(struct expo *e, size_t fi, const struct label *labels,
+                      size_t nlabels, double v)
+{
+    return expo_add_values(e, &fi, &v, 1, labels, nlabels);
+}
+
+size_t expo_family_find(struct expo *e, const char *name, size_t name_len)
+{
+    if (e->nfams == 0)
+        return EXPO_NO_FAMILY;
+    uint32_t *slot = fam_slot(e, name, name_len);
+    return *slot ? *slot - 1 : EXPO_NO_FAMILY;
+}
+
+size_t expo_family_index(struct expo *e, const char *name, size_t name_len,
+                         enum metric_type type, const char *help,
+                         size_t help_len)
+{
+    return family_get(e, name, name_len, type, help, help_len);
 }
 
 static enum metric_type parse_type(const char *type)
