@@ -51,8 +51,8 @@ struct expo {
     struct ilabels *lsets;
     size_t nlsets;
     size_t lsets_cap;
-    struct label *tmp; /* one label set being interned */
-    size_t tmp_cap;
+    char *flat; /* a label set's strings end to end, hashed to find it */
+    size_t flat_cap;
     /* family name -> index + 1 (0 = empty slot) */
     uint32_t *fam_slots;
     size_t fam_slots_cap;
@@ -86,7 +86,7 @@ void expo_free(struct expo **ep)
     }
     free(e->strs);
     free(e->lsets);
-    free(e->tmp);
+    free(e->flat);
     free(e->fam_slots);
     free(e->fams);
     free(e->samples);
@@ -199,32 +199,59 @@ static void lsets_grow(struct expo *e)
     e->lsets_cap = cap;
 }
 
+/* Whether interned set ls holds the same strings as labels. */
+static bool same_labels(const struct label *ls, const struct label *labels,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ls[i].name_len != labels[i].name_len ||
+            ls[i].value_len != labels[i].value_len ||
+            memcmp(ls[i].name, labels[i].name, labels[i].name_len) != 0 ||
+            memcmp(ls[i].value, labels[i].value, labels[i].value_len) != 0)
+            return false;
+    return true;
+}
+
 /* The interned copy of labels (n > 0), its strings interned too.
- * Capacity was checked. */
+ * Capacity was checked. Sets are found by their content: most samples
+ * repeat a set seen before (every metric of a Flink task or operator has
+ * the same labels), and one hash over the strings end to end then
+ * replaces interning each of them. */
 static const struct label *intern_labels(struct expo *e,
                                          const struct label *labels, size_t n)
 {
-    e->tmp = xgrow(e->tmp, &e->tmp_cap, n, sizeof(*e->tmp));
+    size_t flen = 0;
+    for (size_t i = 0; i < n; i++)
+        flen += labels[i].name_len + labels[i].value_len + 2;
+    e->flat = xgrow(e->flat, &e->flat_cap, flen, 1);
+    char *f = e->flat;
     for (size_t i = 0; i < n; i++) {
-        e->tmp[i].name = intern(e, labels[i].name, labels[i].name_len);
-        e->tmp[i].value = intern(e, labels[i].value, labels[i].value_len);
-        e->tmp[i].name_len = labels[i].name_len;
-        e->tmp[i].value_len = labels[i].value_len;
+        /* NUL separators: no two different sets flatten alike */
+        memcpy(f, labels[i].name, labels[i].name_len);
+        f += labels[i].name_len;
+        *f++ = '\0';
+        memcpy(f, labels[i].value, labels[i].value_len);
+        f += labels[i].value_len;
+        *f++ = '\0';
     }
-    /* interned strings compare by address: hash the array itself */
-    size_t size = n * sizeof(*e->tmp);
-    uint32_t h = (uint32_t)XXH3_64bits(e->tmp, size);
+    uint32_t h = (uint32_t)XXH3_64bits(e->flat, flen);
     if ((e->nlsets + 1) * 2 > e->lsets_cap)
         lsets_grow(e);
     size_t j = h & (e->lsets_cap - 1);
     while (e->lsets[j].ls) {
         const struct ilabels *il = &e->lsets[j];
-        if (il->hash == h && il->n == n && memcmp(il->ls, e->tmp, size) == 0)
+        if (il->hash == h && il->n == n && same_labels(il->ls, labels, n))
             return il->ls;
         j = (j + 1) & (e->lsets_cap - 1);
     }
+    size_t size = n * sizeof(struct label);
     struct label *copy = arena_alloc(e, size);
-    memcpy(copy, e->tmp, size);
+    for (size_t i = 0; i < n; i++) {
+        copy[i].name = intern(e, labels[i].name, labels[i].name_len);
+        copy[i].value = intern(e, labels[i].value, labels[i].value_len);
+        copy[i].name_len = labels[i].name_len;
+        copy[i].value_len = labels[i].value_len;
+    }
     e->lsets[j] = (struct ilabels){copy, (uint32_t)n, h};
     e->nlsets++;
     e->bytes += size + SLOT_BYTES;
