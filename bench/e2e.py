@@ -406,7 +406,7 @@ def run_agent(name, args, stack, target, series):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lagwatch", required=True)
+    ap.add_argument("--lagwatch")
     ap.add_argument("--series", type=int, default=200000)
     ap.add_argument("--label-len", type=int, default=60)
     ap.add_argument("--subtasks", type=int, default=16)
@@ -419,9 +419,14 @@ def main():
                     help="perf record -g each agent over its measured "
                     "cycles into ./perf-NAME.data (perf's own CPU is not "
                     "the agent's; the figures stay comparable)")
+    ap.add_argument("--write-exposition", metavar="PATH",
+                    help="write the exposition to PATH and exit (for "
+                    "bench_pipeline --file)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dir (logs) at the end")
     args = ap.parse_args()
+    if not args.lagwatch and not args.write_exposition:
+        ap.error("--lagwatch is required")
     agents = ["prometheus-agent", "vmagent", "vmagent-stream", "lagwatch",
               "lagwatch-nogzip", "lagwatch-rw"]
     if args.only:
@@ -429,6 +434,12 @@ def main():
     body, series = generate(args.series, args.label_len, args.subtasks,
                             args.jobs)
     args.body_len = len(body)
+    if args.write_exposition:
+        with open(args.write_exposition, "wb") as f:
+            f.write(body)
+        print("%s: %d samples, %d bytes" % (args.write_exposition, series,
+                                            len(body)))
+        return 0
     Exposition.body = body
     tmp = tempfile.mkdtemp(prefix="lagwatch-e2e.")
     stack = Stack(tmp)

@@ -200,7 +200,11 @@ static void scrape_finish(struct scraper *s, struct scrape_slot *sl,
     if (local_err) {
         snprintf(msg, sizeof(msg), "%s", local_err);
     } else if (sl->too_big) {
-        snprintf(msg, sizeof(msg), "response larger than %" PRIu64 " bytes",
+        /* names the setting: a large reporter (a 200,000-series job is
+         * ~90 MB) passes the default, and the fix is one line of config */
+        snprintf(msg, sizeof(msg),
+                 "response larger than %" PRIu64
+                 " bytes (agent.max_response_bytes)",
                  s->max_bytes);
     } else if (sl->aborted) {
         snprintf(msg, sizeof(msg), "aborted");
