@@ -62,20 +62,31 @@ size_t rwproto_batch_bytes(const struct rwproto_batch *b)
     return b->body.len;
 }
 
+/* Bytes a Prometheus name may hold: bit 1 in label names, bit 2 in metric
+ * names (':' too). A table: every name of every sample is checked. */
+#define NC_LABEL       1
+#define NC_METRIC      2
+#define NC_BOTH        (NC_LABEL | NC_METRIC)
+#define NC_RANGE(a, b) [a... b] = NC_BOTH
+static const unsigned char name_tab[256] = {
+    NC_RANGE('a', 'z'), NC_RANGE('A', 'Z'), NC_RANGE('0', '9'),
+    ['_'] = NC_BOTH,    [':'] = NC_METRIC,
+};
+
 static bool name_char(char c, bool colon)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || (colon && c == ':');
+    return name_tab[(unsigned char)c] & (colon ? NC_METRIC : NC_LABEL);
 }
 
 static bool name_plain(const char *p, size_t len, bool colon)
 {
     if (len > 0 && p[0] >= '0' && p[0] <= '9')
         return false;
+    unsigned bit = colon ? NC_METRIC : NC_LABEL;
+    unsigned ok = bit;
     for (size_t i = 0; i < len; i++)
-        if (!name_char(p[i], colon))
-            return false;
-    return true;
+        ok &= name_tab[(unsigned char)p[i]];
+    return ok != 0;
 }
 
 /* A Prometheus-valid name made of p[0..len) then suffix: p itself when it
@@ -106,9 +117,11 @@ static const char *valid_name(struct buf *scratch, const char *p, size_t len,
 static int name_cmp(const struct lab *a, const struct lab *b)
 {
     size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
-    int c = memcmp(a->name, b->name, n);
-    if (c)
-        return c;
+    /* label names are short: a byte loop beats a memcmp call */
+    for (size_t i = 0; i < n; i++)
+        if (a->name[i] != b->name[i])
+            return (unsigned char)a->name[i] < (unsigned char)b->name[i] ? -1
+                                                                         : 1;
     return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
 }
 
@@ -244,18 +257,23 @@ int rwproto_batch_add(struct rwproto_batch *b, const char *name,
     /* Insertion sort by name (byte order): series come sorted, so this is
      * one pass. Sanitizing can make two names equal, which the receiver
      * would refuse. */
-    for (size_t i = 1; i < n; i++) {
-        struct lab x = tmp[i];
-        size_t j = i;
-        while (j > 0 && name_cmp(&tmp[j - 1], &x) > 0) {
-            tmp[j] = tmp[j - 1];
-            j--;
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = name_cmp(&tmp[i - 1], &tmp[i]) < 0;
+    if (!sorted) {
+        for (size_t i = 1; i < n; i++) {
+            struct lab x = tmp[i];
+            size_t j = i;
+            while (j > 0 && name_cmp(&tmp[j - 1], &x) > 0) {
+                tmp[j] = tmp[j - 1];
+                j--;
+            }
+            tmp[j] = x;
         }
-        tmp[j] = x;
+        for (size_t i = 1; i < n; i++)
+            if (name_cmp(&tmp[i - 1], &tmp[i]) == 0)
+                return 1;
     }
-    for (size_t i = 1; i < n; i++)
-        if (name_cmp(&tmp[i - 1], &tmp[i]) == 0)
-            return 1;
 
     /* TimeSeries{1: labels, 2: samples}; Sample{1: double value,
      * 2: int64 timestamp} (remote.proto) */
