@@ -9,7 +9,10 @@ same number of steady scrape cycles:
   prometheus-agent   Prometheus in agent mode -> remote write
   vmagent            vmagent, defaults (but a scrape-size cap that fits)
   vmagent-stream     vmagent with -promscrape.streamParse (its docs' advice
-                     for large targets)
+                     for targets of millions of series) and
+                     -promscrape.noStaleMarkers (its docs: staleness
+                     tracking costs memory and CPU per series); the same
+                     scrape-size cap
   lagwatch           lagwatch run -> 3 real influxd nodes (default
                      trimming, gzip on): the main job
   lagwatch-nogzip    the same with gzip off
@@ -355,7 +358,8 @@ def run_agent(name, args, stack, target, series):
                     # the default 16 MiB would refuse the target outright
                     "-promscrape.maxScrapeSize=%d" % (4 * args.body_len)]
             if name == "vmagent-stream":
-                argv.append("-promscrape.streamParse")
+                argv += ["-promscrape.streamParse",
+                         "-promscrape.noStaleMarkers"]
             agent = stack.start(name, argv)
         else:
             if name in ("lagwatch", "lagwatch-nogzip"):

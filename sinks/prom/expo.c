@@ -94,6 +94,39 @@ void expo_free(struct expo **ep)
     *ep = NULL;
 }
 
+/* The smallest power of two holding n entries at half load. */
+static size_t table_size(size_t n)
+{
+    size_t cap = 1024;
+    while (cap < 2 * n)
+        cap *= 2;
+    return cap;
+}
+
+void expo_size_of(const struct expo *e, struct expo_size *out)
+{
+    *out = (struct expo_size){e->nstrs, e->nlsets, e->nsamples, e->nfams};
+}
+
+void expo_presize(struct expo *e, const struct expo_size *like)
+{
+    if (e->nstrs || e->nlsets || e->nsamples || e->nfams)
+        return;
+    if (like->strs) {
+        free(e->strs);
+        e->strs_cap = table_size(like->strs);
+        e->strs = xcalloc(e->strs_cap, sizeof(*e->strs));
+    }
+    if (like->lsets) {
+        free(e->lsets);
+        e->lsets_cap = table_size(like->lsets);
+        e->lsets = xcalloc(e->lsets_cap, sizeof(*e->lsets));
+    }
+    e->samples =
+        xgrow(e->samples, &e->samples_cap, like->samples, sizeof(*e->samples));
+    e->fams = xgrow(e->fams, &e->fams_cap, like->fams, sizeof(*e->fams));
+}
+
 void expo_set_max_bytes(struct expo *e, size_t max_bytes)
 {
     e->max_bytes = max_bytes;

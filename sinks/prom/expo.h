@@ -51,6 +51,17 @@ struct expo_sample {
 struct expo *expo_new(size_t max_bytes);
 void expo_free(struct expo **ep);
 
+/* What a model holds, to size the next one like it. */
+struct expo_size {
+    size_t strs, lsets, samples, fams;
+};
+void expo_size_of(const struct expo *e, struct expo_size *out);
+
+/* Sizes the tables and arrays of an empty model for what another one held
+ * (the previous cycle's): a cycle then rebuilds its model without growing
+ * and rehashing them step by step. Capacity only, no cap is charged. */
+void expo_presize(struct expo *e, const struct expo_size *like);
+
 /* Changes the cap, e.g. lifts it (0) for the few self-metrics added after a
  * cycle's series so that those always fit. */
 void expo_set_max_bytes(struct expo *e, size_t max_bytes);
