@@ -320,6 +320,11 @@ int rwproto_batch_encode(const struct rwproto_batch *b, struct buf *out)
     return buf_add(out, b->body.data, b->body.len);
 }
 
+int rwproto_batch_compress(const struct rwproto_batch *b, struct buf *out)
+{
+    return rwproto_compress(b->body.data, b->body.len, out);
+}
+
 int rwproto_compress(const void *in, size_t len, struct buf *out)
 {
     size_t bound = snappy_max_compressed_length(len);

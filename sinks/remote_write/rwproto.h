@@ -53,6 +53,11 @@ size_t rwproto_batch_bytes(const struct rwproto_batch *b);
  * (uncompressed). Returns 0, or -1 when out's cap was reached. */
 int rwproto_batch_encode(const struct rwproto_batch *b, struct buf *out);
 
+/* Appends the batch's WriteRequest compressed with snappy's block format
+ * to out, in one pass over the body as built (no copy first). Returns 0,
+ * or -1 (out's cap, snappy error). */
+int rwproto_batch_compress(const struct rwproto_batch *b, struct buf *out);
+
 /* Appends in[0..len) compressed with snappy's block format to out.
  * Returns 0, or -1 (out's cap, snappy error). */
 int rwproto_compress(const void *in, size_t len, struct buf *out);
