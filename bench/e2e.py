@@ -31,7 +31,8 @@ shared and noisy: compare the figures within one run, as ratios.
 
 Usage: bench/e2e.py --lagwatch PATH [--series N] [--label-len N]
          [--subtasks N] [--jobs N] [--interval S] [--cycles N]
-         [--only NAME[,NAME...]] [--profile] [--keep]
+         [--only NAME[,NAME...]] [--baseline PATH] [--profile]
+         [--keep] [--write-exposition PATH]
 All servers are started here on free loopback ports in a temp dir and
 stopped by PID at the end.
 """
@@ -317,8 +318,12 @@ def lagwatch_config(tmp, name, target, interval, nodes=None, rw_url=None,
     return path, lport
 
 
-def run_agent(name, args, stack, target, series):
-    """Starts agent `name`, measures it, checks its store; a result row."""
+def run_agent(row, args, stack, target, series):
+    """Starts agent `row` (NAME, or NAME@base for the --baseline binary),
+    measures it, checks its store; a result row."""
+    name, _, base = row.partition("@")
+    binary = args.baseline if base else args.lagwatch
+    tag = row.replace("@", "-")  # its servers' and files' names
     interval = args.interval
     recv = None
     nodes = []
@@ -326,10 +331,10 @@ def run_agent(name, args, stack, target, series):
     try:
         if name in ("prometheus-agent", "vmagent", "vmagent-stream",
                     "lagwatch-rw"):
-            recv, rport = prom_receiver(stack, name)
+            recv, rport = prom_receiver(stack, tag)
             rw = "http://127.0.0.1:%d/api/v1/write" % rport
         if name == "prometheus-agent":
-            d = os.path.join(stack.tmp, name)
+            d = os.path.join(stack.tmp, tag)
             os.makedirs(d, exist_ok=True)
             cfg = os.path.join(d, "agent.yml")
             with open(cfg, "w") as f:
@@ -343,7 +348,7 @@ def run_agent(name, args, stack, target, series):
                 "--config.file=" + cfg, "--storage.agent.path=" + d,
                 "--web.listen-address=127.0.0.1:%d" % free_port()])
         elif name.startswith("vmagent"):
-            d = os.path.join(stack.tmp, name)
+            d = os.path.join(stack.tmp, tag)
             os.makedirs(d, exist_ok=True)
             cfg = os.path.join(d, "scrape.yml")
             with open(cfg, "w") as f:
@@ -364,19 +369,19 @@ def run_agent(name, args, stack, target, series):
         else:
             if name in ("lagwatch", "lagwatch-nogzip"):
                 for i in range(3):
-                    p, u = influxd_node(stack, "%s-influx%d" % (name, i))
+                    p, u = influxd_node(stack, "%s-influx%d" % (tag, i))
                     nodes.append((p, u))
                 cfg, lport = lagwatch_config(
-                    stack.tmp, name, "http://" + target + "/metrics",
+                    stack.tmp, tag, "http://" + target + "/metrics",
                     interval, nodes=[u for _, u in nodes],
                     gzip=name == "lagwatch", max_bytes=4 * args.body_len)
             else:
                 cfg, lport = lagwatch_config(
-                    stack.tmp, name, "http://" + target + "/metrics",
+                    stack.tmp, tag, "http://" + target + "/metrics",
                     interval, rw_url=rw, trim=False,
                     max_bytes=4 * args.body_len)
-            agent = stack.start(name, [args.lagwatch, "run", "-c", cfg])
-        perf = (os.path.abspath("perf-%s.data" % name)
+            agent = stack.start(row, [binary, "run", "-c", cfg])
+        perf = (os.path.abspath("perf-%s.data" % row.replace("@", "-"))
                 if args.profile else None)
         cpu, scrapes, wall, hwm = measure(agent, target, interval,
                                           args.cycles, args.warmup, perf)
@@ -398,7 +403,7 @@ def run_agent(name, args, stack, target, series):
             check = "%d of %d series in the receiver" % (held, series)
             ok = held >= series
         stack.stop(agent)
-        return {"agent": name, "cpu_us": cpu * 1e6 / (scrapes * series),
+        return {"agent": row, "cpu_us": cpu * 1e6 / (scrapes * series),
                 "rss_mib": hwm / 1024.0, "scrapes": scrapes, "wall_s": wall,
                 "check": check, "ok": ok}
     finally:
@@ -426,6 +431,11 @@ def main():
     ap.add_argument("--write-exposition", metavar="PATH",
                     help="write the exposition to PATH and exit (for "
                     "bench_pipeline --file)")
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="another lagwatch binary (e.g. a build of the "
+                    "previous commit): each lagwatch row is also measured "
+                    "with it, as NAME@base, for a before/after table from "
+                    "one run")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dir (logs) at the end")
     args = ap.parse_args()
@@ -435,6 +445,12 @@ def main():
               "lagwatch-nogzip", "lagwatch-rw"]
     if args.only:
         agents = [a for a in args.only.split(",") if a]
+    if args.baseline:
+        # each lagwatch row right after its baseline twin: a before/after
+        # pair measured minutes apart, not runs apart
+        agents = [r for a in agents
+                  for r in ([a + "@base", a] if a.startswith("lagwatch")
+                            else [a])]
     body, series = generate(args.series, args.label_len, args.subtasks,
                             args.jobs)
     args.body_len = len(body)
