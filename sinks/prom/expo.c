@@ -63,6 +63,14 @@ struct expo {
     size_t nsamples;
     size_t samples_cap;
     size_t cur; /* the family of the last expo_family call, or SIZE_MAX */
+    /* The families expo_family_find found last, most recent first: series
+     * come grouped by family, a folded one as 3 (_max, _sum, _avg), so a
+     * name compare here usually replaces hashing the name. */
+    struct {
+        size_t fi;
+        size_t len;
+    } recent[4];
+    size_t nrecent;
 };
 
 struct expo *expo_new(size_t max_bytes)
@@ -410,8 +418,19 @@ size_t expo_family_find(struct expo *e, const char *name, size_t name_len)
 {
     if (e->nfams == 0)
         return EXPO_NO_FAMILY;
+    for (size_t i = 0; i < e->nrecent; i++)
+        if (e->recent[i].len == name_len &&
+            memcmp(e->fams[e->recent[i].fi].name, name, name_len) == 0)
+            return e->recent[i].fi;
     uint32_t *slot = fam_slot(e, name, name_len);
-    return *slot ? *slot - 1 : EXPO_NO_FAMILY;
+    if (!*slot)
+        return EXPO_NO_FAMILY;
+    size_t n = e->nrecent < 4 ? e->nrecent + 1 : 4;
+    memmove(&e->recent[1], &e->recent[0], (n - 1) * sizeof(e->recent[0]));
+    e->recent[0].fi = *slot - 1;
+    e->recent[0].len = name_len;
+    e->nrecent = n;
+    return *slot - 1;
 }
 
 size_t expo_family_index(struct expo *e, const char *name, size_t name_len,
