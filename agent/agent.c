@@ -52,6 +52,9 @@ struct agent {
      * side, not one of the sinks (sink.h says why). */
     struct expo *expo;
     uint64_t expo_dropped; /* of the last cycle's model */
+    /* What the last model held: the next one is sized for it up front
+     * instead of growing and rehashing its tables through the cycle. */
+    struct expo_size expo_size;
 };
 
 /* Kafka lag points go to the sinks only: /metrics has them from the
@@ -260,6 +263,7 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
     ag->sink_failed = false;
     expo_free(&ag->expo);
     ag->expo = expo_new(AGENT_EXPO_MAX_BYTES);
+    expo_presize(ag->expo, &ag->expo_size);
 
     if (discover(ag) < 0)
         rc = -1;
@@ -387,6 +391,7 @@ struct expo *agent_take_metrics(struct agent *ag)
 {
     struct expo *e = ag->expo ? ag->expo : expo_new(0);
     ag->expo = NULL;
+    expo_size_of(e, &ag->expo_size);
     /* the self-metrics always fit: they grow with targets and nodes */
     expo_set_max_bytes(e, 0);
     write_metrics(ag, e);

@@ -12,7 +12,12 @@
  *
  *   bench_pipeline [--samples N] [--chunk BYTES] [--cycles N]
  *                  [--stage parse|trim|schema|route|encode]
- *                  [--spool-dir DIR [--no-fsync]]
+ *                  [--spool-dir DIR [--no-fsync]] [--file PATH]
+ *
+ * --file PATH: the cycles feed that exposition (read into memory before
+ * anything is timed, fed in --chunk pieces) instead of the generated one;
+ * `bench/e2e.py --write-exposition PATH` writes the one it serves, so both
+ * benchmarks measure the same shape.
  *
  * --spool-dir DIR: after the normal run, the same cycles twice more, once
  * discarding batches and once with node influx-a down: as in the InfluxDB
@@ -86,6 +91,8 @@ struct bench {
     int64_t ts;
     enum stage stage;
     struct promparse *pp; /* the source of label shapes */
+    const char *file;     /* --file: the exposition, read before timing */
+    size_t file_len;
     struct spooler *down; /* node 0's spool thread in the spool pass */
     double spool_wait_s;  /* pipeline: wall minus CPU time of appends */
 };
@@ -371,6 +378,23 @@ static double gen_cycle(struct bench *b, struct promparse *pp, struct buf *in,
                         size_t chunk, uint64_t samples, uint64_t *in_bytes,
                         struct promparse_stats *ps)
 {
+    if (b->file) {
+        promparse_reset(pp, NULL);
+        double t = 0;
+        for (size_t off = 0; off < b->file_len; off += chunk) {
+            size_t n = b->file_len - off < chunk ? b->file_len - off : chunk;
+            double t0 = cpu_s();
+            promparse_feed(pp, b->file + off, n);
+            t += cpu_s() - t0;
+        }
+        *in_bytes += b->file_len;
+        double t0 = cpu_s();
+        promparse_finish(pp);
+        trim_flush(b->trim);
+        t += cpu_s() - t0;
+        promparse_get_stats(pp, ps);
+        return t;
+    }
     struct gen g = {
         .jobs = 64, .tasks = 8, .ops = 2, .subtasks = 16, .target = samples};
     g.nfam = sizeof(op_metrics) / sizeof(op_metrics[0]) +
@@ -461,6 +485,7 @@ int main(int argc, char **argv)
         {"stage", required_argument, NULL, 't'},
         {"spool-dir", required_argument, NULL, 'd'},
         {"no-fsync", no_argument, NULL, 'n'},
+        {"file", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     struct bench b;
@@ -468,8 +493,13 @@ int main(int argc, char **argv)
     b.stage = ST_ENCODE;
     const char *spool_dir = NULL;
     bool spool_fsync = true;
-    while ((c = getopt_long(argc, argv, "s:k:c:t:d:n", opts, NULL)) != -1) {
-        if (c == 'd') {
+    const char *file = NULL;
+    struct buf fbuf;
+    buf_init(&fbuf, 0);
+    while ((c = getopt_long(argc, argv, "s:k:c:t:d:nf:", opts, NULL)) != -1) {
+        if (c == 'f') {
+            file = optarg;
+        } else if (c == 'd') {
             spool_dir = optarg;
         } else if (c == 'n') {
             spool_fsync = false;
@@ -499,6 +529,27 @@ int main(int argc, char **argv)
     if (cycles < 1 || chunk < 1)
         return 2;
     log_set_level(LOG_LVL_WARN);
+    if (file) {
+        FILE *fp = fopen(file, "rb");
+        char rd[1 << 16];
+        size_t n;
+        if (!fp) {
+            perror(file);
+            return 1;
+        }
+        while ((n = fread(rd, 1, sizeof(rd), fp)) > 0)
+            if (buf_add(&fbuf, rd, n) < 0)
+                break;
+        int bad = ferror(fp) || buf_error(&fbuf);
+        fclose(fp);
+        if (bad) {
+            fprintf(stderr, "%s: cannot read\n", file);
+            buf_release(&fbuf);
+            return 1;
+        }
+        b.file = fbuf.data;
+        b.file_len = fbuf.len;
+    }
 
     char err[512];
     static const char yml[] = "agent: {name: bench}\n";
@@ -585,5 +636,6 @@ int main(int argc, char **argv)
     hashring_free(&ring);
     trim_free(&b.trim);
     config_free(&cfg);
+    buf_release(&fbuf);
     return errors ? 1 : 0;
 }

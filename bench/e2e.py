@@ -9,7 +9,10 @@ same number of steady scrape cycles:
   prometheus-agent   Prometheus in agent mode -> remote write
   vmagent            vmagent, defaults (but a scrape-size cap that fits)
   vmagent-stream     vmagent with -promscrape.streamParse (its docs' advice
-                     for large targets)
+                     for targets of millions of series) and
+                     -promscrape.noStaleMarkers (its docs: staleness
+                     tracking costs memory and CPU per series); the same
+                     scrape-size cap
   lagwatch           lagwatch run -> 3 real influxd nodes (default
                      trimming, gzip on): the main job
   lagwatch-nogzip    the same with gzip off
@@ -28,7 +31,8 @@ shared and noisy: compare the figures within one run, as ratios.
 
 Usage: bench/e2e.py --lagwatch PATH [--series N] [--label-len N]
          [--subtasks N] [--jobs N] [--interval S] [--cycles N]
-         [--only NAME[,NAME...]] [--keep]
+         [--only NAME[,NAME...]] [--baseline PATH] [--profile]
+         [--keep] [--write-exposition PATH]
 All servers are started here on free loopback ports in a temp dir and
 stopped by PID at the end.
 """
@@ -36,6 +40,7 @@ stopped by PID at the end.
 import argparse
 import http.server
 import json
+import re
 import os
 import shutil
 import signal
@@ -250,8 +255,9 @@ def influx_series(url, db):
     return total
 
 
-def measure(agent, target_url_port, interval, cycles, warmup):
-    """CPU ticks and scrapes between two mid-interval instants."""
+def measure(agent, target_url_port, interval, cycles, warmup, perf=None):
+    """CPU ticks and scrapes between two mid-interval instants; with perf
+    (a file name) a perf record -g of the agent over the same window."""
     pid = agent.pid
 
     def wait_scrapes(n, limit):
@@ -267,10 +273,21 @@ def measure(agent, target_url_port, interval, cycles, warmup):
     base = Exposition.scrapes
     wait_scrapes(base + warmup, interval * (warmup + 3) + 60)
     time.sleep(interval / 2)
+    rec = None
+    if perf:
+        # cpu-clock: hardware counters are often missing in VMs
+        rec = subprocess.Popen(["perf", "record", "-F", "1999", "-g",
+                                "-e", "cpu-clock", "-o", perf,
+                                "-p", str(pid)],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     c0, s0, t0 = cpu_ticks(pid), Exposition.scrapes, time.time()
     wait_scrapes(s0 + cycles, interval * (cycles + 3) + 60)
     time.sleep(interval / 2)
     c1, s1, t1 = cpu_ticks(pid), Exposition.scrapes, time.time()
+    if rec:
+        rec.send_signal(signal.SIGINT)
+        rec.wait(60)
     return (c1 - c0) / CLK, s1 - s0, t1 - t0, vmhwm_kib(pid)
 
 
@@ -280,7 +297,11 @@ def lagwatch_config(tmp, name, target, interval, nodes=None, rw_url=None,
     os.makedirs(d, exist_ok=True)
     lport = free_port()
     y = ["agent:", "  name: bench", "  interval: %ds" % interval,
-         "  listen: 127.0.0.1:%d" % lport, "  log_level: warn",
+         "  listen: 127.0.0.1:%d" % lport,
+         # info: one "cycle done ... series_kept=N" line a cycle, which the
+         # store check reads (/metrics is refused past 64 MiB, at about
+         # 400,000 series)
+         "  log_level: info",
          "  scrape_timeout: %ds" % max(1, interval - 1)]
     if max_bytes:
         y.append("  max_response_bytes: %d" % max_bytes)
@@ -302,8 +323,12 @@ def lagwatch_config(tmp, name, target, interval, nodes=None, rw_url=None,
     return path, lport
 
 
-def run_agent(name, args, stack, target, series):
-    """Starts agent `name`, measures it, checks its store; a result row."""
+def run_agent(row, args, stack, target, series):
+    """Starts agent `row` (NAME, or NAME@base for the --baseline binary),
+    measures it, checks its store; a result row."""
+    name, _, base = row.partition("@")
+    binary = args.baseline if base else args.lagwatch
+    tag = row.replace("@", "-")  # its servers' and files' names
     interval = args.interval
     recv = None
     nodes = []
@@ -311,10 +336,10 @@ def run_agent(name, args, stack, target, series):
     try:
         if name in ("prometheus-agent", "vmagent", "vmagent-stream",
                     "lagwatch-rw"):
-            recv, rport = prom_receiver(stack, name)
+            recv, rport = prom_receiver(stack, tag)
             rw = "http://127.0.0.1:%d/api/v1/write" % rport
         if name == "prometheus-agent":
-            d = os.path.join(stack.tmp, name)
+            d = os.path.join(stack.tmp, tag)
             os.makedirs(d, exist_ok=True)
             cfg = os.path.join(d, "agent.yml")
             with open(cfg, "w") as f:
@@ -328,7 +353,7 @@ def run_agent(name, args, stack, target, series):
                 "--config.file=" + cfg, "--storage.agent.path=" + d,
                 "--web.listen-address=127.0.0.1:%d" % free_port()])
         elif name.startswith("vmagent"):
-            d = os.path.join(stack.tmp, name)
+            d = os.path.join(stack.tmp, tag)
             os.makedirs(d, exist_ok=True)
             cfg = os.path.join(d, "scrape.yml")
             with open(cfg, "w") as f:
@@ -343,36 +368,37 @@ def run_agent(name, args, stack, target, series):
                     # the default 16 MiB would refuse the target outright
                     "-promscrape.maxScrapeSize=%d" % (4 * args.body_len)]
             if name == "vmagent-stream":
-                argv.append("-promscrape.streamParse")
+                argv += ["-promscrape.streamParse",
+                         "-promscrape.noStaleMarkers"]
             agent = stack.start(name, argv)
         else:
             if name in ("lagwatch", "lagwatch-nogzip"):
                 for i in range(3):
-                    p, u = influxd_node(stack, "%s-influx%d" % (name, i))
+                    p, u = influxd_node(stack, "%s-influx%d" % (tag, i))
                     nodes.append((p, u))
                 cfg, lport = lagwatch_config(
-                    stack.tmp, name, "http://" + target + "/metrics",
+                    stack.tmp, tag, "http://" + target + "/metrics",
                     interval, nodes=[u for _, u in nodes],
                     gzip=name == "lagwatch", max_bytes=4 * args.body_len)
             else:
                 cfg, lport = lagwatch_config(
-                    stack.tmp, name, "http://" + target + "/metrics",
+                    stack.tmp, tag, "http://" + target + "/metrics",
                     interval, rw_url=rw, trim=False,
                     max_bytes=4 * args.body_len)
-            agent = stack.start(name, [args.lagwatch, "run", "-c", cfg])
+            agent = stack.start(row, [binary, "run", "-c", cfg])
+        perf = (os.path.abspath("perf-%s.data" % row.replace("@", "-"))
+                if args.profile else None)
         cpu, scrapes, wall, hwm = measure(agent, target, interval,
-                                          args.cycles, args.warmup)
+                                          args.cycles, args.warmup, perf)
         time.sleep(min(interval, 10))  # let the last writes land
         if name in ("lagwatch", "lagwatch-nogzip"):
             held = sum(influx_series(u, "flink") for _, u in nodes)
-            m = http_get("http://127.0.0.1:%d/metrics" % lport).decode()
-            kept = cyc = 0
-            for line in m.splitlines():
-                if line.startswith("lagwatch_series_kept_total "):
-                    kept = float(line.split()[1])
-                if line.startswith("lagwatch_cycles_total "):
-                    cyc = float(line.split()[1])
-            want = int(kept / cyc) if cyc else -1
+            want = -1
+            with open(os.path.join(stack.tmp, row + ".log"), "rb") as f:
+                for line in f.read().decode(errors="replace").splitlines():
+                    m = re.search(r"cycle done .*series_kept=(\d+)", line)
+                    if m:
+                        want = int(m.group(1))
             check = "%d of %d trimmed series in influxd" % (held, want)
             ok = held >= want > 0
         else:
@@ -380,7 +406,7 @@ def run_agent(name, args, stack, target, series):
             check = "%d of %d series in the receiver" % (held, series)
             ok = held >= series
         stack.stop(agent)
-        return {"agent": name, "cpu_us": cpu * 1e6 / (scrapes * series),
+        return {"agent": row, "cpu_us": cpu * 1e6 / (scrapes * series),
                 "rss_mib": hwm / 1024.0, "scrapes": scrapes, "wall_s": wall,
                 "check": check, "ok": ok}
     finally:
@@ -392,7 +418,7 @@ def run_agent(name, args, stack, target, series):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lagwatch", required=True)
+    ap.add_argument("--lagwatch")
     ap.add_argument("--series", type=int, default=200000)
     ap.add_argument("--label-len", type=int, default=60)
     ap.add_argument("--subtasks", type=int, default=16)
@@ -401,16 +427,42 @@ def main():
     ap.add_argument("--cycles", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--only", default="")
+    ap.add_argument("--profile", action="store_true",
+                    help="perf record -g each agent over its measured "
+                    "cycles into ./perf-NAME.data (perf's own CPU is not "
+                    "the agent's; the figures stay comparable)")
+    ap.add_argument("--write-exposition", metavar="PATH",
+                    help="write the exposition to PATH and exit (for "
+                    "bench_pipeline --file)")
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="another lagwatch binary (e.g. a build of the "
+                    "previous commit): each lagwatch row is also measured "
+                    "with it, as NAME@base, for a before/after table from "
+                    "one run")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dir (logs) at the end")
     args = ap.parse_args()
+    if not args.lagwatch and not args.write_exposition:
+        ap.error("--lagwatch is required")
     agents = ["prometheus-agent", "vmagent", "vmagent-stream", "lagwatch",
               "lagwatch-nogzip", "lagwatch-rw"]
     if args.only:
         agents = [a for a in args.only.split(",") if a]
+    if args.baseline:
+        # each lagwatch row right after its baseline twin: a before/after
+        # pair measured minutes apart, not runs apart
+        agents = [r for a in agents
+                  for r in ([a + "@base", a] if a.startswith("lagwatch")
+                            else [a])]
     body, series = generate(args.series, args.label_len, args.subtasks,
                             args.jobs)
     args.body_len = len(body)
+    if args.write_exposition:
+        with open(args.write_exposition, "wb") as f:
+            f.write(body)
+        print("%s: %d samples, %d bytes" % (args.write_exposition, series,
+                                            len(body)))
+        return 0
     Exposition.body = body
     tmp = tempfile.mkdtemp(prefix="lagwatch-e2e.")
     stack = Stack(tmp)

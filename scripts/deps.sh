@@ -24,7 +24,7 @@ build=(
     build-essential autoconf automake libtool pkg-config
     libcurl4-openssl-dev librdkafka-dev libmicrohttpd-dev libxxhash-dev
     libprotobuf-c-dev protobuf-c-compiler libyaml-dev libpcre2-dev libssl-dev
-    zlib1g-dev libsnappy-dev libjansson-dev
+    zlib1g-dev libdeflate-dev libsnappy-dev libjansson-dev
 )
 demo=(influxdb influxdb-client python3 curl ca-certificates)
 test=(prometheus kcat openssl python3-yaml victoria-metrics clang-format

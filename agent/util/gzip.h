@@ -1,7 +1,8 @@
 /*
- * gzip: whole bodies encoded as gzip with one reusable deflate state, for
- * HTTP responses (/metrics, lagwatch(8), HTTP ENDPOINTS) and request bodies,
- * and decoded (the proxy's gzip /write bodies, lagwatch(8), PROXY).
+ * gzip: whole bodies encoded as gzip (RFC 1952, one member) in one shot with
+ * libdeflate and a reusable compressor, for HTTP responses (/metrics,
+ * lagwatch(8), HTTP ENDPOINTS) and request bodies (the InfluxDB sink), and
+ * decoded (the proxy's gzip /write bodies, lagwatch(8), PROXY).
  * Level 1: exposition text and line protocol are very repetitive, so the
  * fastest level already gets most of the ratio at a fraction of the CPU.
  *
@@ -20,13 +21,13 @@
 
 struct gzip;
 
-/* NULL when zlib cannot set up a deflate state (out of memory). */
+/* NULL when libdeflate cannot set up a compressor (out of memory). */
 struct gzip *gzip_new(void);
 /* NULL-safe; sets *gzp = NULL. */
 void gzip_free(struct gzip **gzp);
 
 /* Replaces the contents of out with the gzip encoding of data[0..len).
- * Returns 0, or -1 when zlib fails or the worst-case encoding would pass
+ * Returns 0, or -1 when compression fails or the worst-case encoding would pass
  * out's cap; out is then empty. */
 int gzip_encode(struct gzip *gz, const void *data, size_t len, struct buf *out);
 

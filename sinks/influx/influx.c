@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include "http_client.h"
 #include "influx/influx_api.h"
@@ -18,6 +17,7 @@
 #include "outbox.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/gzip.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -80,8 +80,7 @@ struct node {
     /* Sender thread only (the outbox's ops). */
     CURL *curl;
     struct curl_slist *hdr_plain, *hdr_gzip, *hdr_form;
-    z_stream zs;
-    bool zs_ok;
+    struct gzip *zs; /* NULL when gzip is off or could not be set up */
     struct buf gz;
     struct buf resp;
     char *replay_target; /* "db/rp" last announced as differing */
@@ -142,20 +141,9 @@ static uint64_t node_tick(void *ctx, uint64_t now_ms)
 
 static int gzip_body(struct node *nd, const char *data, size_t len)
 {
-    if (!nd->zs_ok || deflateReset(&nd->zs) != Z_OK)
+    if (!nd->zs)
         return -1;
-    buf_reset(&nd->gz);
-    uLong bound = deflateBound(&nd->zs, (uLong)len);
-    if (buf_reserve(&nd->gz, bound) < 0)
-        return -1;
-    nd->zs.next_in = (Bytef *)data;
-    nd->zs.avail_in = (uInt)len;
-    nd->zs.next_out = (Bytef *)nd->gz.data;
-    nd->zs.avail_out = (uInt)bound;
-    if (deflate(&nd->zs, Z_FINISH) != Z_STREAM_END)
-        return -1;
-    nd->gz.len = bound - nd->zs.avail_out;
-    return 0;
+    return gzip_encode(nd->zs, data, len, &nd->gz);
 }
 
 /* One request. Returns the HTTP status, or 0 on a transport error (with
@@ -512,11 +500,8 @@ static void writer_setup(void *ctx)
     nd->hdr_form =
         curl_slist_append(nd->hdr_form, "Content-Type: "
                                         "application/x-www-form-urlencoded");
-    /* Level 1: most of the ratio on repetitive line protocol, at a
-     * fraction of the CPU of the default level. 15 + 16: gzip header. */
-    memset(&nd->zs, 0, sizeof(nd->zs));
-    nd->zs_ok = deflateInit2(&nd->zs, 1, Z_DEFLATED, 15 + 16, 8,
-                             Z_DEFAULT_STRATEGY) == Z_OK;
+    /* util/gzip says why level 1 (libdeflate, one shot per body) */
+    nd->zs = nd->s->gzip ? gzip_new() : NULL;
 }
 
 static void writer_teardown(void *ctx)
@@ -528,9 +513,7 @@ static void writer_teardown(void *ctx)
     curl_slist_free_all(nd->hdr_gzip);
     curl_slist_free_all(nd->hdr_form);
     nd->hdr_plain = nd->hdr_gzip = nd->hdr_form = NULL;
-    if (nd->zs_ok)
-        deflateEnd(&nd->zs);
-    nd->zs_ok = false;
+    gzip_free(&nd->zs);
     buf_release(&nd->gz);
     buf_release(&nd->resp);
 }

@@ -51,8 +51,8 @@ struct expo {
     struct ilabels *lsets;
     size_t nlsets;
     size_t lsets_cap;
-    struct label *tmp; /* one label set being interned */
-    size_t tmp_cap;
+    char *flat; /* a label set's strings end to end, hashed to find it */
+    size_t flat_cap;
     /* family name -> index + 1 (0 = empty slot) */
     uint32_t *fam_slots;
     size_t fam_slots_cap;
@@ -63,6 +63,14 @@ struct expo {
     size_t nsamples;
     size_t samples_cap;
     size_t cur; /* the family of the last expo_family call, or SIZE_MAX */
+    /* The families expo_family_find found last, most recent first: series
+     * come grouped by family, a folded one as 3 (_max, _sum, _avg), so a
+     * name compare here usually replaces hashing the name. */
+    struct {
+        size_t fi;
+        size_t len;
+    } recent[4];
+    size_t nrecent;
 };
 
 struct expo *expo_new(size_t max_bytes)
@@ -86,12 +94,45 @@ void expo_free(struct expo **ep)
     }
     free(e->strs);
     free(e->lsets);
-    free(e->tmp);
+    free(e->flat);
     free(e->fam_slots);
     free(e->fams);
     free(e->samples);
     free(e);
     *ep = NULL;
+}
+
+/* The smallest power of two holding n entries at half load. */
+static size_t table_size(size_t n)
+{
+    size_t cap = 1024;
+    while (cap < 2 * n)
+        cap *= 2;
+    return cap;
+}
+
+void expo_size_of(const struct expo *e, struct expo_size *out)
+{
+    *out = (struct expo_size){e->nstrs, e->nlsets, e->nsamples, e->nfams};
+}
+
+void expo_presize(struct expo *e, const struct expo_size *like)
+{
+    if (e->nstrs || e->nlsets || e->nsamples || e->nfams)
+        return;
+    if (like->strs) {
+        free(e->strs);
+        e->strs_cap = table_size(like->strs);
+        e->strs = xcalloc(e->strs_cap, sizeof(*e->strs));
+    }
+    if (like->lsets) {
+        free(e->lsets);
+        e->lsets_cap = table_size(like->lsets);
+        e->lsets = xcalloc(e->lsets_cap, sizeof(*e->lsets));
+    }
+    e->samples =
+        xgrow(e->samples, &e->samples_cap, like->samples, sizeof(*e->samples));
+    e->fams = xgrow(e->fams, &e->fams_cap, like->fams, sizeof(*e->fams));
 }
 
 void expo_set_max_bytes(struct expo *e, size_t max_bytes)
@@ -199,32 +240,59 @@ static void lsets_grow(struct expo *e)
     e->lsets_cap = cap;
 }
 
+/* Whether interned set ls holds the same strings as labels. */
+static bool same_labels(const struct label *ls, const struct label *labels,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ls[i].name_len != labels[i].name_len ||
+            ls[i].value_len != labels[i].value_len ||
+            memcmp(ls[i].name, labels[i].name, labels[i].name_len) != 0 ||
+            memcmp(ls[i].value, labels[i].value, labels[i].value_len) != 0)
+            return false;
+    return true;
+}
+
 /* The interned copy of labels (n > 0), its strings interned too.
- * Capacity was checked. */
+ * Capacity was checked. Sets are found by their content: most samples
+ * repeat a set seen before (every metric of a Flink task or operator has
+ * the same labels), and one hash over the strings end to end then
+ * replaces interning each of them. */
 static const struct label *intern_labels(struct expo *e,
                                          const struct label *labels, size_t n)
 {
-    e->tmp = xgrow(e->tmp, &e->tmp_cap, n, sizeof(*e->tmp));
+    size_t flen = 0;
+    for (size_t i = 0; i < n; i++)
+        flen += labels[i].name_len + labels[i].value_len + 2;
+    e->flat = xgrow(e->flat, &e->flat_cap, flen, 1);
+    char *f = e->flat;
     for (size_t i = 0; i < n; i++) {
-        e->tmp[i].name = intern(e, labels[i].name, labels[i].name_len);
-        e->tmp[i].value = intern(e, labels[i].value, labels[i].value_len);
-        e->tmp[i].name_len = labels[i].name_len;
-        e->tmp[i].value_len = labels[i].value_len;
+        /* NUL separators: no two different sets flatten alike */
+        memcpy(f, labels[i].name, labels[i].name_len);
+        f += labels[i].name_len;
+        *f++ = '\0';
+        memcpy(f, labels[i].value, labels[i].value_len);
+        f += labels[i].value_len;
+        *f++ = '\0';
     }
-    /* interned strings compare by address: hash the array itself */
-    size_t size = n * sizeof(*e->tmp);
-    uint32_t h = (uint32_t)XXH3_64bits(e->tmp, size);
+    uint32_t h = (uint32_t)XXH3_64bits(e->flat, flen);
     if ((e->nlsets + 1) * 2 > e->lsets_cap)
         lsets_grow(e);
     size_t j = h & (e->lsets_cap - 1);
     while (e->lsets[j].ls) {
         const struct ilabels *il = &e->lsets[j];
-        if (il->hash == h && il->n == n && memcmp(il->ls, e->tmp, size) == 0)
+        if (il->hash == h && il->n == n && same_labels(il->ls, labels, n))
             return il->ls;
         j = (j + 1) & (e->lsets_cap - 1);
     }
+    size_t size = n * sizeof(struct label);
     struct label *copy = arena_alloc(e, size);
-    memcpy(copy, e->tmp, size);
+    for (size_t i = 0; i < n; i++) {
+        copy[i].name = intern(e, labels[i].name, labels[i].name_len);
+        copy[i].value = intern(e, labels[i].value, labels[i].value_len);
+        copy[i].name_len = labels[i].name_len;
+        copy[i].value_len = labels[i].value_len;
+    }
     e->lsets[j] = (struct ilabels){copy, (uint32_t)n, h};
     e->nlsets++;
     e->bytes += size + SLOT_BYTES;
@@ -300,17 +368,10 @@ static size_t family_get(struct expo *e, const char *name, size_t name_len,
     return e->nfams++;
 }
 
-static int add_sample(struct expo *e, size_t fi, const struct label *labels,
-                      size_t nlabels, double v)
+/* Links sample si (labels already interned) into family fi. */
+static void link_sample(struct expo *e, size_t fi, const struct label *ls,
+                        size_t nlabels, double v)
 {
-    size_t need = sizeof(struct expo_sample) + SLOT_BYTES +
-                  nlabels * sizeof(struct label);
-    for (size_t i = 0; i < nlabels; i++)
-        need += labels[i].name_len + labels[i].value_len + 2 + 2 * SLOT_BYTES;
-    if (e->nsamples >= EXPO_NONE - 1 || nlabels > UINT32_MAX || !fits(e, need))
-        return -1;
-    const struct label *ls =
-        nlabels > 0 ? intern_labels(e, labels, nlabels) : NULL;
     e->samples = xgrow(e->samples, &e->samples_cap, e->nsamples + 1,
                        sizeof(*e->samples));
     uint32_t si = (uint32_t)e->nsamples++;
@@ -323,7 +384,60 @@ static int add_sample(struct expo *e, size_t fi, const struct label *labels,
         e->samples[f->last].next = si;
     f->last = si;
     f->nsamples++;
+}
+
+int expo_add_values(struct expo *e, const size_t *fam, const double *v,
+                    size_t nv, const struct label *labels, size_t nlabels)
+{
+    /* an upper bound: the label set and its strings may be known */
+    size_t need = nv * (sizeof(struct expo_sample) + SLOT_BYTES) +
+                  nlabels * sizeof(struct label);
+    for (size_t i = 0; i < nlabels; i++)
+        need += labels[i].name_len + labels[i].value_len + 2 + 2 * SLOT_BYTES;
+    if (nv == 0)
+        return 0;
+    if (e->nsamples + nv >= EXPO_NONE - 1 || nlabels > UINT32_MAX ||
+        !fits(e, need)) {
+        e->dropped += nv - 1; /* fits() counted one */
+        return -1;
+    }
+    const struct label *ls =
+        nlabels > 0 ? intern_labels(e, labels, nlabels) : NULL;
+    for (size_t i = 0; i < nv; i++)
+        link_sample(e, fam[i], ls, nlabels, v[i]);
     return 0;
+}
+
+static int add_sample(struct expo *e, size_t fi, const struct label *labels,
+                      size_t nlabels, double v)
+{
+    return expo_add_values(e, &fi, &v, 1, labels, nlabels);
+}
+
+size_t expo_family_find(struct expo *e, const char *name, size_t name_len)
+{
+    if (e->nfams == 0)
+        return EXPO_NO_FAMILY;
+    for (size_t i = 0; i < e->nrecent; i++)
+        if (e->recent[i].len == name_len &&
+            memcmp(e->fams[e->recent[i].fi].name, name, name_len) == 0)
+            return e->recent[i].fi;
+    uint32_t *slot = fam_slot(e, name, name_len);
+    if (!*slot)
+        return EXPO_NO_FAMILY;
+    size_t n = e->nrecent < 4 ? e->nrecent + 1 : 4;
+    memmove(&e->recent[1], &e->recent[0], (n - 1) * sizeof(e->recent[0]));
+    e->recent[0].fi = *slot - 1;
+    e->recent[0].len = name_len;
+    e->nrecent = n;
+    return *slot - 1;
+}
+
+size_t expo_family_index(struct expo *e, const char *name, size_t name_len,
+                         enum metric_type type, const char *help,
+                         size_t help_len)
+{
+    return family_get(e, name, name_len, type, help, help_len);
 }
 
 static enum metric_type parse_type(const char *type)

@@ -51,6 +51,17 @@ struct expo_sample {
 struct expo *expo_new(size_t max_bytes);
 void expo_free(struct expo **ep);
 
+/* What a model holds, to size the next one like it. */
+struct expo_size {
+    size_t strs, lsets, samples, fams;
+};
+void expo_size_of(const struct expo *e, struct expo_size *out);
+
+/* Sizes the tables and arrays of an empty model for what another one held
+ * (the previous cycle's): a cycle then rebuilds its model without growing
+ * and rehashing them step by step. Capacity only, no cap is charged. */
+void expo_presize(struct expo *e, const struct expo_size *like);
+
 /* Changes the cap, e.g. lifts it (0) for the few self-metrics added after a
  * cycle's series so that those always fit. */
 void expo_set_max_bytes(struct expo *e, size_t max_bytes);
@@ -84,6 +95,24 @@ int expo_gauge(struct expo *e, const char *name, const char *help, double v);
 int expo_add(struct expo *e, const char *name, size_t name_len,
              enum metric_type type, const char *help, size_t help_len,
              const struct label *labels, size_t nlabels, double v);
+
+/* The index of family name, or EXPO_NO_FAMILY when it was not declared:
+ * lets a caller build help text only for a new family. */
+#define EXPO_NO_FAMILY SIZE_MAX
+size_t expo_family_find(struct expo *e, const char *name, size_t name_len);
+
+/* The index of family name, declared as by expo_add when new;
+ * EXPO_NO_FAMILY when it did not fit. */
+size_t expo_family_index(struct expo *e, const char *name, size_t name_len,
+                         enum metric_type type, const char *help,
+                         size_t help_len);
+
+/* Adds nv samples, sample i to family fam[i] (indices from
+ * expo_family_index) with value v[i], all with the same labels, which are
+ * interned once: the values of a folded series. Returns 0, -1 when they
+ * did not fit (each refused one counted in expo_dropped). */
+int expo_add_values(struct expo *e, const size_t *fam, const double *v,
+                    size_t nv, const struct label *labels, size_t nlabels);
 
 /* Samples (and families) refused because the cap was reached. */
 uint64_t expo_dropped(const struct expo *e);

@@ -10,24 +10,31 @@
  * refused like a sample over the cap. */
 #define NAME_MAX_BYTES 1024
 
-static int add(struct expo *e, const struct series *s, const char *suffix,
-               enum metric_type type, const char *what, double v)
+/* The family of value `suffix` of s, declared when new: the help text is
+ * formatted only then, not for every sample. */
+static size_t family_of(struct expo *e, const struct series *s,
+                        const char *suffix, enum metric_type type,
+                        const char *what)
 {
     char name[NAME_MAX_BYTES];
+    size_t sl = strlen(suffix);
+    if (s->name_len + sl >= sizeof(name))
+        return EXPO_NO_FAMILY;
+    memcpy(name, s->name, s->name_len);
+    memcpy(name + s->name_len, suffix, sl);
+    size_t n = s->name_len + sl;
+    size_t fi = expo_family_find(e, name, n);
+    if (fi != EXPO_NO_FAMILY)
+        return fi;
     char help[NAME_MAX_BYTES + 128];
-    int n = snprintf(name, sizeof(name), "%.*s%s", (int)s->name_len, s->name,
-                     suffix);
-    if (n < 0 || (size_t)n >= sizeof(name))
-        return -1;
     int h = snprintf(help, sizeof(help), "Flink metric %.*s%s",
                      (int)(s->metric_len < 512 ? s->metric_len : 512),
                      s->metric, what);
     if (h < 0)
-        return -1;
+        return EXPO_NO_FAMILY;
     if ((size_t)h >= sizeof(help))
         h = (int)sizeof(help) - 1;
-    return expo_add(e, name, (size_t)n, type, help, (size_t)h, s->labels,
-                    s->nlabels, v);
+    return expo_family_index(e, name, n, type, help, (size_t)h);
 }
 
 int expo_flink_series(struct expo *e, const struct series *s, unsigned fold)
@@ -39,11 +46,22 @@ int expo_flink_series(struct expo *e, const struct series *s, unsigned fold)
                              ? s->type
                              : MT_UNTYPED;
     struct series_value vals[SERIES_FOLD_MAX_VALUES];
+    size_t fam[SERIES_FOLD_MAX_VALUES];
+    double v[SERIES_FOLD_MAX_VALUES];
     size_t n = series_fold_values(s, fold, vals);
+    size_t k = 0;
     int rc = 0;
-    for (size_t i = 0; i < n; i++)
-        if (add(e, s, vals[i].suffix, t, vals[i].help, vals[i].value) < 0)
+    for (size_t i = 0; i < n; i++) {
+        fam[k] = family_of(e, s, vals[i].suffix, t, vals[i].help);
+        if (fam[k] == EXPO_NO_FAMILY) {
             rc = -1;
+            continue;
+        }
+        v[k++] = vals[i].value;
+    }
+    /* one interning of the label set for all the values */
+    if (expo_add_values(e, fam, v, k, s->labels, s->nlabels) < 0)
+        rc = -1;
     return rc;
 }
 

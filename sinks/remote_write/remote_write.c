@@ -45,7 +45,6 @@ struct remote_write {
 
     pthread_mutex_t mu;
     /* Under mu. */
-    struct buf pb;
     struct rwproto_batch *cur;
     uint64_t samples_queued;
     uint64_t samples_skipped;
@@ -63,9 +62,7 @@ static void seal(struct remote_write *rw)
     if (n == 0)
         return;
     struct buf z = BUF_INIT;
-    buf_reset(&rw->pb);
-    if (rwproto_batch_encode(b, &rw->pb) < 0 ||
-        rwproto_compress(rw->pb.data, rw->pb.len, &z) < 0) {
+    if (rwproto_batch_compress(b, &z) < 0) {
         rw->unencodable += n;
         log_error("dropping %zu samples for '%s': cannot encode the request", n,
                   rw->log_url);
@@ -282,7 +279,6 @@ struct remote_write *remote_write_new(const struct cfg_remote_write *cfg,
     struct remote_write *rw = xcalloc(1, sizeof(*rw));
     pthread_mutex_init(&rw->mu, NULL);
     buf_init(&rw->resp, RESP_MAX_BYTES);
-    buf_init(&rw->pb, 0);
     rw->cur = rwproto_batch_new();
 
     if (!cfg->url || !*cfg->url) {
@@ -352,7 +348,6 @@ void remote_write_free(struct remote_write **rwp)
     curl_slist_free_all(rw->hdr);
     rwproto_batch_free(&rw->cur);
     buf_release(&rw->resp);
-    buf_release(&rw->pb);
     pthread_mutex_destroy(&rw->mu);
     secret_free(&rw->pass);
     free(rw->user);

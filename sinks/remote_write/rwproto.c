@@ -7,35 +7,31 @@
 
 #include <snappy-c.h>
 
-#include "sinks/remote_write/remote_write.pb-c.h"
 #include "util/xalloc.h"
 
-/* Offsets into the arena of NUL-terminated strings (protobuf-c packs
- * strings with strlen); offsets because the arena moves as it grows. */
-struct lref {
-    uint32_t name;
-    uint32_t value;
-};
-
-struct entry {
-    uint32_t first; /* index into lab */
-    uint32_t nlabels;
-    double v;
-    int64_t ts_ms;
-};
-
+/* The batch is the body itself: each add appends one encoded TimeSeries
+ * (WriteRequest field 1), so encoding is a copy and no per-sample
+ * structure or string table exists. */
 struct rwproto_batch {
-    struct buf arena;
-    struct lref *lab;
-    size_t nlab, caplab;
-    struct entry *ent;
-    size_t nent, capent;
+    struct buf body;    /* encoded TimeSeries entries, capped */
+    struct buf scratch; /* sanitized names of the sample being added */
+    size_t nent;
+};
+
+/* One label of the sample being added, pointing into the caller's strings
+ * or into scratch. */
+struct lab {
+    const char *name;
+    const char *value;
+    uint32_t name_len;
+    uint32_t value_len;
 };
 
 struct rwproto_batch *rwproto_batch_new(void)
 {
     struct rwproto_batch *b = xcalloc(1, sizeof(*b));
-    buf_init(&b->arena, RWPROTO_BATCH_MAX_BYTES);
+    buf_init(&b->body, RWPROTO_BATCH_MAX_BYTES);
+    buf_init(&b->scratch, 0);
     return b;
 }
 
@@ -44,17 +40,15 @@ void rwproto_batch_free(struct rwproto_batch **bp)
     struct rwproto_batch *b = *bp;
     if (!b)
         return;
-    buf_release(&b->arena);
-    free(b->lab);
-    free(b->ent);
+    buf_release(&b->body);
+    buf_release(&b->scratch);
     free(b);
     *bp = NULL;
 }
 
 void rwproto_batch_reset(struct rwproto_batch *b)
 {
-    buf_reset(&b->arena);
-    b->nlab = 0;
+    buf_reset(&b->body);
     b->nent = 0;
 }
 
@@ -65,38 +59,109 @@ size_t rwproto_batch_samples(const struct rwproto_batch *b)
 
 size_t rwproto_batch_bytes(const struct rwproto_batch *b)
 {
-    return b->arena.len;
+    return b->body.len;
 }
+
+/* Bytes a Prometheus name may hold: bit 1 in label names, bit 2 in metric
+ * names (':' too). A table: every name of every sample is checked. */
+#define NC_LABEL       1
+#define NC_METRIC      2
+#define NC_BOTH        (NC_LABEL | NC_METRIC)
+#define NC_RANGE(a, b) [a... b] = NC_BOTH
+static const unsigned char name_tab[256] = {
+    NC_RANGE('a', 'z'), NC_RANGE('A', 'Z'), NC_RANGE('0', '9'),
+    ['_'] = NC_BOTH,    [':'] = NC_METRIC,
+};
 
 static bool name_char(char c, bool colon)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || (colon && c == ':');
+    return name_tab[(unsigned char)c] & (colon ? NC_METRIC : NC_LABEL);
 }
 
-/* Appends a Prometheus-valid name made of p[0..len) then suffix, NUL
- * included; returns its offset. */
-static uint32_t add_name(struct buf *a, const char *p, size_t len,
-                         const char *suffix, bool colon)
+static bool name_plain(const char *p, size_t len, bool colon)
 {
-    uint32_t off = (uint32_t)a->len;
     if (len > 0 && p[0] >= '0' && p[0] <= '9')
-        buf_addc(a, '_');
+        return false;
+    unsigned bit = colon ? NC_METRIC : NC_LABEL;
+    unsigned ok = bit;
     for (size_t i = 0; i < len; i++)
-        buf_addc(a, name_char(p[i], colon) ? p[i] : '_');
-    for (const char *s = suffix; s && *s; s++)
-        buf_addc(a, name_char(*s, colon) ? *s : '_');
-    buf_addc(a, '\0');
-    return off;
+        ok &= name_tab[(unsigned char)p[i]];
+    return ok != 0;
 }
 
-static uint32_t add_str(struct buf *a, const char *p, size_t len)
+/* A Prometheus-valid name made of p[0..len) then suffix: p itself when it
+ * is one already (the common case), else a sanitized copy in scratch,
+ * which the caller reserved room for (so earlier copies do not move). */
+static const char *valid_name(struct buf *scratch, const char *p, size_t len,
+                              const char *suffix, bool colon, uint32_t *out)
 {
-    uint32_t off = (uint32_t)a->len;
-    buf_add(a, p, len);
-    buf_addc(a, '\0');
-    return off;
+    size_t sl = suffix ? strlen(suffix) : 0;
+    if (sl == 0 && name_plain(p, len, colon)) {
+        *out = (uint32_t)len;
+        return p;
+    }
+    char *d = scratch->data + scratch->len;
+    size_t n = 0;
+    if (len > 0 && p[0] >= '0' && p[0] <= '9')
+        d[n++] = '_';
+    for (size_t i = 0; i < len; i++)
+        d[n++] = name_char(p[i], colon) ? p[i] : '_';
+    for (size_t i = 0; i < sl; i++)
+        d[n++] = name_char(suffix[i], colon) ? suffix[i] : '_';
+    scratch->len += n;
+    *out = (uint32_t)n;
+    return d;
 }
+
+/* strcmp's order for strings with lengths (the wire holds no NULs). */
+static int name_cmp(const struct lab *a, const struct lab *b)
+{
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    /* label names are short: a byte loop beats a memcmp call */
+    for (size_t i = 0; i < n; i++)
+        if (a->name[i] != b->name[i])
+            return (unsigned char)a->name[i] < (unsigned char)b->name[i] ? -1
+                                                                         : 1;
+    return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
+}
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static char *put_varint(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+/* A length-delimited field: tag, length, bytes. */
+static char *put_bytes(char *p, unsigned char tag, const char *s, size_t n)
+{
+    *p++ = (char)tag;
+    p = put_varint(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* The size of Label{name, value} (remote.proto: 1 name, 2 value). */
+static size_t label_size(const struct lab *l)
+{
+    return 1 + varint_len(l->name_len) + l->name_len + 1 +
+           varint_len(l->value_len) + l->value_len;
+}
+
+#define HIGHS 0x8080808080808080ULL
 
 /* Whether p[0..len) is well-formed UTF-8 (no overlongs, surrogates or
  * code points past U+10FFFF): a receiver refuses the whole request for
@@ -105,6 +170,15 @@ static bool utf8_valid(const unsigned char *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* ASCII, the usual case, 8 bytes a step */
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & HIGHS) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned c = p[i];
         size_t n;
         unsigned min;
@@ -148,123 +222,107 @@ int rwproto_batch_add(struct rwproto_batch *b, const char *name,
     if (!isfinite(v) || name_len == 0 || name_len > RWPROTO_MAX_STRING ||
         nlabels >= RWPROTO_MAX_LABELS)
         return 1;
-    /* the arena bytes this sample needs, NULs and '_' prefixes included */
-    size_t need = 9 + name_len + 2 + (suffix ? strlen(suffix) : 0);
+    /* room for every sanitized name: '_' prefixes and the suffix */
+    size_t need = name_len + 1 + (suffix ? strlen(suffix) : 0);
     for (size_t i = 0; i < nlabels; i++) {
         const struct label *l = &labels[i];
         if (l->name_len > RWPROTO_MAX_STRING ||
             l->value_len > RWPROTO_MAX_STRING ||
             !utf8_valid((const unsigned char *)l->value, l->value_len))
             return 1;
-        need += l->name_len + 2 + l->value_len + 1;
+        need += l->name_len + 1;
     }
-    if (b->arena.len + need > RWPROTO_BATCH_MAX_BYTES)
-        return -1;
+    buf_reset(&b->scratch);
+    if (buf_reserve(&b->scratch, need) < 0)
+        return 1; /* cannot happen: the scratch has no cap */
 
-    size_t mark = b->arena.len;
-    size_t first = b->nlab;
-    struct lref tmp[RWPROTO_MAX_LABELS];
+    struct lab tmp[RWPROTO_MAX_LABELS];
     size_t n = 0;
-    tmp[n].name = add_str(&b->arena, "__name__", 8);
-    tmp[n].value = add_name(&b->arena, name, name_len, suffix, true);
+    tmp[n].name = "__name__";
+    tmp[n].name_len = 8;
+    tmp[n].value = valid_name(&b->scratch, name, name_len, suffix, true,
+                              &tmp[n].value_len);
     n++;
     for (size_t i = 0; i < nlabels; i++) {
         const struct label *l = &labels[i];
         if (l->value_len == 0 || l->name_len == 0 ||
             (l->name_len == 8 && memcmp(l->name, "__name__", 8) == 0))
             continue;
-        tmp[n].name = add_name(&b->arena, l->name, l->name_len, NULL, false);
-        tmp[n].value = add_str(&b->arena, l->value, l->value_len);
+        tmp[n].name = valid_name(&b->scratch, l->name, l->name_len, NULL, false,
+                                 &tmp[n].name_len);
+        tmp[n].value = l->value;
+        tmp[n].value_len = l->value_len;
         n++;
     }
-    if (buf_error(&b->arena))
-        return -1; /* cannot happen: need was checked */
-    /* Insertion sort by name (byte order); n is small. Sanitizing can make
-     * two names equal, which the receiver would refuse. */
-    const char *base = b->arena.data;
-    for (size_t i = 1; i < n; i++) {
-        struct lref x = tmp[i];
-        size_t j = i;
-        while (j > 0 && strcmp(base + tmp[j - 1].name, base + x.name) > 0) {
-            tmp[j] = tmp[j - 1];
-            j--;
+    /* Insertion sort by name (byte order): series come sorted, so this is
+     * one pass. Sanitizing can make two names equal, which the receiver
+     * would refuse. */
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = name_cmp(&tmp[i - 1], &tmp[i]) < 0;
+    if (!sorted) {
+        for (size_t i = 1; i < n; i++) {
+            struct lab x = tmp[i];
+            size_t j = i;
+            while (j > 0 && name_cmp(&tmp[j - 1], &x) > 0) {
+                tmp[j] = tmp[j - 1];
+                j--;
+            }
+            tmp[j] = x;
         }
-        tmp[j] = x;
+        for (size_t i = 1; i < n; i++)
+            if (name_cmp(&tmp[i - 1], &tmp[i]) == 0)
+                return 1;
     }
-    for (size_t i = 1; i < n; i++) {
-        if (strcmp(base + tmp[i - 1].name, base + tmp[i].name) == 0) {
-            buf_truncate(&b->arena, mark);
-            return 1;
-        }
+
+    /* TimeSeries{1: labels, 2: samples}; Sample{1: double value,
+     * 2: int64 timestamp} (remote.proto) */
+    size_t ts_size = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t ls = label_size(&tmp[i]);
+        ts_size += 1 + varint_len(ls) + ls;
     }
-    b->lab = xgrow(b->lab, &b->caplab, b->nlab + n, sizeof(*b->lab));
-    memcpy(b->lab + b->nlab, tmp, n * sizeof(*tmp));
-    b->nlab += n;
-    b->ent = xgrow(b->ent, &b->capent, b->nent + 1, sizeof(*b->ent));
-    b->ent[b->nent++] = (struct entry){
-        .first = (uint32_t)first,
-        .nlabels = (uint32_t)n,
-        .v = v,
-        .ts_ms = ts_ms,
-    };
+    size_t sm_size = 1 + 8 + 1 + varint_len((uint64_t)ts_ms);
+    ts_size += 1 + varint_len(sm_size) + sm_size;
+    size_t total = 1 + varint_len(ts_size) + ts_size;
+    if (b->body.len + total > RWPROTO_BATCH_MAX_BYTES ||
+        buf_reserve(&b->body, total) < 0) {
+        b->body.err = false; /* full: the caller seals and retries */
+        return -1;
+    }
+
+    char *p = b->body.data + b->body.len;
+    *p++ = 0x0a;
+    p = put_varint(p, ts_size);
+    for (size_t i = 0; i < n; i++) {
+        *p++ = 0x0a;
+        p = put_varint(p, label_size(&tmp[i]));
+        p = put_bytes(p, 0x0a, tmp[i].name, tmp[i].name_len);
+        p = put_bytes(p, 0x12, tmp[i].value, tmp[i].value_len);
+    }
+    *p++ = 0x12;
+    p = put_varint(p, sm_size);
+    *p++ = 0x09;
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    for (int k = 0; k < 8; k++) /* little-endian, whatever the host */
+        *p++ = (char)(bits >> (8 * k));
+    *p++ = 0x10;
+    p = put_varint(p, (uint64_t)ts_ms);
+    b->body.len = (size_t)(p - b->body.data);
+    b->body.data[b->body.len] = '\0';
+    b->nent++;
     return 0;
 }
 
 int rwproto_batch_encode(const struct rwproto_batch *b, struct buf *out)
 {
-    size_t ns = b->nent ? b->nent : 1;
-    size_t nl = b->nlab ? b->nlab : 1;
-    Prometheus__TimeSeries *ts = xcalloc(ns, sizeof(*ts));
-    Prometheus__TimeSeries **tsp = xcalloc(ns, sizeof(*tsp));
-    Prometheus__Sample *sm = xcalloc(ns, sizeof(*sm));
-    Prometheus__Sample **smp = xcalloc(ns, sizeof(*smp));
-    Prometheus__Label *lb = xcalloc(nl, sizeof(*lb));
-    Prometheus__Label **lbp = xcalloc(nl, sizeof(*lbp));
-    int rc = -1;
+    return buf_add(out, b->body.data, b->body.len);
+}
 
-    char *base = b->arena.data;
-    for (size_t i = 0; i < b->nlab; i++) {
-        prometheus__label__init(&lb[i]);
-        lb[i].name = base + b->lab[i].name;
-        lb[i].value = base + b->lab[i].value;
-        lbp[i] = &lb[i];
-    }
-    for (size_t i = 0; i < b->nent; i++) {
-        const struct entry *e = &b->ent[i];
-        prometheus__sample__init(&sm[i]);
-        sm[i].value = e->v;
-        sm[i].timestamp = e->ts_ms;
-        smp[i] = &sm[i];
-        prometheus__time_series__init(&ts[i]);
-        ts[i].n_labels = e->nlabels;
-        ts[i].labels = lbp + e->first;
-        ts[i].n_samples = 1;
-        ts[i].samples = &smp[i];
-        tsp[i] = &ts[i];
-    }
-    Prometheus__WriteRequest req;
-    prometheus__write_request__init(&req);
-    req.n_timeseries = b->nent;
-    req.timeseries = tsp;
-
-    size_t need = prometheus__write_request__get_packed_size(&req);
-    if (buf_reserve(out, need + 1) < 0)
-        goto out;
-    size_t got =
-        prometheus__write_request__pack(&req, (uint8_t *)out->data + out->len);
-    if (got != need)
-        goto out;
-    out->len += got;
-    out->data[out->len] = '\0';
-    rc = 0;
-out:
-    free(ts);
-    free(tsp);
-    free(sm);
-    free(smp);
-    free(lb);
-    free(lbp);
-    return rc;
+int rwproto_batch_compress(const struct rwproto_batch *b, struct buf *out)
+{
+    return rwproto_compress(b->body.data, b->body.len, out);
 }
 
 int rwproto_compress(const void *in, size_t len, struct buf *out)

@@ -482,6 +482,48 @@ TAP_CASE(encode_speed)
     expo_free(&e);
 }
 
+/* A model sized for the previous one encodes the same as one grown step
+ * by step, also with more series than the previous one held. */
+TAP_CASE(presize_changes_nothing_but_capacity)
+{
+    struct expo *prev = small_model();
+    struct expo_size sz;
+    expo_size_of(prev, &sz);
+    TAP_EQ_INT(4, sz.fams);
+    TAP_EQ_INT(6, sz.samples);
+    TAP_EQ_INT(2, sz.lsets);
+    struct buf want, got;
+    buf_init(&want, 0);
+    buf_init(&got, 0);
+    for (int round = 0; round < 2; round++) {
+        struct expo *e = expo_new(0);
+        struct expo *ref = expo_new(0);
+        expo_presize(e, &sz);
+        for (int i = 0; i < 3000 * round + 3; i++) {
+            char v[16];
+            snprintf(v, sizeof(v), "t%d", i % 1500);
+            struct label l[] = {L("job_name", "orders"), L("task_name", v)};
+            expo_add(e, "flink_in", 8, MT_GAUGE, "h", 1, l, 2, i);
+            expo_add(ref, "flink_in", 8, MT_GAUGE, "h", 1, l, 2, i);
+        }
+        buf_reset(&want);
+        buf_reset(&got);
+        TAP_EQ_INT(0, expo_write_text(ref, &want));
+        TAP_EQ_INT(0, expo_write_text(e, &got));
+        TAP_EQ_STR(want.data, got.data);
+        TAP_EQ_INT(expo_bytes(ref), expo_bytes(e));
+        expo_size_of(e, &sz);
+        expo_free(&e);
+        expo_free(&ref);
+    }
+    /* job_name, orders, task_name, 1500 task names, the family, its help */
+    TAP_EQ_INT(1505, sz.strs);
+    TAP_EQ_INT(1500, sz.lsets);
+    buf_release(&want);
+    buf_release(&got);
+    expo_free(&prev);
+}
+
 int main(int argc, char **argv)
 {
     static const struct tap_case cases[] = {
@@ -496,6 +538,7 @@ int main(int argc, char **argv)
         TAP_ENTRY(response_cap),
         TAP_ENTRY(negotiate),
         TAP_ENTRY(encode_speed),
+        TAP_ENTRY(presize_changes_nothing_but_capacity),
     };
     return tap_main(cases, TAP_N(cases), argc, argv);
 }

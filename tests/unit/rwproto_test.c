@@ -95,6 +95,18 @@ TAP_CASE(encode_round_trip)
     }
     prometheus__write_request__free_unpacked(req, NULL);
 
+    /* the compressed request is the encoded one, snappy'd */
+    struct buf z = BUF_INIT;
+    TAP_EQ_INT(0, rwproto_batch_compress(b, &z));
+    size_t ulen = 0;
+    TAP_EQ_INT(SNAPPY_OK, snappy_uncompressed_length(z.data, z.len, &ulen));
+    TAP_EQ_INT(pb.len, ulen);
+    char *plain = malloc(ulen + 1);
+    TAP_EQ_INT(SNAPPY_OK, snappy_uncompress(z.data, z.len, plain, &ulen));
+    TAP_OK(memcmp(plain, pb.data, pb.len) == 0);
+    free(plain);
+    buf_release(&z);
+
     /* reset empties the batch: an empty request is a valid, empty body */
     rwproto_batch_reset(b);
     buf_reset(&pb);

@@ -445,7 +445,9 @@ TAP_CASE(size_cap)
         if (cases[c].want_ok) {
             TAP_EQ_U64(cases[c].cap, g[0].bytes);
         } else {
-            snprintf(want, sizeof(want), "response larger than %llu bytes",
+            snprintf(want, sizeof(want),
+                     "response larger than %llu bytes "
+                     "(agent.max_response_bytes)",
                      (unsigned long long)cases[c].cap);
             TAP_EQ_STR(want, g[0].error);
         }
