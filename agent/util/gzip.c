@@ -1,7 +1,10 @@
 #include "util/gzip.h"
 
 #include <libdeflate.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include "util/xalloc.h"
 
@@ -53,6 +56,9 @@ fail:
     return -1;
 }
 
+/* zlib's streaming inflate rather than libdeflate's one-shot decoder:
+ * the output size is not known up front, and inflating chunk by chunk into
+ * a capped buf stops a gzip bomb at the cap. */
 int gzip_decode(const void *data, size_t len, struct buf *out)
 {
     z_stream z = {0};
