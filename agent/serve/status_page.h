@@ -8,8 +8,8 @@
  * comes from Flink, Kafka or the request is HTML-escaped. The "where is job
  * X" box is a GET form (`/?job=X`) answered here from the ring. The page is
  * bounded: per-task bars are drawn for at most STATUS_PAGE_TASK_JOBS jobs
- * (those with a bottleneck or not running first), the rest are one table
- * row each.
+ * (the one asked for, then those not running, then with a bottleneck), the rest
+ * are one table row each.
  *
  * Pure function of its inputs; any thread.
  */
@@ -19,7 +19,7 @@
 #include "serve/status.h"
 #include "util/buf.h"
 
-#define STATUS_PAGE_TASK_JOBS 100
+#define STATUS_PAGE_TASK_JOBS 30
 
 /* Appends the page to b. job is the search box's query (or NULL), owners
  * answers it and the per-job node column (NULL without a ring). now_ms is

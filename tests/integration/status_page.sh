@@ -87,4 +87,49 @@ tap_check "the screenshot is ${w:-?}x${h:-?} with ${colours:-0} colours (> 20)" 
 
 it_lagwatch_stop TERM
 tap_check "SIGTERM exits 0" test "$lw_rc" = 0
+
+# A 1,000-job cluster (fakeflink.py --clone-jobs): the page stays under
+# 1 MB and Chromium renders it in under 2 s. Render time: a local page
+# loads the status page in a 1280x2000 iframe and writes the time from
+# its own start to the iframe's load event (fetch, parse, layout; not the
+# browser's start-up) into its DOM, read with --dump-dom; best of three.
+it_stop "$fake_pid" >/dev/null
+it_fakeflink --name big --static --clone-jobs 1000 || it_bail "big fake up"
+cat >"$T/big.yml" <<YAML
+agent: {name: big-agent, interval: 60s, listen: "127.0.0.1:$lport",
+        spool_dir: "$T/spool-big", scrape_timeout: 55s}
+$(it_yaml_flink --rest)
+$(it_yaml_influxdb big a b)
+YAML
+it_lagwatch "$T/big.yml" "$T/big.log"
+tap_check "lagwatch is ready with 1,002 jobs" it_ready 90
+curl -s -o "$T/big.html" "$base/"
+size=$(wc -c <"$T/big.html")
+rows=$(grep -o '<tr><td>orders_enrich_[0-9]*</td>' "$T/big.html" | wc -l)
+tap_check "the page lists the 1,000 copies ($rows rows)" test "$rows" = 1000
+tap_check "the page is $size bytes (< 1 MB)" test "$size" -lt 1000000
+cat >"$T/wrap.html" <<HTML
+<!DOCTYPE html><html><head><meta charset="utf-8"><title>load</title></head>
+<body><script>var t0 = performance.now();
+function done() {
+  document.getElementById("t").textContent =
+    "load" + "_ms=" + Math.round(performance.now() - t0);
+}</script>
+<iframe src="$base/" width="1280" height="2000" onload="done()"></iframe>
+<p id="t">not loaded</p></body></html>
+HTML
+ms=
+for i in 1 2 3; do
+    t=$(chrome --window-size=1280,2000 --dump-dom "file://$T/wrap.html" |
+        sed -n 's/.*load_ms=\([0-9][0-9]*\).*/\1/p')
+    [ -n "$t" ] || continue
+    [ -n "$ms" ] && [ "$ms" -le "$t" ] || ms=$t
+done
+chrome --dump-dom "$base/" >"$T/big-dom.html"
+tap_check "Chromium rendered the whole big page" \
+    grep -q 'orders_enrich_0999' "$T/big-dom.html"
+tap_diag "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+tap_check "it renders in ${ms:-?} ms (< 2000)" test "${ms:-99999}" -lt 2000
+it_lagwatch_stop TERM
+tap_check "SIGTERM exits 0" test "$lw_rc" = 0
 tap_done
