@@ -30,14 +30,7 @@ struct agent_status *agent_status_new(void)
 
 static void free_jobs(struct agent_status *as)
 {
-    for (size_t i = 0; i < as->n_jobs; i++) {
-        struct status_job *j = &as->jobs[i];
-        for (size_t k = 0; k < j->n_tasks; k++)
-            free(j->tasks[k].name);
-        free(j->tasks);
-        free(j->cluster);
-        free(j->name);
-    }
+    status_jobs_release(as->jobs, as->n_jobs);
     as->n_jobs = 0;
     as->jobs_omitted = 0;
 }

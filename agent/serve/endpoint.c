@@ -199,6 +199,17 @@ static void ringview_unref(struct endpoint *ep, struct ringview *rv)
         ringview_free(rv);
 }
 
+/* The ring of the moment, referenced, or NULL. */
+static struct ringview *ringview_get(struct endpoint *ep)
+{
+    pthread_mutex_lock(&ep->lock);
+    struct ringview *rv = ep->ring;
+    if (rv)
+        rv->refs++;
+    pthread_mutex_unlock(&ep->lock);
+    return rv;
+}
+
 /* GET /api/v1/ring?key=K: the key is normalized as the router does
  * (router_normalize_key; lagwatch(8), RING), then looked up. */
 static void handle_ring(void *ctx, const struct httpd_request *req,
@@ -212,11 +223,7 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
         buf_adds(&resp->body, "{\"error\":\"missing parameter 'key'\"}\n");
         return;
     }
-    pthread_mutex_lock(&ep->lock);
-    struct ringview *rv = ep->ring;
-    if (rv)
-        rv->refs++;
-    pthread_mutex_unlock(&ep->lock);
+    struct ringview *rv = ringview_get(ep);
     if (!rv) {
         /* InfluxDB is optional (lagwatch.yml(5), SINKS): without it there
          * is no ring to ask, now or until a reload configures one. */
@@ -247,17 +254,6 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
     buf_adds(&resp->body, "}\n");
     buf_release(&norm);
     ringview_unref(ep, rv);
-}
-
-/* The ring of the moment, referenced, or NULL. */
-static struct ringview *ringview_get(struct endpoint *ep)
-{
-    pthread_mutex_lock(&ep->lock);
-    struct ringview *rv = ep->ring;
-    if (rv)
-        rv->refs++;
-    pthread_mutex_unlock(&ep->lock);
-    return rv;
 }
 
 /* status_owners_fn over a ringview: the nodes /api/v1/ring names for the

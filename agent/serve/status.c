@@ -16,14 +16,7 @@ void status_free(struct status **sp)
         free(st->targets[i].cluster);
         free(st->targets[i].error);
     }
-    for (size_t i = 0; i < st->n_jobs; i++) {
-        struct status_job *j = &st->jobs[i];
-        for (size_t k = 0; k < j->n_tasks; k++)
-            free(j->tasks[k].name);
-        free(j->tasks);
-        free(j->cluster);
-        free(j->name);
-    }
+    status_jobs_release(st->jobs, st->n_jobs);
     for (size_t i = 0; i < st->n_groups; i++) {
         free(st->groups[i].cluster);
         free(st->groups[i].group);
@@ -46,6 +39,18 @@ void status_free(struct status **sp)
     free(st->fingerprint);
     free(st);
     *sp = NULL;
+}
+
+void status_jobs_release(struct status_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct status_job *j = &jobs[i];
+        for (size_t k = 0; k < j->n_tasks; k++)
+            free(j->tasks[k].name);
+        free(j->tasks);
+        free(j->cluster);
+        free(j->name);
+    }
 }
 
 long status_job_bottleneck(const struct status_job *j)

@@ -123,6 +123,9 @@ struct status {
 /* NULL-safe; sets *sp to NULL. */
 void status_free(struct status **sp);
 
+/* Frees what the n jobs own (names, tasks), not the array itself. */
+void status_jobs_release(struct status_job *jobs, size_t n);
+
 /* The index of the job's bottleneck task, or -1. */
 long status_job_bottleneck(const struct status_job *j);
 
