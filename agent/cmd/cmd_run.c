@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,12 +287,26 @@ static int64_t align_floor(int64_t now_ms, uint64_t interval_ms)
     return now_ms - (now_ms % iv + iv) % iv;
 }
 
-/* Stamps the cycle that starts now: the wall clock, or with agent.align
- * the slot it starts in. */
-static int64_t cycle_ts(const struct config *cfg)
+/* With agent.align, waits for the next multiple of the interval after
+ * last_ts (INT64_MIN before the first cycle) and returns it; a slot
+ * already used or already begun is never stamped again, so a cycle right
+ * after a reload or a restart cannot overwrite the previous one's points.
+ * Returns -1 when a signal cut the wait short. */
+static int64_t wait_slot(const struct config *cfg, int64_t last_ts,
+                         struct sdnotify *sn)
 {
-    int64_t now = clock_wall_ms();
-    return cfg->agent.align ? align_floor(now, cfg->agent.interval_ms) : now;
+    int64_t iv = (int64_t)cfg->agent.interval_ms;
+    int64_t wall = clock_wall_ms();
+    int64_t slot = align_floor(wall, cfg->agent.interval_ms);
+    if (slot < wall)
+        slot += iv;
+    if (last_ts != INT64_MIN && slot <= last_ts)
+        slot = last_ts + iv;
+    /* a wake a hair early must not stamp the slot before */
+    sleep_until(mono_s() + (double)(slot - wall) / 1000.0 + 0.002, sn);
+    if (stop_requested || reload_requested)
+        return -1;
+    return slot;
 }
 
 static const char run_usage[] =
@@ -342,7 +357,9 @@ int cmd_run(int argc, char **argv)
 
     struct agent_cycle_report *rep;
     if (once) {
-        rc = agent_cycle_at(ag, cycle_ts(cfg), &rep) < 0 ? EXIT_RUNTIME : 0;
+        /* a one-shot run is on no schedule: aligned, two runs within an
+         * interval would write their points at the same instant */
+        rc = agent_cycle(ag, &rep) < 0 ? EXIT_RUNTIME : 0;
         /* spooled for a later run is not lost, but this cycle failed */
         if (agent_drain(ag, DRAIN_TIMEOUT_MS) != 0)
             rc = EXIT_RUNTIME;
@@ -372,7 +389,8 @@ int cmd_run(int argc, char **argv)
              cfg->agent.listen);
     struct loaded ld = {path, clock_wall_ms()};
     double next = mono_s();
-    bool notify_ready = true; /* READY=1 due: first cycle, after a reload */
+    int64_t last_ts = INT64_MIN; /* the last aligned cycle's slot */
+    bool notify_ready = true;    /* READY=1 due: first cycle, after a reload */
     sdnotify_watchdog(sn);
     while (!stop_requested) {
         if (reload_requested) {
@@ -398,7 +416,13 @@ int cmd_run(int argc, char **argv)
                 log_error("cannot serve /api/v1/ring: %s", err);
             notify_ready = true;
         }
-        int64_t ts = cycle_ts(cfg);
+        int64_t ts = clock_wall_ms();
+        if (cfg->agent.align) {
+            ts = wait_slot(cfg, last_ts, sn);
+            if (ts < 0)
+                continue;
+            last_ts = ts;
+        }
         int cycle_rc = agent_cycle_at(ag, ts, &rep);
         publish(ep, ag, cfg, &ld);
         notify_cycle(sn, notify_ready, rep, cycle_rc);
@@ -406,16 +430,11 @@ int cmd_run(int argc, char **argv)
         sdnotify_watchdog(sn);
         double now = mono_s();
         if (cfg->agent.align) {
-            /* to the next multiple of the interval; a cycle that overran
+            /* wait_slot sleeps before the next cycle; one that overran
              * skips the slots it missed rather than run late */
-            int64_t wall = clock_wall_ms();
-            int64_t slot = align_floor(wall, cfg->agent.interval_ms) +
-                           (int64_t)cfg->agent.interval_ms;
-            if (slot - ts > (int64_t)cfg->agent.interval_ms)
+            if (clock_wall_ms() - ts > (int64_t)cfg->agent.interval_ms)
                 log_warn("cycle took longer than the interval of %llu ms",
                          (unsigned long long)cfg->agent.interval_ms);
-            /* a wake a hair early would stamp the previous slot again */
-            next = now + (double)(slot - wall) / 1000.0 + 0.002;
         } else {
             next += (double)cfg->agent.interval_ms / 1000.0;
             if (next < now) {
@@ -424,7 +443,8 @@ int cmd_run(int argc, char **argv)
                 next = now;
             }
         }
-        sleep_until(next, sn);
+        if (!cfg->agent.align)
+            sleep_until(next, sn);
     }
     log_info("stopping: writing what is queued (deadline %llu ms)",
              (unsigned long long)cfg->agent.shutdown_timeout_ms);
