@@ -121,7 +121,10 @@ static const char style[] =
     "h2{font-size:16px;margin:4px 0 8px}"
     "table{border-collapse:collapse;width:100%}"
     "th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee;"
-    "vertical-align:middle;overflow-wrap:anywhere}"
+    "vertical-align:middle;white-space:nowrap}"
+    /* long Flink names wrap anywhere; numbers and badges never do */
+    "td:first-child,td.bn,td.err{white-space:normal;overflow-wrap:anywhere;"
+    "min-width:10em}"
     "th{background:#fafafa;font-weight:600}"
     ".up{color:#fff;background:" C_OK ";padding:1px 6px;border-radius:3px}"
     ".down{color:#fff;background:" C_HIGH ";padding:1px 6px;"
