@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent_metrics.h"
+#include "agent_status.h"
 #include "flink/flink_rest.h"
 #include "flink/reporters.h"
 #include "flink/scrape.h"
@@ -51,18 +52,25 @@ struct agent {
      * derived timing); handed over by agent_take_metrics. It is the pull
      * side, not one of the sinks (sink.h says why). */
     struct expo *expo;
-    uint64_t expo_dropped; /* of the last cycle's model */
+    uint64_t expo_dropped;       /* of the last cycle's model */
     /* What the last model held: the next one is sized for it up front
      * instead of growing and rehashing its tables through the cycle. */
     struct expo_size expo_size;
+    struct agent_status *status; /* the status page's view of the cycle */
 };
 
 /* Kafka lag points go to the sinks only: /metrics has them from the
- * collector itself (lagcollect_write_metrics). */
+ * collector itself (lagcollect_write_metrics). With agent.align every
+ * point carries the cycle's aligned timestamp, the sweep's own time
+ * included, so two agents write identical points (lagwatch.yml(5),
+ * agent.align). */
 static int on_point(void *vag, const struct point *p)
 {
     struct agent *ag = vag;
-    if (sink_write_point_all(ag->sinks, ag->n_sinks, p) < 0)
+    struct point q = *p;
+    if (ag->cfg->agent.align)
+        q.ts_ms = ag->report.ts_ms;
+    if (sink_write_point_all(ag->sinks, ag->n_sinks, &q) < 0)
         ag->sink_failed = true;
     ag->report.points_out++;
     return 0;
@@ -73,6 +81,7 @@ static int on_rest_point(void *vag, const struct point *p)
 {
     struct agent *ag = vag;
     expo_flink_point(ag->expo, p); /* a refusal is counted by the model */
+    agent_status_point(ag->status, p);
     return on_point(ag, p);
 }
 
@@ -142,6 +151,7 @@ struct agent *agent_new(const struct config *cfg, char *err, size_t errlen)
     ag->cfg = cfg;
 
     ag->metrics = agent_metrics_new();
+    ag->status = agent_status_new();
     if (sink_open_all(cfg, &ag->sinks, &ag->n_sinks, err, errlen) < 0)
         goto fail;
 
@@ -237,6 +247,7 @@ void agent_free(struct agent **agp)
     free(ag->n_disc);
     free(ag->rest_truncated);
     agent_metrics_free(&ag->metrics);
+    agent_status_free(&ag->status);
     free(ag->targets);
     free(ag);
     *agp = NULL;
@@ -244,11 +255,17 @@ void agent_free(struct agent **agp)
 
 int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
 {
+    return agent_cycle_at(ag, clock_wall_ms(), rep);
+}
+
+int agent_cycle_at(struct agent *ag, int64_t ts_ms,
+                   struct agent_cycle_report **rep)
+{
     struct agent_cycle_report *r = &ag->report;
     double t0 = clock_mono_s();
     int rc = 0;
 
-    r->ts_ms = clock_wall_ms();
+    r->ts_ms = ts_ms;
     /* Points keep the wall time even after a step back (lagwatch(8),
      * FAULTS): the step is logged and counted. */
     int64_t back = clock_step_back(&ag->steps, r->ts_ms);
@@ -258,6 +275,7 @@ int agent_cycle(struct agent *ag, struct agent_cycle_report **rep)
                  "cycle: this cycle's points are stamped before the last "
                  "ones",
                  back);
+    agent_status_begin(ag->status);
     r->points_out = 0;
     sink_cycle_begin_all(ag->sinks, ag->n_sinks);
     ag->sink_failed = false;
@@ -396,4 +414,29 @@ struct expo *agent_take_metrics(struct agent *ag)
     expo_set_max_bytes(e, 0);
     write_metrics(ag, e);
     return e;
+}
+
+struct status *agent_take_status(struct agent *ag)
+{
+    size_t nres;
+    const struct reporter_result *res = reporters_results(ag->reporters, &nres);
+    size_t nlag;
+    const struct kafka_lag_cluster *const *lag =
+        lagcollect_results(ag->lag, &nlag);
+    struct agent_status_in in = {
+        .cfg = ag->cfg,
+        .ts_ms = ag->report.ts_ms,
+        .cycle_s = ag->report.duration_s,
+        .res = res,
+        .targets = ag->targets,
+        .n_res = nres,
+        .rest = ag->rest,
+        .lag = lag,
+        .n_lag = nlag,
+        .sinks = ag->sinks,
+        .n_sinks = ag->n_sinks,
+    };
+    struct status *st = agent_status_build(ag->status, &in);
+    st->align = ag->cfg->agent.align;
+    return st;
 }

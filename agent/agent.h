@@ -59,6 +59,10 @@ void agent_free(struct agent **agp);
  * everything was handed to every sink, -1 otherwise (failures are logged).
  * The report stays valid until the next cycle or agent_free. */
 int agent_cycle(struct agent *ag, struct agent_cycle_report **rep);
+/* The same with the cycle's timestamp given: every series and point of
+ * the cycle carries ts_ms (the aligned start with agent.align). */
+int agent_cycle_at(struct agent *ag, int64_t ts_ms,
+                   struct agent_cycle_report **rep);
 
 /* Waits for the sinks to write everything queued so far, sharing the
  * deadline (sink_drain_all). 0 when all of it was written, 1 when nothing
@@ -73,6 +77,11 @@ void agent_print_report(struct agent *ag, FILE *out);
 struct lagcollect;
 /* The Kafka lag of the last cycle (for /api/v1/lag and /api/v1/ready). */
 const struct lagcollect *agent_lagcollect(const struct agent *ag);
+
+struct status;
+/* The status snapshot of the last completed cycle (serve/status.h) for the
+ * status page; the caller owns it (status_free). */
+struct status *agent_take_status(struct agent *ag);
 
 struct expo;
 /* Hands over the /metrics model of the last completed cycle: its trimmed

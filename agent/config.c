@@ -83,6 +83,7 @@ static const struct section discover_section = {NULL, NULL,
     X("agent.name", T_STR, 0, OC(agent.name), 0, 1, 0, NULL)                   \
     X("agent.interval", T_DURATION, 0, OC(agent.interval_ms), 0, 1, U64MAX,    \
       NULL)                                                                    \
+    X("agent.align", T_BOOL, 0, OC(agent.align), 0, 0, 0, NULL)                \
     X("agent.listen", T_LISTEN, 0, OC(agent.listen), 0, 0, 0, NULL)            \
     X("agent.spool_dir", T_STR, 0, OC(agent.spool_dir), 0, 1, 0, NULL)         \
     X("agent.spool_max_bytes", T_SIZE, 0, OC(agent.spool_max_bytes), 0, 1,     \

@@ -21,6 +21,7 @@
 struct cfg_agent {
     char *name;                   /* default: the host name */
     uint64_t interval_ms;         /* default 15s */
+    bool align;                   /* cycles on interval multiples, true */
     char *listen;                 /* default "127.0.0.1:9743" */
     char *spool_dir;              /* default "/var/lib/lagwatch/spool" */
     uint64_t spool_max_bytes;     /* default 1GiB */

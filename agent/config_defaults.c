@@ -30,6 +30,7 @@ void config_set_defaults(struct config *cfg)
     struct cfg_influx *in = &cfg->influx;
 
     a->interval_ms = 15000;
+    a->align = true;
     a->listen = xstrdup("127.0.0.1:9743");
     a->spool_dir = xstrdup("/var/lib/lagwatch/spool");
     a->spool_max_bytes = 1ULL << 30;

@@ -11,13 +11,18 @@
 
 static const char usage[] =
     "usage: lagwatch run    -c FILE [--once] [--log-level LEVEL]\n"
-    "       lagwatch check  -c FILE\n"
+    "       lagwatch check  -c FILE | --keys\n"
     "       lagwatch lag    --brokers HOST:PORT[,..] [--group G]... [--json]"
-    " [-X key=value]...\n"
+    " [-X key=value]... [--timeout MS]\n"
     "       lagwatch ring   -c FILE [--key KEY]... [--stats]\n"
     "       lagwatch proxy  -c FILE [--log-level LEVEL]\n"
     "       lagwatch scrape URL [-c FILE] [--format line|prom]\n"
-    "       lagwatch --version | --help\n";
+    "       lagwatch --version | --help\n"
+    "\n"
+    "Manual: lagwatch(8), lagwatch.yml(5), lagwatch-metrics(7) (`man "
+    "lagwatch`;\n"
+    "from the source tree `man -l man/lagwatch.8`). The status page: "
+    "http://<agent.listen>/\n";
 
 int main(int argc, char **argv)
 {

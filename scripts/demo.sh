@@ -1,11 +1,32 @@
 #!/usr/bin/env bash
 # The demo, from a fresh Debian 12 machine: installs what is needed, builds
-# lagwatch, starts a local demo stack on 127.0.0.1 (three InfluxDB nodes and
-# a fake Flink cluster replaying recorded PrometheusReporter output), runs
+# lagwatch, starts a local demo stack on 127.0.0.1 (three InfluxDB nodes, a
+# fake Flink cluster replaying recorded PrometheusReporter output and
+# JobManager REST answers, a test Kafka cluster with lagging groups), runs
 # one full lagwatch cycle against it, and shows what was collected and on
-# which InfluxDB node every job landed. Everything it starts is stopped at
-# the end.
+# which InfluxDB node every job landed.
+#
+# Then it leaves the stack running until Ctrl-C: lagwatch as a daemon with
+# its status page, a real Prometheus scraping it with the shipped alert
+# rules (rules/lagwatch.rules.yml, their for: shortened to 30s so they fire
+# while you look), and a producer and a consumer on the Kafka cluster, so
+# the values keep moving. It prints the URLs to open and commands to try.
+#
+#   scripts/demo.sh          the summary, then the stack stays up
+#   scripts/demo.sh --once   the summary only, then everything stops (for
+#                            scripts and CI)
+#
+# Everything it starts is stopped at the end (Ctrl-C), by PID.
 set -euo pipefail
+once=
+case ${1:-} in
+--once) once=1 ;;
+"") ;;
+*)
+    echo "usage: $0 [--once]" >&2
+    exit 2
+    ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh" demo >/dev/null
 echo "== building lagwatch"
@@ -24,7 +45,8 @@ for n in a b c; do
     echo "   influx-$n ${!v}"
 done
 echo "== starting the fake Flink cluster (recorded JobManager REST and reporter output)"
-it_fakeflink
+# --rebase-time: the recording's times (watermarks, checkpoints) as of now
+it_fakeflink --rebase-time
 echo "   JobManager REST http://127.0.0.1:$fport, reporters http://127.0.0.1:$fport/{tm1,tm2,jm}/metrics"
 
 echo "== starting a demo Kafka (librdkafka's mock cluster, 3 brokers) with lagging consumer groups"
@@ -46,12 +68,14 @@ it_scenario commit sessionizer \
     clicks 0 290 clicks 1 295 clicks 2 300 clicks 3 250 >/dev/null
 echo "   $B"
 
+it_listen
 cfg=$TEST_TMPDIR/lagwatch.yml
 cat > "$cfg" <<YAML
 agent:
   spool_dir: $TEST_TMPDIR/spool
   name: demo-agent
-  interval: 15s
+  interval: 5s
+  listen: 127.0.0.1:$lport
 flink:
   - name: demo
     rest_url: http://127.0.0.1:$fport
@@ -151,4 +175,84 @@ import json, sys
 for s in json.load(sys.stdin)["results"][0].get("series", []):
     print("   " + sys.argv[1] + ": " + s["name"] + " " + json.dumps(dict(zip(s["columns"], s["values"][0]))))
 ' "influx-$n"
+done
+
+[ -z "$once" ] || exit 0
+
+echo "== leaving the stack up: lagwatch as a daemon, Prometheus with the alert rules"
+it_lagwatch "$cfg" "$TEST_TMPDIR/lagwatch.log" --log-level warn
+it_ready 30 || {
+    echo "lagwatch did not get ready, see $TEST_TMPDIR/lagwatch.log" >&2
+    exit 1
+}
+# The shipped rules wait 10 minutes to an hour (for:) before firing; the
+# demo's copy waits 30 s.
+mkdir -p "$TEST_TMPDIR/prom"
+sed 's/^\( *\)for: .*/\1for: 30s/' "$top/rules/lagwatch.rules.yml" \
+    >"$TEST_TMPDIR/prom/lagwatch.rules.yml"
+pport=$(free_port)
+cat >"$TEST_TMPDIR/prom/prometheus.yml" <<YAML
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+rule_files: [lagwatch.rules.yml]
+scrape_configs:
+  - job_name: lagwatch
+    static_configs:
+      - targets: ['127.0.0.1:$lport']
+YAML
+it_bg prom prometheus --config.file="$TEST_TMPDIR/prom/prometheus.yml" \
+    --storage.tsdb.path="$TEST_TMPDIR/prom/data" \
+    --web.listen-address="127.0.0.1:$pport" \
+    >"$TEST_TMPDIR/prom/prometheus.log" 2>&1
+wait_for_http "http://127.0.0.1:$pport/-/ready" 30 ||
+    echo "   (Prometheus did not start: see $TEST_TMPDIR/prom/prometheus.log)"
+prev=$(date -u +%Y-%m-%dT%H:00:00Z)
+hour=$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
+cat <<TXT
+
+   Open in a browser:
+     lagwatch status page   $base/
+     Prometheus alerts      http://127.0.0.1:$pport/alerts  (firing after a minute or so)
+     Prometheus graph       http://127.0.0.1:$pport/graph?g0.expr=kafka_consumergroup_group_max_lag_seconds
+     lagwatch /metrics      $base/metrics
+
+   Try:
+     # is the last complete hour (before $prev) consumed by the job's
+     # group? 200: yes (425 in the first minutes of an hour: the group is
+     # about 10 minutes behind)
+     curl -i '$base/api/v1/ready?group=orders-enrich&until=$prev'
+     # and the hour in progress (before $hour)? 425 with consumed_through
+     curl -i '$base/api/v1/ready?group=orders-enrich&until=$hour'
+     # the lag table, straight from the brokers
+     $LAGWATCH lag --brokers $B --group orders-enrich --group sessionizer
+     # which InfluxDB node holds job orders-enrich?
+     curl -s '$base/api/v1/ring?key=orders-enrich'
+     # the status page's data
+     curl -s '$base/api/v1/status' | python3 -m json.tool | less
+
+   The fake Flink cluster moves with every request; every 5 s a producer
+   writes 5 messages to each partition and the consumers commit 3, so the
+   lag keeps growing. Ctrl-C stops everything.
+TXT
+# The producer and the consumer: each round moves every log end by 5 and
+# every committed offset by 3.
+declare -A off=([orders:0]=100 [orders:1]=500 [orders:2]=520 [orders:3]=540
+    [orders:4]=560 [orders:5]=580 [orders:6]=590 [orders:7]=400
+    [clicks:0]=290 [clicks:1]=295 [clicks:2]=300 [clicks:3]=250)
+while sleep 5; do
+    now=$(it_now_ms)
+    args_o=() args_c=()
+    for k in "${!off[@]}"; do
+        t=${k%:*} p=${k#*:}
+        it_produce "$t" "$p" 5 "$now" >/dev/null 2>&1 || true
+        off[$k]=$((off[$k] + 3))
+        if [ "$t" = orders ]; then
+            args_o+=("$t" "$p" "${off[$k]}")
+        else
+            args_c+=("$t" "$p" "${off[$k]}")
+        fi
+    done
+    it_scenario commit orders-enrich "${args_o[@]}" >/dev/null 2>&1 || true
+    it_scenario commit sessionizer "${args_c[@]}" >/dev/null 2>&1 || true
 done

@@ -3,9 +3,13 @@
 #
 #   scripts/deps.sh build   the toolchain and the libraries (scripts/build.sh)
 #   scripts/deps.sh demo    build + what scripts/demo.sh starts: influxd,
-#                           python3 (the fake Flink cluster), curl
+#                           python3 (the fake Flink cluster), curl,
+#                           prometheus (scraping the demo with the shipped
+#                           alert rules)
 #   scripts/deps.sh test    demo + what the test suite uses (scripts/test.sh):
-#                           prometheus/promtool, kcat, openssl, python3-yaml,
+#                           promtool, kcat, openssl, python3-yaml,
+#                           chromium (headless: tests/integration/
+#                           status_page.sh renders the status page),
 #                           victoria-metrics (the InfluxDB v2 write API of
 #                           tests/integration/influx_v2.sh and vmagent of
 #                           bench/e2e.py), clang-format (make check-format),
@@ -26,8 +30,8 @@ build=(
     libprotobuf-c-dev protobuf-c-compiler libyaml-dev libpcre2-dev libssl-dev
     zlib1g-dev libdeflate-dev libsnappy-dev libjansson-dev
 )
-demo=(influxdb influxdb-client python3 curl ca-certificates)
-test=(prometheus kcat openssl python3-yaml victoria-metrics clang-format
+demo=(influxdb influxdb-client python3 curl ca-certificates prometheus)
+test=(kcat openssl python3-yaml victoria-metrics clang-format chromium
     clang libclang-rt-dev) # scripts/fuzz.sh: libFuzzer and the sanitizers
 # A NodeSource nodejs brings its own npm: only ask for Debian's without one.
 command -v npm >/dev/null || test+=(npm)

@@ -128,3 +128,18 @@ void sink_print_all(struct sink *const *s, size_t n, FILE *out)
     for (size_t i = 0; i < n; i++)
         s[i]->ops->print(s[i], out);
 }
+
+size_t sink_node_status_all(struct sink *const *s, size_t n,
+                            struct sink_node_status *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < max; i++) {
+        if (!s[i]->ops->node_status)
+            continue;
+        size_t got = s[i]->ops->node_status(s[i], out + k, max - k);
+        for (size_t j = k; j < k + got; j++)
+            out[j].sink = s[i]->ops->section;
+        k += got;
+    }
+    return k;
+}

@@ -44,6 +44,21 @@
 struct expo;
 struct sink;
 
+/* One destination of a sink as the status page shows it (lagwatch(8),
+ * STATUS PAGE). name and url are borrowed from the configuration. */
+struct sink_node_status {
+    const char *sink; /* the section, set by sink_node_status_all */
+    const char *name;
+    const char *url;
+    bool up;   /* the last attempt got an answer */
+    bool down; /* marked down, probed before replay */
+    uint64_t queue_bytes;
+    uint64_t spool_bytes;
+    uint64_t written;
+    uint64_t dropped;
+    char last_error[256];
+};
+
 struct sink_ops {
     /* The configuration section that enables it ("sinks.influxdb"). */
     const char *section;
@@ -68,6 +83,10 @@ struct sink_ops {
     void (*write_metrics)(struct sink *s, struct expo *out);
     /* Appends the sink's lines of the human-readable cycle report. */
     void (*print)(struct sink *s, FILE *out);
+    /* Optional: fills at most max entries, one per destination (node);
+     * returns how many. */
+    size_t (*node_status)(struct sink *s, struct sink_node_status *out,
+                          size_t max);
     /* Drains briefly, stops, frees (what is left is spooled or counted). */
     void (*free)(struct sink *s);
 };
@@ -104,5 +123,8 @@ void sink_flush_all(struct sink *const *s, size_t n);
 int sink_drain_all(struct sink *const *s, size_t n, uint64_t timeout_ms);
 void sink_write_metrics_all(struct sink *const *s, size_t n, struct expo *out);
 void sink_print_all(struct sink *const *s, size_t n, FILE *out);
+/* Every sink's destinations, in order, at most max; returns how many. */
+size_t sink_node_status_all(struct sink *const *s, size_t n,
+                            struct sink_node_status *out, size_t max);
 
 #endif

@@ -10,6 +10,7 @@ Serves the recorded fixtures in tests/fixtures/flink (see README.md there) on
         [--scenario restart-after=N] [--scenario restart-between=N]
         [--scenario stop-after=N[:JOBNAME]] [--scenario rename=NAME]
         [--scenario long-names=N]
+        [--clone-jobs N] [--rebase-time]
 
 Startup: prints "port=P" (with --reporter-ports also "tm1=P1", "tm2=P2",
 "jm=P3"), one per line, on stdout, and writes the same lines to --port-file
@@ -155,6 +156,20 @@ stop-after=3"); each kind at most once per job. Every scenario counts the
 same /jobs/overview requests. Stopping orders-enrich after a restart stops
 the new jid.
 
+--clone-jobs N: a large cluster for the status page's size and speed test.
+/jobs/overview also lists N copies of job A, jids "cccc" + 28 hex digits of
+the copy's number i (0..N-1), names "orders-enrich-" + i as 4 digits (more
+with N > 10000); every REST route of a copy serves job A's answer with the
+jid and the name replaced. The reporters do not carry the copies.
+
+--rebase-time: the recording happened in June 2024; with this flag every
+epoch-millisecond time in every answer (integers and Java doubles such as
+"1.718093297801E12" between 1717000000000 and 1718200000000: watermarks,
+checkpoint, start and end times, the stop scenario's time) is moved by
+the same offset, so that the recording's "now" (1718093400000) is the
+fake's start-up time and a watermark 2 s old then reads as 2 s old, not
+as two years (the demo uses it; tests that predict values do not).
+
 Fault injection (by path prefix, <rest> is any route above):
     /fault/slow/<ms>/<rest>   sleeps <ms> (at most 60000) then serves <rest>
     /fault/html/<rest>        200 text/html page (a login page, say)
@@ -197,6 +212,15 @@ PROM_CT = "text/plain; version=0.0.4; charset=utf-8"
 JSON_CT = "application/json; charset=UTF-8"
 JOB_A = "566bf9d7c55a45f8d1a6e55e9b9b1325"
 JOB_A_NEW = JOB_A[:-4] + "a001"
+CLONE_RE = re.compile(r"/jobs/(cccc[0-9a-f]{28})")
+
+
+def clone_jid(i):
+    return "cccc%028x" % i
+
+
+def clone_name(i):
+    return "orders-enrich-%04d" % i
 # The TaskManager hosts of the recording, in --tm-hosts order.
 TM_REAL_HOSTS = ("10.42.1.17", "10.42.2.9")
 REPORTERS = {
@@ -253,6 +277,24 @@ def long_names(body, n, prom):
         return body.replace('="%s"' % f, '="%s%s"' % (f, pad))
     return body.replace('"name":%s' % json.dumps(WINDOW_RAW),
                         '"name":%s' % json.dumps(WINDOW_RAW + pad))
+REBASE_INT = re.compile(r"(?<![0-9A-Za-z.])(171[78][0-9]{9})(?![0-9A-Za-z.])")
+REBASE_DBL = re.compile(r"(?<![0-9A-Za-z.])(1\.71[78][0-9]*E12)(?![0-9A-Za-z.])")
+
+
+def in_recording(v):
+    return 1717000000000 <= v <= 1718200000000
+
+
+def rebase_times(body, delta):
+    """Moves every epoch-ms time of the recording by delta ms."""
+    def as_int(m):
+        v = int(m.group(1))
+        return str(v + delta) if in_recording(v) else m.group(1)
+
+    def as_dbl(m):
+        v = float(m.group(1))
+        return jdouble(v + delta) if in_recording(v) else m.group(1)
+    return REBASE_DBL.sub(as_dbl, REBASE_INT.sub(as_int, body))
 
 
 def wiggle(k):
@@ -705,6 +747,9 @@ class State:
     def __init__(self, args):
         self.fx = Fixtures(args.fixtures)
         self.static = args.static
+        self.clones = args.clone_jobs
+        self.rebase = (int(time.time() * 1000) - STOP_TIME
+                       if args.rebase_time else 0)
         self.tm_hosts = args.tm_hosts.split(",") if args.tm_hosts else []
         self.restart_after = None
         self.restart_between = False
@@ -911,9 +956,43 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(status, ctype, body, gz)
 
     def render(self, st, target):
-        """(status, content type, body) for target, or None for 404."""
+        """(status, content type, body) for target, or None for 404; with
+        --clone-jobs the copies of job A (see the module's docstring)."""
         if target.startswith("/v1/"):
             target = target[3:]
+        got = self.render_clones(st, target)
+        if got is None or not st.rebase:
+            return got
+        status, ctype, body = got
+        return status, ctype, rebase_times(body, st.rebase)
+
+    def render_clones(self, st, target):
+        if not st.clones:
+            return self.render_one(st, target)
+        m = CLONE_RE.search(target)
+        if m:
+            jid = m.group(1)
+            got = self.render_one(st, target.replace(jid, JOB_A))
+            if got is None:
+                return None
+            status, ctype, body = got
+            name = json.dumps(clone_name(int(jid[4:], 16)))
+            return status, ctype, body.replace(JOB_A, jid).replace(
+                '"orders-enrich"', name)
+        got = self.render_one(st, target)
+        if got is None or target.partition("?")[0] != "/jobs/overview":
+            return got
+        status, ctype, body = got
+        doc = json.loads(body)
+        a = next(e for e in doc["jobs"] if e["jid"] == JOB_A)
+        for i in range(st.clones):
+            e = dict(a)
+            e["jid"] = clone_jid(i)
+            e["name"] = clone_name(i)
+            doc["jobs"].append(e)
+        return status, ctype, json.dumps(doc)
+
+    def render_one(self, st, target):
         path, _, query = target.partition("?")
         restarted, stopped = st.phase(path == "/jobs/overview")
         m = re.match(r"^/(tm1|tm2|jm)/metrics$", path)
@@ -997,6 +1076,8 @@ def main():
     ap.add_argument("--reporter-ports", action="store_true")
     ap.add_argument("--scenario", action="append")
     ap.add_argument("--tm-hosts")
+    ap.add_argument("--clone-jobs", type=int, default=0)
+    ap.add_argument("--rebase-time", action="store_true")
     args = ap.parse_args()
     if args.tm_hosts:
         hosts = args.tm_hosts.split(",")

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include "proxy/proxy.h"
 #include "config.h"
 #include "serve/endpoint.h"
+#include "serve/status.h"
+#include "util/clock.h"
 #include "kafka/lag_report.h"
 #include "kafka/lagcollect.h"
 #include "util/log.h"
@@ -190,8 +193,15 @@ static int reload(const char *path, const char *cli_level, struct config **cfgp,
     return 0;
 }
 
-/* Publishes the last cycle's self-metrics on the endpoint. */
-static void publish(struct endpoint *ep, struct agent *ag)
+/* Where the status page says the configuration came from. */
+struct loaded {
+    const char *path;
+    int64_t at_ms;
+};
+
+/* Publishes the last cycle's self-metrics and status on the endpoint. */
+static void publish(struct endpoint *ep, struct agent *ag,
+                    const struct config *cfg, const struct loaded *ld)
 {
     if (!ep)
         return;
@@ -206,6 +216,13 @@ static void publish(struct endpoint *ep, struct agent *ag)
                     d.n_lag);
     buf_addc(&b, '\n');
     d.lag_json = buf_detach(&b, &d.lag_json_len);
+    d.status = agent_take_status(ag);
+    d.status->version = xstrdup(PACKAGE_VERSION);
+    d.status->config_path = xstrdup(ld->path);
+    d.status->config_loaded_ms = ld->at_ms;
+    char fp[HASHRING_FINGERPRINT_LEN + 1] = "";
+    ringinfo_fingerprint(cfg, fp);
+    d.status->fingerprint = fp[0] ? xstrdup(fp) : NULL;
     endpoint_publish(ep, &d);
     endpoint_set_ready(ep, true);
 }
@@ -263,6 +280,36 @@ static void notify_cycle(struct sdnotify *sn, bool ready,
                    (unsigned long long)rep->points_out, rep->duration_s);
 }
 
+/* agent.align (lagwatch.yml(5)): the wall-clock multiple of the interval
+ * at or before now, which stamps the cycle. */
+static int64_t align_floor(int64_t now_ms, uint64_t interval_ms)
+{
+    int64_t iv = (int64_t)interval_ms;
+    return now_ms - (now_ms % iv + iv) % iv;
+}
+
+/* With agent.align, waits for the next multiple of the interval after
+ * last_ts (INT64_MIN before the first cycle) and returns it; a slot
+ * already used or already begun is never stamped again, so a cycle right
+ * after a reload or a restart cannot overwrite the previous one's points.
+ * Returns -1 when a signal cut the wait short. */
+static int64_t wait_slot(const struct config *cfg, int64_t last_ts,
+                         struct sdnotify *sn)
+{
+    int64_t iv = (int64_t)cfg->agent.interval_ms;
+    int64_t wall = clock_wall_ms();
+    int64_t slot = align_floor(wall, cfg->agent.interval_ms);
+    if (slot < wall)
+        slot += iv;
+    if (last_ts != INT64_MIN && slot <= last_ts)
+        slot = last_ts + iv;
+    /* a wake a hair early must not stamp the slot before */
+    sleep_until(mono_s() + (double)(slot - wall) / 1000.0 + 0.002, sn);
+    if (stop_requested || reload_requested)
+        return -1;
+    return slot;
+}
+
 static const char run_usage[] =
     "usage: lagwatch run -c FILE [--once] [--log-level "
     "debug|info|warn|error]\n";
@@ -312,6 +359,8 @@ int cmd_run(int argc, char **argv)
 
     struct agent_cycle_report *rep;
     if (once) {
+        /* a one-shot run is on no schedule: aligned, two runs within an
+         * interval would write their points at the same instant */
         rc = agent_cycle(ag, &rep) < 0 ? EXIT_RUNTIME : 0;
         /* spooled for a later run is not lost, but this cycle failed */
         if (agent_drain(ag, DRAIN_TIMEOUT_MS) != 0)
@@ -351,8 +400,10 @@ int cmd_run(int argc, char **argv)
              PACKAGE_VERSION, cfg->agent.name,
              (unsigned long long)cfg->agent.interval_ms, fp[0] ? fp : "(none)",
              cfg->agent.listen);
+    struct loaded ld = {path, clock_wall_ms()};
     double next = mono_s();
-    bool notify_ready = true; /* READY=1 due: first cycle, after a reload */
+    int64_t last_ts = INT64_MIN; /* the last aligned cycle's slot */
+    bool notify_ready = true;    /* READY=1 due: first cycle, after a reload */
     sdnotify_watchdog(sn);
     while (!stop_requested) {
         if (reload_requested) {
@@ -373,23 +424,40 @@ int cmd_run(int argc, char **argv)
             if (old)
                 rebind(&ep, &old->agent, &cfg->agent);
             config_free(&old);
+            ld.at_ms = clock_wall_ms();
             if (ep && endpoint_set_ring(ep, cfg, err, sizeof(err)) < 0)
                 log_error("cannot serve /api/v1/ring: %s", err);
             notify_ready = true;
         }
-        int cycle_rc = agent_cycle(ag, &rep);
-        publish(ep, ag);
+        int64_t ts = clock_wall_ms();
+        if (cfg->agent.align) {
+            ts = wait_slot(cfg, last_ts, sn);
+            if (ts < 0)
+                continue;
+            last_ts = ts;
+        }
+        int cycle_rc = agent_cycle_at(ag, ts, &rep);
+        publish(ep, ag, cfg, &ld);
         notify_cycle(sn, notify_ready, rep, cycle_rc);
         notify_ready = false;
         sdnotify_watchdog(sn);
-        next += (double)cfg->agent.interval_ms / 1000.0;
         double now = mono_s();
-        if (next < now) {
-            log_warn("cycle took longer than the interval of %llu ms",
-                     (unsigned long long)cfg->agent.interval_ms);
-            next = now;
+        if (cfg->agent.align) {
+            /* wait_slot sleeps before the next cycle; one that overran
+             * skips the slots it missed rather than run late */
+            if (clock_wall_ms() - ts > (int64_t)cfg->agent.interval_ms)
+                log_warn("cycle took longer than the interval of %llu ms",
+                         (unsigned long long)cfg->agent.interval_ms);
+        } else {
+            next += (double)cfg->agent.interval_ms / 1000.0;
+            if (next < now) {
+                log_warn("cycle took longer than the interval of %llu ms",
+                         (unsigned long long)cfg->agent.interval_ms);
+                next = now;
+            }
         }
-        sleep_until(next, sn);
+        if (!cfg->agent.align)
+            sleep_until(next, sn);
     }
     log_info("stopping: writing what is queued (deadline %llu ms)",
              (unsigned long long)cfg->agent.shutdown_timeout_ms);

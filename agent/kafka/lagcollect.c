@@ -1,12 +1,14 @@
 #include "kafka/lagcollect.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "prom/expo.h"
 #include "kafka/lag_metrics.h"
 #include "kafka/lag_report.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "util/xalloc.h"
@@ -66,12 +68,22 @@ int lagcollect_sweep(struct lagcollect *lc, int timeout_ms, point_fn fn,
         if (src < 0) {
             rc = -1;
             /* A persistent failure is logged when it starts, not every
-             * cycle; the stale gauge and error counter carry the rest. */
-            if (!lc->failing[i])
-                log_error("kafka cluster '%s': %s; serving the last result "
-                          "as stale",
-                          name,
-                          res && res->error ? res->error : "sweep failed");
+             * cycle; the stale gauge and error counter carry the rest.
+             * The sweep's error names the cluster and its brokers. */
+            if (!lc->failing[i]) {
+                const struct kafka_lag_cluster *last = lc->latest[i];
+                char why[128];
+                snprintf(why, sizeof(why), "kafka cluster '%s': sweep failed",
+                         name);
+                const char *err = res && res->error ? res->error : why;
+                if (last && last->swept_at_ms > 0)
+                    log_error(
+                        "%s; serving the last result (%.1f s old) as stale",
+                        err,
+                        (double)(clock_wall_ms() - last->swept_at_ms) / 1000.0);
+                else
+                    log_error("%s; no earlier result to serve yet", err);
+            }
             lc->failing[i] = true;
         } else if (lc->failing[i]) {
             log_info("kafka cluster '%s' is reachable again", name);

@@ -10,6 +10,9 @@
 #include "route/ring_config.h"
 #include "route/router.h"
 #include "serve/httpd.h"
+#include "serve/status.h"
+#include "serve/status_page.h"
+#include "util/clock.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 #include "kafka/ready.h"
@@ -38,6 +41,7 @@ static void snapshot_free(struct snapshot *s)
     for (size_t i = 0; i < s->d.n_lag; i++)
         kafka_lag_cluster_free(&s->d.lag[i]);
     free(s->d.lag);
+    status_free(&s->d.status);
     free(s);
 }
 
@@ -195,6 +199,17 @@ static void ringview_unref(struct endpoint *ep, struct ringview *rv)
         ringview_free(rv);
 }
 
+/* The ring of the moment, referenced, or NULL. */
+static struct ringview *ringview_get(struct endpoint *ep)
+{
+    pthread_mutex_lock(&ep->lock);
+    struct ringview *rv = ep->ring;
+    if (rv)
+        rv->refs++;
+    pthread_mutex_unlock(&ep->lock);
+    return rv;
+}
+
 /* GET /api/v1/ring?key=K: the key is normalized as the router does
  * (router_normalize_key; lagwatch(8), RING), then looked up. */
 static void handle_ring(void *ctx, const struct httpd_request *req,
@@ -208,11 +223,7 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
         buf_adds(&resp->body, "{\"error\":\"missing parameter 'key'\"}\n");
         return;
     }
-    pthread_mutex_lock(&ep->lock);
-    struct ringview *rv = ep->ring;
-    if (rv)
-        rv->refs++;
-    pthread_mutex_unlock(&ep->lock);
+    struct ringview *rv = ringview_get(ep);
     if (!rv) {
         /* InfluxDB is optional (lagwatch.yml(5), SINKS): without it there
          * is no ring to ask, now or until a reload configures one. */
@@ -243,6 +254,81 @@ static void handle_ring(void *ctx, const struct httpd_request *req,
     buf_adds(&resp->body, "}\n");
     buf_release(&norm);
     ringview_unref(ep, rv);
+}
+
+/* status_owners_fn over a ringview: the nodes /api/v1/ring names for the
+ * shard key. */
+static void ring_owners(void *ctx, const char *key, struct buf *out)
+{
+    struct ringview *rv = ctx;
+    struct buf norm;
+    buf_init(&norm, 0);
+    router_normalize_key(&norm, key, rv->n_shard_by);
+    size_t owners[ROUTER_MAX_REPLICAS];
+    unsigned rep =
+        rv->replicas > ROUTER_MAX_REPLICAS ? ROUTER_MAX_REPLICAS : rv->replicas;
+    size_t n = hashring_lookup(rv->ring, norm.data, norm.len, rep, owners);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_adds(out, ", ");
+        buf_adds(out, hashring_node_name(rv->ring, owners[i]));
+    }
+    buf_release(&norm);
+}
+
+static bool wants_json(const struct httpd_request *req)
+{
+    return req->accept && strstr(req->accept, "application/json") &&
+           !strstr(req->accept, "text/html");
+}
+
+/* GET / (HTML, or JSON for Accept: application/json) and GET
+ * /api/v1/status: the status page of the last cycle (lagwatch(8), STATUS
+ * PAGE). */
+static void serve_status(struct endpoint *ep, const struct httpd_request *req,
+                         struct httpd_response *resp, bool json)
+{
+    struct snapshot *s = snapshot_get(ep);
+    if (!s || !s->d.status) {
+        resp->status = 503;
+        resp->content_type = "text/plain; charset=utf-8";
+        buf_adds(&resp->body, "no cycle has completed yet\n");
+        snapshot_unref(ep, s);
+        return;
+    }
+    struct ringview *rv = ringview_get(ep);
+    int rc;
+    if (json) {
+        resp->content_type = "application/json";
+        rc = status_json(&resp->body, s->d.status, rv ? ring_owners : NULL, rv);
+    } else {
+        resp->content_type = "text/html; charset=utf-8";
+        rc = status_page_html(&resp->body, s->d.status, httpd_query(req, "job"),
+                              rv ? ring_owners : NULL, rv, clock_wall_ms());
+    }
+    if (rc < 0) {
+        log_error("cannot serve the status page: it passes the %zu-byte "
+                  "response cap",
+                  resp->body.max);
+        resp->status = 500;
+        resp->content_type = "text/plain; charset=utf-8";
+        buf_reset(&resp->body);
+        buf_adds(&resp->body, "the status page is too large\n");
+    }
+    ringview_unref(ep, rv);
+    snapshot_unref(ep, s);
+}
+
+static void handle_root(void *ctx, const struct httpd_request *req,
+                        struct httpd_response *resp)
+{
+    serve_status(ctx, req, resp, wants_json(req));
+}
+
+static void handle_status(void *ctx, const struct httpd_request *req,
+                          struct httpd_response *resp)
+{
+    serve_status(ctx, req, resp, true);
 }
 
 static struct ringview *ringview_new(const struct config *cfg, char *err,
@@ -380,7 +466,9 @@ struct endpoint *endpoint_new(const struct cfg_agent *a, char *err,
         httpd_route(ep->httpd, "/readyz", handle_readyz, ep) < 0 ||
         httpd_route(ep->httpd, "/api/v1/ring", handle_ring, ep) < 0 ||
         httpd_route(ep->httpd, "/api/v1/lag", handle_lag, ep) < 0 ||
-        httpd_route(ep->httpd, "/api/v1/ready", handle_ready, ep) < 0) {
+        httpd_route(ep->httpd, "/api/v1/ready", handle_ready, ep) < 0 ||
+        httpd_route(ep->httpd, "/", handle_root, ep) < 0 ||
+        httpd_route(ep->httpd, "/api/v1/status", handle_status, ep) < 0) {
         snprintf(err, errlen, "cannot register the HTTP routes");
         goto fail;
     }

@@ -14,6 +14,11 @@
  *                  200 when every message before T has been consumed,
  *                  425 with the current consumed_through otherwise, 404
  *                  for an unknown group, 400 for a bad parameter
+ *   GET /          the status page (HTML, serve/status_page.h; JSON for
+ *                  Accept: application/json); ?job=X answers "where is
+ *                  job X" from the ring
+ *   GET /api/v1/status
+ *                  the status snapshot as JSON (serve/status.h)
  *   GET /api/v1/ring?key=K
  *                  the owning node(s) of shard key K (JSON); 404 when no
  *                  sinks.influxdb ring is configured
@@ -37,6 +42,7 @@
 
 struct endpoint;
 struct expo;
+struct status;
 
 /* Binds a->listen ("host:port") and starts serving with a's connection
  * cap, TLS files and auth (the bearer token and basic-auth password files
@@ -67,6 +73,7 @@ struct endpoint_data {
     size_t lag_json_len;
     struct kafka_lag_cluster **lag; /* heap array of heap results */
     size_t n_lag;
+    struct status *status; /* the status page's snapshot, or NULL */
 };
 
 /* Replaces the snapshot with d's contents, taking ownership of all of them

@@ -765,6 +765,7 @@ void influx_sink_node_stats(struct influx_sink *s, size_t node,
     out->points_spooled = os.spooled;
     out->points_replayed = os.replayed;
     out->spool_bytes = os.spool_bytes;
+    out->queue_bytes = os.queue_bytes;
     out->spool_points = os.spool_items;
     out->points_dropped_spool = os.dropped_spool;
     memcpy(out->last_error, os.last_error, sizeof(out->last_error));

@@ -71,6 +71,7 @@ struct influx_node_stats {
     uint64_t points_spooled;         /* appended to the node's spool */
     uint64_t points_replayed;        /* written from the spool */
     uint64_t spool_bytes;            /* size of the spool's segment files */
+    uint64_t queue_bytes;            /* records waiting in memory */
     uint64_t spool_points;           /* points waiting in the spool */
     uint64_t points_dropped_spool;   /* part of points_dropped: spool cap,
                                         corrupt records, spool I/O errors */

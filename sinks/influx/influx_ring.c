@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hashring/hashring.h"
 #include "influx/flink_schema.h"
@@ -249,6 +250,29 @@ static void ir_print(struct sink *s, FILE *out)
     }
 }
 
+static size_t ir_node_status(struct sink *s, struct sink_node_status *out,
+                             size_t max)
+{
+    struct influx_ring *ir = ring_of(s);
+    const struct cfg_influx *ci = ir->cfg;
+    size_t n = ci->n_nodes < max ? ci->n_nodes : max;
+    for (size_t i = 0; i < n; i++) {
+        struct influx_node_stats ns;
+        influx_sink_node_stats(ir->writer, i, &ns);
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].name = ci->nodes[i].name;
+        out[i].url = ci->nodes[i].url;
+        out[i].up = ns.up != 0;
+        out[i].down = ns.down != 0;
+        out[i].queue_bytes = ns.queue_bytes;
+        out[i].spool_bytes = ns.spool_bytes;
+        out[i].written = ns.points_written;
+        out[i].dropped = ns.points_dropped;
+        memcpy(out[i].last_error, ns.last_error, sizeof(out[i].last_error));
+    }
+    return n;
+}
+
 const struct sink_ops influx_ring_sink_ops = {
     .section = "sinks.influxdb",
     .configured = ir_configured,
@@ -260,5 +284,6 @@ const struct sink_ops influx_ring_sink_ops = {
     .drain = ir_drain,
     .write_metrics = ir_write_metrics,
     .print = ir_print,
+    .node_status = ir_node_status,
     .free = ir_free,
 };

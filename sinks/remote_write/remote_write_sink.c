@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "prom/expo.h"
 #include "remote_write/remote_write.h"
@@ -166,6 +167,26 @@ static void rws_print(struct sink *s, FILE *out)
             rs.last_error[0] ? "  last error: " : "", rs.last_error);
 }
 
+static size_t rws_node_status(struct sink *s, struct sink_node_status *out,
+                              size_t max)
+{
+    struct rw_sink *r = rw_of(s);
+    struct remote_write_stats rs;
+    if (max == 0)
+        return 0;
+    remote_write_get_stats(r->rw, &rs);
+    memset(out, 0, sizeof(*out));
+    out->name = "remote_write";
+    out->url = r->cfg->remote_write.url;
+    out->up = rs.up != 0;
+    out->queue_bytes = rs.queue_bytes;
+    out->spool_bytes = rs.spool_bytes;
+    out->written = rs.samples_sent;
+    out->dropped = rs.samples_failed + rs.samples_dropped;
+    memcpy(out->last_error, rs.last_error, sizeof(out->last_error));
+    return 1;
+}
+
 const struct sink_ops remote_write_sink_ops = {
     .section = "sinks.remote_write",
     .configured = rws_configured,
@@ -176,5 +197,6 @@ const struct sink_ops remote_write_sink_ops = {
     .drain = rws_drain,
     .write_metrics = rws_write_metrics,
     .print = rws_print,
+    .node_status = rws_node_status,
     .free = rws_free,
 };

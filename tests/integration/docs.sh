@@ -3,10 +3,12 @@
 # loader accepts (`lagwatch check --keys`, from the loader's own table) is
 # documented in lagwatch.yml(5), and every long option of every subcommand
 # (the getopt tables in agent/cmd/cmd_*.c) in lagwatch(8); README.md's command
-# list names every subcommand.
+# list names every subcommand; the shipped deploy/lagwatch.yml shows the
+# defaults lagwatch.yml(5) states (config_defaults_check.py).
 set -u
 . "$(cd "$(dirname "$0")/../lib" && pwd)/itest.sh"
 it_need lagwatch
+it_init docs
 
 # groff escapes '-' as '\-'; undo that to search the text.
 yml=$(sed 's/\\-/-/g' "$srcdir/man/lagwatch.yml.5")
@@ -38,4 +40,13 @@ for c in run check lag ring scrape proxy; do
 done
 tap_check "README and lagwatch(8) list every subcommand" test -z "$missing"
 [ -z "$missing" ] || tap_diag "missing:$missing"
+
+# The file users edit shows the defaults (commented out) as lagwatch.yml(5)
+# states them.
+printf '%s\n' $keys >"$TEST_TMPDIR/keys"
+it_tool "deploy/lagwatch.yml agrees with lagwatch.yml(5)'s defaults" \
+    python3 "$srcdir/tests/integration/config_defaults_check.py" \
+    "$TEST_TMPDIR/keys" "$srcdir/man/lagwatch.yml.5" "$srcdir/deploy/lagwatch.yml"
+tap_check "deploy/lagwatch.yml no longer says the spool is not implemented" \
+    test -z "$(grep -i 'not implemented' "$srcdir/deploy/lagwatch.yml")"
 tap_done

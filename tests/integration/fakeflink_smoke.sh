@@ -63,7 +63,7 @@ is_404() { [ "$(code "$1")" = 404 ]; }
 same() { [ "$1" = "$2" ] || { echo "want '$1', got '$2'"; return 1; }; }
 differ() { [ "$1" != "$2" ] || { echo "both '$1'"; return 1; }; }
 
-echo "1..31"
+echo "1..35"
 if ! start_fake main --reporter-ports; then
     not_ok "fake starts"
     cat "$tmp/main.err"
@@ -226,6 +226,36 @@ print(d["state"], " ".join(sorted({v["status"] for v in d["vertices"]})))')"
         "RUNNING -1" "$(job_state $JOB_A_NEW)"
 else
     for i in 1 2 3 4 5 6 7; do not_ok "stop scenario fake starts"; done
+fi
+
+# --rebase-time (the demo's): the recording's times are moved to now.
+if start_fake rebase --rebase-time; then
+    wm=$(get /tm1/metrics | grep -m1 '^flink_taskmanager_job_task_currentInputWatermark{' |
+        awk '{printf "%.0f", $NF}')
+    ack=$(get "/jobs/$JOB_A/checkpoints" | python3 -c 'import json, sys
+print(json.load(sys.stdin)["latest"]["completed"]["latest_ack_timestamp"])')
+    now=$(it_now_ms)
+    check "rebase-time: a reporter watermark is minutes old, not years ($(((now - wm) / 1000)) s)" \
+        test $((now - wm)) -ge 0 -a $((now - wm)) -lt 600000
+    check "rebase-time: the last checkpoint is minutes old ($(((now - ack) / 1000)) s)" \
+        test $((now - ack)) -ge 0 -a $((now - ack)) -lt 3600000
+else
+    for i in 1 2; do not_ok "rebase-time fake starts"; done
+fi
+
+# --clone-jobs N: N copies of job A under their own jid and name.
+if start_fake clones --clone-jobs 3; then
+    check "clone-jobs: the overview lists 3 more jobs" same \
+        "orders-enrich-0000 orders-enrich-0001 orders-enrich-0002" \
+        "$(get /jobs/overview | python3 -c 'import json, sys
+print(" ".join(sorted(j["name"] for j in json.load(sys.stdin)["jobs"] if j["jid"].startswith("cccc"))))')"
+    check "clone-jobs: a copy's /jobs/<jid> carries its jid and name" same \
+        "cccc0000000000000000000000000002 orders-enrich-0002" \
+        "$(get /jobs/cccc0000000000000000000000000002 | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["jid"], d["name"])')"
+else
+    for i in 1 2; do not_ok "clone-jobs fake starts"; done
 fi
 
 [ "$TAP_FAILED" -eq 0 ]
