@@ -257,7 +257,11 @@ static void add_group(struct agent_status *as, struct status *st,
     sg->group = xstrdup(g->group);
     sg->job = g->job ? xstrdup(g->job) : NULL;
     sg->stale = c->stale;
-    sg->catch_up_s = NAN; /* CATCH-UP: the Kafka collector fills this */
+    /* The group catches up when its slowest topic does: +Inf when any
+     * topic is not gaining, unknown (NaN) while any topic is unknown, else
+     * the longest estimate (kafka_rates.h). */
+    bool never = false, unknown = g->n_topics == 0;
+    double longest = 0;
     sg->slowest_partition = -1;
     for (size_t t = 0; t < g->n_topics; t++) {
         const struct kafka_lag_topic *kt = &g->topics[t];
@@ -268,11 +272,18 @@ static void add_group(struct agent_status *as, struct status *st,
             sg->lag_seconds = kt->max_lag_seconds;
         }
         sg->lag_records += kt->sum_lag;
+        if (kt->catch_up == KAFKA_CATCH_UP_NEVER)
+            never = true;
+        else if (kt->catch_up == KAFKA_CATCH_UP_UNKNOWN)
+            unknown = true;
+        else if (kt->catch_up_s > longest)
+            longest = kt->catch_up_s;
         if (kt->consumed_through_ms > 0 &&
             (sg->consumed_through_ms == 0 ||
              kt->consumed_through_ms < sg->consumed_through_ms))
             sg->consumed_through_ms = kt->consumed_through_ms;
     }
+    sg->catch_up_s = never ? INFINITY : unknown ? NAN : longest;
     struct hist *h = hist_of(as, c->name, g->group);
     if (!h)
         return;

@@ -186,6 +186,11 @@ static void json_groups(struct buf *b, const struct status *st)
         kint(b, &f, "lag_records", g->lag_records);
         kint(b, &f, "consumed_through_ms", g->consumed_through_ms);
         kbool(b, &f, "stale", g->stale);
+        /* JSON has no infinity: the state says what a null means */
+        kstr(b, &f, "catch_up",
+             isfinite(g->catch_up_s) ? "gaining"
+             : isinf(g->catch_up_s)  ? "never"
+                                     : "unknown");
         knum(b, &f, "catch_up_s", g->catch_up_s);
         key(b, &f, "history_step_s");
         buf_addf(b, "%d", STATUS_HIST_STEP_MS / 1000);

@@ -78,9 +78,9 @@ struct status_group {
     int64_t lag_records;
     int64_t consumed_through_ms; /* the lowest over its topics; 0 = none */
     bool stale;
-    /* CATCH-UP: reserved for the Kafka lag estimate of the time to catch
-     * up (seconds; NaN until the collector gives one). The page prints it
-     * when finite. */
+    /* When the group catches up at the rates of kafka[].rate_window
+     * (seconds of its slowest topic; INFINITY: not gaining; NaN: unknown,
+     * fewer than two comparable sweeps). */
     double catch_up_s;
     /* The chart, oldest first: lag_seconds every STATUS_HIST_STEP_MS. */
     float hist[STATUS_HIST_LEN];

@@ -382,9 +382,10 @@ static void groups(struct buf *b, const struct status *st)
         buf_addf(b, "</td><td>%" PRId64 "</td><td>", g->lag_records);
         when(b, g->consumed_through_ms);
         buf_adds(b, "</td><td>");
-        /* CATCH-UP: the Kafka collector's estimate, when it gives one. */
         if (isfinite(g->catch_up_s))
             dur(b, (int64_t)(g->catch_up_s * 1000.0));
+        else if (isinf(g->catch_up_s))
+            buf_adds(b, "never (not gaining)");
         else
             buf_adds(b, "-");
         buf_adds(b, "</td></tr>");

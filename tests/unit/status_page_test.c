@@ -175,12 +175,75 @@ TAP_CASE(json_document)
     TAP_EQ_STR("g\"<1>", json_string_value(json_object_get(g, "group")));
     TAP_EQ_INT(3, json_array_size(json_object_get(g, "lag_seconds_history")));
     TAP_OK(json_is_null(json_object_get(g, "catch_up_s")));
+    TAP_EQ_STR("unknown", json_string_value(json_object_get(g, "catch_up")));
     TAP_EQ_STR("influx-a",
                json_string_value(json_object_get(
                    json_array_get(json_object_get(d, "nodes"), 0), "name")));
     json_decref(d);
     buf_release(&b);
     status_free(&st);
+}
+
+/* The group's catch-up is its slowest topic's: never when any topic is not
+ * gaining, unknown while any is unknown, else the longest estimate; the page
+ * and the JSON say which. */
+TAP_CASE(group_catch_up)
+{
+    struct config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.agent.name = "t";
+    cfg.agent.interval_ms = 1000;
+    struct kafka_lag_topic topics[2] = {
+        {.topic = "a", .catch_up = KAFKA_CATCH_UP_GAINING, .catch_up_s = 90},
+        {.topic = "b", .catch_up = KAFKA_CATCH_UP_GAINING, .catch_up_s = 600},
+    };
+    struct kafka_lag_group grp = {
+        .group = "g", .topics = topics, .n_topics = 2};
+    struct kafka_lag_cluster cl = {
+        .name = "main", .groups = &grp, .n_groups = 1};
+    const struct kafka_lag_cluster *lag[] = {&cl};
+    struct agent_status_in in = {.cfg = &cfg, .lag = lag, .n_lag = 1};
+    static const struct {
+        enum kafka_catch_up b;
+        double want_s;
+        const char *state;
+    } cases[] = {
+        {KAFKA_CATCH_UP_GAINING, 600, "gaining"},
+        {KAFKA_CATCH_UP_UNKNOWN, NAN, "unknown"},
+        {KAFKA_CATCH_UP_NEVER, INFINITY, "never"},
+    };
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        struct agent_status *as = agent_status_new();
+        topics[1].catch_up = cases[i].b;
+        agent_status_begin(as);
+        struct status *st = agent_status_build(as, &in);
+        TAP_OK(st && st->n_groups == 1);
+        double got = st->groups[0].catch_up_s;
+        if (isnan(cases[i].want_s))
+            TAP_OK(isnan(got));
+        else
+            TAP_OK(got == cases[i].want_s);
+        buf_reset(&b);
+        TAP_OK(status_json(&b, st, NULL, NULL) == 0);
+        json_error_t e;
+        json_t *d = json_loads(b.data, 0, &e);
+        TAP_OK(d != NULL);
+        json_t *g = json_array_get(json_object_get(d, "groups"), 0);
+        TAP_EQ_STR(cases[i].state,
+                   json_string_value(json_object_get(g, "catch_up")));
+        json_decref(d);
+        buf_reset(&b);
+        TAP_OK(status_page_html(&b, st, "x", NULL, NULL, 0) == 0);
+        if (isinf(cases[i].want_s))
+            TAP_OK(strstr(b.data, "never (not gaining)") != NULL);
+        if (cases[i].want_s == 600)
+            TAP_OK(strstr(b.data, "never (not gaining)") == NULL);
+        status_free(&st);
+        agent_status_free(&as);
+    }
+    buf_release(&b);
 }
 
 TAP_CASE(cap_is_an_error)
@@ -282,6 +345,7 @@ static const struct tap_case cases[] = {
     TAP_ENTRY(html_bottleneck_and_levels),
     TAP_ENTRY(where_is_job),
     TAP_ENTRY(json_document),
+    TAP_ENTRY(group_catch_up),
     TAP_ENTRY(cap_is_an_error),
     TAP_ENTRY(agent_status_jobs_and_history),
 };
