@@ -179,8 +179,13 @@ done
 
 [ -z "$once" ] || exit 0
 
-echo "== leaving the stack up: lagwatch as a daemon, Prometheus with the alert rules"
-it_lagwatch "$cfg" "$TEST_TMPDIR/lagwatch.log" --log-level warn
+echo "== leaving the stack up: lagwatch as a daemon with the query proxy, Prometheus with the alert rules"
+# The daemon also serves the ring as one InfluxDB (lagwatch(8), PROXY).
+xport=$(free_port)
+proxy=http://127.0.0.1:$xport
+cp "$cfg" "$TEST_TMPDIR/lagwatch-daemon.yml"
+printf 'proxy:\n  listen: 127.0.0.1:%s\n' "$xport" >>"$TEST_TMPDIR/lagwatch-daemon.yml"
+it_lagwatch "$TEST_TMPDIR/lagwatch-daemon.yml" "$TEST_TMPDIR/lagwatch.log" --log-level warn
 it_ready 30 || {
     echo "lagwatch did not get ready, see $TEST_TMPDIR/lagwatch.log" >&2
     exit 1
@@ -216,6 +221,7 @@ cat <<TXT
      Prometheus alerts      http://127.0.0.1:$pport/alerts  (firing after a minute or so)
      Prometheus graph       http://127.0.0.1:$pport/graph?g0.expr=kafka_consumergroup_group_max_lag_seconds
      lagwatch /metrics      $base/metrics
+     InfluxDB for the whole ring (one Grafana datasource)   $proxy
 
    Try:
      # is the last complete hour (before $prev) consumed by the job's
@@ -230,6 +236,9 @@ cat <<TXT
      curl -s '$base/api/v1/ring?key=orders-enrich'
      # the status page's data
      curl -s '$base/api/v1/status' | python3 -m json.tool | less
+     # InfluxQL through the proxy: it asks only the node that holds the job
+     curl -sG '$proxy/query' --data-urlencode db=flink --data-urlencode \\
+       "q=SELECT last(\"busy_ratio_max\") FROM \"lagwatch_task_timing\" WHERE \"job_name\" = 'orders_enrich' GROUP BY \"task_name\""
 
    The fake Flink cluster moves with every request; every 5 s a producer
    writes 5 messages to each partition and the consumers commit 3, so the

@@ -588,6 +588,17 @@ static void *sender_main(void *arg)
     uint64_t tick_at = 0;
     if (ob->ops.setup)
         ob->ops.setup(ob->ctx);
+    /* One probe at start: a node that nothing has been written to yet (an
+     * idle ring node) is then up, not "down" until its first batch, which
+     * would fire the node-down alert for a healthy node. */
+    if (ob->ops.probe) {
+        bool up = ob->ops.probe(ob->ctx);
+        pthread_mutex_lock(&ob->mu);
+        ob->st.up = up;
+        pthread_mutex_unlock(&ob->mu);
+        if (up)
+            log_info("%s is up", ob->name);
+    }
     pthread_mutex_lock(&ob->mu);
     for (;;) {
         if (ob->stop)
