@@ -52,7 +52,7 @@ struct agent {
      * derived timing); handed over by agent_take_metrics. It is the pull
      * side, not one of the sinks (sink.h says why). */
     struct expo *expo;
-    uint64_t expo_dropped;       /* of the last cycle's model */
+    uint64_t expo_dropped; /* of the last cycle's model */
     /* What the last model held: the next one is sized for it up front
      * instead of growing and rehashing its tables through the cycle. */
     struct expo_size expo_size;
