@@ -9,6 +9,13 @@ if [ ! -x configure ] || [ configure.ac -nt configure ] ||
    [ Makefile.am -nt configure ]; then
     autoreconf -fi >/dev/null
 fi
+# automake cannot build out of a source tree that was configured in place
+# (README, Building): say how to get out of it instead of its own error.
+if [ -f "$top/config.status" ] && [ "$(cd "$build" 2>/dev/null && pwd)" != "$top" ]; then
+    echo "error: $top was configured in the source tree (./configure);" \
+        "run 'make distclean' there first, then build in $build" >&2
+    exit 1
+fi
 mkdir -p "$build"
 cd "$build"
 flags=("$@")
