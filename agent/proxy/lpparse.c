@@ -141,7 +141,9 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
     long moff, toff[LPPARSE_MAX_TAGS][2], foff[LPPARSE_MAX_FIELDS][2];
     buf_reset(&l->text);
     memset(&l->point, 0, sizeof(l->point));
-    moff = token(l, s, len, &pos, ", ", ", ");
+    /* influxd unescapes "\=" and "\"" in a measurement too (what
+     * sinks/influx/lineproto.c writes, measured against influxd 1.6.7) */
+    moff = token(l, s, len, &pos, ", ", ", =\"");
     if (moff < 0) {
         snprintf(err, errlen, "missing measurement");
         return -1;
@@ -178,7 +180,7 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
         }
         struct field *f = &l->fields[nfields];
         memset(f, 0, sizeof(*f));
-        foff[nfields][0] = token(l, s, len, &pos, "= ,", ",= ");
+        foff[nfields][0] = token(l, s, len, &pos, "= ,", ",= \"");
         if (foff[nfields][0] < 0 || pos >= len || s[pos] != '=') {
             snprintf(err, errlen, "missing fields");
             return -1;

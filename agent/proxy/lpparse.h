@@ -1,9 +1,10 @@
 /*
  * lpparse: one line of InfluxDB 1.x line protocol parsed into a struct
  * point (pipeline/sample.h), with influxd's escaping (the inverse of
- * sinks/influx/lineproto.h): in the measurement "\," and "\ " stand for
- * the character; in tag keys, tag values and field keys also "\="; in
- * string field values "\"" and "\\"; any other backslash is literal.
+ * sinks/influx/lineproto.h): in the measurement "\,", "\ ", "\=" and "\""
+ * stand for the character; in tag keys and values "\,", "\ " and "\=";
+ * in field keys those and "\""; in string field values "\"" and "\\";
+ * any other backslash is literal.
  * Field values: floats, integers (123i), unsigned (123u, up to INT64_MAX),
  * booleans (t T true True TRUE f F false False FALSE) and "strings". The
  * timestamp is optional (then now_ns) and read in the request's precision

@@ -82,9 +82,32 @@ TAP_CASE(bad_lines_say_why)
     free(l);
 }
 
+/* Found by tests/fuzz/fuzz_lpparse.c (crashes/lpparse-measurement-escaped-
+ * equals): influxd also unescapes "\=" and "\"" in a measurement and "\""
+ * in a field key, which the sink's writer (lineproto.c, measured against
+ * influxd 1.6.7) relies on; the reader kept the backslash, so a point the
+ * ring wrote came back renamed. */
+TAP_CASE(escapes_the_writer_uses)
+{
+    struct lp_line *l = calloc(1, sizeof(*l));
+    char err[128] = "";
+    buf_init(&l->text, 1 << 16);
+    TAP_EQ_INT(0, parse(l, "a\\=b\\\"c,t=x f\\\"k=1", 1, err));
+    TAP_EQ_STR("a=b\"c", l->point.measurement);
+    TAP_EQ_STR("f\"k", l->point.fields[0].key);
+    /* any other backslash stays literal */
+    TAP_EQ_INT(0, parse(l, "a\\xb,t=\\y f\\z=1", 1, err));
+    TAP_EQ_STR("a\\xb", l->point.measurement);
+    TAP_EQ_STR("\\y", l->point.tags[0].value);
+    TAP_EQ_STR("f\\z", l->point.fields[0].key);
+    lpparse_release(l);
+    free(l);
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(escaping_types_and_sorted_tags),
     TAP_ENTRY(bad_lines_say_why),
+    TAP_ENTRY(escapes_the_writer_uses),
 };
 
 int main(int argc, char **argv)
