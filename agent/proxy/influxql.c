@@ -827,8 +827,8 @@ static bool parse_sources(struct parser *p, struct iql_stmt *st)
                 next(p);
                 break;
             }
-            if (p->failed)
-                return false;
+            if (p->failed) /* an unterminated /re/ after "db." */
+                goto bad;
             if (np > 0 && p->cur.kind == TK_DOT) { /* db..m: default rp */
                 parts[np++] = NULL;
             } else {

@@ -141,6 +141,12 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
     long moff, toff[LPPARSE_MAX_TAGS][2], foff[LPPARSE_MAX_FIELDS][2];
     buf_reset(&l->text);
     memset(&l->point, 0, sizeof(l->point));
+    /* the point's strings are C strings: a NUL would cut a name or value
+     * short (or, after a backslash, leave it empty) */
+    if (memchr(s, '\0', len)) {
+        snprintf(err, errlen, "invalid NUL byte");
+        return -1;
+    }
     /* influxd unescapes "\=" and "\"" in a measurement too (what
      * sinks/influx/lineproto.c writes, measured against influxd 1.6.7) */
     moff = token(l, s, len, &pos, ", ", ", =\"");

@@ -100,6 +100,13 @@ TAP_CASE(escapes_the_writer_uses)
     TAP_EQ_STR("a\\xb", l->point.measurement);
     TAP_EQ_STR("\\y", l->point.tags[0].value);
     TAP_EQ_STR("f\\z", l->point.fields[0].key);
+    /* found by fuzz_lpparse (crashes/lpparse-backslash-nul-empty-name): a
+     * NUL after a backslash was taken for an escaped byte, leaving an empty
+     * measurement; any NUL cut a name short */
+    static const char nul1[] = "\\\0m v=1", nul2[] = "m,t=a\0b v=1";
+    TAP_EQ_INT(-1, lpparse_line(l, nul1, sizeof(nul1) - 1, 1, 0, err, 128));
+    TAP_EQ_STR("invalid NUL byte", err);
+    TAP_EQ_INT(-1, lpparse_line(l, nul2, sizeof(nul2) - 1, 1, 0, err, 128));
     lpparse_release(l);
     free(l);
 }
