@@ -338,14 +338,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     memcpy(t, "SHOW DATABASES", 14);
     struct iql_query *q = parse(t, big);
     FUZZ_CHECK(q == NULL, "a text of %zu bytes accepted", big);
-    size_t n = 0;
-    n += (size_t)sprintf(t + n, "SELECT ");
+    size_t n = 7;
+    memcpy(t, "SELECT ", n);
     for (unsigned i = 0; i <= INFLUXQL_MAX_DEPTH; i++)
         t[n++] = '(';
     t[n++] = '1';
     for (unsigned i = 0; i <= INFLUXQL_MAX_DEPTH; i++)
         t[n++] = ')';
-    n += (size_t)sprintf(t + n, " FROM m");
+    memcpy(t + n, " FROM m", 7);
+    n += 7;
     q = parse(t, n);
     FUZZ_CHECK(q == NULL, "%u parentheses deep accepted",
                INFLUXQL_MAX_DEPTH + 1);
