@@ -228,6 +228,12 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
             return -1;
         }
         ts = (int64_t)t * prec_ns;
+        /* the point carries whole milliseconds, which the ring's writer
+         * sends back in ms: the earliest is INT64_MIN / 10^6 of them */
+        if (ts < INT64_MIN / 1000000 * 1000000) {
+            snprintf(err, errlen, "time outside range");
+            return -1;
+        }
     }
     if (buf_error(&l->text)) {
         snprintf(err, errlen, "line too long");
@@ -253,7 +259,7 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
     l->point.fields = l->fields;
     l->point.nfields = nfields;
     /* floor division: a negative time stays in its millisecond */
-    l->point.ts_ms = ts >= 0 ? ts / 1000000 : -((-ts + 999999) / 1000000);
+    l->point.ts_ms = ts / 1000000 - (ts % 1000000 < 0);
     return 0;
 }
 

@@ -434,6 +434,11 @@ TAP_CASE(trailing_blanks_stay_in_the_statement)
          "host, \"job_name\" "},
         {"SHOW TAG VALUES WITH KEY = job_name LIMIT 4 OFFSET 4 \t",
          "SHOW TAG VALUES WITH KEY = job_name  LIMIT 8 "},
+        /* found by fuzz_influxql (crashes/influxql-plan-select-touching-
+         * fields): the pushed-down list glued to the keyword */
+        {"SELECT+mean(v) FROM m",
+         "SELECT sum(v) AS \"lw0a\", count(v) AS \"lw0b\" FROM m GROUP BY "
+         "\"job_name\" "},
     };
     for (size_t i = 0; i < TAP_N(cases); i++) {
         char err[512];

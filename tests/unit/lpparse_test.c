@@ -107,6 +107,15 @@ TAP_CASE(escapes_the_writer_uses)
     TAP_EQ_INT(-1, lpparse_line(l, nul1, sizeof(nul1) - 1, 1, 0, err, 128));
     TAP_EQ_STR("invalid NUL byte", err);
     TAP_EQ_INT(-1, lpparse_line(l, nul2, sizeof(nul2) - 1, 1, 0, err, 128));
+    /* found by fuzz_lpparse (crashes/lpparse-int64-min-timestamp): the
+     * floor to milliseconds negated INT64_MIN (UBSan), and a time the
+     * writer's milliseconds cannot carry back was accepted */
+    TAP_EQ_INT(-1, parse(l, "m v=1 -9223372036854775808", 1, err));
+    TAP_EQ_STR("time outside range", err);
+    TAP_EQ_INT(0, parse(l, "m v=1 -9223372036854000000", 1, err));
+    TAP_OK(l->point.ts_ms == -9223372036854LL);
+    TAP_EQ_INT(0, parse(l, "m v=1 -1", 1, err));
+    TAP_OK(l->point.ts_ms == -1);
     lpparse_release(l);
     free(l);
 }
