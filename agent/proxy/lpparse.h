@@ -11,7 +11,9 @@
  * (ns, u, ms, s, m, h); the point carries milliseconds (what the ring's
  * writer sends, lineproto.h), sub-millisecond digits truncated.
  *
- * Bounds: at most LPPARSE_MAX_TAGS tags and LPPARSE_MAX_FIELDS fields.
+ * Bounds: at most LPPARSE_MAX_TAGS tags and LPPARSE_MAX_FIELDS fields; a
+ * line holding a NUL byte is refused (the point's strings are C strings),
+ * and so is a time before INT64_MIN / 10^6 whole milliseconds.
  * Pure; a struct lp_line is used by one thread.
  */
 #ifndef AGENT_PROXY_LPPARSE_H
