@@ -5,13 +5,14 @@
 #   scripts/fuzz.sh [--seconds N] [--build-only] [NAME...]
 #
 # NAME is a harness (promparse, flink_json, config, spool, rwproto,
-# promproto, http); default all. N defaults to 20. The harnesses link the
-# project's own libraries, built by a second configure tree ($FUZZ_BUILD_DIR,
-# default ./build-fuzz) with CC=clang and -fsanitize=fuzzer-no-link,address,
-# undefined, so they test exactly the objects of the daemon. Exits non-zero
-# on any crash, leak, timeout or failed property, printing the reproducer;
-# rerun one with build-fuzz/fuzz/NAME FILE. Needs clang and the libFuzzer
-# runtime (scripts/deps.sh installs them).
+# promproto, http, influxql, lpparse); default all. N defaults to 20. The
+# harnesses link the project's own libraries, built by a second configure
+# tree ($FUZZ_BUILD_DIR, default ./build-fuzz) with CC=clang and
+# -fsanitize=fuzzer-no-link,address,undefined, so they test exactly the
+# objects of the daemon. Exits non-zero on any crash, leak, timeout or
+# failed property, printing the reproducer; rerun one with
+# build-fuzz/fuzz/NAME FILE. Needs clang and the libFuzzer runtime
+# (scripts/deps.sh installs them).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$top/build-fuzz}
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     -h | --help)
-        sed -n '2,14s/^# \{0,1\}//p' "$0"
+        sed -n '2,15s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     -*)

@@ -827,8 +827,8 @@ static bool parse_sources(struct parser *p, struct iql_stmt *st)
                 next(p);
                 break;
             }
-            if (p->failed)
-                return false;
+            if (p->failed) /* an unterminated /re/ after "db." */
+                goto bad;
             if (np > 0 && p->cur.kind == TK_DOT) { /* db..m: default rp */
                 parts[np++] = NULL;
             } else {
@@ -911,6 +911,11 @@ static bool parse_group_by(struct parser *p, struct iql_stmt *st)
                 return false;
             if (p->cur.kind != TK_DURATION) {
                 expected(p, "duration");
+                return false;
+            }
+            if (p->cur.dur_ns <= 0) {
+                /* influxd's words; a zero interval has no buckets */
+                fail(p, "time dimension must have a positive duration");
                 return false;
             }
             st->group_time = true;
@@ -1246,6 +1251,12 @@ void influxql_free(struct iql_query **qp)
     *qp = NULL;
 }
 
+static void clamp_end(size_t *at, size_t end)
+{
+    if (*at > end)
+        *at = end;
+}
+
 struct iql_query *influxql_parse(const char *text, size_t len, char *err,
                                  size_t errlen)
 {
@@ -1303,6 +1314,16 @@ struct iql_query *influxql_parse(const char *text, size_t len, char *err,
         while (st->span.end > st->span.start &&
                isspace((unsigned char)text[st->span.end - 1]))
             st->span.end--;
+        /* a clause last in the statement ended at the next token, past
+         * the trimmed statement: plan.c's edits must stay inside it */
+        clamp_end(&st->limit_start, st->span.end);
+        clamp_end(&st->limit_end, st->span.end);
+        clamp_end(&st->group_span.start, st->span.end);
+        clamp_end(&st->group_span.end, st->span.end);
+        clamp_end(&st->group_insert, st->span.end);
+        clamp_end(&st->fill_span.start, st->span.end);
+        clamp_end(&st->fill_span.end, st->span.end);
+        clamp_end(&st->fields_span.end, st->span.end);
         if (p.cur.kind != TK_SEMI && p.cur.kind != TK_EOF) {
             expected(&p, ";");
             goto out;

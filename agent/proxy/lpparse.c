@@ -141,7 +141,15 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
     long moff, toff[LPPARSE_MAX_TAGS][2], foff[LPPARSE_MAX_FIELDS][2];
     buf_reset(&l->text);
     memset(&l->point, 0, sizeof(l->point));
-    moff = token(l, s, len, &pos, ", ", ", ");
+    /* the point's strings are C strings: a NUL would cut a name or value
+     * short (or, after a backslash, leave it empty) */
+    if (memchr(s, '\0', len)) {
+        snprintf(err, errlen, "invalid NUL byte");
+        return -1;
+    }
+    /* influxd unescapes "\=" and "\"" in a measurement too (what
+     * sinks/influx/lineproto.c writes, measured against influxd 1.6.7) */
+    moff = token(l, s, len, &pos, ", ", ", =\"");
     if (moff < 0) {
         snprintf(err, errlen, "missing measurement");
         return -1;
@@ -178,7 +186,7 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
         }
         struct field *f = &l->fields[nfields];
         memset(f, 0, sizeof(*f));
-        foff[nfields][0] = token(l, s, len, &pos, "= ,", ",= ");
+        foff[nfields][0] = token(l, s, len, &pos, "= ,", ",= \"");
         if (foff[nfields][0] < 0 || pos >= len || s[pos] != '=') {
             snprintf(err, errlen, "missing fields");
             return -1;
@@ -220,6 +228,12 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
             return -1;
         }
         ts = (int64_t)t * prec_ns;
+        /* the point carries whole milliseconds, which the ring's writer
+         * sends back in ms: the earliest is INT64_MIN / 10^6 of them */
+        if (ts < INT64_MIN / 1000000 * 1000000) {
+            snprintf(err, errlen, "time outside range");
+            return -1;
+        }
     }
     if (buf_error(&l->text)) {
         snprintf(err, errlen, "line too long");
@@ -245,7 +259,7 @@ int lpparse_line(struct lp_line *l, const char *s, size_t len, int64_t prec_ns,
     l->point.fields = l->fields;
     l->point.nfields = nfields;
     /* floor division: a negative time stays in its millisecond */
-    l->point.ts_ms = ts >= 0 ? ts / 1000000 : -((-ts + 999999) / 1000000);
+    l->point.ts_ms = ts / 1000000 - (ts % 1000000 < 0);
     return 0;
 }
 

@@ -1,16 +1,19 @@
 /*
  * lpparse: one line of InfluxDB 1.x line protocol parsed into a struct
  * point (pipeline/sample.h), with influxd's escaping (the inverse of
- * sinks/influx/lineproto.h): in the measurement "\," and "\ " stand for
- * the character; in tag keys, tag values and field keys also "\="; in
- * string field values "\"" and "\\"; any other backslash is literal.
+ * sinks/influx/lineproto.h): in the measurement "\,", "\ ", "\=" and "\""
+ * stand for the character; in tag keys and values "\,", "\ " and "\=";
+ * in field keys those and "\""; in string field values "\"" and "\\";
+ * any other backslash is literal.
  * Field values: floats, integers (123i), unsigned (123u, up to INT64_MAX),
  * booleans (t T true True TRUE f F false False FALSE) and "strings". The
  * timestamp is optional (then now_ns) and read in the request's precision
  * (ns, u, ms, s, m, h); the point carries milliseconds (what the ring's
  * writer sends, lineproto.h), sub-millisecond digits truncated.
  *
- * Bounds: at most LPPARSE_MAX_TAGS tags and LPPARSE_MAX_FIELDS fields.
+ * Bounds: at most LPPARSE_MAX_TAGS tags and LPPARSE_MAX_FIELDS fields; a
+ * line holding a NUL byte is refused (the point's strings are C strings),
+ * and so is a time before INT64_MIN / 10^6 whole milliseconds.
  * Pure; a struct lp_line is used by one thread.
  */
 #ifndef AGENT_PROXY_LPPARSE_H

@@ -1,5 +1,6 @@
 #include "proxy/plan.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,10 @@ int plan_build(struct plan *pl, const char *q, const struct iql_stmt *st,
         }
         struct buf b;
         buf_init(&b, 0);
+        /* "SELECT+mean(v)": the list may touch the keyword */
+        if (st->fields_span.start > 0 &&
+            !isspace((unsigned char)q[st->fields_span.start - 1]))
+            buf_addc(&b, ' ');
         for (size_t i = 0; i < st->nfields; i++) {
             const struct iql_expr *e = st->fields[i].expr;
             if (e->kind != IQL_E_CALL) {

@@ -12,6 +12,7 @@ harness's.
 """
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -342,10 +343,85 @@ def http():
           b"\x04Retry-After\t5\vX-A\ta:b\vcontent-type\tx\v\tv\vX-B\tx\ry")
 
 
+def c_strings(path):
+    """The string literals of a C file, adjacent ones joined, unescaped."""
+    with open(os.path.join(TOP, path), encoding="utf-8") as f:
+        src = f.read()
+    lit = r'"(?:[^"\\\n]|\\.)*"'
+    out = []
+    for m in re.finditer(r"%s(?:\s*%s)*" % (lit, lit), src):
+        parts = re.findall(lit, m.group(0))
+        text = "".join(x[1:-1] for x in parts)
+        out.append(text.encode("latin-1", "backslashreplace")
+                   .decode("unicode_escape").encode("utf-8"))
+    return out
+
+
+def influxql():
+    seen = []
+    for s in c_strings(os.path.join("tests", "unit", "influxql_test.c")):
+        if re.match(rb"\s*(SELECT|SHOW|select|show)\b", s) and s not in seen:
+            seen.append(s)
+    dash = os.path.join(TOP, "dashboards", "influxdb")
+    for fn in sorted(os.listdir(dash)):
+        with open(os.path.join(dash, fn), encoding="utf-8") as f:
+            doc = json.load(f)
+
+        def walk(o):
+            if isinstance(o, dict):
+                for k, v in o.items():
+                    if k == "query" and isinstance(v, str) and \
+                            re.match(r"\s*(SELECT|SHOW)\b", v):
+                        b = v.encode()
+                        if b not in seen:
+                            seen.append(b)
+                    else:
+                        walk(v)
+            elif isinstance(o, list):
+                for v in o:
+                    walk(v)
+        walk(doc)
+    for i, s in enumerate(seen):
+        write("influxql", "stmt-%02d" % i, s)
+    # several statements, comments, the caps' edges
+    write("influxql", "multi-0", b";".join(seen[:4]))
+    write("influxql", "multi-1", b"SHOW DATABASES; -- c\nSHOW MEASUREMENTS "
+          b"ON db WITH MEASUREMENT =~ /cpu/ LIMIT 2 /* x */;")
+    write("influxql", "deep-0", b"SELECT " + b"(" * 60 + b"a" + b")" * 60 +
+          b" FROM m WHERE " + b"-" * 30 + b"1 = 1")
+    write("influxql", "sub-0", b"SELECT v FROM (SELECT v FROM (SELECT "
+          b"last(x) AS v FROM m GROUP BY time(1m, 30s), * fill(previous)))")
+
+
+def lpparse():
+    lines = []
+    for path in (("tests", "unit", "lpparse_test.c"),
+                 ("tests", "unit", "lineproto_test.c")):
+        for s in c_strings(os.path.join(*path)):
+            for ln in s.split(b"\n"):
+                if re.match(rb"[^ ,=]+(,[^ ]*)? [^ ]+=", ln) and \
+                        ln not in lines:
+                    lines.append(ln)
+    # precision byte: 0 ns, 1 u, 2 ms, 3 s, 4 m, 5 h; 8: small text cap
+    for i, ln in enumerate(lines):
+        write("lpparse", "line-%02d" % i, bytes([i % 6]) + ln + b"\n")
+    write("lpparse", "body-0", b"\x02" + b"\n".join(lines[:20]) +
+          b"\n# comment\n\n  \t" + (lines[0] if lines else b"m v=1") +
+          b"\r\nbad line\nm v=1 1\r\n")
+    write("lpparse", "escapes-0",
+          b"\x00my\\ meas\\,x,zz=1,a\\=b=c\\ d\\,e f\\ 1=1.5,i=-3i,"
+          b"u=7u,b=TRUE,s=\"q\\\"uo\\\\te\\n\" 1700000000123456789\n")
+    write("lpparse", "types-0", b"\x03m,host=a b=t,c=F,d=false,e=1e-300,"
+          b"f=-0,g=9223372036854775807i,h=9223372036854775807u,s=\"\" "
+          b"-1700000000\n")
+    write("lpparse", "cap-0", b"\x0a" + b"m,t=" + b"x" * 80 + b" v=1\n")
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for f in (promparse, flink_json, config, spool, rwproto, promproto, http):
+    for f in (promparse, flink_json, config, spool, rwproto, promproto, http,
+              influxql, lpparse):
         f()
     total = 0
     for root, _, files in os.walk(OUT):

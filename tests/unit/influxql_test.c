@@ -169,6 +169,12 @@ TAP_CASE(errors_are_clear)
         {"", "found EOF, expected SELECT, SHOW"},
         {"SELECT x FROM m LIMIT x", "expected integer"},
         {"SELECT x FROM m; foo", "found foo, expected SELECT, SHOW"},
+        /* found by fuzz_influxql (crashes/influxql-group-by-time-zero) */
+        {"SELECT last(x) FROM m GROUP BY time(0m)",
+         "time dimension must have a positive duration"},
+        /* found by fuzz_influxql (crashes/influxql-db-dot-open-regex-leak):
+         * leaked "db" (visible under ASan's leak check, scripts/fuzz.sh) */
+        {"SELECT x FROM db./", "unterminated regular"},
     };
     for (size_t i = 0; i < TAP_N(bad); i++) {
         char err[512];
@@ -409,12 +415,62 @@ TAP_CASE(node_statements)
     }
 }
 
+/* Found by tests/fuzz/fuzz_influxql.c (crashes/influxql-trailing-blank-
+ * clause-past-statement): a clause's end was the next token's start, so a
+ * LIMIT or GROUP BY last in a statement with trailing blanks ended past the
+ * statement (whose span is trimmed), and plan_build() copied the rest as
+ * span.end - pos, which wrapped: an over-read of the query text. */
+TAP_CASE(trailing_blanks_stay_in_the_statement)
+{
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        {"SELECT job_name, v FROM (SELECT last(v) AS v FROM m GROUP BY "
+         "job_name) LIMIT 3 \n",
+         "SELECT job_name, v FROM (SELECT last(v) AS v FROM m GROUP BY "
+         "job_name)  LIMIT 3 "},
+        {"SELECT spread(v) FROM m GROUP BY host  ",
+         "SELECT max(v) AS \"lw0a\", min(v) AS \"lw0b\" FROM m GROUP BY "
+         "host, \"job_name\" "},
+        {"SHOW TAG VALUES WITH KEY = job_name LIMIT 4 OFFSET 4 \t",
+         "SHOW TAG VALUES WITH KEY = job_name  LIMIT 8 "},
+        /* found by fuzz_influxql (crashes/influxql-plan-select-touching-
+         * fields): the pushed-down list glued to the keyword */
+        {"SELECT+mean(v) FROM m",
+         "SELECT sum(v) AS \"lw0a\", count(v) AS \"lw0b\" FROM m GROUP BY "
+         "\"job_name\" "},
+    };
+    for (size_t i = 0; i < TAP_N(cases); i++) {
+        char err[512];
+        struct iql_query *iq = parse(cases[i].q, err, sizeof(err));
+        TAP_OK(iq != NULL);
+        if (!iq)
+            continue;
+        const struct iql_stmt *st = &iq->stmts[0];
+        TAP_OK(st->limit_end <= st->span.end);
+        TAP_OK(st->group_span.end <= st->span.end);
+        TAP_OK(st->group_insert <= st->span.end);
+        influxql_free(&iq);
+        struct plan pl;
+        char *t = plan_text(cases[i].q, 1, &pl, err, sizeof(err));
+        TAP_EQ_STR(cases[i].want, t ? t : err);
+        if (t)
+            plan_release(&pl);
+        free(t);
+    }
+}
+
 static const struct tap_case cases[] = {
-    TAP_ENTRY(select_clauses),  TAP_ENTRY(precedence_and_several_statements),
-    TAP_ENTRY(show_statements), TAP_ENTRY(errors_are_clear),
-    TAP_ENTRY(bounds),          TAP_ENTRY(pinned_keys),
-    TAP_ENTRY(node_statements), TAP_ENTRY(subqueries),
+    TAP_ENTRY(select_clauses),
+    TAP_ENTRY(precedence_and_several_statements),
+    TAP_ENTRY(show_statements),
+    TAP_ENTRY(errors_are_clear),
+    TAP_ENTRY(bounds),
+    TAP_ENTRY(pinned_keys),
+    TAP_ENTRY(node_statements),
+    TAP_ENTRY(subqueries),
     TAP_ENTRY(every_operator),
+    TAP_ENTRY(trailing_blanks_stay_in_the_statement),
 };
 
 int main(int argc, char **argv)

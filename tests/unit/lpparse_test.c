@@ -82,9 +82,48 @@ TAP_CASE(bad_lines_say_why)
     free(l);
 }
 
+/* Found by tests/fuzz/fuzz_lpparse.c (crashes/lpparse-measurement-escaped-
+ * equals): influxd also unescapes "\=" and "\"" in a measurement and "\""
+ * in a field key, which the sink's writer (lineproto.c, measured against
+ * influxd 1.6.7) relies on; the reader kept the backslash, so a point the
+ * ring wrote came back renamed. */
+TAP_CASE(escapes_the_writer_uses)
+{
+    struct lp_line *l = calloc(1, sizeof(*l));
+    char err[128] = "";
+    buf_init(&l->text, 1 << 16);
+    TAP_EQ_INT(0, parse(l, "a\\=b\\\"c,t=x f\\\"k=1", 1, err));
+    TAP_EQ_STR("a=b\"c", l->point.measurement);
+    TAP_EQ_STR("f\"k", l->point.fields[0].key);
+    /* any other backslash stays literal */
+    TAP_EQ_INT(0, parse(l, "a\\xb,t=\\y f\\z=1", 1, err));
+    TAP_EQ_STR("a\\xb", l->point.measurement);
+    TAP_EQ_STR("\\y", l->point.tags[0].value);
+    TAP_EQ_STR("f\\z", l->point.fields[0].key);
+    /* found by fuzz_lpparse (crashes/lpparse-backslash-nul-empty-name): a
+     * NUL after a backslash was taken for an escaped byte, leaving an empty
+     * measurement; any NUL cut a name short */
+    static const char nul1[] = "\\\0m v=1", nul2[] = "m,t=a\0b v=1";
+    TAP_EQ_INT(-1, lpparse_line(l, nul1, sizeof(nul1) - 1, 1, 0, err, 128));
+    TAP_EQ_STR("invalid NUL byte", err);
+    TAP_EQ_INT(-1, lpparse_line(l, nul2, sizeof(nul2) - 1, 1, 0, err, 128));
+    /* found by fuzz_lpparse (crashes/lpparse-int64-min-timestamp): the
+     * floor to milliseconds negated INT64_MIN (UBSan), and a time the
+     * writer's milliseconds cannot carry back was accepted */
+    TAP_EQ_INT(-1, parse(l, "m v=1 -9223372036854775808", 1, err));
+    TAP_EQ_STR("time outside range", err);
+    TAP_EQ_INT(0, parse(l, "m v=1 -9223372036854000000", 1, err));
+    TAP_OK(l->point.ts_ms == -9223372036854LL);
+    TAP_EQ_INT(0, parse(l, "m v=1 -1", 1, err));
+    TAP_OK(l->point.ts_ms == -1);
+    lpparse_release(l);
+    free(l);
+}
+
 static const struct tap_case cases[] = {
     TAP_ENTRY(escaping_types_and_sorted_tags),
     TAP_ENTRY(bad_lines_say_why),
+    TAP_ENTRY(escapes_the_writer_uses),
 };
 
 int main(int argc, char **argv)
