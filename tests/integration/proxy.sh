@@ -195,9 +195,11 @@ pport=$(free_port)
 purl=http://127.0.0.1:$pport
 it_listen
 cfg=$T/lagwatch-r2.yml
+# One cycle at start, then none for an hour: align: false, or the first
+# cycle would wait for the next whole hour (agent.align).
 cat >"$cfg" <<YAML
-agent: {name: proxy-agent, interval: 1h, listen: "127.0.0.1:$lport",
-        spool_dir: "$T/spool2"}
+agent: {name: proxy-agent, interval: 1h, align: false,
+        listen: "127.0.0.1:$lport", spool_dir: "$T/spool2"}
 $(it_yaml_flink tm1)
 sinks:
   influxdb:
