@@ -14,7 +14,7 @@
  *   time:   a parsed time prints (RFC 3339) and parses back to itself;
  *   ready:  the status is one of ready.h's, and the body is valid JSON
  *           (jansson) holding "error" or "ready" as documented;
- *   json:   ready_json_str() makes one valid JSON string of valid UTF-8;
+ *   json:   jsonw_cstrn() makes one valid JSON string of valid UTF-8;
  *   header: httpd_response_header() refuses exactly what httpd.h lists.
  */
 #include <strings.h>
@@ -26,6 +26,7 @@
 #include "prom/expo.h"
 #include "serve/httpd.h"
 #include "util/buf.h"
+#include "util/jsonw.h"
 #include "util/timefmt.h"
 #include "tests/fuzz/fuzz_common.h"
 
@@ -169,7 +170,7 @@ static void json_(const char *s, size_t len)
 {
     struct buf b = BUF_INIT;
     size_t max = len > 4 ? len - (unsigned char)s[0] % 4 : len;
-    ready_json_str(&b, s, max);
+    jsonw_cstrn(&b, s, max);
     FUZZ_CHECK(!buf_error(&b), "buf error");
     json_error_t e;
     json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY, &e);
