@@ -149,6 +149,20 @@ static struct iql_expr *parse_call(struct parser *p, char *name, size_t start)
     return e;
 }
 
+/* A leaf that keeps the current token's unescaped text (a string or a
+ * parameter), moving past the token. */
+static struct iql_expr *expr_take_val(struct parser *p, enum iql_expr_kind k,
+                                      size_t start)
+{
+    struct iql_expr *e = expr_new(p, k, start);
+    if (!e)
+        return NULL;
+    e->s = p->cur.val;
+    p->cur.val = NULL;
+    iql_next(p);
+    return e;
+}
+
 static struct iql_expr *parse_unary(struct parser *p)
 {
     size_t start = p->cur.start;
@@ -217,12 +231,7 @@ static struct iql_expr *parse_unary(struct parser *p)
         }
         break;
     case TK_STRING:
-        e = expr_new(p, IQL_E_STRING, start);
-        if (!e)
-            return NULL;
-        e->s = p->cur.val;
-        p->cur.val = NULL;
-        iql_next(p);
+        e = expr_take_val(p, IQL_E_STRING, start);
         break;
     case TK_NUMBER:
     case TK_INTEGER:
@@ -240,12 +249,7 @@ static struct iql_expr *parse_unary(struct parser *p)
         iql_next(p);
         break;
     case TK_PARAM:
-        e = expr_new(p, IQL_E_PARAM, start);
-        if (!e)
-            return NULL;
-        e->s = p->cur.val;
-        p->cur.val = NULL;
-        iql_next(p);
+        e = expr_take_val(p, IQL_E_PARAM, start);
         break;
     case TK_OP:
         if (p->cur.op == IQL_OP_SUB || p->cur.op == IQL_OP_ADD) {
