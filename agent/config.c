@@ -41,7 +41,6 @@
 /* Hooks referenced by the table (the others are in config_check.c)     */
 
 static void node_init(void *elem);
-static int node_check(struct ctx *c, const yaml_node_t *n, void *elem);
 
 static const struct list_desc flink_list = {
     sizeof(struct cfg_flink), config_flink_init, config_flink_check,
@@ -55,7 +54,7 @@ static const struct list_desc relabel_list = {sizeof(struct cfg_relabel),
                                               config_relabel_init,
                                               config_relabel_check, NULL, 0};
 static const struct list_desc node_list = {
-    sizeof(struct cfg_influx_node), node_init, node_check, "node name",
+    sizeof(struct cfg_influx_node), node_init, config_node_check, "node name",
     offsetof(struct cfg_influx_node, name)};
 static const struct section influx_section = {
     config_influx_enter, config_influx_check, config_influx_shown,
@@ -834,58 +833,6 @@ static void node_init(void *elem)
 {
     struct cfg_influx_node *nd = elem;
     nd->weight = 1;
-}
-
-static int node_check(struct ctx *c, const yaml_node_t *n, void *elem)
-{
-    struct cfg_influx_node *nd = elem;
-    if (!nd->name)
-        return config_fail(c, n, "influxdb node needs a 'name'");
-    if (!nd->url)
-        return config_fail(c, n, "influxdb node '%s' needs a 'url'", nd->name);
-    /* A node's spool is agent.spool_dir/<name>: this one would share the
-     * remote-write sink's spool directory. */
-    if (strcmp(nd->name, "remote_write") == 0)
-        return config_fail(c, n,
-                           "influxdb node name 'remote_write' is reserved "
-                           "(agent.spool_dir/remote_write is the remote-write "
-                           "spool): rename the node");
-    if (strcmp(nd->name, "proxy_write") == 0)
-        return config_fail(c, n,
-                           "influxdb node name 'proxy_write' is reserved "
-                           "(agent.spool_dir/proxy_write holds the proxy's "
-                           "/write spools): rename the node");
-    /* lagwatch.yml(5) SINKS: the keys of the InfluxDB 2 API are refused on
-     * a v1 node rather than ignored, so that a forgotten 'api: v2' is an
-     * error, not points written to the wrong place. */
-    bool v2 = nd->api && strcmp(nd->api, "v2") == 0;
-    if (nd->api && !v2 && strcmp(nd->api, "v1") != 0)
-        return config_fail(
-            c, config_map_get(c, n, "api"),
-            "influxdb node '%s': 'api' must be v1 or v2, not '%s'", nd->name,
-            nd->api);
-    const char *v2_only = nd->org          ? "org"
-                          : nd->bucket     ? "bucket"
-                          : nd->token_file ? "token_file"
-                                           : NULL;
-    if (!v2 && v2_only)
-        return config_fail(c, config_map_get(c, n, v2_only),
-                           "influxdb node '%s': '%s' needs 'api: v2'", nd->name,
-                           v2_only);
-    if (v2 && !nd->org)
-        return config_fail(c, n,
-                           "influxdb node '%s' (api: v2) needs an 'org' "
-                           "(InfluxDB 2 refuses writes without one)",
-                           nd->name);
-    if (nd->token_file) {
-        char err[768];
-        nd->token = secret_read_file(nd->token_file, "InfluxDB token file",
-                                     true, err, sizeof(err));
-        if (!nd->token)
-            return config_fail(c, config_map_get(c, n, "token_file"), "%s",
-                               err);
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -142,6 +142,7 @@ void config_set_defaults(struct config *cfg);
 /* Hooks of the table (config_check.c). */
 void config_flink_init(void *elem);
 int config_flink_check(struct ctx *c, const yaml_node_t *n, void *elem);
+int config_node_check(struct ctx *c, const yaml_node_t *n, void *elem);
 int config_kafka_check(struct ctx *c, const yaml_node_t *n, void *elem);
 int config_group_check(struct ctx *c, const yaml_node_t *n, void *elem);
 void config_relabel_init(void *elem);
