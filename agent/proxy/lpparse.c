@@ -267,3 +267,27 @@ void lpparse_release(struct lp_line *l)
 {
     buf_release(&l->text);
 }
+
+bool lpparse_next_line(const char *body, size_t len, size_t *pos,
+                       const char **line, size_t *ll)
+{
+    while (*pos < len) {
+        const char *nl = memchr(body + *pos, '\n', len - *pos);
+        size_t e = nl ? (size_t)(nl - body) : len;
+        const char *l = body + *pos;
+        size_t n = e - *pos;
+        *pos = e + 1;
+        while (n && (l[0] == ' ' || l[0] == '\t')) {
+            l++;
+            n--;
+        }
+        while (n && l[n - 1] == '\r')
+            n--;
+        if (n == 0 || l[0] == '#')
+            continue;
+        *line = l;
+        *ll = n;
+        return true;
+    }
+    return false;
+}

@@ -19,6 +19,7 @@
 #ifndef AGENT_PROXY_LPPARSE_H
 #define AGENT_PROXY_LPPARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,5 +48,12 @@ int lpparse_line(struct lp_line *l, const char *line, size_t len,
                  int64_t prec_ns, int64_t now_ns, char *err, size_t errlen);
 
 void lpparse_release(struct lp_line *l);
+
+/* The next line of a /write body[0..len) from *pos on, as influxd reads
+ * one: leading blanks and trailing CRs dropped, empty lines and "#"
+ * comments skipped. Returns false at the end of the body; else sets *line
+ * and *ll (not NUL-terminated) and moves *pos past the line. */
+bool lpparse_next_line(const char *body, size_t len, size_t *pos,
+                       const char **line, size_t *ll);
 
 #endif

@@ -647,20 +647,9 @@ static void handle_write(void *ctx, const struct httpd_request *req,
     unsigned long long queued = 0, bad = 0, unwritable = 0;
     char first_bad[600] = "";
     size_t pos = 0;
-    while (pos < len) {
-        const char *nl = memchr(body + pos, '\n', len - pos);
-        size_t e = nl ? (size_t)(nl - body) : len;
-        const char *line = body + pos;
-        size_t ll = e - pos;
-        pos = e + 1;
-        while (ll && (line[0] == ' ' || line[0] == '\t')) {
-            line++;
-            ll--;
-        }
-        while (ll && line[ll - 1] == '\r')
-            ll--;
-        if (ll == 0 || line[0] == '#')
-            continue;
+    const char *line;
+    size_t ll;
+    while (lpparse_next_line(body, len, &pos, &line, &ll)) {
         char why[128];
         if (lpparse_line(l, line, ll, prec, now, why, sizeof(why)) < 0) {
             if (bad++ == 0 && unwritable == 0)

@@ -4,8 +4,8 @@
  *
  * Input: byte 0 picks the precision (ns u ms s m h) and whether the text
  * buffer gets a small cap (its "line too long" path); the rest is a /write
- * body, cut into lines as the proxy does (newline; leading blanks, trailing
- * \r and '#' comments skipped). Properties:
+ * body, cut into lines by lpparse_next_line(), as the proxy cuts it.
+ * Properties:
  *   - a rejected line gets a reason (NUL-terminated, not empty), and the
  *     body's tally accepted + rejected is the number of lines tried, the
  *     first rejected one being the one the proxy would name;
@@ -138,20 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t tried = 0, accepted = 0, rejected = 0, first_bad = 0;
     bool have_bad = false;
     size_t pos = 0;
-    while (pos < len) {
-        const char *nl = memchr(body + pos, '\n', len - pos);
-        size_t e = nl ? (size_t)(nl - body) : len;
-        const char *line = body + pos;
-        size_t ll = e - pos;
-        pos = e + 1;
-        while (ll && (line[0] == ' ' || line[0] == '\t')) {
-            line++;
-            ll--;
-        }
-        while (ll && line[ll - 1] == '\r')
-            ll--;
-        if (ll == 0 || line[0] == '#')
-            continue;
+    const char *line;
+    size_t ll;
+    while (lpparse_next_line(body, len, &pos, &line, &ll)) {
         tried++;
         char why[128];
         memset(why, 0x55, sizeof(why));
