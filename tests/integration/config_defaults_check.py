@@ -24,7 +24,7 @@ def man_defaults(path, keys):
         body = " ".join(l for l in part.split("\n")[1:]
                         if not l.startswith(".") or l.startswith(".B"))
         body = re.sub(r"^\.BR? ", "", body)
-        d = re.search(r"Default:? \(?([^\s,;:()]+?)\)?[.,;:]?(?:\s|$)", body)
+        d = re.search(r"Default:? \(?([^\s,;()]+?)\)?[.,;:]?(?:\s|$)", body)
         if not d:
             d = re.search(r"\((true|false), the default\)", body)
         if d and not d.group(1).startswith(".") and \
